@@ -1,0 +1,83 @@
+/** The admin HTTP API (DESIGN.md §3): health, readiness, metrics, and debug views. */
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ALL_TYPE_URLS, SHORT_NAME } from '@meshcp/xds-protos';
+import type { ConfigError } from '@meshcp/translators';
+import type { SnapshotCache } from '../cache/snapshot-cache.js';
+import type { Metrics } from '../metrics.js';
+import { connectionJson } from '../xds/connection.js';
+import type { XdsServer } from '../xds/server.js';
+
+export interface AdminDeps {
+  cache: SnapshotCache;
+  xds: XdsServer;
+  metrics: Metrics;
+  configErrors: () => ConfigError[];
+  sourcesSynced: () => boolean;
+}
+
+export class AdminServer {
+  private server?: Server;
+
+  constructor(private readonly deps: AdminDeps) {}
+
+  async start(host: string, port: number): Promise<number> {
+    const server = createServer((req, res) => {
+      this.route(req.url ?? '/')
+        .then(({ status, type, body }) => {
+          res.writeHead(status, { 'content-type': type });
+          res.end(body);
+        })
+        .catch((error: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(String(error));
+        });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async route(url: string): Promise<{ status: number; type: string; body: string }> {
+    const { pathname, searchParams } = new URL(url, 'http://admin');
+    const json = (status: number, value: unknown) => ({ status, type: 'application/json', body: `${JSON.stringify(value, null, 2)}\n` });
+    const { cache, xds, metrics } = this.deps;
+    switch (pathname) {
+      case '/healthz':
+        return { status: 200, type: 'text/plain', body: 'ok\n' };
+      case '/readyz': {
+        const ready = this.deps.sourcesSynced() && cache.isReady();
+        return { status: ready ? 200 : 503, type: 'text/plain', body: ready ? 'ready\n' : 'sources not synced\n' };
+      }
+      case '/metrics':
+        metrics.configErrors.set(this.deps.configErrors().length);
+        return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
+      case '/debug/proxies':
+        return json(200, { proxies: xds.connections().map(connectionJson) });
+      case '/debug/errors':
+        return json(200, { configErrors: this.deps.configErrors(), rejectedResources: cache.rejectedResources() });
+      case '/debug/config_dump': {
+        const id = searchParams.get('proxy');
+        const record = xds.connections().find((c) => c.nodeId === id);
+        if (!record) return json(404, { error: `no connected proxy with node id ${JSON.stringify(id)}` });
+        const view = xds.viewOf(record);
+        if (!view) return json(404, { error: 'proxy has not identified itself yet' });
+        const dump: Record<string, unknown> = {};
+        for (const typeUrl of ALL_TYPE_URLS) {
+          const resources = cache.resources(view, typeUrl, 'all');
+          dump[SHORT_NAME[typeUrl]] = [...resources.values()].map((r) => ({ name: r.name, version: r.version, resource: r.json }));
+        }
+        return json(200, { proxy: connectionJson(record), resources: dump });
+      }
+      default:
+        return { status: 404, type: 'text/plain', body: 'not found\n' };
+    }
+  }
+}

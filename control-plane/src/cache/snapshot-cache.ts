@@ -1,0 +1,275 @@
+/**
+ * The snapshot cache: what each proxy should have, computed once per variant and
+ * encoded once per resource. Variants are keyed by what makes output differ
+ * (translator profile, listener scope, locality), never by proxy, so 5,000 proxies
+ * in three zones cost three EDS encodings per cluster, not 5,000.
+ */
+import {
+  type EncodedResource,
+  type EnvoyApi,
+  FieldPathError,
+  type TypeUrl,
+  CLUSTER,
+  ENDPOINT,
+  LISTENER,
+  ROUTE,
+  SHORT_NAME,
+  encodeResource,
+  loadEnvoyApi,
+  validateResource,
+  messageNameOf,
+} from '@meshcp/xds-protos';
+import {
+  type EnvoyProfile,
+  type MeshModel,
+  type MeshService,
+  type ProxyInfo,
+  clusterName,
+  emptyModel,
+  envoyProfile,
+  localityKey,
+  serviceOfCluster,
+  translateEnvoyConfig,
+  translateEnvoyEndpoints,
+} from '@meshcp/translators';
+import { type Logger, logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+/** A connected client as the cache sees it: which variants it reads. */
+export interface ProxyView {
+  readonly info: ProxyInfo;
+  readonly profile: EnvoyProfile;
+  /** Key of its LDS/RDS/CDS variant. */
+  readonly configKey: string;
+  /** Key of its EDS variant (locality + profile). */
+  readonly endpointKey: string;
+}
+
+export interface CacheChange {
+  /** Listeners, routes or clusters may have changed. */
+  config: boolean;
+  /** Clusters whose endpoints may have changed. */
+  clusters: ReadonlySet<string>;
+}
+
+export interface RejectedResource {
+  typeUrl: string;
+  name: string;
+  variant: string;
+  issues: { path: string; message: string }[];
+}
+
+type ResourceMap = ReadonlyMap<string, EncodedResource>;
+
+/**
+ * Rewrites translator output before it is validated and published. Only for
+ * planting faults in tests and in the compatibility matrix (e.g. a resource that
+ * passes validation but one Envoy version rejects); never set in production.
+ */
+export type ResourceHook = (typeUrl: TypeUrl, resources: Record<string, unknown>[], view: ProxyView) => Record<string, unknown>[];
+
+interface ConfigVariant {
+  generation: number;
+  byType: Map<TypeUrl, ResourceMap>;
+}
+
+/** Service fingerprint without endpoints: equal fingerprints mean only endpoints changed. */
+function configFingerprint(service: MeshService): string {
+  const { endpoints: _endpoints, ...rest } = service;
+  return JSON.stringify(rest);
+}
+
+export class SnapshotCache {
+  private model: MeshModel = emptyModel();
+  private ready = false;
+  private configGeneration = 0;
+  private readonly configVariants = new Map<string, ConfigVariant>();
+  /** EDS: cluster → endpointKey → encoded CLA; a cluster's map is dropped when its endpoints change. */
+  private readonly endpointVariants = new Map<string, Map<string, EncodedResource | null>>();
+  /** Last resource that passed validation, per variant/type/name: what keeps serving when a new one fails. */
+  private readonly lastGood = new Map<string, EncodedResource>();
+  private readonly rejected = new Map<string, RejectedResource>();
+  private readonly listeners = new Set<(change: CacheChange) => void>();
+  private readonly log: Logger = logger('cache');
+  private readonly api: EnvoyApi;
+
+  private hook?: ResourceHook;
+
+  constructor(
+    private readonly metrics?: Metrics,
+    api?: EnvoyApi,
+  ) {
+    this.api = api ?? loadEnvoyApi();
+  }
+
+  /** Installs (or clears) a fault hook and re-translates everything with it. */
+  setResourceHook(hook: ResourceHook | undefined): void {
+    this.hook = hook;
+    this.configGeneration++;
+    this.configVariants.clear();
+    this.endpointVariants.clear();
+    if (this.ready) for (const listener of this.listeners) listener({ config: true, clusters: new Set(this.allClusterNames()) });
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  currentModel(): MeshModel {
+    return this.model;
+  }
+
+  onChange(listener: (change: CacheChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Applies a new model; endpoint-only changes keep every LDS/RDS/CDS variant. */
+  setModel(next: MeshModel): CacheChange {
+    const previous = this.model;
+    const changedClusters = new Set<string>();
+    let config = !this.ready || previous.routes !== next.routes && JSON.stringify(previous.routes) !== JSON.stringify(next.routes);
+    const keys = new Set([...previous.services.keys(), ...next.services.keys()]);
+    for (const key of keys) {
+      const before = previous.services.get(key);
+      const after = next.services.get(key);
+      if (before === after) continue;
+      if (!before || !after || configFingerprint(before) !== configFingerprint(after)) config = true;
+      if (!before || !after || JSON.stringify(before.endpoints) !== JSON.stringify(after.endpoints) || configFingerprint(before) !== configFingerprint(after)) {
+        for (const service of [before, after]) {
+          for (const port of service?.ports ?? []) changedClusters.add(clusterName(service?.namespace ?? "", service?.name ?? "", port.port));
+        }
+      }
+    }
+    this.model = next;
+    this.ready = true;
+    if (config) {
+      this.configGeneration++;
+      this.configVariants.clear();
+    }
+    for (const cluster of changedClusters) this.endpointVariants.delete(cluster);
+    this.metrics?.snapshots.inc({ kind: config ? 'config' : 'endpoints' });
+    const change: CacheChange = { config, clusters: changedClusters };
+    if (config || changedClusters.size > 0) for (const listener of this.listeners) listener(change);
+    return change;
+  }
+
+  viewFor(info: ProxyInfo): ProxyView {
+    const profile = envoyProfile(info);
+    return {
+      info,
+      profile,
+      configKey: `${profile.name}|${info.outboundAddress}:${info.outboundPort}|${info.namespace}`,
+      endpointKey: `${profile.name}|${localityKey(info.locality)}`,
+    };
+  }
+
+  /** Resources of one type for a proxy: all of them (wildcard) or the named ones that exist. */
+  resources(view: ProxyView, typeUrl: TypeUrl, names: ReadonlySet<string> | 'all'): Map<string, EncodedResource> {
+    if (typeUrl === ENDPOINT) {
+      const out = new Map<string, EncodedResource>();
+      const wanted = names === 'all' ? this.allClusterNames() : names;
+      for (const name of wanted) {
+        const cla = this.endpoints(view, name);
+        if (cla) out.set(name, cla);
+      }
+      return out;
+    }
+    const all = this.configVariant(view).byType.get(typeUrl) ?? new Map<string, EncodedResource>();
+    if (names === 'all') return new Map(all);
+    const out = new Map<string, EncodedResource>();
+    for (const name of names) {
+      const resource = all.get(name);
+      if (resource) out.set(name, resource);
+    }
+    return out;
+  }
+
+  rejectedResources(): RejectedResource[] {
+    return [...this.rejected.values()];
+  }
+
+  private allClusterNames(): string[] {
+    const names: string[] = [];
+    for (const service of this.model.services.values()) {
+      for (const port of service.ports) if (port.protocol !== 'TCP') names.push(clusterName(service.namespace, service.name, port.port));
+    }
+    return names;
+  }
+
+  private endpoints(view: ProxyView, cluster: string): EncodedResource | undefined {
+    let variants = this.endpointVariants.get(cluster);
+    if (!variants) {
+      variants = new Map();
+      this.endpointVariants.set(cluster, variants);
+    }
+    let cached = variants.get(view.endpointKey);
+    if (cached === undefined) {
+      const started = process.hrtime.bigint();
+      let json = serviceOfCluster(this.model, cluster) ? translateEnvoyEndpoints(this.model, cluster, view.info.locality, view.profile) : undefined;
+      if (json && this.hook) json = this.hook(ENDPOINT, [json], view)[0];
+      cached = json ? this.publish(ENDPOINT, view.endpointKey, json) ?? null : null;
+      variants.set(view.endpointKey, cached);
+      this.metrics?.translationSeconds.observe({ kind: 'endpoints' }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    return cached ?? undefined;
+  }
+
+  private configVariant(view: ProxyView): ConfigVariant {
+    const existing = this.configVariants.get(view.configKey);
+    if (existing) return existing;
+    const started = process.hrtime.bigint();
+    const config = translateEnvoyConfig(this.model, view.info, view.profile);
+    const byType = new Map<TypeUrl, ResourceMap>();
+    const encodeAll = (typeUrl: TypeUrl, list: Record<string, unknown>[]) => {
+      const map = new Map<string, EncodedResource>();
+      for (const json of this.hook ? this.hook(typeUrl, list, view) : list) {
+        const resource = this.publish(typeUrl, view.configKey, json);
+        if (resource) map.set(resource.name, resource);
+      }
+      byType.set(typeUrl, map);
+    };
+    encodeAll(CLUSTER, config.clusters);
+    encodeAll(LISTENER, config.listeners);
+    encodeAll(ROUTE, config.routes);
+    const variant = { generation: this.configGeneration, byType };
+    this.configVariants.set(view.configKey, variant);
+    this.metrics?.translationSeconds.observe({ kind: 'config' }, Number(process.hrtime.bigint() - started) / 1e9);
+    return variant;
+  }
+
+  /**
+   * PGV-checks and encodes one resource. A resource that fails is never sent: the
+   * error is logged with its path and counted, and the last good version keeps serving.
+   */
+  private publish(typeUrl: TypeUrl, variant: string, json: Record<string, unknown>): EncodedResource | undefined {
+    const name = String(json.name ?? json.cluster_name ?? '');
+    const key = `${typeUrl}|${variant}|${name}`;
+    let issues = validateResource(this.api, messageNameOf(typeUrl), json);
+    let encoded: EncodedResource | undefined;
+    if (issues.length === 0) {
+      try {
+        encoded = encodeResource(this.api, typeUrl, json);
+      } catch (error) {
+        if (!(error instanceof FieldPathError)) throw error;
+        issues = [{ path: error.path, message: error.detail }];
+      }
+    }
+    if (encoded) {
+      this.lastGood.set(key, encoded);
+      this.rejected.delete(key);
+      return encoded;
+    }
+    this.rejected.set(key, { typeUrl, name, variant, issues });
+    this.metrics?.rejectedResources.inc({ type: SHORT_NAME[typeUrl] });
+    const kept = this.lastGood.get(key);
+    this.log.error('resource failed validation; not published', {
+      type: SHORT_NAME[typeUrl],
+      name,
+      variant,
+      issues,
+      keeping: kept ? kept.version : 'nothing (no earlier good version)',
+    });
+    return kept;
+  }
+}

@@ -1,0 +1,152 @@
+/** The `meshcp` command line (DESIGN.md §3). */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type MeshModel, type ProxyInfo, envoyProfile, formatConfigError, parseManifests, proxyFromNode, translateEnvoyConfig, translateEnvoyEndpoints } from '@meshcp/translators';
+import { parseAllDocuments, stringify } from 'yaml';
+import { envoyBootstrap } from './bootstrap.js';
+import { ControlPlane } from './control-plane.js';
+import { installEnvoy } from './envoy-install.js';
+
+const USAGE = `usage:
+  meshcp serve --file PATH [--xds-address HOST:PORT] [--admin-address HOST:PORT]
+  meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
+                   [--admin-port N] [--outbound-port N] [--delta]
+  meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
+  meshcp status [--admin-address HOST:PORT]
+  meshcp envoy install X.Y.Z`;
+
+class UsageError extends Error {}
+
+function need(value: string | undefined, flag: string): string {
+  if (!value) throw new UsageError(`missing --${flag}`);
+  return value;
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { file: { type: 'string' }, kubeconfig: { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-address': { type: 'string' } } });
+  if (values.kubeconfig) throw new UsageError('--kubeconfig is not available yet in this build; use --file');
+  const plane = new ControlPlane({
+    file: need(values.file, 'file'),
+    xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
+    adminAddress: values['admin-address'] ?? '127.0.0.1:9902',
+  });
+  await plane.start();
+  const shutdown = () => {
+    plane.stop().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+function bootstrap(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'node-id': { type: 'string' },
+      service: { type: 'string' },
+      namespace: { type: 'string' },
+      region: { type: 'string' },
+      zone: { type: 'string' },
+      'sub-zone': { type: 'string' },
+      'xds-address': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'outbound-port': { type: 'string' },
+      delta: { type: 'boolean' },
+    },
+  });
+  const config = envoyBootstrap({
+    nodeId: need(values['node-id'], 'node-id'),
+    service: need(values.service, 'service'),
+    namespace: need(values.namespace, 'namespace'),
+    ...(values.region ? { region: values.region } : {}),
+    ...(values.zone ? { zone: values.zone } : {}),
+    ...(values['sub-zone'] ? { subZone: values['sub-zone'] } : {}),
+    xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
+    adminPort: Number(values['admin-port'] ?? 15000),
+    ...(values['outbound-port'] ? { outboundPort: Number(values['outbound-port']) } : {}),
+    delta: values.delta ?? false,
+  });
+  process.stdout.write(stringify(config));
+}
+
+export function loadModelFromFile(path: string): { model: MeshModel; errors: string[] } {
+  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
+  const list = Array.isArray(docs) ? docs : [docs];
+  const parsed = parseManifests(list.map((d) => ({ source: path, doc: d.toJS() as unknown })));
+  return { model: parsed.model, errors: parsed.errors.map(formatConfigError) };
+}
+
+function translate(args: string[]): void {
+  const { values } = parseArgs({
+    args,
+    options: {
+      file: { type: 'string' },
+      'envoy-version': { type: 'string' },
+      'node-id': { type: 'string' },
+      namespace: { type: 'string' },
+      region: { type: 'string' },
+      zone: { type: 'string' },
+      'outbound-port': { type: 'string' },
+    },
+  });
+  const { model, errors } = loadModelFromFile(need(values.file, 'file'));
+  for (const error of errors) process.stderr.write(`rejected: ${error}\n`);
+  const version = need(values['envoy-version'], 'envoy-version');
+  const [major, minor, patch] = version.split('.').map(Number);
+  const proxy: ProxyInfo = proxyFromNode({
+    id: values['node-id'] ?? 'translate',
+    user_agent_name: 'envoy',
+    user_agent_build_version: { version: { major_number: major ?? 0, minor_number: minor ?? 0, patch: patch ?? 0 } },
+    locality: { ...(values.region ? { region: values.region } : {}), ...(values.zone ? { zone: values.zone } : {}) },
+    metadata: { 'meshcp.namespace': values.namespace ?? 'default', ...(values['outbound-port'] ? { 'meshcp.outbound_port': values['outbound-port'] } : {}) },
+  });
+  const profile = envoyProfile(proxy);
+  const config = translateEnvoyConfig(model, proxy, profile);
+  const endpoints = config.clusters.map((c) => translateEnvoyEndpoints(model, String(c.name), proxy.locality, profile)).filter(Boolean);
+  process.stdout.write(stringify({ profile: profile.name, warnings: profile.warnings, listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints }));
+}
+
+async function status(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'admin-address': { type: 'string' } } });
+  const address = values['admin-address'] ?? '127.0.0.1:9902';
+  const response = await fetch(`http://${address}/debug/proxies`);
+  const { proxies } = (await response.json()) as { proxies: { nodeId: string; version: string; profile: string; mode: string; types: Record<string, { short: string; status: string }> }[] };
+  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS']];
+  for (const p of proxies) {
+    const byShort = Object.fromEntries(Object.values(p.types).map((t) => [t.short, t.status]));
+    rows.push([p.nodeId, p.version, p.profile, p.mode, byShort.CDS ?? '-', byShort.EDS ?? '-', byShort.LDS ?? '-', byShort.RDS ?? '-']);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await serve(rest);
+        return -1; // keeps running
+      case 'bootstrap':
+        bootstrap(rest);
+        return 0;
+      case 'translate':
+        translate(rest);
+        return 0;
+      case 'status':
+        await status(rest);
+        return 0;
+      case 'envoy':
+        if (rest[0] !== 'install' || !rest[1]) throw new UsageError('usage: meshcp envoy install X.Y.Z');
+        process.stdout.write(`${await installEnvoy(rest[1])}\n`);
+        return 0;
+      default:
+        process.stderr.write(`${USAGE}\n`);
+        return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+    }
+  } catch (error) {
+    process.stderr.write(`meshcp ${command}: ${(error as Error).message}\n`);
+    if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}

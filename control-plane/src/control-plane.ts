@@ -1,0 +1,86 @@
+/** Wires the pipeline: source → (debounce) → snapshot cache → xDS server, plus the admin API. */
+import type { ConfigError, MeshModel } from '@meshcp/translators';
+import { AdminServer } from './admin/http.js';
+import { SnapshotCache } from './cache/snapshot-cache.js';
+import { logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { Debouncer } from './source/debounce.js';
+import { FileSource, type SourceResult } from './source/file-source.js';
+import { XdsServer } from './xds/server.js';
+
+export interface ControlPlaneOptions {
+  file: string;
+  xdsAddress: string;
+  adminAddress: string;
+  debounceQuietMs?: number;
+  debounceMaxMs?: number;
+}
+
+function splitHostPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at).replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(address.slice(at + 1)) };
+}
+
+export class ControlPlane {
+  readonly metrics = new Metrics();
+  readonly cache = new SnapshotCache(this.metrics);
+  readonly xds = new XdsServer(this.cache, this.metrics);
+  private readonly log = logger('control-plane');
+  private source?: FileSource;
+  private admin?: AdminServer;
+  private errors: ConfigError[] = [];
+  private synced = false;
+  private pending?: MeshModel;
+  private readonly debouncer: Debouncer;
+  xdsPort = 0;
+  adminPort = 0;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.debouncer = new Debouncer(options.debounceQuietMs ?? 100, options.debounceMaxMs ?? 1000, () => this.apply());
+  }
+
+  async start(): Promise<void> {
+    this.xdsPort = await this.xds.start(this.options.xdsAddress);
+    const admin = splitHostPort(this.options.adminAddress);
+    this.admin = new AdminServer({
+      cache: this.cache,
+      xds: this.xds,
+      metrics: this.metrics,
+      configErrors: () => this.errors,
+      sourcesSynced: () => this.synced,
+    });
+    this.adminPort = await this.admin.start(admin.host, admin.port);
+    this.source = new FileSource(this.options.file, (result) => this.onSource(result));
+    this.source.start();
+    this.log.info('serving', { xds: `${this.options.xdsAddress.replace(/:\d+$/, '')}:${this.xdsPort}`, admin: `${admin.host}:${this.adminPort}`, file: this.options.file });
+  }
+
+  private onSource(result: SourceResult): void {
+    this.errors = result.errors;
+    this.metrics.configErrors.set(result.errors.length);
+    this.pending = result.model;
+    if (!this.synced) {
+      // The first load is applied at once: nothing is served before it (readyz).
+      this.synced = true;
+      this.apply();
+      this.xds.pushAll();
+    } else {
+      this.debouncer.trigger();
+    }
+  }
+
+  private apply(): void {
+    if (!this.pending) return;
+    const model = this.pending;
+    this.pending = undefined;
+    const change = this.cache.setModel(model);
+    this.log.info('model applied', { services: model.services.size, routes: model.routes.length, configChanged: change.config, clustersChanged: change.clusters.size });
+  }
+
+  async stop(): Promise<void> {
+    this.debouncer.cancel();
+    this.source?.stop();
+    await this.admin?.stop();
+    await this.xds.stop();
+  }
+}

@@ -1,0 +1,11 @@
+export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
+export { SnapshotCache, type ProxyView, type CacheChange, type ResourceHook } from './cache/snapshot-cache.js';
+export { XdsServer } from './xds/server.js';
+export { SotwStream, DeltaStream, type StreamSink, type StreamContext } from './xds/streams.js';
+export * from './xds/protocol.js';
+export { Debouncer } from './source/debounce.js';
+export { FileSource } from './source/file-source.js';
+export { envoyBootstrap, type BootstrapOptions } from './bootstrap.js';
+export { installEnvoy, envoyPath, cacheRoot } from './envoy-install.js';
+export { Metrics } from './metrics.js';
+export { logger } from './log.js';

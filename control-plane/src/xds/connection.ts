@@ -1,0 +1,62 @@
+/** What the admin API shows per connected stream; updated by the stream state machines. */
+import { SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
+import type { SyncStatus } from './protocol.js';
+
+export interface TypeRecord {
+  sentVersion?: string;
+  ackedVersion?: string;
+  lastNack?: { version: string; error: string; at: string };
+  /** A response is out and unanswered, or a push waits behind one. */
+  waiting: boolean;
+  lastResponseNacked: boolean;
+}
+
+export interface ConnectionRecord {
+  streamId: number;
+  nodeId: string;
+  clientKind: string;
+  version: string;
+  profile: string;
+  profileWarnings: string[];
+  mode: 'sotw' | 'delta';
+  service: string;
+  namespace: string;
+  locality: string;
+  connectedAt: string;
+  types: Map<TypeUrl, TypeRecord>;
+}
+
+export function statusOf(record: TypeRecord): SyncStatus {
+  if (record.lastResponseNacked) return 'NACKED';
+  if (record.sentVersion === undefined) return 'NOT_SENT';
+  if (record.waiting || record.ackedVersion !== record.sentVersion) return 'STALE';
+  return 'SYNCED';
+}
+
+export function connectionJson(record: ConnectionRecord) {
+  return {
+    nodeId: record.nodeId,
+    streamId: record.streamId,
+    clientKind: record.clientKind,
+    version: record.version,
+    profile: record.profile,
+    profileWarnings: record.profileWarnings,
+    mode: record.mode,
+    service: record.service,
+    namespace: record.namespace,
+    locality: record.locality,
+    connectedAt: record.connectedAt,
+    types: Object.fromEntries(
+      [...record.types.entries()].map(([typeUrl, t]) => [
+        typeUrl,
+        {
+          short: SHORT_NAME[typeUrl],
+          status: statusOf(t),
+          sentVersion: t.sentVersion ?? null,
+          ackedVersion: t.ackedVersion ?? null,
+          lastNack: t.lastNack ?? null,
+        },
+      ]),
+    ),
+  };
+}

@@ -1,0 +1,278 @@
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '@meshcp/xds-protos';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Metrics } from '../src/metrics.js';
+import { SnapshotCache } from '../src/cache/snapshot-cache.js';
+import { XdsServer } from '../src/xds/server.js';
+import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder } from '../src/xds/protocol.js';
+import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
+import { XdsTestClient, names } from './xds-client.js';
+
+describe('protocol decisions', () => {
+  it('classifies requests by nonce and error detail', () => {
+    expect(classifyRequest(undefined, undefined, false)).toBe('initial');
+    expect(classifyRequest({ latestNonce: '1-2' }, '1-2', false)).toBe('ack');
+    expect(classifyRequest({ latestNonce: '1-2' }, '1-2', true)).toBe('nack');
+    expect(classifyRequest({ latestNonce: '1-2' }, '1-1', false)).toBe('stale');
+    expect(classifyRequest({ latestNonce: '1-2' }, '', false)).toBe('update');
+  });
+
+  it('applies SotW wildcard rules: legacy empty list only for LDS/CDS, and it sticks', () => {
+    const legacy = nextSotwSubscription(undefined, CLUSTER, []);
+    expect(legacy).toMatchObject({ wildcard: true, legacyWildcard: true });
+    expect(nextSotwSubscription(legacy, CLUSTER, []).wildcard).toBe(true);
+    expect(nextSotwSubscription(undefined, ENDPOINT, []).wildcard).toBe(false);
+    expect(nextSotwSubscription(undefined, ENDPOINT, ['*', 'a']).wildcard).toBe(true);
+    const named = nextSotwSubscription(undefined, CLUSTER, ['a']);
+    expect(named.wildcard).toBe(false);
+    expect(nextSotwSubscription(named, CLUSTER, []).wildcard).toBe(false);
+  });
+
+  it('applies Delta subscribe/unsubscribe and wildcard rules', () => {
+    const legacy = nextDeltaSubscription(undefined, LISTENER, [], []);
+    expect(legacy.wildcard).toBe(true);
+    const explicit = nextDeltaSubscription(legacy, LISTENER, ['a'], []);
+    expect(explicit.wildcard).toBe(false);
+    expect([...explicit.names]).toEqual(['a']);
+    const eds = nextDeltaSubscription(undefined, ENDPOINT, ['x', 'y'], []);
+    expect([...nextDeltaSubscription(eds, ENDPOINT, [], ['x']).names]).toEqual(['y']);
+    expect(nextDeltaSubscription(undefined, ENDPOINT, [], []).wildcard).toBe(false);
+  });
+
+  it('orders additions make-before-break and removals in reverse', () => {
+    expect(pushOrder([CLUSTER, ENDPOINT, LISTENER, ROUTE], false)).toEqual([CLUSTER, ENDPOINT, LISTENER, ROUTE]);
+    expect(pushOrder([CLUSTER, ENDPOINT, LISTENER, ROUTE], true)).toEqual([ROUTE, LISTENER, ENDPOINT, CLUSTER]);
+  });
+});
+
+describe('xDS server with a real grpc-js client', () => {
+  let cache: SnapshotCache;
+  let metrics: Metrics;
+  let server: XdsServer;
+  let port: number;
+  const clients: XdsTestClient[] = [];
+  const connect = (mode: 'sotw' | 'delta' = 'sotw', path?: string) => {
+    const client = new XdsTestClient(port, mode, path);
+    clients.push(client);
+    return client;
+  };
+
+  beforeEach(async () => {
+    metrics = new Metrics();
+    cache = new SnapshotCache(metrics);
+    server = new XdsServer(cache, metrics, { maxResourceNames: 50_000 });
+    port = await server.start('127.0.0.1:0');
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await server.stop();
+  });
+
+  it('serves nothing before the source is ready, then answers the waiting request', async () => {
+    const client = connect();
+    client.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    // The request has been admitted once the proxy shows up in the connection list.
+    await expect.poll(() => server.connections().length).toBe(1);
+    expect(client.pending()).toBe(0);
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const response = await client.next();
+    expect(names(response)).toEqual(['a.shop:8080']);
+  });
+
+  it('ACKs, ignores stale nonces, and pushes only new versions', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const client = connect();
+    client.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const first = await client.next();
+    expect(first.version_info).toBeTruthy();
+    client.send({ type_url: CLUSTER, version_info: first.version_info, response_nonce: first.nonce });
+    await expect.poll(() => server.connections()[0]?.types.get(CLUSTER)?.ackedVersion).toBe(first.version_info);
+
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const second = await client.next();
+    expect(names(second).sort()).toEqual(['a.shop:8080', 'b.shop:8080']);
+    expect(second.version_info).not.toBe(first.version_info);
+    // A late answer to the first response is stale: no response, no state change.
+    client.send({ type_url: CLUSTER, version_info: first.version_info, response_nonce: first.nonce });
+    // Fence: an EDS subscription is answered; had the stale request produced a CDS push it would arrive first.
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'] });
+    const fence = await client.next();
+    expect(fence.type_url).toBe(ENDPOINT);
+    expect(server.connections()[0]?.types.get(CLUSTER)?.ackedVersion).toBe(first.version_info);
+    expect(await metrics.ignoredRequests.get()).toMatchObject({ values: [expect.objectContaining({ labels: { reason: 'stale_nonce' }, value: 1 })] });
+  });
+
+  it('content-hash versions are identical across servers for the same model', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const other = new SnapshotCache(new Metrics());
+    other.setModel(mesh(serviceYaml('a', [1001])));
+    const view = cache.viewFor({ ...cache.viewFor(await import('@meshcp/translators').then((t) => t.proxyFromNode(ENVOY_NODE))).info });
+    const a = [...cache.resources(view, CLUSTER, 'all').values()].map((r) => r.version);
+    const b = [...other.resources(other.viewFor(view.info), CLUSTER, 'all').values()].map((r) => r.version);
+    expect(a).toEqual(b);
+  });
+
+  it('on NACK keeps the last ACKed version, records the error, and does not re-send it', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const client = connect();
+    client.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const good = await client.next();
+    client.send({ type_url: CLUSTER, version_info: good.version_info, response_nonce: good.nonce });
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const bad = await client.next();
+    client.send({ type_url: CLUSTER, version_info: good.version_info, response_nonce: bad.nonce, error_detail: { code: 3, message: 'cluster b rejected' } });
+    await expect.poll(() => server.connections()[0]?.types.get(CLUSTER)?.lastNack?.error).toBe('cluster b rejected');
+    const record = server.connections()[0]?.types.get(CLUSTER);
+    expect(record?.ackedVersion).toBe(good.version_info);
+    expect(record?.lastResponseNacked).toBe(true);
+    // An unrelated endpoint change must not re-push the rejected CDS version.
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'] });
+    const eds = await client.next();
+    expect(eds.type_url).toBe(ENDPOINT);
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'], version_info: eds.version_info, response_nonce: eds.nonce });
+    cache.setModel(mesh(serviceYaml('a', [1001, 1003]), serviceYaml('b', [1002])));
+    const edsUpdate = await client.next();
+    expect(edsUpdate.type_url).toBe(ENDPOINT);
+    expect(client.pending()).toBe(0);
+    // A new model version is sent again.
+    cache.setModel(mesh(serviceYaml('a', [1001, 1003]), serviceYaml('c', [1004])));
+    const fixed = await client.next();
+    expect(fixed.type_url).toBe(CLUSTER);
+    expect(names(fixed).sort()).toEqual(['a.shop:8080', 'c.shop:8080']);
+  });
+
+  it('SotW EDS sends only changed resources and re-sends a re-subscribed one (go-control-plane #583)', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const client = connect();
+    client.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: ['a.shop:8080', 'b.shop:8080'] });
+    const all = await client.next();
+    expect(names(all).sort()).toEqual(['a.shop:8080', 'b.shop:8080']);
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080', 'b.shop:8080'], version_info: all.version_info, response_nonce: all.nonce });
+    cache.setModel(mesh(serviceYaml('a', [1001, 1005]), serviceYaml('b', [1002])));
+    const changed = await client.next();
+    expect(names(changed)).toEqual(['a.shop:8080']);
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'], version_info: changed.version_info, response_nonce: changed.nonce });
+    await expect.poll(() => server.connections()[0]?.types.get(ENDPOINT)?.ackedVersion).toBe(changed.version_info);
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080', 'b.shop:8080'], version_info: changed.version_info, response_nonce: changed.nonce });
+    const again = await client.next();
+    expect(names(again)).toEqual(['b.shop:8080']);
+  });
+
+  it('removes clusters from SotW CDS by omission', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const client = connect();
+    client.send({ node: ENVOY_NODE, type_url: CLUSTER, resource_names: [] });
+    const first = await client.next();
+    client.send({ type_url: CLUSTER, version_info: first.version_info, response_nonce: first.nonce });
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    expect(names(await client.next())).toEqual(['a.shop:8080']);
+  });
+
+  it('pushes additions in ADS order: CDS and EDS before LDS and RDS', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const client = connect();
+    client.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const cds = await client.next();
+    client.send({ type_url: CLUSTER, version_info: cds.version_info, response_nonce: cds.nonce });
+    client.send({ type_url: LISTENER });
+    const lds = await client.next();
+    client.send({ type_url: LISTENER, version_info: lds.version_info, response_nonce: lds.nonce });
+    client.send({ type_url: ROUTE, resource_names: ['outbound:15001'] });
+    const rds = await client.next();
+    client.send({ type_url: ROUTE, resource_names: ['outbound:15001'], version_info: rds.version_info, response_nonce: rds.nonce });
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'] });
+    const eds = await client.next();
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'], version_info: eds.version_info, response_nonce: eds.nonce });
+    await expect.poll(() => server.connections()[0]?.types.get(ENDPOINT)?.ackedVersion).toBe(eds.version_info);
+
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const firstPush = await client.next();
+    expect(firstPush.type_url).toBe(CLUSTER);
+    expect(client.pending()).toBe(0); // RDS waits for the CDS ACK
+    client.send({ type_url: CLUSTER, version_info: firstPush.version_info, response_nonce: firstPush.nonce });
+    const secondPush = await client.next();
+    expect(secondPush.type_url).toBe(ROUTE);
+    expect(JSON.stringify(secondPush.resources)).toContain('b.shop:8080');
+  });
+
+  it('Delta: initial_resource_versions avoid re-sending, removals only for what the client has', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const first = connect('delta');
+    first.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const initial = await first.next();
+    expect(names(initial).sort()).toEqual(['a.shop:8080', 'b.shop:8080']);
+    const versions = Object.fromEntries((initial.resources ?? []).map((r) => [String((r as { name: string }).name), String((r as { version: string }).version)]));
+    first.close();
+
+    // Reconnect claiming both, with b at a version we never had: only b is re-sent.
+    const second = connect('delta');
+    second.send({ node: ENVOY_NODE, type_url: CLUSTER, initial_resource_versions: { ...versions, 'b.shop:8080': 'old', 'gone.shop:8080': 'x' } });
+    const resync = await second.next();
+    expect(names(resync)).toEqual(['b.shop:8080']);
+    expect(resync.removed_resources).toEqual(['gone.shop:8080']);
+    second.send({ type_url: CLUSTER, response_nonce: resync.nonce });
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const removal = await second.next();
+    expect(removal.resources ?? []).toEqual([]);
+    expect(removal.removed_resources).toEqual(['b.shop:8080']);
+  });
+
+  it('Delta: an unsubscribed resource is not reported removed, and re-subscribing sends it again', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const client = connect('delta');
+    client.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names_subscribe: ['a.shop:8080', 'b.shop:8080', 'missing.shop:8080'] });
+    const first = await client.next();
+    expect(names(first).sort()).toEqual(['a.shop:8080', 'b.shop:8080']);
+    expect(first.removed_resources).toEqual(['missing.shop:8080']);
+    client.send({ type_url: ENDPOINT, response_nonce: first.nonce, resource_names_unsubscribe: ['b.shop:8080'] });
+    cache.setModel(mesh(serviceYaml('a', [1001, 1005])));
+    const update = await client.next();
+    expect(names(update)).toEqual(['a.shop:8080']);
+    expect(update.removed_resources ?? []).toEqual([]);
+    client.send({ type_url: ENDPOINT, response_nonce: update.nonce, resource_names_subscribe: ['b.shop:8080'] });
+    cache.setModel(mesh(serviceYaml('a', [1001, 1005]), serviceYaml('b', [1002])));
+    const back = await client.next();
+    expect(names(back)).toEqual(['b.shop:8080']);
+  });
+
+  it('serves the standalone per-type services', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const cds = connect('sotw', '/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters');
+    cds.send({ node: ENVOY_NODE });
+    const response = await cds.next();
+    expect(response.type_url).toBe(CLUSTER);
+    const wrongType = connect('sotw', '/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters');
+    wrongType.send({ node: ENVOY_NODE, type_url: LISTENER });
+    expect((await wrongType.ended()).code).toBe(3);
+  });
+
+  it('rejects malformed requests on their own stream only', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const healthy = connect();
+    healthy.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const before = await healthy.next();
+
+    const noNode = connect();
+    noNode.send({ type_url: CLUSTER });
+    expect(await noNode.ended()).toMatchObject({ code: 3, details: expect.stringContaining('node') });
+
+    const garbage = connect();
+    garbage.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]));
+    expect(await garbage.ended()).toMatchObject({ code: 3, details: expect.stringContaining('malformed DiscoveryRequest') });
+
+    const tooMany = connect();
+    tooMany.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: Array.from({ length: 100_000 }, (_, i) => `svc-${i}.shop:8080`) });
+    expect(await tooMany.ended()).toMatchObject({ code: 8, details: expect.stringContaining('100000') });
+
+    const unknownType = connect();
+    unknownType.send({ node: ENVOY_NODE, type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret' });
+    unknownType.send({ type_url: CLUSTER });
+    expect((await unknownType.next()).type_url).toBe(CLUSTER);
+    expect(JSON.stringify(await metrics.ignoredRequests.get())).toContain('unknown_type');
+
+    // The healthy stream still gets pushes.
+    healthy.send({ type_url: CLUSTER, version_info: before.version_info, response_nonce: before.nonce });
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('z', [1009])));
+    expect(names(await healthy.next()).sort()).toEqual(['a.shop:8080', 'z.shop:8080']);
+  });
+});

@@ -1,0 +1,79 @@
+import type { Endpoint, EndpointHealth, Locality, MeshService, ServicePort } from '../../model/types.js';
+import { localityKey } from '../../proxy.js';
+import { clusterName } from '../names.js';
+
+const HEALTH_STATUS: Record<EndpointHealth, string> = {
+  Healthy: 'HEALTHY',
+  Unhealthy: 'UNHEALTHY',
+  Draining: 'DRAINING',
+};
+
+/**
+ * Failover tier of an endpoint relative to the calling proxy: with
+ * localityPriority [zone, region], same zone → 0, same region → 1, else 2.
+ * A label matches only when every broader label matches too.
+ */
+export function failoverTier(service: MeshService, endpoint: Endpoint, proxyLocality: Locality): number {
+  if (endpoint.priority !== undefined) return endpoint.priority;
+  const labels = service.failover.localityPriority;
+  if (!proxyLocality.region && !proxyLocality.zone && !proxyLocality.subZone) return 0;
+  const sameRegion = endpoint.locality.region === proxyLocality.region;
+  const sameZone = sameRegion && endpoint.locality.zone === proxyLocality.zone;
+  const sameSubZone = sameZone && endpoint.locality.subZone === proxyLocality.subZone;
+  const matches = { region: sameRegion, zone: sameZone, subZone: sameSubZone };
+  const index = labels.findIndex((label) => matches[label]);
+  return index === -1 ? labels.length : index;
+}
+
+/**
+ * The ClusterLoadAssignment a proxy in `proxyLocality` gets. Depends only on the
+ * service and the proxy's locality, so the cache shares it per locality.
+ * Priorities are renumbered to be contiguous from 0, as Envoy requires.
+ */
+export function loadAssignment(service: MeshService, port: ServicePort, proxyLocality: Locality): Record<string, unknown> {
+  const groups = new Map<string, { locality: Locality; tier: number; endpoints: Endpoint[] }>();
+  for (const endpoint of service.endpoints) {
+    const tier = failoverTier(service, endpoint, proxyLocality);
+    const key = `${tier}|${localityKey(endpoint.locality)}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = { locality: endpoint.locality, tier, endpoints: [] };
+      groups.set(key, group);
+    }
+    group.endpoints.push(endpoint);
+  }
+  const tiers = [...new Set([...groups.values()].map((g) => g.tier))].sort((a, b) => a - b);
+  const ordered = [...groups.values()].sort((a, b) => a.tier - b.tier || localityKey(a.locality).localeCompare(localityKey(b.locality)));
+  const cla: Record<string, unknown> = {
+    cluster_name: clusterName(service.namespace, service.name, port.port),
+    endpoints: ordered.map((group) => {
+      const localityEndpoints: Record<string, unknown> = {
+        lb_endpoints: group.endpoints.map((endpoint) => {
+          const lbEndpoint: Record<string, unknown> = {
+            endpoint: { address: { socket_address: { address: endpoint.address, port_value: endpoint.ports[port.name] ?? port.port } } },
+            health_status: HEALTH_STATUS[endpoint.health],
+          };
+          if (endpoint.weight !== undefined) lbEndpoint.load_balancing_weight = endpoint.weight;
+          return lbEndpoint;
+        }),
+      };
+      const locality = toEnvoyLocality(group.locality);
+      if (locality) localityEndpoints.locality = locality;
+      const priority = tiers.indexOf(group.tier);
+      if (priority > 0) localityEndpoints.priority = priority;
+      return localityEndpoints;
+    }),
+  };
+  if (service.failover.overprovisioningFactor !== undefined) {
+    cla.policy = { overprovisioning_factor: service.failover.overprovisioningFactor };
+  }
+  return cla;
+}
+
+function toEnvoyLocality(locality: Locality): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  if (locality.region) out.region = locality.region;
+  if (locality.zone) out.zone = locality.zone;
+  if (locality.subZone) out.sub_zone = locality.subZone;
+  return Object.keys(out).length > 0 ? out : undefined;
+}

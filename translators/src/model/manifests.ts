@@ -1,0 +1,364 @@
+/**
+ * Turns MeshService and HTTPRoute manifests (the file format of DESIGN.md §3, and
+ * the CRD specs) into the mesh model. Each object is validated on its own: a bad
+ * one is reported with its field path and left out, the others still count.
+ */
+import { isIP } from 'node:net';
+import {
+  type BackendRef,
+  type ConfigError,
+  type Endpoint,
+  type EndpointHealth,
+  type LoadBalancing,
+  type Locality,
+  type LocalityLabel,
+  type MeshModel,
+  type MeshRoute,
+  type MeshService,
+  type Protocol,
+  type RouteMatch,
+  type RouteRule,
+  type ServicePort,
+  serviceKey,
+} from './types.js';
+
+export interface Manifest {
+  source: string;
+  doc: unknown;
+}
+
+export interface ParsedManifests {
+  model: MeshModel;
+  errors: ConfigError[];
+  /** Objects accepted, as `Kind namespace/name`, for status reporting. */
+  accepted: string[];
+}
+
+type Obj = Record<string, unknown>;
+const PROTOCOLS: readonly Protocol[] = ['HTTP', 'HTTP2', 'GRPC', 'TCP'];
+const LOAD_BALANCING: readonly LoadBalancing[] = ['RoundRobin', 'LeastRequest', 'RingHash', 'Maglev', 'Random'];
+const HEALTH: readonly EndpointHealth[] = ['Healthy', 'Unhealthy', 'Draining'];
+const LOCALITY_LABELS: readonly LocalityLabel[] = ['region', 'zone', 'subZone'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_|~`]+$/;
+
+class ObjectErrors extends Error {}
+
+/** Collects field errors for one object; `fail` aborts the object. */
+class FieldReader {
+  readonly errors: ConfigError[] = [];
+  constructor(
+    readonly source: string,
+    public object: string,
+  ) {}
+
+  error(path: string, message: string): void {
+    this.errors.push({ source: this.source, object: this.object, path, message });
+  }
+
+  fail(path: string, message: string): never {
+    this.error(path, message);
+    throw new ObjectErrors();
+  }
+
+  obj(value: unknown, path: string): Obj {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(path, `must be an object, got ${describe(value)}`);
+    return value as Obj;
+  }
+
+  optObj(value: unknown, path: string): Obj | undefined {
+    return value === undefined || value === null ? undefined : this.obj(value, path);
+  }
+
+  list(value: unknown, path: string): unknown[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) this.fail(path, `must be a list, got ${describe(value)}`);
+    return value;
+  }
+
+  str(value: unknown, path: string): string {
+    if (typeof value !== 'string' || value === '') this.fail(path, `must be a non-empty string, got ${describe(value)}`);
+    return value;
+  }
+
+  optStr(value: unknown, path: string): string | undefined {
+    return value === undefined || value === null ? undefined : this.str(value, path);
+  }
+
+  int(value: unknown, path: string, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(path, `must be ${min}-${max}, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  optInt(value: unknown, path: string, min: number, max: number): number | undefined {
+    return value === undefined || value === null ? undefined : this.int(value, path, min, max);
+  }
+
+  oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[], fallback?: T): T {
+    if ((value === undefined || value === null) && fallback !== undefined) return fallback;
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      this.fail(path, `must be one of ${allowed.join(', ')}, got ${describe(value)}`);
+    }
+    return value as T;
+  }
+
+  dnsLabel(value: unknown, path: string): string {
+    const s = this.str(value, path);
+    if (!DNS_LABEL.test(s)) this.fail(path, `must be a DNS label (lower-case letters, digits, '-'), got ${JSON.stringify(s)}`);
+    return s;
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** Durations as Gateway API writes them: "500ms", "10s", "1m". */
+export function parseDurationMs(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  if (!match) return undefined;
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(match[1]) * scale);
+}
+
+function readMeta(r: FieldReader, doc: Obj, kind: string): { namespace: string; name: string } {
+  const metadata = r.obj(doc.metadata, 'metadata');
+  const name = r.dnsLabel(metadata.name, 'metadata.name');
+  const namespace = metadata.namespace === undefined ? 'default' : r.dnsLabel(metadata.namespace, 'metadata.namespace');
+  r.object = `${kind} ${namespace}/${name}`;
+  return { namespace, name };
+}
+
+function readLocality(r: FieldReader, value: unknown, path: string): Locality {
+  const o = r.optObj(value, path) ?? {};
+  const locality: Locality = {};
+  const region = r.optStr(o.region, `${path}.region`);
+  const zone = r.optStr(o.zone, `${path}.zone`);
+  const subZone = r.optStr(o.subZone, `${path}.subZone`);
+  if (region) locality.region = region;
+  if (zone) locality.zone = zone;
+  if (subZone) locality.subZone = subZone;
+  return locality;
+}
+
+export function readMeshService(r: FieldReader, doc: Obj): MeshService {
+  const { namespace, name } = readMeta(r, doc, 'MeshService');
+  const spec = r.obj(doc.spec, 'spec');
+  const ports: ServicePort[] = r.list(spec.ports, 'spec.ports').map((p, i) => {
+    const path = `spec.ports[${i}]`;
+    const o = r.obj(p, path);
+    return {
+      name: o.name === undefined ? `port-${i}` : r.dnsLabel(o.name, `${path}.name`),
+      port: r.int(o.port, `${path}.port`, 1, 65535),
+      protocol: r.oneOf(o.protocol, `${path}.protocol`, PROTOCOLS, 'HTTP'),
+    };
+  });
+  if (ports.length === 0) r.error('spec.ports', 'must list at least one port');
+  const seen = new Set<string>();
+  ports.forEach((p, i) => {
+    if (seen.has(p.name) || seen.has(String(p.port))) r.error(`spec.ports[${i}]`, `duplicate port ${p.name}/${p.port}`);
+    seen.add(p.name).add(String(p.port));
+  });
+  const endpoints: Endpoint[] = r.list(spec.endpoints, 'spec.endpoints').map((e, i) => {
+    const path = `spec.endpoints[${i}]`;
+    const o = r.obj(e, path);
+    const address = r.str(o.address, `${path}.address`);
+    if (isIP(address) === 0 && !HOSTNAME.test(address)) r.error(`${path}.address`, `must be an IP address or hostname, got ${JSON.stringify(address)}`);
+    const endpointPorts: Record<string, number> = {};
+    if (o.ports !== undefined) {
+      const byName = r.obj(o.ports, `${path}.ports`);
+      for (const [portName, value] of Object.entries(byName)) {
+        if (!ports.some((p) => p.name === portName)) r.error(`${path}.ports.${portName}`, `no service port named ${portName}`);
+        endpointPorts[portName] = r.int(value, `${path}.ports.${portName}`, 1, 65535);
+      }
+    }
+    const single = r.optInt(o.port, `${path}.port`, 1, 65535);
+    for (const p of ports) endpointPorts[p.name] ??= single ?? p.port;
+    const endpoint: Endpoint = {
+      address,
+      ports: endpointPorts,
+      locality: readLocality(r, o.locality, `${path}.locality`),
+      health: r.oneOf(o.health, `${path}.health`, HEALTH, 'Healthy'),
+    };
+    const weight = r.optInt(o.weight, `${path}.weight`, 1, 128);
+    if (weight !== undefined) endpoint.weight = weight;
+    const priority = r.optInt(o.priority, `${path}.priority`, 0, 16);
+    if (priority !== undefined) endpoint.priority = priority;
+    return endpoint;
+  });
+  const failoverSpec = r.optObj(spec.failover, 'spec.failover') ?? {};
+  const localityPriority = r
+    .list(failoverSpec.localityPriority ?? ['zone', 'region'], 'spec.failover.localityPriority')
+    .map((l, i) => r.oneOf(l, `spec.failover.localityPriority[${i}]`, LOCALITY_LABELS));
+  const overprovisioningFactor = r.optInt(failoverSpec.overprovisioningFactor, 'spec.failover.overprovisioningFactor', 100, 1000);
+  const connectTimeoutText = r.optStr(spec.connectTimeout, 'spec.connectTimeout');
+  const connectTimeoutMs = connectTimeoutText === undefined ? 1000 : parseDurationMs(connectTimeoutText);
+  if (connectTimeoutMs === undefined || connectTimeoutMs <= 0) r.fail('spec.connectTimeout', `must be a duration like "1s" or "250ms", got ${describe(connectTimeoutText)}`);
+  const service: MeshService = {
+    namespace,
+    name,
+    ports,
+    endpoints,
+    failover: overprovisioningFactor === undefined ? { localityPriority } : { localityPriority, overprovisioningFactor },
+    loadBalancing: r.oneOf(spec.loadBalancing, 'spec.loadBalancing', LOAD_BALANCING, 'RoundRobin'),
+    connectTimeoutMs,
+  };
+  return service;
+}
+
+function readMatch(r: FieldReader, value: unknown, path: string): RouteMatch {
+  const o = r.obj(value, path);
+  const match: RouteMatch = {};
+  if (o.path !== undefined) {
+    const p = r.obj(o.path, `${path}.path`);
+    const type = r.oneOf(p.type, `${path}.path.type`, ['PathPrefix', 'Exact', 'RegularExpression'] as const, 'PathPrefix');
+    const pathValue = r.str(p.value ?? '/', `${path}.path.value`);
+    if (type !== 'RegularExpression' && !pathValue.startsWith('/')) r.error(`${path}.path.value`, `must start with "/", got ${JSON.stringify(pathValue)}`);
+    if (type === 'RegularExpression') checkRegex(r, pathValue, `${path}.path.value`);
+    match.path = { type, value: pathValue };
+  }
+  const readKeyed = (list: unknown, listPath: string) =>
+    r.list(list, listPath).map((h, i) => {
+      const hp = `${listPath}[${i}]`;
+      const ho = r.obj(h, hp);
+      const type = r.oneOf(ho.type, `${hp}.type`, ['Exact', 'RegularExpression'] as const, 'Exact');
+      const name = r.str(ho.name, `${hp}.name`);
+      const headerValue = r.str(ho.value, `${hp}.value`);
+      if (type === 'RegularExpression') checkRegex(r, headerValue, `${hp}.value`);
+      return { type, name, value: headerValue };
+    });
+  if (o.headers !== undefined) {
+    match.headers = readKeyed(o.headers, `${path}.headers`);
+    match.headers.forEach((h, i) => {
+      if (!HEADER_NAME.test(h.name)) r.error(`${path}.headers[${i}].name`, `is not a valid header name: ${JSON.stringify(h.name)}`);
+    });
+  }
+  if (o.queryParams !== undefined) match.queryParams = readKeyed(o.queryParams, `${path}.queryParams`);
+  if (o.method !== undefined) {
+    match.method = r.oneOf(o.method, `${path}.method`, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const);
+  }
+  return match;
+}
+
+function checkRegex(r: FieldReader, pattern: string, path: string): void {
+  try {
+    new RegExp(pattern, 'u');
+  } catch (error) {
+    r.error(path, `is not a valid regular expression: ${(error as Error).message}`);
+  }
+}
+
+export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
+  const { namespace, name } = readMeta(r, doc, 'HTTPRoute');
+  const spec = r.obj(doc.spec, 'spec');
+  const parents = r.list(spec.parentRefs, 'spec.parentRefs').map((p, i) => {
+    const path = `spec.parentRefs[${i}]`;
+    const o = r.obj(p, path);
+    const kind = o.kind ?? 'Service';
+    if (kind !== 'Service') r.fail(`${path}.kind`, `only Service parents (GAMMA mesh routing) are supported, got ${describe(kind)}`);
+    const parent: MeshRoute['parents'][number] = {
+      namespace: o.namespace === undefined ? namespace : r.dnsLabel(o.namespace, `${path}.namespace`),
+      name: r.dnsLabel(o.name, `${path}.name`),
+    };
+    const port = r.optInt(o.port, `${path}.port`, 1, 65535);
+    if (port !== undefined) parent.port = port;
+    return parent;
+  });
+  if (parents.length === 0) r.fail('spec.parentRefs', 'must name at least one parent Service');
+  const rules: RouteRule[] = r.list(spec.rules, 'spec.rules').map((rule, i) => {
+    const path = `spec.rules[${i}]`;
+    const o = r.obj(rule, path);
+    const matches = o.matches === undefined ? [{ path: { type: 'PathPrefix' as const, value: '/' } }] : r.list(o.matches, `${path}.matches`).map((m, j) => readMatch(r, m, `${path}.matches[${j}]`));
+    const backends: BackendRef[] = r.list(o.backendRefs, `${path}.backendRefs`).map((b, j) => {
+      const bp = `${path}.backendRefs[${j}]`;
+      const bo = r.obj(b, bp);
+      if (bo.kind !== undefined && bo.kind !== 'Service') r.fail(`${bp}.kind`, `must be Service, got ${describe(bo.kind)}`);
+      return {
+        namespace: bo.namespace === undefined ? namespace : r.dnsLabel(bo.namespace, `${bp}.namespace`),
+        name: r.dnsLabel(bo.name, `${bp}.name`),
+        port: r.int(bo.port, `${bp}.port`, 1, 65535),
+        weight: r.optInt(bo.weight, `${bp}.weight`, 0, 1_000_000) ?? 1,
+      };
+    });
+    if (backends.length === 0) r.error(`${path}.backendRefs`, 'must list at least one backend');
+    const parsed: RouteRule = { matches, backends };
+    const timeouts = r.optObj(o.timeouts, `${path}.timeouts`);
+    if (timeouts?.request !== undefined) {
+      const ms = parseDurationMs(r.str(timeouts.request, `${path}.timeouts.request`));
+      if (ms === undefined) r.error(`${path}.timeouts.request`, `must be a duration like "10s", got ${describe(timeouts.request)}`);
+      else parsed.timeoutMs = ms;
+    }
+    return parsed;
+  });
+  return { namespace, name, parents, rules };
+}
+
+const READERS: Record<string, { apiVersions: string[]; read: (r: FieldReader, doc: Obj) => MeshService | MeshRoute }> = {
+  MeshService: { apiVersions: ['meshcp.io/v1alpha1'], read: readMeshService },
+  HTTPRoute: { apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'], read: readHttpRoute },
+};
+
+/** Validates each manifest on its own, then checks references across them. */
+export function parseManifests(manifests: readonly Manifest[]): ParsedManifests {
+  const errors: ConfigError[] = [];
+  const services = new Map<string, MeshService>();
+  const routes: { route: MeshRoute; source: string }[] = [];
+  const accepted: string[] = [];
+  for (const { source, doc } of manifests) {
+    if (doc === null || doc === undefined) continue;
+    const r: FieldReader = new FieldReader(source, 'document');
+    try {
+      const o = r.obj(doc, '(document)');
+      const kind = r.str(o.kind, 'kind');
+      const reader = READERS[kind];
+      if (!reader) r.fail('kind', `unsupported kind ${kind} (expected ${Object.keys(READERS).join(' or ')})`);
+      if (!reader.apiVersions.includes(String(o.apiVersion))) r.fail('apiVersion', `must be ${reader.apiVersions.join(' or ')} for ${kind}, got ${describe(o.apiVersion)}`);
+      const parsed = reader.read(r, o);
+      if (r.errors.length === 0) {
+        const key = serviceKey(parsed.namespace, parsed.name);
+        if ('ports' in parsed) {
+          if (services.has(key)) r.fail('metadata.name', `MeshService ${key} is defined twice`);
+          services.set(key, parsed);
+        } else {
+          routes.push({ route: parsed, source });
+        }
+        accepted.push(r.object);
+      }
+    } catch (error) {
+      if (!(error instanceof ObjectErrors)) throw error;
+    }
+    errors.push(...r.errors);
+  }
+  const resolvedRoutes: MeshRoute[] = [];
+  for (const { route, source } of routes) {
+    const object = `HTTPRoute ${route.namespace}/${route.name}`;
+    const refErrors: ConfigError[] = [];
+    route.parents.forEach((parent, i) => {
+      const service = services.get(serviceKey(parent.namespace, parent.name));
+      if (!service) refErrors.push({ source, object, path: `spec.parentRefs[${i}]`, message: `Service ${parent.namespace}/${parent.name} not found`, reason: 'unresolved' });
+      else if (parent.port !== undefined && !service.ports.some((p) => p.port === parent.port)) {
+        refErrors.push({ source, object, path: `spec.parentRefs[${i}].port`, message: `Service ${parent.namespace}/${parent.name} has no port ${parent.port}`, reason: 'unresolved' });
+      }
+    });
+    route.rules.forEach((rule, i) =>
+      rule.backends.forEach((b, j) => {
+        const service = services.get(serviceKey(b.namespace, b.name));
+        const path = `spec.rules[${i}].backendRefs[${j}]`;
+        if (!service) refErrors.push({ source, object, path, message: `backend Service ${b.namespace}/${b.name} not found`, reason: 'unresolved' });
+        else if (!service.ports.some((p) => p.port === b.port)) refErrors.push({ source, object, path: `${path}.port`, message: `backend Service ${b.namespace}/${b.name} has no port ${b.port}`, reason: 'unresolved' });
+      }),
+    );
+    if (refErrors.length > 0) {
+      errors.push(...refErrors);
+      const at = accepted.indexOf(object);
+      if (at >= 0) accepted.splice(at, 1);
+    } else {
+      resolvedRoutes.push(route);
+    }
+  }
+  return { model: { services, routes: resolvedRoutes }, errors, accepted };
+}

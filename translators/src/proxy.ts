@@ -1,0 +1,110 @@
+/** What a connected client is, parsed from its xDS `Node`: the input of translator selection. */
+import type { Locality } from './model/types.js';
+
+export type ClientKind = 'envoy' | `grpc-${string}` | 'unknown';
+
+export interface Version {
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+export interface ProxyInfo {
+  nodeId: string;
+  clientKind: ClientKind;
+  /** Parsed version, undefined when the node did not say or said something unparseable. */
+  version?: Version;
+  /** What the node said, for the admin API. */
+  versionText: string;
+  namespace: string;
+  service: string;
+  locality: Locality;
+  outboundPort: number;
+  outboundAddress: string;
+  /** Typed extension names the node reports (`node.extensions[].name`); empty when not reported. */
+  extensions: string[];
+  clientFeatures: string[];
+}
+
+/** The subset of the xDS Node we read (proto3 JSON, proto field names). */
+export interface NodeLike {
+  id?: string;
+  cluster?: string;
+  metadata?: Record<string, unknown>;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  user_agent_name?: string;
+  user_agent_version?: string;
+  user_agent_build_version?: { version?: { major_number?: number; minor_number?: number; patch?: number } };
+  extensions?: { name?: string }[];
+  client_features?: string[];
+}
+
+export const DEFAULT_OUTBOUND_PORT = 15001;
+export const DEFAULT_OUTBOUND_ADDRESS = '127.0.0.1';
+export const METADATA = {
+  namespace: 'meshcp.namespace',
+  service: 'meshcp.service',
+  outboundPort: 'meshcp.outbound_port',
+  outboundAddress: 'meshcp.outbound_address',
+} as const;
+
+export function parseVersion(text: string | undefined): Version | undefined {
+  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text ?? '');
+  if (!match) return undefined;
+  return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3] ?? 0) };
+}
+
+export function formatVersion(v: Version): string {
+  return `${v.major}.${v.minor}.${v.patch}`;
+}
+
+export function compareVersions(a: Version, b: Version): number {
+  return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
+}
+
+function clientKindOf(userAgentName: string | undefined): ClientKind {
+  if (!userAgentName) return 'unknown';
+  if (userAgentName === 'envoy') return 'envoy';
+  const grpc = /^gRPC (.+)$/i.exec(userAgentName);
+  if (grpc?.[1]) {
+    const lang = grpc[1].toLowerCase();
+    return lang.includes('node') ? 'grpc-node' : `grpc-${lang.split(/\s+/)[0]}`;
+  }
+  return 'unknown';
+}
+
+export function proxyFromNode(node: NodeLike): ProxyInfo {
+  const metadata = node.metadata ?? {};
+  const clientKind = clientKindOf(node.user_agent_name);
+  const build = node.user_agent_build_version?.version;
+  let versionText = node.user_agent_version ?? '';
+  let version = parseVersion(versionText);
+  if (build && (build.major_number !== undefined || build.minor_number !== undefined)) {
+    version = { major: build.major_number ?? 0, minor: build.minor_number ?? 0, patch: build.patch ?? 0 };
+    versionText = formatVersion(version);
+  }
+  const rawPort = metadata[METADATA.outboundPort];
+  const port = Number(rawPort);
+  const info: ProxyInfo = {
+    nodeId: node.id ?? '',
+    clientKind,
+    versionText,
+    namespace: String(metadata[METADATA.namespace] ?? metadata.NAMESPACE ?? 'default'),
+    service: String(metadata[METADATA.service] ?? node.cluster ?? ''),
+    locality: {
+      ...(node.locality?.region ? { region: node.locality.region } : {}),
+      ...(node.locality?.zone ? { zone: node.locality.zone } : {}),
+      ...(node.locality?.sub_zone ? { subZone: node.locality.sub_zone } : {}),
+    },
+    outboundPort: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_OUTBOUND_PORT,
+    outboundAddress: typeof metadata[METADATA.outboundAddress] === 'string' ? String(metadata[METADATA.outboundAddress]) : DEFAULT_OUTBOUND_ADDRESS,
+    extensions: (node.extensions ?? []).map((e) => e.name ?? '').filter(Boolean),
+    clientFeatures: node.client_features ?? [],
+  };
+  if (version) info.version = version;
+  return info;
+}
+
+export function localityKey(locality: Locality): string {
+  return `${locality.region ?? ''}/${locality.zone ?? ''}/${locality.subZone ?? ''}`;
+}

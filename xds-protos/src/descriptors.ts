@@ -1,0 +1,118 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import descriptorExt from 'protobufjs/ext/descriptor/index.js';
+
+/** PGV rules of one message, as exported by go/descdump (protojson, proto field names). */
+export interface MessageRules {
+  fields?: Record<string, FieldRules>;
+  requiredOneofs?: string[];
+  disabled?: boolean;
+}
+// biome-ignore lint/suspicious/noExplicitAny: PGV rule JSON is open-ended
+export type FieldRules = Record<string, any>;
+
+/** The Envoy API of one minor version: its descriptors and its validation rules. */
+export interface EnvoyApi {
+  readonly minor: string;
+  readonly root: protobuf.Root;
+  readonly rules: ReadonlyMap<string, MessageRules>;
+  lookupType(fullName: string): protobuf.Type;
+}
+
+interface ApiManifest {
+  runtime: string;
+  versions: Record<string, string>;
+}
+
+const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
+const manifest: ApiManifest = JSON.parse(readFileSync(join(packageDir, 'envoy-api.json'), 'utf8'));
+
+/** Envoy minors we have API descriptors for, oldest first. */
+export const API_MINORS: readonly string[] = Object.keys(manifest.versions).sort(compareMinor);
+/** The API the server encodes with: the newest, a superset of the older ones. */
+export const RUNTIME_MINOR = manifest.runtime;
+
+export function compareMinor(a: string, b: string): number {
+  const [aMajor = 0, aMinor = 0] = a.split('.').map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split('.').map(Number);
+  return aMajor - bMajor || aMinor - bMinor;
+}
+
+function descriptorDir(minor: string): string {
+  const candidates = [
+    process.env.MESHCP_DESCRIPTORS ? join(process.env.MESHCP_DESCRIPTORS, minor) : undefined,
+    join(packageDir, 'generated', minor),
+    join(process.env.MESHCP_CACHE ?? join(homedir(), '.cache', 'meshcp'), 'descriptors', minor),
+  ];
+  for (const dir of candidates) {
+    if (dir && existsSync(join(dir, 'descriptors.pb'))) return dir;
+  }
+  throw new Error(
+    `Envoy API ${minor} descriptors not found; run \`npm run build:descriptors\` (looked in ${candidates.filter(Boolean).join(', ')})`,
+  );
+}
+
+const loaded = new Map<string, EnvoyApi>();
+
+/**
+ * protobufjs's fromDescriptor leaves `map<K, V>` as `repeated KEntry` (how the
+ * descriptor spells it). The wire format is the same, but proto3 JSON writes maps
+ * as objects, so each such field is swapped for a real MapField.
+ */
+function restoreMapFields(namespace: protobuf.NamespaceBase): void {
+  for (const nested of namespace.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      for (const field of [...nested.fieldsArray]) {
+        const entry = field.resolvedType;
+        if (!field.repeated || !(entry instanceof protobuf.Type) || entry.options?.map_entry !== true) continue;
+        const key = entry.fields.key;
+        const value = entry.fields.value;
+        if (!key || !value) continue;
+        nested.remove(field);
+        const map = new protobuf.MapField(field.name, field.id, key.type, value.type);
+        nested.add(map);
+        map.resolve();
+      }
+    }
+    if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) restoreMapFields(nested);
+  }
+}
+
+export function loadEnvoyApi(minor: string = RUNTIME_MINOR): EnvoyApi {
+  const cached = loaded.get(minor);
+  if (cached) return cached;
+  const dir = descriptorDir(minor);
+  const set = descriptorExt.FileDescriptorSet.decode(readFileSync(join(dir, 'descriptors.pb')));
+  // biome-ignore lint/suspicious/noExplicitAny: protobufjs types fromDescriptor loosely
+  const root = (protobuf.Root as any).fromDescriptor(set) as protobuf.Root;
+  root.resolveAll();
+  restoreMapFields(root);
+  root.resolveAll();
+  const rulesJson: Record<string, MessageRules> = JSON.parse(readFileSync(join(dir, 'rules.json'), 'utf8'));
+  const types = new Map<string, protobuf.Type>();
+  const api: EnvoyApi = {
+    minor,
+    root,
+    rules: new Map(Object.entries(rulesJson)),
+    lookupType(fullName: string) {
+      let type = types.get(fullName);
+      if (!type) {
+        type = root.lookupType(fullName.startsWith('.') ? fullName : `.${fullName}`);
+        types.set(fullName, type);
+      }
+      return type;
+    },
+  };
+  loaded.set(minor, api);
+  return api;
+}
+
+/** The newest API whose minor is <= the given Envoy minor (1.34 falls back to 1.32's descriptors). */
+export function apiMinorFor(envoyMinor: string): string | undefined {
+  let best: string | undefined;
+  for (const minor of API_MINORS) if (compareMinor(minor, envoyMinor) <= 0) best = minor;
+  return best;
+}

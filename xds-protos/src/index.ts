@@ -1,0 +1,5 @@
+export * from './descriptors.js';
+export * from './discovery.js';
+export * from './json-codec.js';
+export * from './pgv.js';
+export * from './type-urls.js';
