@@ -1,7 +1,16 @@
 /** The `meshcp` command line (DESIGN.md §3). */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type MeshModel, type ProxyInfo, envoyProfile, formatConfigError, parseManifests, proxyFromNode, translateEnvoyConfig, translateEnvoyEndpoints } from '@meshcp/translators';
+import {
+  envoyProfile,
+  formatConfigError,
+  type MeshModel,
+  type ProxyInfo,
+  parseManifests,
+  proxyFromNode,
+  translateEnvoyConfig,
+  translateEnvoyEndpoints,
+} from '@meshcp/translators';
 import { parseAllDocuments, stringify } from 'yaml';
 import { envoyBootstrap } from './bootstrap.js';
 import { ControlPlane } from './control-plane.js';
@@ -23,7 +32,10 @@ function need(value: string | undefined, flag: string): string {
 }
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { file: { type: 'string' }, kubeconfig: { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-address': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { file: { type: 'string' }, kubeconfig: { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-address': { type: 'string' } },
+  });
   if (values.kubeconfig) throw new UsageError('--kubeconfig is not available yet in this build; use --file');
   const plane = new ControlPlane({
     file: need(values.file, 'file'),
@@ -103,21 +115,31 @@ function translate(args: string[]): void {
   const profile = envoyProfile(proxy);
   const config = translateEnvoyConfig(model, proxy, profile);
   const endpoints = config.clusters.map((c) => translateEnvoyEndpoints(model, String(c.name), proxy.locality, profile)).filter(Boolean);
-  process.stdout.write(stringify({ profile: profile.name, warnings: profile.warnings, listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints }));
+  process.stdout.write(
+    stringify({ profile: profile.name, warnings: profile.warnings, listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints }),
+  );
 }
 
 async function status(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { 'admin-address': { type: 'string' } } });
   const address = values['admin-address'] ?? '127.0.0.1:9902';
   const response = await fetch(`http://${address}/debug/proxies`);
-  const { proxies } = (await response.json()) as { proxies: { nodeId: string; version: string; profile: string; mode: string; types: Record<string, { short: string; status: string }> }[] };
+  const { proxies } = (await response.json()) as {
+    proxies: { nodeId: string; version: string; profile: string; mode: string; types: Record<string, { short: string; status: string }> }[];
+  };
   const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS']];
   for (const p of proxies) {
     const byShort = Object.fromEntries(Object.values(p.types).map((t) => [t.short, t.status]));
     rows.push([p.nodeId, p.version, p.profile, p.mode, byShort.CDS ?? '-', byShort.EDS ?? '-', byShort.LDS ?? '-', byShort.RDS ?? '-']);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`);
+  for (const row of rows)
+    process.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
 }
 
 export async function main(argv: string[]): Promise<number> {

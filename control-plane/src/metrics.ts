@@ -1,17 +1,43 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** All metrics of one control plane instance (a registry each, so tests can run several). */
 export class Metrics {
   readonly registry = new Registry();
   readonly connectedStreams = new Gauge({ name: 'meshcp_xds_streams', help: 'Open xDS streams', labelNames: ['mode'], registers: [this.registry] });
-  readonly responses = new Counter({ name: 'meshcp_xds_responses_total', help: 'xDS responses sent', labelNames: ['type', 'mode'], registers: [this.registry] });
+  readonly responses = new Counter({
+    name: 'meshcp_xds_responses_total',
+    help: 'xDS responses sent',
+    labelNames: ['type', 'mode'],
+    registers: [this.registry],
+  });
   readonly acks = new Counter({ name: 'meshcp_xds_acks_total', help: 'xDS ACKs received', labelNames: ['type'], registers: [this.registry] });
   readonly nacks = new Counter({ name: 'meshcp_xds_nacks_total', help: 'xDS NACKs received', labelNames: ['type'], registers: [this.registry] });
-  readonly ignoredRequests = new Counter({ name: 'meshcp_xds_requests_ignored_total', help: 'xDS requests ignored, by reason', labelNames: ['reason'], registers: [this.registry] });
-  readonly rejectedResources = new Counter({ name: 'meshcp_resources_rejected_total', help: 'Resources that failed validation before publishing (last good version kept)', labelNames: ['type'], registers: [this.registry] });
+  readonly ignoredRequests = new Counter({
+    name: 'meshcp_xds_requests_ignored_total',
+    help: 'xDS requests ignored, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly rejectedResources = new Counter({
+    name: 'meshcp_resources_rejected_total',
+    help: 'Resources that failed validation before publishing (last good version kept)',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
   readonly configErrors = new Gauge({ name: 'meshcp_config_errors', help: 'Source objects currently rejected', registers: [this.registry] });
-  readonly snapshots = new Counter({ name: 'meshcp_snapshots_total', help: 'Model updates applied to the cache, by kind', labelNames: ['kind'], registers: [this.registry] });
-  readonly translationSeconds = new Histogram({ name: 'meshcp_translation_seconds', help: 'Time to translate and encode one variant', labelNames: ['kind'], buckets: [0.0005, 0.002, 0.01, 0.05, 0.2, 1, 5], registers: [this.registry] });
+  readonly snapshots = new Counter({
+    name: 'meshcp_snapshots_total',
+    help: 'Model updates applied to the cache, by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly translationSeconds = new Histogram({
+    name: 'meshcp_translation_seconds',
+    help: 'Time to translate and encode one variant',
+    labelNames: ['kind'],
+    buckets: [0.0005, 0.002, 0.01, 0.05, 0.2, 1, 5],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

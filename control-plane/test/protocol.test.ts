@@ -1,11 +1,11 @@
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '@meshcp/xds-protos';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Metrics } from '../src/metrics.js';
 import { SnapshotCache } from '../src/cache/snapshot-cache.js';
-import { XdsServer } from '../src/xds/server.js';
+import { Metrics } from '../src/metrics.js';
 import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder } from '../src/xds/protocol.js';
+import { XdsServer } from '../src/xds/server.js';
 import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
-import { XdsTestClient, names } from './xds-client.js';
+import { names, XdsTestClient } from './xds-client.js';
 
 describe('protocol decisions', () => {
   it('classifies requests by nonce and error detail', () => {
@@ -201,7 +201,9 @@ describe('xDS server with a real grpc-js client', () => {
     first.send({ node: ENVOY_NODE, type_url: CLUSTER });
     const initial = await first.next();
     expect(names(initial).sort()).toEqual(['a.shop:8080', 'b.shop:8080']);
-    const versions = Object.fromEntries((initial.resources ?? []).map((r) => [String((r as { name: string }).name), String((r as { version: string }).version)]));
+    const versions = Object.fromEntries(
+      (initial.resources ?? []).map((r) => [String((r as { name: string }).name), String((r as { version: string }).version)]),
+    );
     first.close();
 
     // Reconnect claiming both, with b at a version we never had: only b is re-sent.

@@ -26,7 +26,11 @@ export class XdsTestClient {
     path = mode === 'sotw' ? `${ADS}/StreamAggregatedResources` : `${ADS}/DeltaAggregatedResources`,
   ) {
     this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    this.call = this.client.makeBidiStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b);
+    this.call = this.client.makeBidiStreamRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
     this.call.on('data', (bytes: Buffer) => {
       const decoded = mode === 'sotw' ? decodeDiscoveryResponse(bytes) : decodeDeltaDiscoveryResponse(bytes);
       const waiter = this.waiters.shift();
@@ -41,7 +45,9 @@ export class XdsTestClient {
   }
 
   send(request: DiscoveryRequestJson | DeltaDiscoveryRequestJson): void {
-    this.call.write(this.mode === 'sotw' ? encodeDiscoveryRequest(request as DiscoveryRequestJson) : encodeDeltaDiscoveryRequest(request as DeltaDiscoveryRequestJson));
+    this.call.write(
+      this.mode === 'sotw' ? encodeDiscoveryRequest(request as DiscoveryRequestJson) : encodeDeltaDiscoveryRequest(request as DeltaDiscoveryRequestJson),
+    );
   }
 
   sendRaw(bytes: Buffer): void {

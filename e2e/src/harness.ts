@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,7 +28,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -85,10 +90,13 @@ export async function startUpstream(name: string, cleanup: Cleanup, port = 0): P
   });
   await new Promise<void>((resolve) => upstream.server.listen(port, '127.0.0.1', resolve));
   upstream.port = (upstream.server.address() as AddressInfo).port;
-  cleanup.add(() => new Promise<void>((resolve) => {
-    upstream.server.closeAllConnections();
-    upstream.server.close(() => resolve());
-  }));
+  cleanup.add(
+    () =>
+      new Promise<void>((resolve) => {
+        upstream.server.closeAllConnections();
+        upstream.server.close(() => resolve());
+      }),
+  );
   return upstream;
 }
 
@@ -103,6 +111,24 @@ function stopProcess(child: ChildProcess): Promise<void> {
     child.kill('SIGTERM');
   });
 }
+
+/** GET through a listener with an explicit Host header (fetch does not allow setting Host). */
+export function httpGet(port: number, host: string, path = '/', timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host }, agent: keepAlive, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${host}${path} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 8 });
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -133,7 +159,11 @@ export interface MeshcpProcess extends RunningProcess {
 export async function startMeshcp(file: string, cleanup: Cleanup, ports?: { xds?: number; admin?: number }): Promise<MeshcpProcess> {
   const xdsPort = ports?.xds ?? (await freePort());
   const adminPort = ports?.admin ?? (await freePort());
-  const proc = startProcess(process.execPath, [MESHCP_BIN, 'serve', '--file', file, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`], cleanup);
+  const proc = startProcess(
+    process.execPath,
+    [MESHCP_BIN, 'serve', '--file', file, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
+    cleanup,
+  );
   const admin = (path: string) => fetch(`http://127.0.0.1:${adminPort}${path}`);
   await waitFor(`meshcp /readyz on ${adminPort} (output: ${proc.output().slice(-500)})`, async () => (await admin('/readyz')).ok, 20_000);
   return { ...proc, xdsPort, adminPort, admin };
@@ -176,11 +206,12 @@ export async function startEnvoy(options: EnvoyOptions, cleanup: Cleanup): Promi
     const response = await fetch(`http://127.0.0.1:${adminPort}${p}`);
     return response.text();
   };
-  await waitFor(`Envoy admin /ready = LIVE on ${adminPort} (envoy output: ${proc.output().slice(-800)})`, async () => (await admin('/ready')).trim() === 'LIVE', 30_000);
-  const request = async (host: string, p = '/') => {
-    const response = await fetch(`http://127.0.0.1:${outboundPort}${p}`, { headers: { host } });
-    return { status: response.status, body: (await response.text()).trim() };
-  };
+  await waitFor(
+    `Envoy admin /ready = LIVE on ${adminPort} (envoy output: ${proc.output().slice(-800)})`,
+    async () => (await admin('/ready')).trim() === 'LIVE',
+    30_000,
+  );
+  const request = (host: string, p = '/') => httpGet(outboundPort, host, p);
   return { ...proc, adminPort, outboundPort, admin, request };
 }
 

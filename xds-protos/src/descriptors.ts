@@ -50,9 +50,7 @@ function descriptorDir(minor: string): string {
   for (const dir of candidates) {
     if (dir && existsSync(join(dir, 'descriptors.pb'))) return dir;
   }
-  throw new Error(
-    `Envoy API ${minor} descriptors not found; run \`npm run build:descriptors\` (looked in ${candidates.filter(Boolean).join(', ')})`,
-  );
+  throw new Error(`Envoy API ${minor} descriptors not found; run \`npm run build:descriptors\` (looked in ${candidates.filter(Boolean).join(', ')})`);
 }
 
 const loaded = new Map<string, EnvoyApi>();

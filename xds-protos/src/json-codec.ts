@@ -20,11 +20,7 @@ export class FieldPathError extends Error {
 type Json = unknown;
 type JsonObject = Record<string, unknown>;
 
-const WRAPPERS = new Set(
-  ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map(
-    (k) => `google.protobuf.${k}Value`,
-  ),
-);
+const WRAPPERS = new Set(['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((k) => `google.protobuf.${k}Value`));
 /** Well-known types whose JSON form is not an object of their fields. */
 const SCALAR_JSON_TYPES = new Set([
   ...WRAPPERS,
@@ -251,9 +247,7 @@ function messageToJson(api: EnvoyApi, type: protobuf.Type, message: protobuf.Mes
     const resolved = field.resolvedType;
     if (resolved instanceof protobuf.Type) {
       if (field.map) {
-        out[field.name] = Object.fromEntries(
-          Object.entries(value as JsonObject).map(([k, v]) => [k, messageToJson(api, resolved, v as JsonObject)]),
-        );
+        out[field.name] = Object.fromEntries(Object.entries(value as JsonObject).map(([k, v]) => [k, messageToJson(api, resolved, v as JsonObject)]));
       } else if (field.repeated) {
         out[field.name] = (value as JsonObject[]).map((v) => messageToJson(api, resolved, v));
       } else {

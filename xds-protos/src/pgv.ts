@@ -28,7 +28,7 @@ function durationSeconds(text: unknown): number {
 
 const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
 // Header values: no NUL, CR or LF (PGV's HTTP_HEADER_VALUE, strict mode).
-const HEADER_VALUE = /^[^\u0000\n\r]*$/;
+const isHeaderValue = (s: string) => !s.includes('\0') && !s.includes('\n') && !s.includes('\r');
 
 class Checker {
   readonly issues: ValidationIssue[] = [];
@@ -57,12 +57,12 @@ class Checker {
     if (rules?.disabled) return;
     for (const oneofName of rules?.requiredOneofs ?? []) {
       const oneof = type.oneofs?.[oneofName];
-      const set = oneof?.fieldsArray.some((f) => valueOf(json, f.name) !== undefined);
+      const set = oneof?.fieldsArray.some((f) => fieldValue(json, f.name) !== undefined);
       if (!set) this.report(path, `one of ${oneof?.fieldsArray.map((f) => f.name).join(', ')} is required`);
     }
     for (const field of type.fieldsArray) {
       const fieldPath = path ? `${path}.${field.name}` : field.name;
-      const value = valueOf(json, field.name);
+      const value = fieldValue(json, field.name);
       const fieldRules = rules?.fields?.[field.name];
       // Rules on a oneof member apply only when that member is the one set.
       const unsetOneofMember = value === undefined && field.partOf !== null && field.partOf !== undefined;
@@ -73,7 +73,9 @@ class Checker {
       if (field.map && isObject(value)) {
         for (const [k, v] of Object.entries(value)) this.checkMessage(resolved, v, `${fieldPath}.${k}`);
       } else if (field.repeated && Array.isArray(value)) {
-        value.forEach((v, i) => this.checkMessage(resolved, v, `${fieldPath}[${i}]`));
+        value.forEach((v, i) => {
+          this.checkMessage(resolved, v, `${fieldPath}[${i}]`);
+        });
       } else {
         this.checkMessage(resolved, value, fieldPath);
       }
@@ -121,7 +123,11 @@ class Checker {
       if (r?.unique && new Set(value.map((v) => JSON.stringify(v))).size !== value.length) {
         this.report(path, 'items must be unique');
       }
-      if (r?.items) value.forEach((v, i) => this.checkScalar(r.items, v, `${path}[${i}]`));
+      if (r?.items) {
+        value.forEach((v, i) => {
+          this.checkScalar(r.items, v, `${path}[${i}]`);
+        });
+      }
       return;
     }
     this.checkScalar(rules, value, path);
@@ -183,12 +189,13 @@ class Checker {
       if (regex && !regex.test(s)) this.report(path, `must match ${r.pattern}, got ${JSON.stringify(s)}`);
     }
     const strict = r.strict !== false;
-    if (r.well_known_regex === 'HTTP_HEADER_NAME' && s !== '' && strict && !HEADER_NAME.test(s)) this.report(path, `is not a valid HTTP header name: ${JSON.stringify(s)}`);
-    if (r.well_known_regex === 'HTTP_HEADER_VALUE' && strict && !HEADER_VALUE.test(s)) this.report(path, 'is not a valid HTTP header value');
+    if (r.well_known_regex === 'HTTP_HEADER_NAME' && s !== '' && strict && !HEADER_NAME.test(s))
+      this.report(path, `is not a valid HTTP header name: ${JSON.stringify(s)}`);
+    if (r.well_known_regex === 'HTTP_HEADER_VALUE' && strict && !isHeaderValue(s)) this.report(path, 'is not a valid HTTP header value');
   }
 }
 
-function valueOf(json: JsonObject, protoName: string): unknown {
+function fieldValue(json: JsonObject, protoName: string): unknown {
   const direct = json[protoName];
   return direct !== undefined ? direct : json[camelCase(protoName)];
 }

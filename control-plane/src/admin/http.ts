@@ -1,8 +1,8 @@
 /** The admin HTTP API (DESIGN.md §3): health, readiness, metrics, and debug views. */
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ALL_TYPE_URLS, SHORT_NAME } from '@meshcp/xds-protos';
 import type { ConfigError } from '@meshcp/translators';
+import { ALL_TYPE_URLS, SHORT_NAME } from '@meshcp/xds-protos';
 import type { SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Metrics } from '../metrics.js';
 import { connectionJson } from '../xds/connection.js';

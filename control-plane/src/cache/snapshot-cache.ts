@@ -4,34 +4,35 @@
  * (translator profile, listener scope, locality), never by proxy, so 5,000 proxies
  * in three zones cost three EDS encodings per cluster, not 5,000.
  */
+
 import {
-  type EncodedResource,
-  type EnvoyApi,
-  FieldPathError,
-  type TypeUrl,
-  CLUSTER,
-  ENDPOINT,
-  LISTENER,
-  ROUTE,
-  SHORT_NAME,
-  encodeResource,
-  loadEnvoyApi,
-  validateResource,
-  messageNameOf,
-} from '@meshcp/xds-protos';
-import {
-  type EnvoyProfile,
-  type MeshModel,
-  type MeshService,
-  type ProxyInfo,
   clusterName,
+  type EnvoyProfile,
   emptyModel,
   envoyProfile,
   localityKey,
+  type MeshModel,
+  type MeshService,
+  type ProxyInfo,
   serviceOfCluster,
   translateEnvoyConfig,
   translateEnvoyEndpoints,
 } from '@meshcp/translators';
+import {
+  CLUSTER,
+  ENDPOINT,
+  type EncodedResource,
+  type EnvoyApi,
+  encodeResource,
+  FieldPathError,
+  LISTENER,
+  loadEnvoyApi,
+  messageNameOf,
+  ROUTE,
+  SHORT_NAME,
+  type TypeUrl,
+  validateResource,
+} from '@meshcp/xds-protos';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
@@ -128,7 +129,7 @@ export class SnapshotCache {
   setModel(next: MeshModel): CacheChange {
     const previous = this.model;
     const changedClusters = new Set<string>();
-    let config = !this.ready || previous.routes !== next.routes && JSON.stringify(previous.routes) !== JSON.stringify(next.routes);
+    let config = !this.ready || (previous.routes !== next.routes && JSON.stringify(previous.routes) !== JSON.stringify(next.routes));
     const keys = new Set([...previous.services.keys(), ...next.services.keys()]);
     for (const key of keys) {
       const before = previous.services.get(key);
@@ -137,7 +138,7 @@ export class SnapshotCache {
       if (!before || !after || configFingerprint(before) !== configFingerprint(after)) config = true;
       if (!before || !after || JSON.stringify(before.endpoints) !== JSON.stringify(after.endpoints) || configFingerprint(before) !== configFingerprint(after)) {
         for (const service of [before, after]) {
-          for (const port of service?.ports ?? []) changedClusters.add(clusterName(service?.namespace ?? "", service?.name ?? "", port.port));
+          for (const port of service?.ports ?? []) changedClusters.add(clusterName(service?.namespace ?? '', service?.name ?? '', port.port));
         }
       }
     }
@@ -208,7 +209,7 @@ export class SnapshotCache {
       const started = process.hrtime.bigint();
       let json = serviceOfCluster(this.model, cluster) ? translateEnvoyEndpoints(this.model, cluster, view.info.locality, view.profile) : undefined;
       if (json && this.hook) json = this.hook(ENDPOINT, [json], view)[0];
-      cached = json ? this.publish(ENDPOINT, view.endpointKey, json) ?? null : null;
+      cached = json ? (this.publish(ENDPOINT, view.endpointKey, json) ?? null) : null;
       variants.set(view.endpointKey, cached);
       this.metrics?.translationSeconds.observe({ kind: 'endpoints' }, Number(process.hrtime.bigint() - started) / 1e9);
     }

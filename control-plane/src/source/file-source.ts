@@ -4,7 +4,7 @@
  * validation keeps its last good version if it had one (and is left out if not);
  * either way the error is reported with file, object and field path.
  */
-import { type FSWatcher, existsSync, readFileSync, readdirSync, statSync, watch } from 'node:fs';
+import { existsSync, type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type ConfigError, type Manifest, type MeshModel, parseManifests } from '@meshcp/translators';
 import { parseAllDocuments } from 'yaml';
@@ -80,7 +80,13 @@ export class FileSource {
         const list = Array.isArray(parsed) ? parsed : [parsed];
         const broken = list.flatMap((d) => d.errors);
         if (broken.length > 0) {
-          for (const e of broken) fileErrors.push({ source: file, object: 'file', path: e.linePos ? `line ${e.linePos[0].line}` : '', message: `${e.code}: ${e.message.split('\n')[0]}` });
+          for (const e of broken)
+            fileErrors.push({
+              source: file,
+              object: 'file',
+              path: e.linePos ? `line ${e.linePos[0].line}` : '',
+              message: `${e.code}: ${e.message.split('\n')[0]}`,
+            });
         } else {
           docs = list.map((d) => ({ source: file, doc: d.toJS() as unknown })).filter((m) => m.doc !== null && m.doc !== undefined);
         }

@@ -4,15 +4,7 @@
  * malformed one ends only its own stream, with a clear status.
  */
 import * as grpc from '@grpc/grpc-js';
-import {
-  CLUSTER,
-  ENDPOINT,
-  LISTENER,
-  ROUTE,
-  type TypeUrl,
-  decodeDeltaDiscoveryRequest,
-  decodeDiscoveryRequest,
-} from '@meshcp/xds-protos';
+import { CLUSTER, decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, ENDPOINT, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
 import type { SnapshotCache } from '../cache/snapshot-cache.js';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -65,7 +57,7 @@ export class XdsServer {
   private readonly ctx: Omit<StreamContext, 'register'>;
 
   constructor(
-    private readonly cache: SnapshotCache,
+    cache: SnapshotCache,
     private readonly metrics: Metrics,
     options: XdsServerOptions = {},
   ) {
@@ -161,7 +153,10 @@ export class XdsServer {
         else stream.onRequest(decodeDeltaDiscoveryRequest(bytes));
       } catch (error) {
         const code = error instanceof ProtocolError ? error.code : Status.INVALID_ARGUMENT;
-        const message = error instanceof ProtocolError ? error.message : `malformed ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${(error as Error).message}`;
+        const message =
+          error instanceof ProtocolError
+            ? error.message
+            : `malformed ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${(error as Error).message}`;
         this.metrics.ignoredRequests.inc({ reason: error instanceof ProtocolError ? 'protocol_error' : 'malformed' });
         this.log.warn('ending stream', { nodeId: stream.nodeId, code, message });
         sink.fail(code, message);

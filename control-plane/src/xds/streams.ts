@@ -8,26 +8,27 @@
  * slow stream costs one buffered response per type, never a queue, and never holds
  * back other streams.
  */
+
+import { formatVersion, localityKey, proxyFromNode } from '@meshcp/translators';
 import {
   ADS_ADD_ORDER,
-  ENDPOINT,
   type DeltaDiscoveryRequestJson,
   type DiscoveryRequestJson,
+  ENDPOINT,
   type EncodedResource,
-  STATE_OF_THE_WORLD_TYPES,
-  SHORT_NAME,
-  type TypeUrl,
   encodeDeltaResponse,
   encodeSotwResponse,
   isTypeUrl,
+  SHORT_NAME,
+  STATE_OF_THE_WORLD_TYPES,
   setVersion,
+  type TypeUrl,
 } from '@meshcp/xds-protos';
-import { formatVersion, localityKey, proxyFromNode } from '@meshcp/translators';
+import type { CacheChange, ProxyView, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { CacheChange, ProxyView, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { ConnectionRecord, TypeRecord } from './connection.js';
-import { type Subscription, classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder } from './protocol.js';
+import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder, type Subscription } from './protocol.js';
 
 export interface StreamSink {
   write(bytes: Buffer): void;
@@ -373,7 +374,16 @@ export class DeltaStream extends StreamBase<DeltaState> {
       for (const [name, version] of Object.entries(request.initial_resource_versions ?? {})) {
         if (sub.wildcard || sub.names.has(name)) clientHas.set(name, version);
       }
-      state = { typeUrl, sub, inFlight: false, owed: sub.wildcard ? 'all' : new Set(sub.names), rejected: new Map(), record: this.newRecord(typeUrl), clientHas, beforeLastSent: new Map() };
+      state = {
+        typeUrl,
+        sub,
+        inFlight: false,
+        owed: sub.wildcard ? 'all' : new Set(sub.names),
+        rejected: new Map(),
+        record: this.newRecord(typeUrl),
+        clientHas,
+        beforeLastSent: new Map(),
+      };
       this.types.set(typeUrl, state);
     } else {
       if (kind === 'ack') this.recordAck(state);

@@ -4,7 +4,7 @@
  * A proxy's profile is the set of rows its version satisfies, so proxies whose
  * versions cross no row boundary share one profile and one cached translation.
  */
-import { type ProxyInfo, type Version, compareVersions, formatVersion, parseVersion } from '../proxy.js';
+import { compareVersions, formatVersion, type ProxyInfo, parseVersion, type Version } from '../proxy.js';
 
 export interface Capability {
   /** What the translator asks about, e.g. 'route.hostRewrite'. */
@@ -92,7 +92,10 @@ function satisfies(row: Capability, version: Version, extensions: readonly strin
   return true;
 }
 
-export function envoyProfile(proxy: Pick<ProxyInfo, 'version' | 'versionText' | 'extensions'>, table: readonly Capability[] = ENVOY_CAPABILITIES): EnvoyProfile {
+export function envoyProfile(
+  proxy: Pick<ProxyInfo, 'version' | 'versionText' | 'extensions'>,
+  table: readonly Capability[] = ENVOY_CAPABILITIES,
+): EnvoyProfile {
   const warnings: string[] = [];
   let version = proxy.version;
   const conservative = parseVersion(CONSERVATIVE_ENVOY_VERSION) as Version;
@@ -100,7 +103,9 @@ export function envoyProfile(proxy: Pick<ProxyInfo, 'version' | 'versionText' | 
     warnings.push(`unknown Envoy version ${JSON.stringify(proxy.versionText)}: using the conservative ${CONSERVATIVE_ENVOY_VERSION} profile`);
     version = conservative;
   } else if (compareVersions(version, conservative) < 0) {
-    warnings.push(`Envoy ${formatVersion(version)} is older than the oldest supported ${CONSERVATIVE_ENVOY_VERSION}: translating as ${CONSERVATIVE_ENVOY_VERSION}`);
+    warnings.push(
+      `Envoy ${formatVersion(version)} is older than the oldest supported ${CONSERVATIVE_ENVOY_VERSION}: translating as ${CONSERVATIVE_ENVOY_VERSION}`,
+    );
     version = conservative;
   }
   const features = new Set(table.filter((row) => satisfies(row, version, proxy.extensions)).map((row) => row.feature));

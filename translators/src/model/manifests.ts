@@ -197,7 +197,8 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
   const overprovisioningFactor = r.optInt(failoverSpec.overprovisioningFactor, 'spec.failover.overprovisioningFactor', 100, 1000);
   const connectTimeoutText = r.optStr(spec.connectTimeout, 'spec.connectTimeout');
   const connectTimeoutMs = connectTimeoutText === undefined ? 1000 : parseDurationMs(connectTimeoutText);
-  if (connectTimeoutMs === undefined || connectTimeoutMs <= 0) r.fail('spec.connectTimeout', `must be a duration like "1s" or "250ms", got ${describe(connectTimeoutText)}`);
+  if (connectTimeoutMs === undefined || connectTimeoutMs <= 0)
+    r.fail('spec.connectTimeout', `must be a duration like "1s" or "250ms", got ${describe(connectTimeoutText)}`);
   const service: MeshService = {
     namespace,
     name,
@@ -272,7 +273,10 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
   const rules: RouteRule[] = r.list(spec.rules, 'spec.rules').map((rule, i) => {
     const path = `spec.rules[${i}]`;
     const o = r.obj(rule, path);
-    const matches = o.matches === undefined ? [{ path: { type: 'PathPrefix' as const, value: '/' } }] : r.list(o.matches, `${path}.matches`).map((m, j) => readMatch(r, m, `${path}.matches[${j}]`));
+    const matches =
+      o.matches === undefined
+        ? [{ path: { type: 'PathPrefix' as const, value: '/' } }]
+        : r.list(o.matches, `${path}.matches`).map((m, j) => readMatch(r, m, `${path}.matches[${j}]`));
     const backends: BackendRef[] = r.list(o.backendRefs, `${path}.backendRefs`).map((b, j) => {
       const bp = `${path}.backendRefs[${j}]`;
       const bo = r.obj(b, bp);
@@ -316,7 +320,8 @@ export function parseManifests(manifests: readonly Manifest[]): ParsedManifests 
       const kind = r.str(o.kind, 'kind');
       const reader = READERS[kind];
       if (!reader) r.fail('kind', `unsupported kind ${kind} (expected ${Object.keys(READERS).join(' or ')})`);
-      if (!reader.apiVersions.includes(String(o.apiVersion))) r.fail('apiVersion', `must be ${reader.apiVersions.join(' or ')} for ${kind}, got ${describe(o.apiVersion)}`);
+      if (!reader.apiVersions.includes(String(o.apiVersion)))
+        r.fail('apiVersion', `must be ${reader.apiVersions.join(' or ')} for ${kind}, got ${describe(o.apiVersion)}`);
       const parsed = reader.read(r, o);
       if (r.errors.length === 0) {
         const key = serviceKey(parsed.namespace, parsed.name);
@@ -339,19 +344,39 @@ export function parseManifests(manifests: readonly Manifest[]): ParsedManifests 
     const refErrors: ConfigError[] = [];
     route.parents.forEach((parent, i) => {
       const service = services.get(serviceKey(parent.namespace, parent.name));
-      if (!service) refErrors.push({ source, object, path: `spec.parentRefs[${i}]`, message: `Service ${parent.namespace}/${parent.name} not found`, reason: 'unresolved' });
+      if (!service)
+        refErrors.push({
+          source,
+          object,
+          path: `spec.parentRefs[${i}]`,
+          message: `Service ${parent.namespace}/${parent.name} not found`,
+          reason: 'unresolved',
+        });
       else if (parent.port !== undefined && !service.ports.some((p) => p.port === parent.port)) {
-        refErrors.push({ source, object, path: `spec.parentRefs[${i}].port`, message: `Service ${parent.namespace}/${parent.name} has no port ${parent.port}`, reason: 'unresolved' });
+        refErrors.push({
+          source,
+          object,
+          path: `spec.parentRefs[${i}].port`,
+          message: `Service ${parent.namespace}/${parent.name} has no port ${parent.port}`,
+          reason: 'unresolved',
+        });
       }
     });
-    route.rules.forEach((rule, i) =>
+    route.rules.forEach((rule, i) => {
       rule.backends.forEach((b, j) => {
         const service = services.get(serviceKey(b.namespace, b.name));
         const path = `spec.rules[${i}].backendRefs[${j}]`;
         if (!service) refErrors.push({ source, object, path, message: `backend Service ${b.namespace}/${b.name} not found`, reason: 'unresolved' });
-        else if (!service.ports.some((p) => p.port === b.port)) refErrors.push({ source, object, path: `${path}.port`, message: `backend Service ${b.namespace}/${b.name} has no port ${b.port}`, reason: 'unresolved' });
-      }),
-    );
+        else if (!service.ports.some((p) => p.port === b.port))
+          refErrors.push({
+            source,
+            object,
+            path: `${path}.port`,
+            message: `backend Service ${b.namespace}/${b.name} has no port ${b.port}`,
+            reason: 'unresolved',
+          });
+      });
+    });
     if (refErrors.length > 0) {
       errors.push(...refErrors);
       const at = accepted.indexOf(object);

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's first command: installs what the demo needs, then runs meshcp on the
+# embedded default (examples/mesh.yaml) with a real Envoy sidecar and live traffic.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --minimal
+exec node e2e/dist/demo.js "$@"

