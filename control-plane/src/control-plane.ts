@@ -1,15 +1,17 @@
 /** Wires the pipeline: source → (debounce) → snapshot cache → xDS server, plus the admin API. */
-import type { ConfigError, MeshModel } from '@meshcp/translators';
+import type { ConfigError, MeshModel, MeshSource, SourceResult } from '@meshcp/translators';
 import { AdminServer } from './admin/http.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
 import { logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Debouncer } from './source/debounce.js';
-import { FileSource, type SourceResult } from './source/file-source.js';
+import { FileSource } from './source/file-source.js';
 import { XdsServer } from './xds/server.js';
 
 export interface ControlPlaneOptions {
-  file: string;
+  /** Where the mesh model comes from; `file` is shorthand for a FileSource. */
+  source?: MeshSource;
+  file?: string;
   xdsAddress: string;
   adminAddress: string;
   debounceQuietMs?: number;
@@ -26,7 +28,7 @@ export class ControlPlane {
   readonly cache = new SnapshotCache(this.metrics);
   readonly xds = new XdsServer(this.cache, this.metrics);
   private readonly log = logger('control-plane');
-  private source?: FileSource;
+  private source?: MeshSource;
   private admin?: AdminServer;
   private errors: ConfigError[] = [];
   private synced = false;
@@ -50,12 +52,14 @@ export class ControlPlane {
       sourcesSynced: () => this.synced,
     });
     this.adminPort = await this.admin.start(admin.host, admin.port);
-    this.source = new FileSource(this.options.file, (result) => this.onSource(result));
-    this.source.start();
+    const source = this.options.source ?? (this.options.file ? new FileSource(this.options.file) : undefined);
+    if (!source) throw new Error('a source is required (file or kubeconfig)');
+    this.source = source;
+    await source.start((result) => this.onSource(result));
     this.log.info('serving', {
       xds: `${this.options.xdsAddress.replace(/:\d+$/, '')}:${this.xdsPort}`,
       admin: `${admin.host}:${this.adminPort}`,
-      file: this.options.file,
+      source: source.name,
     });
   }
 
@@ -88,7 +92,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.debouncer.cancel();
-    this.source?.stop();
+    await this.source?.stop();
     await this.admin?.stop();
     await this.xds.stop();
   }

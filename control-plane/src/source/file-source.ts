@@ -6,15 +6,10 @@
  */
 import { existsSync, type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type ConfigError, type Manifest, type MeshModel, parseManifests } from '@meshcp/translators';
+import { type ConfigError, type Manifest, type MeshSource, parseManifests, type SourceResult } from '@meshcp/translators';
 import { parseAllDocuments } from 'yaml';
 import { type Logger, logger } from '../log.js';
 import { Debouncer } from './debounce.js';
-
-export interface SourceResult {
-  model: MeshModel;
-  errors: ConfigError[];
-}
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
 
@@ -25,7 +20,8 @@ function objectId(doc: unknown): string | undefined {
   return `${o.kind} ${typeof o.metadata.namespace === 'string' ? o.metadata.namespace : 'default'}/${o.metadata.name}`;
 }
 
-export class FileSource {
+export class FileSource implements MeshSource {
+  readonly name: string;
   private readonly path: string;
   private readonly lastGoodFile = new Map<string, Manifest[]>();
   private readonly lastGoodObject = new Map<string, Manifest>();
@@ -34,16 +30,17 @@ export class FileSource {
   private readonly log: Logger = logger('file-source');
   private lastErrorsText = '';
 
-  constructor(
-    path: string,
-    private readonly onUpdate: (result: SourceResult) => void,
-  ) {
+  private onUpdate: (result: SourceResult) => void = () => undefined;
+
+  constructor(path: string) {
     this.path = resolve(path);
+    this.name = `file:${this.path}`;
   }
 
-  /** Loads once (synchronously) and starts watching. */
-  start(): SourceResult {
-    const result = this.load();
+  /** Loads once and starts watching. */
+  async start(onUpdate: (result: SourceResult) => void): Promise<void> {
+    this.onUpdate = onUpdate;
+    this.load();
     const isDirectory = existsSync(this.path) && statSync(this.path).isDirectory();
     const watchDir = isDirectory ? this.path : dirname(this.path);
     // Watch the directory, not the file: editors and `mv` replace files by rename.
@@ -51,7 +48,6 @@ export class FileSource {
       if (isDirectory ? !name || MANIFEST_FILE.test(String(name)) : String(name) === basename(this.path)) this.reload.trigger();
     });
     this.watcher.on('error', (error) => this.log.error('watch failed', { error: String(error) }));
-    return result;
   }
 
   stop(): void {
