@@ -1,8 +1,10 @@
 export * from './envoy/capabilities.js';
+export { PINNED_HTTP2 } from './envoy/features/cluster.js';
 export { failoverTier, loadAssignment } from './envoy/features/endpoints.js';
 export * from './envoy/names.js';
 export * from './envoy/translate.js';
 export * from './model/manifests.js';
+export { re2Incompatibility } from './model/manifests.js';
 export * from './model/source.js';
 export * from './model/types.js';
 export * from './proxy.js';

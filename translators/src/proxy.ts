@@ -21,6 +21,12 @@ export interface ProxyInfo {
   locality: Locality;
   outboundPort: number;
   outboundAddress: string;
+  /** Port of the inbound listener in front of the proxy's own app, if it wants one. */
+  inboundPort?: number;
+  /** Where the proxy's own app listens (127.0.0.1:appPort). */
+  appPort?: number;
+  /** TCP service ports are exposed locally at servicePort + this offset. */
+  tcpPortOffset: number;
   /** Typed extension names the node reports (`node.extensions[].name`); empty when not reported. */
   extensions: string[];
   clientFeatures: string[];
@@ -46,7 +52,15 @@ export const METADATA = {
   service: 'meshcp.service',
   outboundPort: 'meshcp.outbound_port',
   outboundAddress: 'meshcp.outbound_address',
+  inboundPort: 'meshcp.inbound_port',
+  appPort: 'meshcp.app_port',
+  tcpPortOffset: 'meshcp.tcp_port_offset',
 } as const;
+
+function portFrom(value: unknown): number | undefined {
+  const port = Number(value);
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}
 
 export function parseVersion(text: string | undefined): Version | undefined {
   const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(text ?? '');
@@ -83,8 +97,6 @@ export function proxyFromNode(node: NodeLike): ProxyInfo {
     version = { major: build.major_number ?? 0, minor: build.minor_number ?? 0, patch: build.patch ?? 0 };
     versionText = formatVersion(version);
   }
-  const rawPort = metadata[METADATA.outboundPort];
-  const port = Number(rawPort);
   const info: ProxyInfo = {
     nodeId: node.id ?? '',
     clientKind,
@@ -96,12 +108,17 @@ export function proxyFromNode(node: NodeLike): ProxyInfo {
       ...(node.locality?.zone ? { zone: node.locality.zone } : {}),
       ...(node.locality?.sub_zone ? { subZone: node.locality.sub_zone } : {}),
     },
-    outboundPort: Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_OUTBOUND_PORT,
+    outboundPort: portFrom(metadata[METADATA.outboundPort]) ?? DEFAULT_OUTBOUND_PORT,
     outboundAddress: typeof metadata[METADATA.outboundAddress] === 'string' ? String(metadata[METADATA.outboundAddress]) : DEFAULT_OUTBOUND_ADDRESS,
+    tcpPortOffset: Number.isInteger(Number(metadata[METADATA.tcpPortOffset])) ? Number(metadata[METADATA.tcpPortOffset]) : 0,
     extensions: (node.extensions ?? []).map((e) => e.name ?? '').filter(Boolean),
     clientFeatures: node.client_features ?? [],
   };
   if (version) info.version = version;
+  const inboundPort = portFrom(metadata[METADATA.inboundPort]);
+  if (inboundPort) info.inboundPort = inboundPort;
+  const appPort = portFrom(metadata[METADATA.appPort]);
+  if (appPort) info.appPort = appPort;
   return info;
 }
 

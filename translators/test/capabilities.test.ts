@@ -14,8 +14,8 @@ describe('Envoy capability table', () => {
     const profile = (v: string) => envoyProfile({ version: parseVersion(v), versionText: v, extensions: [] });
     expect(profile('1.37.0').name).toBe(profile('1.38.3').name);
     expect(profile('1.36.4').name).not.toBe(profile('1.37.0').name);
-    expect(profile('1.36.4').features.has('route.hostRewrite')).toBe(false);
-    expect(profile('1.37.0').features.has('route.hostRewrite')).toBe(true);
+    expect(profile('1.36.4').features.has('route.pathRewrite')).toBe(false);
+    expect(profile('1.37.0').features.has('route.pathRewrite')).toBe(true);
   });
 
   it('falls back to a conservative profile with a warning for unknown versions', () => {
@@ -26,9 +26,9 @@ describe('Envoy capability table', () => {
 
   it('lets node.extensions rule out an extension the version would have', () => {
     const full = envoyProfile({ version: parseVersion('1.40.0'), versionText: '1.40.0', extensions: [] });
-    const trimmed = envoyProfile({ version: parseVersion('1.40.0'), versionText: '1.40.0', extensions: ['envoy.cluster.dns'] });
-    expect(full.features.has('lb.overrideHostPolicy')).toBe(true);
-    expect(trimmed.features.has('lb.overrideHostPolicy')).toBe(false);
+    const trimmed = envoyProfile({ version: parseVersion('1.40.0'), versionText: '1.40.0', extensions: ['envoy.filters.http.router'] });
+    expect(full.features.has('cluster.dnsClusterExtension')).toBe(true);
+    expect(trimmed.features.has('cluster.dnsClusterExtension')).toBe(false);
     expect(trimmed.name).not.toBe(full.name);
   });
 

@@ -73,3 +73,7 @@ for (const minor of minors) {
   const how = result.fresh ? 'cached' : `built in ${((Date.now() - started) / 1000).toFixed(1)}s`;
   console.log(`descriptors ${minor} (${result.moduleVersion}): ${how}`);
 }
+if (minors.includes(api.runtime)) {
+  // TypeScript types for the runtime API, generated from the same descriptors.
+  execFileSync(process.execPath, [join(packageDir, 'scripts', 'generate-types.mjs')], { stdio: 'inherit' });
+}

@@ -65,10 +65,11 @@ function restoreMapFields(namespace: protobuf.NamespaceBase): void {
     if (nested instanceof protobuf.Type) {
       for (const field of [...nested.fieldsArray]) {
         const entry = field.resolvedType;
-        if (!field.repeated || !(entry instanceof protobuf.Type) || entry.options?.map_entry !== true) continue;
+        // fromDescriptor also copies `map_entry` onto unrelated types, so check the shape too.
+        if (!field.repeated || !(entry instanceof protobuf.Type) || entry.options?.map_entry !== true || !entry.name.endsWith('Entry')) continue;
         const key = entry.fields.key;
         const value = entry.fields.value;
-        if (!key || !value) continue;
+        if (key?.id !== 1 || value?.id !== 2 || entry.fieldsArray.length !== 2) continue;
         nested.remove(field);
         const map = new protobuf.MapField(field.name, field.id, key.type, value.type);
         nested.add(map);

@@ -20,7 +20,7 @@ export interface EncodedResource {
   /** `google.protobuf.Any{type_url, value}`, ready to splice into responses. */
   readonly any: Uint8Array;
   /** Proto3 JSON as the translator produced it (config_dump, golden files). */
-  readonly json: Record<string, unknown>;
+  readonly json: object;
 }
 
 export function contentHash(bytes: Uint8Array | string): string {
@@ -31,9 +31,15 @@ function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
   return protobuf.Writer.create().uint32(0x0a).string(typeUrl).uint32(0x12).bytes(value).finish();
 }
 
-export function encodeResource(api: EnvoyApi, typeUrl: string, json: Record<string, unknown>): EncodedResource {
+/** The name of a resource in proto3 JSON: `name`, or `cluster_name` for a ClusterLoadAssignment. */
+export function resourceName(json: object): string {
+  const named = json as { name?: unknown; cluster_name?: unknown };
+  return String(named.name ?? named.cluster_name ?? '');
+}
+
+export function encodeResource(api: EnvoyApi, typeUrl: string, json: object): EncodedResource {
   const value = encodeJson(api, messageNameOf(typeUrl), json);
-  const name = String(json.name ?? json.cluster_name ?? '');
+  const name = resourceName(json);
   return { name, typeUrl, version: contentHash(value), value, any: encodeAny(typeUrl, value), json };
 }
 

@@ -8,7 +8,9 @@
 import {
   clusterName,
   type EnvoyProfile,
+  edsClusterNames,
   emptyModel,
+  envoyConfigScopeKey,
   envoyProfile,
   localityKey,
   type MeshModel,
@@ -29,6 +31,7 @@ import {
   loadEnvoyApi,
   messageNameOf,
   ROUTE,
+  resourceName,
   SHORT_NAME,
   type TypeUrl,
   validateResource,
@@ -67,7 +70,7 @@ type ResourceMap = ReadonlyMap<string, EncodedResource>;
  * planting faults in tests and in the compatibility matrix (e.g. a resource that
  * passes validation but one Envoy version rejects); never set in production.
  */
-export type ResourceHook = (typeUrl: TypeUrl, resources: Record<string, unknown>[], view: ProxyView) => Record<string, unknown>[];
+export type ResourceHook = (typeUrl: TypeUrl, resources: object[], view: ProxyView) => object[];
 
 interface ConfigVariant {
   generation: number;
@@ -160,7 +163,7 @@ export class SnapshotCache {
     return {
       info,
       profile,
-      configKey: `${profile.name}|${info.outboundAddress}:${info.outboundPort}|${info.namespace}`,
+      configKey: `${profile.name}|${envoyConfigScopeKey(info)}`,
       endpointKey: `${profile.name}|${localityKey(info.locality)}`,
     };
   }
@@ -191,11 +194,7 @@ export class SnapshotCache {
   }
 
   private allClusterNames(): string[] {
-    const names: string[] = [];
-    for (const service of this.model.services.values()) {
-      for (const port of service.ports) if (port.protocol !== 'TCP') names.push(clusterName(service.namespace, service.name, port.port));
-    }
-    return names;
+    return edsClusterNames(this.model);
   }
 
   private endpoints(view: ProxyView, cluster: string): EncodedResource | undefined {
@@ -222,7 +221,7 @@ export class SnapshotCache {
     const started = process.hrtime.bigint();
     const config = translateEnvoyConfig(this.model, view.info, view.profile);
     const byType = new Map<TypeUrl, ResourceMap>();
-    const encodeAll = (typeUrl: TypeUrl, list: Record<string, unknown>[]) => {
+    const encodeAll = (typeUrl: TypeUrl, list: object[]) => {
       const map = new Map<string, EncodedResource>();
       for (const json of this.hook ? this.hook(typeUrl, list, view) : list) {
         const resource = this.publish(typeUrl, view.configKey, json);
@@ -243,8 +242,8 @@ export class SnapshotCache {
    * PGV-checks and encodes one resource. A resource that fails is never sent: the
    * error is logged with its path and counted, and the last good version keeps serving.
    */
-  private publish(typeUrl: TypeUrl, variant: string, json: Record<string, unknown>): EncodedResource | undefined {
-    const name = String(json.name ?? json.cluster_name ?? '');
+  private publish(typeUrl: TypeUrl, variant: string, json: object): EncodedResource | undefined {
+    const name = resourceName(json);
     const key = `${typeUrl}|${variant}|${name}`;
     let issues = validateResource(this.api, messageNameOf(typeUrl), json);
     let encoded: EncodedResource | undefined;

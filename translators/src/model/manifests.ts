@@ -6,20 +6,25 @@
 import { isIP } from 'node:net';
 import {
   type BackendRef,
+  type CircuitBreakers,
   type ConfigError,
   type Endpoint,
   type EndpointHealth,
+  type HeaderModifier,
+  type HealthCheck,
   type LoadBalancing,
   type Locality,
   type LocalityLabel,
   type MeshModel,
   type MeshRoute,
   type MeshService,
+  type OutlierDetection,
   type Protocol,
   type RouteMatch,
   type RouteRule,
   type ServicePort,
   serviceKey,
+  type UrlRewrite,
 } from './types.js';
 
 export interface Manifest {
@@ -105,6 +110,16 @@ class FieldReader {
     return value as T;
   }
 
+  /** A Gateway API style duration ("250ms", "5s", "1m"), or `fallback` when absent. */
+  durationMs(value: unknown, path: string, fallback: number): number;
+  durationMs(value: unknown, path: string, fallback?: number): number | undefined;
+  durationMs(value: unknown, path: string, fallback?: number): number | undefined {
+    if (value === undefined || value === null) return fallback;
+    const ms = typeof value === 'string' ? parseDurationMs(value) : undefined;
+    if (ms === undefined || ms <= 0) this.fail(path, `must be a duration like "1s" or "250ms", got ${describe(value)}`);
+    return ms;
+  }
+
   dnsLabel(value: unknown, path: string): string {
     const s = this.str(value, path);
     if (!DNS_LABEL.test(s)) this.fail(path, `must be a DNS label (lower-case letters, digits, '-'), got ${JSON.stringify(s)}`);
@@ -184,6 +199,8 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
       locality: readLocality(r, o.locality, `${path}.locality`),
       health: r.oneOf(o.health, `${path}.health`, HEALTH, 'Healthy'),
     };
+    const endpointName = r.optStr(o.name, `${path}.name`);
+    if (endpointName !== undefined) endpoint.name = endpointName;
     const weight = r.optInt(o.weight, `${path}.weight`, 1, 128);
     if (weight !== undefined) endpoint.weight = weight;
     const priority = r.optInt(o.priority, `${path}.priority`, 0, 16);
@@ -195,20 +212,129 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
     .list(failoverSpec.localityPriority ?? ['zone', 'region'], 'spec.failover.localityPriority')
     .map((l, i) => r.oneOf(l, `spec.failover.localityPriority[${i}]`, LOCALITY_LABELS));
   const overprovisioningFactor = r.optInt(failoverSpec.overprovisioningFactor, 'spec.failover.overprovisioningFactor', 100, 1000);
-  const connectTimeoutText = r.optStr(spec.connectTimeout, 'spec.connectTimeout');
-  const connectTimeoutMs = connectTimeoutText === undefined ? 1000 : parseDurationMs(connectTimeoutText);
-  if (connectTimeoutMs === undefined || connectTimeoutMs <= 0)
-    r.fail('spec.connectTimeout', `must be a duration like "1s" or "250ms", got ${describe(connectTimeoutText)}`);
+  const failover: MeshService['failover'] = { localityPriority };
+  if (overprovisioningFactor !== undefined) failover.overprovisioningFactor = overprovisioningFactor;
+  if (failoverSpec.localityWeighted !== undefined) {
+    if (typeof failoverSpec.localityWeighted !== 'boolean')
+      r.fail('spec.failover.localityWeighted', `must be true or false, got ${describe(failoverSpec.localityWeighted)}`);
+    failover.localityWeighted = failoverSpec.localityWeighted;
+  }
   const service: MeshService = {
     namespace,
     name,
     ports,
     endpoints,
-    failover: overprovisioningFactor === undefined ? { localityPriority } : { localityPriority, overprovisioningFactor },
+    failover,
     loadBalancing: r.oneOf(spec.loadBalancing, 'spec.loadBalancing', LOAD_BALANCING, 'RoundRobin'),
-    connectTimeoutMs,
+    connectTimeoutMs: r.durationMs(spec.connectTimeout, 'spec.connectTimeout', 1000),
   };
+  const healthCheck = readHealthCheck(r, spec.healthCheck);
+  if (healthCheck) service.healthCheck = healthCheck;
+  const outlier = readOutlierDetection(r, spec.outlierDetection);
+  if (outlier) service.outlierDetection = outlier;
+  const breakers = readCircuitBreakers(r, spec.circuitBreakers);
+  if (breakers) service.circuitBreakers = breakers;
   return service;
+}
+
+function readHealthCheck(r: FieldReader, value: unknown): HealthCheck | undefined {
+  const o = r.optObj(value, 'spec.healthCheck');
+  if (!o) return undefined;
+  const path = r.optStr(o.path, 'spec.healthCheck.path') ?? '/';
+  if (!path.startsWith('/')) r.error('spec.healthCheck.path', `must start with "/", got ${JSON.stringify(path)}`);
+  return {
+    path,
+    intervalMs: r.durationMs(o.interval, 'spec.healthCheck.interval', 5000),
+    timeoutMs: r.durationMs(o.timeout, 'spec.healthCheck.timeout', 1000),
+    unhealthyThreshold: r.optInt(o.unhealthyThreshold, 'spec.healthCheck.unhealthyThreshold', 1, 100) ?? 2,
+    healthyThreshold: r.optInt(o.healthyThreshold, 'spec.healthCheck.healthyThreshold', 1, 100) ?? 1,
+  };
+}
+
+function readOutlierDetection(r: FieldReader, value: unknown): OutlierDetection | undefined {
+  const o = r.optObj(value, 'spec.outlierDetection');
+  if (!o) return undefined;
+  return {
+    consecutive5xx: r.optInt(o.consecutive5xx, 'spec.outlierDetection.consecutive5xx', 1, 1000) ?? 5,
+    intervalMs: r.durationMs(o.interval, 'spec.outlierDetection.interval', 10_000),
+    baseEjectionTimeMs: r.durationMs(o.baseEjectionTime, 'spec.outlierDetection.baseEjectionTime', 30_000),
+    maxEjectionPercent: r.optInt(o.maxEjectionPercent, 'spec.outlierDetection.maxEjectionPercent', 0, 100) ?? 50,
+  };
+}
+
+function readCircuitBreakers(r: FieldReader, value: unknown): CircuitBreakers | undefined {
+  const o = r.optObj(value, 'spec.circuitBreakers');
+  if (!o) return undefined;
+  const breakers: CircuitBreakers = {};
+  for (const key of ['maxConnections', 'maxPendingRequests', 'maxRequests', 'maxRetries'] as const) {
+    const n = r.optInt(o[key], `spec.circuitBreakers.${key}`, 0, 4_294_967_295);
+    if (n !== undefined) breakers[key] = n;
+  }
+  return breakers;
+}
+
+/**
+ * Envoy compiles regexes with RE2, which has no lookaround or backreferences; a
+ * pattern JavaScript accepts but RE2 rejects would be NACKed, so it is refused here.
+ */
+export function re2Incompatibility(pattern: string): string | undefined {
+  if (/\(\?<?[=!]/.test(pattern)) return 'lookahead and lookbehind are not supported by RE2';
+  if (/\\[1-9]/.test(pattern)) return 'backreferences are not supported by RE2';
+  if (/\\k<|\(\?<[A-Za-z]/.test(pattern)) return 'named backreferences and (?<name>…) groups are not supported by RE2; use (?P<name>…)';
+  if (/[*+?}]\+/.test(pattern)) return 'possessive quantifiers are not supported by RE2';
+  return undefined;
+}
+
+function readHeaderModifier(r: FieldReader, value: unknown, path: string): HeaderModifier {
+  const o = r.obj(value, path);
+  const pairs = (list: unknown, listPath: string) =>
+    r.list(list, listPath).map((item, i) => {
+      const itemPath = `${listPath}[${i}]`;
+      const io = r.obj(item, itemPath);
+      const name = r.str(io.name, `${itemPath}.name`);
+      if (!HEADER_NAME.test(name)) r.error(`${itemPath}.name`, `is not a valid header name: ${JSON.stringify(name)}`);
+      const headerValue = typeof io.value === 'string' ? io.value : r.fail(`${itemPath}.value`, `must be a string, got ${describe(io.value)}`);
+      if (/[\0\r\n]/.test(headerValue)) r.error(`${itemPath}.value`, 'must not contain NUL, CR or LF');
+      return { name, value: headerValue };
+    });
+  const modifier: HeaderModifier = {};
+  if (o.set !== undefined) modifier.set = pairs(o.set, `${path}.set`);
+  if (o.add !== undefined) modifier.add = pairs(o.add, `${path}.add`);
+  if (o.remove !== undefined) modifier.remove = r.list(o.remove, `${path}.remove`).map((n, i) => r.str(n, `${path}.remove[${i}]`));
+  return modifier;
+}
+
+function readUrlRewrite(r: FieldReader, value: unknown, path: string): UrlRewrite {
+  const o = r.obj(value, path);
+  const rewrite: UrlRewrite = {};
+  const hostname = r.optStr(o.hostname, `${path}.hostname`);
+  if (hostname !== undefined) {
+    if (!HOSTNAME.test(hostname)) r.error(`${path}.hostname`, `must be a hostname, got ${JSON.stringify(hostname)}`);
+    rewrite.hostname = hostname;
+  }
+  const p = r.optObj(o.path, `${path}.path`);
+  if (p) {
+    const type = r.oneOf(p.type, `${path}.path.type`, ['ReplaceFullPath', 'ReplacePrefixMatch'] as const);
+    const key = type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
+    const replacement = r.str(p[key], `${path}.path.${key}`);
+    if (!replacement.startsWith('/')) r.error(`${path}.path.${key}`, `must start with "/", got ${JSON.stringify(replacement)}`);
+    rewrite.path = { type, value: replacement };
+  }
+  return rewrite;
+}
+
+function readFilters(r: FieldReader, value: unknown, path: string, rule: RouteRule): void {
+  for (const [i, filter] of r.list(value, path).entries()) {
+    const fp = `${path}[${i}]`;
+    const o = r.obj(filter, fp);
+    const type = r.oneOf(o.type, `${fp}.type`, ['RequestHeaderModifier', 'ResponseHeaderModifier', 'URLRewrite'] as const);
+    if (type === 'RequestHeaderModifier') rule.requestHeaders = readHeaderModifier(r, o.requestHeaderModifier, `${fp}.requestHeaderModifier`);
+    else if (type === 'ResponseHeaderModifier') rule.responseHeaders = readHeaderModifier(r, o.responseHeaderModifier, `${fp}.responseHeaderModifier`);
+    else {
+      if (rule.urlRewrite) r.error(`${fp}.type`, 'at most one URLRewrite filter per rule');
+      rule.urlRewrite = readUrlRewrite(r, o.urlRewrite, `${fp}.urlRewrite`);
+    }
+  }
 }
 
 function readMatch(r: FieldReader, value: unknown, path: string): RouteMatch {
@@ -250,7 +376,10 @@ function checkRegex(r: FieldReader, pattern: string, path: string): void {
     new RegExp(pattern, 'u');
   } catch (error) {
     r.error(path, `is not a valid regular expression: ${(error as Error).message}`);
+    return;
   }
+  const re2 = re2Incompatibility(pattern);
+  if (re2) r.error(path, `${re2}: ${JSON.stringify(pattern)}`);
 }
 
 export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
@@ -291,11 +420,23 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
     if (backends.length === 0) r.error(`${path}.backendRefs`, 'must list at least one backend');
     const parsed: RouteRule = { matches, backends };
     const timeouts = r.optObj(o.timeouts, `${path}.timeouts`);
-    if (timeouts?.request !== undefined) {
-      const ms = parseDurationMs(r.str(timeouts.request, `${path}.timeouts.request`));
-      if (ms === undefined) r.error(`${path}.timeouts.request`, `must be a duration like "10s", got ${describe(timeouts.request)}`);
-      else parsed.timeoutMs = ms;
+    const request = r.durationMs(timeouts?.request, `${path}.timeouts.request`);
+    if (request !== undefined) parsed.timeoutMs = request;
+    const backendRequest = r.durationMs(timeouts?.backendRequest, `${path}.timeouts.backendRequest`);
+    if (backendRequest !== undefined) {
+      if (request !== undefined && backendRequest > request) r.error(`${path}.timeouts.backendRequest`, 'must not be longer than timeouts.request');
+      parsed.perTryTimeoutMs = backendRequest;
     }
+    const retry = r.optObj(o.retry, `${path}.retry`);
+    if (retry) {
+      parsed.retry = {
+        attempts: r.optInt(retry.attempts, `${path}.retry.attempts`, 1, 10) ?? 1,
+        codes: r.list(retry.codes, `${path}.retry.codes`).map((c, j) => r.int(c, `${path}.retry.codes[${j}]`, 400, 599)),
+      };
+      const backoff = r.durationMs(retry.backoff, `${path}.retry.backoff`);
+      if (backoff !== undefined) parsed.retry.backoffMs = backoff;
+    }
+    readFilters(r, o.filters, `${path}.filters`, parsed);
     return parsed;
   });
   return { namespace, name, parents, rules };

@@ -18,7 +18,10 @@ export interface ServicePort {
 }
 
 export interface Endpoint {
+  /** IP address, or a hostname resolved by Envoy (DNS cluster). */
   address: string;
+  /** Name for stats and admin output (pod name, VM name), where known. */
+  name?: string;
   /** Port on the endpoint, per service port name. */
   ports: Record<string, number>;
   locality: Locality;
@@ -32,6 +35,31 @@ export interface FailoverPolicy {
   /** Most specific first, e.g. ['zone', 'region']: same zone → P0, same region → P1, rest → P2. */
   localityPriority: LocalityLabel[];
   overprovisioningFactor?: number;
+  /** Weight localities within a priority by their endpoints' total weight. */
+  localityWeighted?: boolean;
+}
+
+export interface HealthCheck {
+  /** HTTP path probed (HTTP/HTTP2 ports); gRPC ports use the gRPC health protocol. */
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+}
+
+export interface OutlierDetection {
+  consecutive5xx: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+}
+
+export interface CircuitBreakers {
+  maxConnections?: number;
+  maxPendingRequests?: number;
+  maxRequests?: number;
+  maxRetries?: number;
 }
 
 export interface MeshService {
@@ -42,6 +70,9 @@ export interface MeshService {
   failover: FailoverPolicy;
   loadBalancing: LoadBalancing;
   connectTimeoutMs: number;
+  healthCheck?: HealthCheck;
+  outlierDetection?: OutlierDetection;
+  circuitBreakers?: CircuitBreakers;
 }
 
 export type PathMatchType = 'PathPrefix' | 'Exact' | 'RegularExpression';
@@ -60,10 +91,35 @@ export interface BackendRef {
   weight: number;
 }
 
+export interface HeaderModifier {
+  set?: { name: string; value: string }[];
+  add?: { name: string; value: string }[];
+  remove?: string[];
+}
+
+export interface UrlRewrite {
+  hostname?: string;
+  path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  /** HTTP status codes that are retried; connection failures and resets always are. */
+  codes: number[];
+  backoffMs?: number;
+}
+
 export interface RouteRule {
   matches: RouteMatch[];
   backends: BackendRef[];
+  /** Whole request, including retries (Gateway API timeouts.request). */
   timeoutMs?: number;
+  /** Each try (Gateway API timeouts.backendRequest). */
+  perTryTimeoutMs?: number;
+  retry?: RetryPolicy;
+  requestHeaders?: HeaderModifier;
+  responseHeaders?: HeaderModifier;
+  urlRewrite?: UrlRewrite;
 }
 
 export interface MeshRoute {

@@ -1,8 +1,10 @@
+import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints } from '@meshcp/xds-protos';
 import type { Endpoint, EndpointHealth, Locality, MeshService, ServicePort } from '../../model/types.js';
 import { localityKey } from '../../proxy.js';
+import { type EnvoyProfile, supports } from '../capabilities.js';
 import { clusterName } from '../names.js';
 
-const HEALTH_STATUS: Record<EndpointHealth, string> = {
+const HEALTH_STATUS: Record<EndpointHealth, LbEndpoint['health_status']> = {
   Healthy: 'HEALTHY',
   Unhealthy: 'UNHEALTHY',
   Draining: 'DRAINING',
@@ -25,12 +27,23 @@ export function failoverTier(service: MeshService, endpoint: Endpoint, proxyLoca
   return index === -1 ? labels.length : index;
 }
 
+function lbEndpoint(endpoint: Endpoint, port: ServicePort, profile: EnvoyProfile): LbEndpoint {
+  const out: LbEndpoint = {
+    endpoint: { address: { socket_address: { address: endpoint.address, port_value: endpoint.ports[port.name] ?? port.port } } },
+    health_status: HEALTH_STATUS[endpoint.health],
+  };
+  // Older Envoys drop observability_name silently; there is nothing to fall back to.
+  if (endpoint.name && supports(profile, 'endpoint.observabilityName') && out.endpoint) out.endpoint.observability_name = endpoint.name;
+  if (endpoint.weight !== undefined) out.load_balancing_weight = endpoint.weight;
+  return out;
+}
+
 /**
  * The ClusterLoadAssignment a proxy in `proxyLocality` gets. Depends only on the
- * service and the proxy's locality, so the cache shares it per locality.
+ * service, the proxy's locality and its profile, so the cache shares it per locality.
  * Priorities are renumbered to be contiguous from 0, as Envoy requires.
  */
-export function loadAssignment(service: MeshService, port: ServicePort, proxyLocality: Locality): Record<string, unknown> {
+export function loadAssignment(service: MeshService, port: ServicePort, proxyLocality: Locality, profile: EnvoyProfile): ClusterLoadAssignment {
   const groups = new Map<string, { locality: Locality; tier: number; endpoints: Endpoint[] }>();
   for (const endpoint of service.endpoints) {
     const tier = failoverTier(service, endpoint, proxyLocality);
@@ -44,24 +57,16 @@ export function loadAssignment(service: MeshService, port: ServicePort, proxyLoc
   }
   const tiers = [...new Set([...groups.values()].map((g) => g.tier))].sort((a, b) => a - b);
   const ordered = [...groups.values()].sort((a, b) => a.tier - b.tier || localityKey(a.locality).localeCompare(localityKey(b.locality)));
-  const cla: Record<string, unknown> = {
+  const cla: ClusterLoadAssignment = {
     cluster_name: clusterName(service.namespace, service.name, port.port),
     endpoints: ordered.map((group) => {
-      const localityEndpoints: Record<string, unknown> = {
-        lb_endpoints: group.endpoints.map((endpoint) => {
-          const lbEndpoint: Record<string, unknown> = {
-            endpoint: { address: { socket_address: { address: endpoint.address, port_value: endpoint.ports[port.name] ?? port.port } } },
-            health_status: HEALTH_STATUS[endpoint.health],
-          };
-          if (endpoint.weight !== undefined) lbEndpoint.load_balancing_weight = endpoint.weight;
-          return lbEndpoint;
-        }),
-      };
-      const locality = toEnvoyLocality(group.locality);
-      if (locality) localityEndpoints.locality = locality;
+      const locality: LocalityLbEndpoints = { lb_endpoints: group.endpoints.map((e) => lbEndpoint(e, port, profile)) };
+      const envoyLocality = toEnvoyLocality(group.locality);
+      if (envoyLocality) locality.locality = envoyLocality;
       const priority = tiers.indexOf(group.tier);
-      if (priority > 0) localityEndpoints.priority = priority;
-      return localityEndpoints;
+      if (priority > 0) locality.priority = priority;
+      if (service.failover.localityWeighted) locality.load_balancing_weight = group.endpoints.reduce((sum, e) => sum + (e.weight ?? 1), 0);
+      return locality;
     }),
   };
   if (service.failover.overprovisioningFactor !== undefined) {
@@ -70,8 +75,8 @@ export function loadAssignment(service: MeshService, port: ServicePort, proxyLoc
   return cla;
 }
 
-function toEnvoyLocality(locality: Locality): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
+function toEnvoyLocality(locality: Locality): LocalityLbEndpoints['locality'] {
+  const out: NonNullable<LocalityLbEndpoints['locality']> = {};
   if (locality.region) out.region = locality.region;
   if (locality.zone) out.zone = locality.zone;
   if (locality.subZone) out.sub_zone = locality.subZone;

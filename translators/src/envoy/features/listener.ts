@@ -1,33 +1,69 @@
+import type { HttpConnectionManager, Listener, Packed, RouteConfiguration, Router, TcpProxy } from '@meshcp/xds-protos';
 import { outboundListenerName, outboundRouteName } from '../names.js';
 
-const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' };
+const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
+const ROUTER: Packed<Router> = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
+
+function httpConnectionManager(statPrefix: string, routing: { rdsName: string } | { routeConfig: RouteConfiguration }): Packed<HttpConnectionManager> {
+  return {
+    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    stat_prefix: statPrefix,
+    codec_type: 'AUTO',
+    ...('rdsName' in routing ? { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routing.rdsName } } : { route_config: routing.routeConfig }),
+    http_filters: [{ name: 'envoy.filters.http.router', typed_config: ROUTER }],
+  };
+}
+
+function socketAddress(address: string, port: number): Listener['address'] {
+  return { socket_address: { address, port_value: port } };
+}
 
 /** The sidecar's outbound HTTP listener: routes by Host through RDS. */
-export function outboundHttpListener(address: string, port: number): Record<string, unknown> {
+export function outboundHttpListener(address: string, port: number): Listener {
   return {
     name: outboundListenerName(port),
-    address: { socket_address: { address, port_value: port } },
+    address: socketAddress(address, port),
     traffic_direction: 'OUTBOUND',
     filter_chains: [
       {
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: outboundListenerName(port),
-              codec_type: 'AUTO',
-              rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: outboundRouteName(port) },
-              http_filters: [
-                {
-                  name: 'envoy.filters.http.router',
-                  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-                },
-              ],
-            },
+            typed_config: httpConnectionManager(outboundListenerName(port), { rdsName: outboundRouteName(port) }),
           },
         ],
       },
+    ],
+  };
+}
+
+/** A TCP service port has no Host to route by, so it gets a listener of its own. */
+export function outboundTcpListener(address: string, listenPort: number, cluster: string): Listener {
+  const proxy: Packed<TcpProxy> = {
+    '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+    stat_prefix: `tcp:${cluster}`,
+    cluster,
+  };
+  return {
+    name: `outbound-tcp:${listenPort}`,
+    address: socketAddress(address, listenPort),
+    traffic_direction: 'OUTBOUND',
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: proxy }] }],
+  };
+}
+
+/** The inbound listener in front of the proxy's own application. */
+export function inboundHttpListener(address: string, port: number, localCluster: string): Listener {
+  const routeConfig: RouteConfiguration = {
+    name: `inbound:${port}`,
+    virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ name: 'local-app', match: { prefix: '/' }, route: { cluster: localCluster } }] }],
+  };
+  return {
+    name: `inbound:${port}`,
+    address: socketAddress(address, port),
+    traffic_direction: 'INBOUND',
+    filter_chains: [
+      { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(`inbound:${port}`, { routeConfig }) }] },
     ],
   };
 }
