@@ -109,9 +109,13 @@ export function loadEnvoyApi(minor: string = RUNTIME_MINOR): EnvoyApi {
   return api;
 }
 
-/** The newest API whose minor is <= the given Envoy minor (1.34 falls back to 1.32's descriptors). */
-export function apiMinorFor(envoyMinor: string): string | undefined {
-  let best: string | undefined;
+/**
+ * The API to check an Envoy minor against: the newest one not newer than it (1.34
+ * → 1.33), or the oldest we have for older minors (1.32 → 1.33, which is optimistic:
+ * no module tag carries the 1.32 API).
+ */
+export function apiMinorFor(envoyMinor: string): string {
+  let best = API_MINORS[0] as string;
   for (const minor of API_MINORS) if (compareMinor(minor, envoyMinor) <= 0) best = minor;
   return best;
 }

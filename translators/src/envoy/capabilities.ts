@@ -57,6 +57,9 @@ export const ENVOY_CAPABILITIES: readonly Capability[] = [
   },
 ];
 
+/** Envoy minors meshcp supports, oldest first; goldens and API checks cover each. */
+export const SUPPORTED_ENVOY_MINORS: readonly string[] = ['1.32', '1.33', '1.34', '1.35', '1.36', '1.37', '1.38', '1.39', '1.40'];
+
 /** Oldest Envoy we translate for; anything unknown is treated as this. */
 export const CONSERVATIVE_ENVOY_VERSION = '1.32.0';
 

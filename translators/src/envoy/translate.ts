@@ -95,3 +95,16 @@ export function translateEnvoyEndpoints(
   if (!target || needsDns(target.service)) return undefined;
   return loadAssignment(target.service, target.port, locality, profile);
 }
+
+/** Everything one Envoy proxy gets: LDS/RDS/CDS plus the CLA of every EDS cluster it references. */
+export interface EnvoyResources extends EnvoyConfig {
+  endpoints: ClusterLoadAssignment[];
+}
+
+export function translateEnvoy(model: MeshModel, proxy: ProxyInfo, profile: EnvoyProfile): EnvoyResources {
+  const config = translateEnvoyConfig(model, proxy, profile);
+  const endpoints = edsClusterNames(model)
+    .map((name) => translateEnvoyEndpoints(model, name, proxy.locality, profile))
+    .filter((cla): cla is ClusterLoadAssignment => cla !== undefined);
+  return { ...config, endpoints };
+}

@@ -1,0 +1,39 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { type EnvoyResources, envoyProfile, type MeshModel, parseManifests, proxyFromNode, translateEnvoy } from '../src/index.js';
+
+export const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata');
+
+export function fixtureNames(): string[] {
+  return readdirSync(join(TESTDATA, 'in'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.replace(/\.yaml$/, ''))
+    .sort();
+}
+
+export function loadFixture(name: string): MeshModel {
+  const file = join(TESTDATA, 'in', `${name}.yaml`);
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
+  const parsed = parseManifests((Array.isArray(docs) ? docs : [docs]).map((d) => ({ source: file, doc: d.toJS() as unknown })));
+  if (parsed.errors.length > 0) throw new Error(`fixture ${name} is invalid: ${JSON.stringify(parsed.errors)}`);
+  return parsed.model;
+}
+
+/** The proxy every golden file is rendered for: a sidecar of shop/web in eu/eu-1a. */
+export function goldenProxy(minor: string) {
+  const [major, minorNumber] = minor.split('.').map(Number);
+  return proxyFromNode({
+    id: 'golden',
+    user_agent_name: 'envoy',
+    user_agent_build_version: { version: { major_number: major ?? 1, minor_number: minorNumber ?? 0, patch: 0 } },
+    locality: { region: 'eu', zone: 'eu-1a' },
+    metadata: { 'meshcp.namespace': 'shop', 'meshcp.service': 'web', 'meshcp.inbound_port': 15006, 'meshcp.app_port': 8080, 'meshcp.tcp_port_offset': 10000 },
+  });
+}
+
+export function renderFixture(name: string, minor: string): EnvoyResources {
+  const proxy = goldenProxy(minor);
+  return translateEnvoy(loadFixture(name), proxy, envoyProfile(proxy));
+}

@@ -1,0 +1,22 @@
+/**
+ * Golden files: every fixture in testdata/in rendered for every supported Envoy
+ * minor into testdata/out/<minor>/<fixture>.<type>.yaml. `npm test -- -u`
+ * rewrites them; reviewers read the diff between minors to see what the version
+ * layer changes.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { SUPPORTED_ENVOY_MINORS } from '../src/index.js';
+import { fixtureNames, renderFixture, TESTDATA } from './fixtures.js';
+
+describe.each(fixtureNames())('golden %s', (fixture) => {
+  it.each(SUPPORTED_ENVOY_MINORS)('Envoy %s', async (minor) => {
+    const rendered = renderFixture(fixture, minor);
+    for (const type of ['listeners', 'routes', 'clusters', 'endpoints'] as const) {
+      await expect(stringify(rendered[type], { lineWidth: 0, aliasDuplicateObjects: false })).toMatchFileSnapshot(
+        join(TESTDATA, 'out', minor, `${fixture}.${type}.yaml`),
+      );
+    }
+  });
+});
