@@ -107,11 +107,18 @@ export function serviceCluster(service: MeshService, port: ServicePort, profile:
     cluster.eds_cluster_config = { eds_config: { ads: {}, resource_api_version: 'V3' } };
     return cluster;
   }
+  // IPv4 first: a dual-stack name such as localhost would otherwise resolve to ::1 first,
+  // where services that bind 127.0.0.1 do not listen.
   if (supports(profile, 'cluster.dnsClusterExtension')) {
-    const dns: AnyJson = { '@type': 'type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster', all_addresses_in_single_endpoint: false };
+    const dns: AnyJson = {
+      '@type': 'type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster',
+      all_addresses_in_single_endpoint: false,
+      dns_lookup_family: 'V4_PREFERRED',
+    };
     cluster.cluster_type = { name: 'envoy.cluster.dns', typed_config: dns };
   } else {
     cluster.type = 'STRICT_DNS';
+    cluster.dns_lookup_family = 'V4_PREFERRED';
   }
   cluster.load_assignment = loadAssignment(service, port, {}, profile);
   return cluster;
