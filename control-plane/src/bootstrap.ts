@@ -62,3 +62,21 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
     },
   };
 }
+
+/** `meshcp bootstrap --grpc`: the gRPC xDS bootstrap JSON (GRPC_XDS_BOOTSTRAP / GRPC_XDS_BOOTSTRAP_CONFIG). */
+export function grpcBootstrap(options: Omit<BootstrapOptions, 'adminPort' | 'delta' | 'outboundPort'>): Record<string, unknown> {
+  const locality: Record<string, string> = {};
+  if (options.region) locality.region = options.region;
+  if (options.zone) locality.zone = options.zone;
+  if (options.subZone) locality.sub_zone = options.subZone;
+  return {
+    xds_servers: [{ server_uri: options.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: {
+      id: options.nodeId,
+      cluster: options.service,
+      // grpc-js-xds rejects a bootstrap whose node has no locality, even an empty one.
+      locality,
+      metadata: { [METADATA.namespace]: options.namespace, [METADATA.service]: options.service },
+    },
+  };
+}

@@ -1,30 +1,51 @@
 /** The `meshcp` command line (DESIGN.md §3). */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  envoyProfile,
-  formatConfigError,
-  type MeshModel,
-  type ProxyInfo,
-  parseManifests,
-  proxyFromNode,
-  translateEnvoyConfig,
-  translateEnvoyEndpoints,
-} from '@meshcp/translators';
+import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
+import { envoyProfile, formatConfigError, type MeshModel, type ProxyInfo, parseManifests, proxyFromNode, translateEnvoy } from '@meshcp/translators';
 import { parseAllDocuments, stringify } from 'yaml';
-import { envoyBootstrap } from './bootstrap.js';
+import { envoyBootstrap, grpcBootstrap } from './bootstrap.js';
 import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
 
 const USAGE = `usage:
-  meshcp serve --file PATH [--xds-address HOST:PORT] [--admin-address HOST:PORT]
+  meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
+               (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
-                   [--admin-port N] [--outbound-port N] [--delta]
+                   [--admin-port N] [--outbound-port N] [--delta] [--grpc]
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
-  meshcp envoy install X.Y.Z`;
+  meshcp envoy install X.Y.Z
+  meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)`;
 
 class UsageError extends Error {}
+
+/**
+ * `meshcp compat …` runs the compat matrix's own bin in a child process. The
+ * dependency goes compat-matrix → meshcp, so the control plane finds it by path
+ * (present in a checkout of the repository) instead of importing it.
+ */
+function compat(args: string[]): Promise<number> {
+  const bin = fileURLToPath(new URL('../../compat-matrix/bin/meshcp-compat.js', import.meta.url));
+  if (!existsSync(bin)) throw new Error(`the compat matrix is not installed (${bin} not found; it ships with a checkout of the meshcp repository)`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('error', (error) => {
+      process.stderr.write(`meshcp compat: ${error.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
 
 function need(value: string | undefined, flag: string): string {
   if (!value) throw new UsageError(`missing --${flag}`);
@@ -34,17 +55,31 @@ function need(value: string | undefined, flag: string): string {
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { file: { type: 'string' }, kubeconfig: { type: 'string' }, 'xds-address': { type: 'string' }, 'admin-address': { type: 'string' } },
+    options: {
+      file: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'lease-namespace': { type: 'string' },
+      'xds-address': { type: 'string' },
+      'admin-address': { type: 'string' },
+    },
   });
-  if (values.kubeconfig) throw new UsageError('--kubeconfig is not available yet in this build; use --file');
-  const plane = new ControlPlane({
-    file: need(values.file, 'file'),
-    xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
-    adminAddress: values['admin-address'] ?? '127.0.0.1:9902',
-  });
+  const addresses = { xdsAddress: values['xds-address'] ?? '127.0.0.1:18000', adminAddress: values['admin-address'] ?? '127.0.0.1:9902' };
+  // Kubernetes: --kubeconfig, or in-cluster config when run in a pod without --file.
+  const kubernetes = values.kubeconfig || (!values.file && process.env.KUBERNETES_SERVICE_HOST);
+  if (values.file && values.kubeconfig) throw new UsageError('give --file or --kubeconfig, not both');
+  let onKubernetes: MeshcpOnKubernetes | undefined;
+  if (kubernetes) {
+    onKubernetes = new MeshcpOnKubernetes(kubeClientFor(values.kubeconfig), {
+      ...(values['lease-namespace'] ? { lease: { namespace: values['lease-namespace'] } } : {}),
+    });
+  }
+  const plane = new ControlPlane(onKubernetes ? { source: onKubernetes.source, ...addresses } : { file: need(values.file, 'file'), ...addresses });
   await plane.start();
+  onKubernetes?.startStatus(plane);
   const shutdown = () => {
-    plane.stop().finally(() => process.exit(0));
+    Promise.resolve(onKubernetes?.stop())
+      .then(() => plane.stop())
+      .finally(() => process.exit(0));
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
@@ -64,8 +99,22 @@ function bootstrap(args: string[]): void {
       'admin-port': { type: 'string' },
       'outbound-port': { type: 'string' },
       delta: { type: 'boolean' },
+      grpc: { type: 'boolean' },
     },
   });
+  if (values.grpc) {
+    const grpc = grpcBootstrap({
+      nodeId: need(values['node-id'], 'node-id'),
+      service: need(values.service, 'service'),
+      namespace: need(values.namespace, 'namespace'),
+      ...(values.region ? { region: values.region } : {}),
+      ...(values.zone ? { zone: values.zone } : {}),
+      ...(values['sub-zone'] ? { subZone: values['sub-zone'] } : {}),
+      xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
+    });
+    process.stdout.write(`${JSON.stringify(grpc, null, 2)}\n`);
+    return;
+  }
   const config = envoyBootstrap({
     nodeId: need(values['node-id'], 'node-id'),
     service: need(values.service, 'service'),
@@ -113,11 +162,8 @@ function translate(args: string[]): void {
     metadata: { 'meshcp.namespace': values.namespace ?? 'default', ...(values['outbound-port'] ? { 'meshcp.outbound_port': values['outbound-port'] } : {}) },
   });
   const profile = envoyProfile(proxy);
-  const config = translateEnvoyConfig(model, proxy, profile);
-  const endpoints = config.clusters.map((c) => translateEnvoyEndpoints(model, String(c.name), proxy.locality, profile)).filter(Boolean);
-  process.stdout.write(
-    stringify({ profile: profile.name, warnings: profile.warnings, listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints }),
-  );
+  const resources = translateEnvoy(model, proxy, profile);
+  process.stdout.write(stringify({ profile: profile.name, warnings: profile.warnings, ...resources }, { lineWidth: 0, aliasDuplicateObjects: false }));
 }
 
 async function status(args: string[]): Promise<void> {
@@ -162,6 +208,8 @@ export async function main(argv: string[]): Promise<number> {
         if (rest[0] !== 'install' || !rest[1]) throw new UsageError('usage: meshcp envoy install X.Y.Z');
         process.stdout.write(`${await installEnvoy(rest[1])}\n`);
         return 0;
+      case 'compat':
+        return await compat(rest);
       default:
         process.stderr.write(`${USAGE}\n`);
         return command === undefined || command === 'help' || command === '--help' ? 0 : 2;

@@ -6,7 +6,15 @@ import { logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Debouncer } from './source/debounce.js';
 import { FileSource } from './source/file-source.js';
+import { statusOf } from './xds/connection.js';
 import { XdsServer } from './xds/server.js';
+
+/** Proxies of one service (the namespace/service their xDS node names), by sync state. */
+export interface ServiceProxyCounts {
+  synced: number;
+  stale: number;
+  nacked: number;
+}
 
 export interface ControlPlaneOptions {
   /** Where the mesh model comes from; `file` is shorthand for a FileSource. */
@@ -88,6 +96,30 @@ export class ControlPlane {
       configChanged: change.config,
       clustersChanged: change.clusters.size,
     });
+  }
+
+  /**
+   * Connected proxies per `namespace/service` (from their xDS node): NACKED if any
+   * type's last response was NACKed, SYNCED if every type is ACKed at the version
+   * sent, STALE otherwise. The Kubernetes status writer shows these on MeshServices.
+   */
+  proxyCounts(): Map<string, ServiceProxyCounts> {
+    const byNode = new Map<string, { key: string; state: 'synced' | 'stale' | 'nacked' }>();
+    const rank = { synced: 0, stale: 1, nacked: 2 } as const;
+    for (const record of this.xds.connections()) {
+      const statuses = [...record.types.values()].map(statusOf);
+      const state = statuses.includes('NACKED') ? 'nacked' : statuses.length > 0 && statuses.every((s) => s === 'SYNCED') ? 'synced' : 'stale';
+      // A node with several streams (per-type services) counts once, at its worst state.
+      const previous = byNode.get(record.nodeId);
+      if (!previous || rank[state] > rank[previous.state]) byNode.set(record.nodeId, { key: `${record.namespace}/${record.service}`, state });
+    }
+    const counts = new Map<string, ServiceProxyCounts>();
+    for (const { key, state } of byNode.values()) {
+      const entry = counts.get(key) ?? { synced: 0, stale: 0, nacked: 0 };
+      entry[state]++;
+      counts.set(key, entry);
+    }
+    return counts;
   }
 
   async stop(): Promise<void> {

@@ -81,6 +81,10 @@ if os.path.exists(path):
 held = []
 def take(port):
     s = socket.socket()
+    # Our own earlier run's connections may linger in TIME_WAIT on that port;
+    # the servers bind with SO_REUSEADDR, so check the way they will bind.
+    # (A port some process still listens on stays taken.)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.0.1", port))
     except OSError:

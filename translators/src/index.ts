@@ -3,6 +3,8 @@ export { PINNED_HTTP2 } from './envoy/features/cluster.js';
 export { failoverTier, loadAssignment } from './envoy/features/endpoints.js';
 export * from './envoy/names.js';
 export * from './envoy/translate.js';
+export * from './grpc/capabilities.js';
+export * from './grpc/translate.js';
 export * from './model/manifests.js';
 export { re2Incompatibility } from './model/manifests.js';
 export * from './model/source.js';

@@ -5,16 +5,28 @@
  * carries the 1.32 or 1.34 API: 1.34 is checked against 1.33's, and 1.32 against
  * 1.33's too, which cannot catch a 1.33 addition (see xds-protos/envoy-api.json).
  */
-import { apiMinorFor, CLUSTER, ENDPOINT, encodeJson, FieldPathError, LISTENER, loadEnvoyApi, messageNameOf, ROUTE, validateResource } from '@meshcp/xds-protos';
+import {
+  apiMinorFor,
+  CLUSTER,
+  ENDPOINT,
+  encodeJson,
+  FieldPathError,
+  LISTENER,
+  loadEnvoyApi,
+  messageNameOf,
+  ROUTE,
+  RUNTIME_MINOR,
+  validateResource,
+} from '@meshcp/xds-protos';
 import { describe, expect, it } from 'vitest';
 import { SUPPORTED_ENVOY_MINORS } from '../src/index.js';
-import { fixtureNames, renderFixture } from './fixtures.js';
+import { fixtureNames, renderFixture, renderGrpcFixture } from './fixtures.js';
 
 const TYPES = { listeners: LISTENER, routes: ROUTE, clusters: CLUSTER, endpoints: ENDPOINT } as const;
 
 function apiErrors(fixture: string, renderedFor: string, checkedAgainst: string): string[] {
   const api = loadEnvoyApi(checkedAgainst);
-  const rendered = renderFixture(fixture, renderedFor);
+  const rendered = renderedFor === 'grpc' ? renderGrpcFixture(fixture) : renderFixture(fixture, renderedFor);
   const errors: string[] = [];
   for (const [key, typeUrl] of Object.entries(TYPES)) {
     for (const resource of rendered[key as keyof typeof TYPES]) {
@@ -34,6 +46,12 @@ describe.each(SUPPORTED_ENVOY_MINORS)('Envoy %s API', (minor) => {
   const api = apiMinorFor(minor);
   it.each(fixtureNames())(`every field emitted for %s exists in the ${api} descriptors and passes PGV`, (fixture) => {
     expect(apiErrors(fixture, minor, api)).toEqual([]);
+  });
+});
+
+describe('proxyless gRPC output', () => {
+  it.each(fixtureNames())('%s exists in the runtime API and passes PGV', (fixture) => {
+    expect(apiErrors(fixture, 'grpc', RUNTIME_MINOR)).toEqual([]);
   });
 });
 

@@ -2,7 +2,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { type EnvoyResources, envoyProfile, type MeshModel, parseManifests, proxyFromNode, translateEnvoy } from '../src/index.js';
+import {
+  type EnvoyResources,
+  edsClusterNames,
+  envoyProfile,
+  grpcProfile,
+  loadAssignment,
+  type MeshModel,
+  parseManifests,
+  proxyFromNode,
+  serviceOfCluster,
+  translateEnvoy,
+  translateGrpcConfig,
+} from '../src/index.js';
 
 export const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata');
 
@@ -36,4 +48,21 @@ export function goldenProxy(minor: string) {
 export function renderFixture(name: string, minor: string): EnvoyResources {
   const proxy = goldenProxy(minor);
   return translateEnvoy(loadFixture(name), proxy, envoyProfile(proxy));
+}
+
+/** A gRPC Node client (grpc-js-xds 1.14.1) in eu/eu-1a. */
+export function grpcProxy() {
+  return proxyFromNode({ id: 'golden-grpc', user_agent_name: 'gRPC Node Pure JS', user_agent_version: '1.14.1', locality: { region: 'eu', zone: 'eu-1a' } });
+}
+
+export function renderGrpcFixture(name: string): EnvoyResources & { degraded: string[] } {
+  const model = loadFixture(name);
+  const proxy = grpcProxy();
+  const profile = grpcProfile(proxy);
+  const config = translateGrpcConfig(model, profile);
+  const endpoints = edsClusterNames(model).flatMap((cluster) => {
+    const target = serviceOfCluster(model, cluster);
+    return target && target.port.protocol !== 'TCP' ? [loadAssignment(target.service, target.port, proxy.locality, profile)] : [];
+  });
+  return { ...config, endpoints };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { SUPPORTED_ENVOY_MINORS } from '../src/index.js';
-import { fixtureNames, renderFixture, TESTDATA } from './fixtures.js';
+import { fixtureNames, renderFixture, renderGrpcFixture, TESTDATA } from './fixtures.js';
 
 describe.each(fixtureNames())('golden %s', (fixture) => {
   it.each(SUPPORTED_ENVOY_MINORS)('Envoy %s', async (minor) => {
@@ -16,6 +16,17 @@ describe.each(fixtureNames())('golden %s', (fixture) => {
     for (const type of ['listeners', 'routes', 'clusters', 'endpoints'] as const) {
       await expect(stringify(rendered[type], { lineWidth: 0, aliasDuplicateObjects: false })).toMatchFileSnapshot(
         join(TESTDATA, 'out', minor, `${fixture}.${type}.yaml`),
+      );
+    }
+  });
+});
+
+describe.each(fixtureNames())('golden %s for proxyless gRPC (grpc-node 1.14)', (fixture) => {
+  it('renders', async () => {
+    const rendered = renderGrpcFixture(fixture);
+    for (const type of ['listeners', 'routes', 'clusters', 'endpoints', 'degraded'] as const) {
+      await expect(stringify(rendered[type], { lineWidth: 0, aliasDuplicateObjects: false })).toMatchFileSnapshot(
+        join(TESTDATA, 'out', 'grpc-node', `${fixture}.${type}.yaml`),
       );
     }
   });

@@ -60,7 +60,12 @@ export class AdminServer {
         metrics.configErrors.set(this.deps.configErrors().length);
         return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
       case '/debug/proxies':
-        return json(200, { proxies: xds.connections().map(connectionJson) });
+        return json(200, {
+          proxies: xds.connections().map((record) => {
+            const view = xds.viewOf(record);
+            return { ...connectionJson(record), degraded: view && cache.isReady() ? cache.degradedFor(view) : [] };
+          }),
+        });
       case '/debug/errors':
         return json(200, { configErrors: this.deps.configErrors(), rejectedResources: cache.rejectedResources() });
       case '/debug/config_dump': {

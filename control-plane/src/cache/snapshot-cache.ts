@@ -12,6 +12,7 @@ import {
   emptyModel,
   envoyConfigScopeKey,
   envoyProfile,
+  grpcProfile,
   localityKey,
   type MeshModel,
   type MeshService,
@@ -19,6 +20,7 @@ import {
   serviceOfCluster,
   translateEnvoyConfig,
   translateEnvoyEndpoints,
+  translateGrpcConfig,
 } from '@meshcp/translators';
 import {
   CLUSTER,
@@ -75,6 +77,8 @@ export type ResourceHook = (typeUrl: TypeUrl, resources: object[], view: ProxyVi
 interface ConfigVariant {
   generation: number;
   byType: Map<TypeUrl, ResourceMap>;
+  /** Features the model asks for that this client kind or version cannot honour. */
+  degraded: string[];
 }
 
 /** Service fingerprint without endpoints: equal fingerprints mean only endpoints changed. */
@@ -159,13 +163,20 @@ export class SnapshotCache {
   }
 
   viewFor(info: ProxyInfo): ProxyView {
-    const profile = envoyProfile(info);
+    const grpc = info.clientKind.startsWith('grpc-');
+    const profile = grpc ? grpcProfile(info) : envoyProfile(info);
     return {
       info,
       profile,
-      configKey: `${profile.name}|${envoyConfigScopeKey(info)}`,
+      // Proxyless gRPC output does not depend on listener ports or namespace.
+      configKey: grpc ? profile.name : `${profile.name}|${envoyConfigScopeKey(info)}`,
       endpointKey: `${profile.name}|${localityKey(info.locality)}`,
     };
+  }
+
+  /** What this proxy was asked to do but cannot, for the admin API. */
+  degradedFor(view: ProxyView): string[] {
+    return this.configVariant(view).degraded;
   }
 
   /** Resources of one type for a proxy: all of them (wildcard) or the named ones that exist. */
@@ -219,7 +230,8 @@ export class SnapshotCache {
     const existing = this.configVariants.get(view.configKey);
     if (existing) return existing;
     const started = process.hrtime.bigint();
-    const config = translateEnvoyConfig(this.model, view.info, view.profile);
+    const grpc = view.info.clientKind.startsWith('grpc-');
+    const config = grpc ? translateGrpcConfig(this.model, view.profile) : { ...translateEnvoyConfig(this.model, view.info, view.profile), degraded: [] };
     const byType = new Map<TypeUrl, ResourceMap>();
     const encodeAll = (typeUrl: TypeUrl, list: object[]) => {
       const map = new Map<string, EncodedResource>();
@@ -232,7 +244,7 @@ export class SnapshotCache {
     encodeAll(CLUSTER, config.clusters);
     encodeAll(LISTENER, config.listeners);
     encodeAll(ROUTE, config.routes);
-    const variant = { generation: this.configGeneration, byType };
+    const variant = { generation: this.configGeneration, byType, degraded: config.degraded };
     this.configVariants.set(view.configKey, variant);
     this.metrics?.translationSeconds.observe({ kind: 'config' }, Number(process.hrtime.bigint() - started) / 1e9);
     return variant;

@@ -65,7 +65,9 @@ export function loadAssignment(service: MeshService, port: ServicePort, proxyLoc
       if (envoyLocality) locality.locality = envoyLocality;
       const priority = tiers.indexOf(group.tier);
       if (priority > 0) locality.priority = priority;
-      if (service.failover.localityWeighted) locality.load_balancing_weight = group.endpoints.reduce((sum, e) => sum + (e.weight ?? 1), 0);
+      if (service.failover.localityWeighted || supports(profile, 'eds.localityWeightRequired')) {
+        locality.load_balancing_weight = group.endpoints.reduce((sum, e) => sum + (e.weight ?? 1), 0);
+      }
       return locality;
     }),
   };

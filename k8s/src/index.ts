@@ -1,0 +1,12 @@
+export { ApiError, KubeClient, type ListPage, type WatchEvent, type WatchHandle } from './client.js';
+export { type Backoff, backoffDelay, Informer, type InformerOptions, type InformerStats, type ResourceType } from './informer.js';
+export { KubernetesSource, type KubernetesSourceOptions, RESOURCES } from './kubernetes-source.js';
+export { defaultIdentity, LeaderElector, type LeaseOptions, microTime } from './leader.js';
+export { type Logger, logger } from './log.js';
+export * from './mapping/assemble.js';
+export * from './mapping/custom.js';
+export * from './mapping/native.js';
+export { kubeClientFor, MeshcpOnKubernetes, type MeshcpOnKubernetesOptions } from './run.js';
+export * from './status.js';
+export { type CommandResult, K8S_SCRIPTS, kubeTools, TestApiServer } from './testing/apiserver.js';
+export { TestNetns } from './testing/netns.js';
