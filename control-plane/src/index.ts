@@ -2,7 +2,7 @@ export { type BootstrapOptions, envoyBootstrap, grpcBootstrap } from './bootstra
 export { type CacheChange, type ProxyView, type ResourceHook, SnapshotCache } from './cache/snapshot-cache.js';
 export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 export { cacheRoot, envoyPath, installEnvoy } from './envoy-install.js';
-export { logger } from './log.js';
+export { logger, setLogLevel } from './log.js';
 export { Metrics } from './metrics.js';
 export { Debouncer } from './source/debounce.js';
 export { FileSource } from './source/file-source.js';

@@ -2,6 +2,7 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '@meshcp/xds-protos';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SnapshotCache } from '../src/cache/snapshot-cache.js';
 import { Metrics } from '../src/metrics.js';
+import { statusOf } from '../src/xds/connection.js';
 import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder } from '../src/xds/protocol.js';
 import { XdsServer } from '../src/xds/server.js';
 import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
@@ -217,6 +218,24 @@ describe('xDS server with a real grpc-js client', () => {
     const removal = await second.next();
     expect(removal.resources ?? []).toEqual([]);
     expect(removal.removed_resources).toEqual(['b.shop:8080']);
+  });
+
+  it('Delta: a reconnect already holding every current version is SYNCED without a response', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const first = connect('delta');
+    first.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const initial = await first.next();
+    const held = Object.fromEntries((initial.resources ?? []).map((r) => [String((r as { name: string }).name), String((r as { version: string }).version)]));
+    first.close();
+    await expect.poll(() => server.connections().length).toBe(0);
+    const second = connect('delta');
+    second.send({ node: ENVOY_NODE, type_url: CLUSTER, initial_resource_versions: held });
+    await expect.poll(() => server.connections()[0]?.types.get(CLUSTER)?.ackedVersion).toBeTruthy();
+    const record = server.connections()[0]?.types.get(CLUSTER);
+    expect(record && statusOf(record)).toBe('SYNCED');
+    // Fence: a new change is the first thing the client receives.
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    expect(names(await second.next())).toEqual(['b.shop:8080']);
   });
 
   it('Delta: an unsubscribed resource is not reported removed, and re-subscribing sends it again', async () => {

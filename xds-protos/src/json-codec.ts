@@ -32,12 +32,25 @@ const SCALAR_JSON_TYPES = new Set([
   'google.protobuf.FieldMask',
 ]);
 
-function fullName(type: protobuf.Type): string {
-  return type.fullName.replace(/^\./, '');
+// protobufjs computes fullName by walking parents on every access; translation reads it per field.
+const fullNames = new WeakMap<protobuf.ReflectionObject, string>();
+export function fullName(type: protobuf.ReflectionObject): string {
+  let name = fullNames.get(type);
+  if (name === undefined) {
+    name = type.fullName.replace(/^\./, '');
+    fullNames.set(type, name);
+  }
+  return name;
 }
 
+const camelNames = new Map<string, string>();
 export function camelCase(snake: string): string {
-  return snake.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  let camel = camelNames.get(snake);
+  if (camel === undefined) {
+    camel = snake.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    camelNames.set(snake, camel);
+  }
+  return camel;
 }
 
 /** Field lookup by proto name or by its lowerCamel JSON name. */

@@ -6,7 +6,7 @@
  */
 import protobuf from 'protobufjs';
 import type { EnvoyApi, FieldRules } from './descriptors.js';
-import { camelCase } from './json-codec.js';
+import { camelCase, fullName } from './json-codec.js';
 import { messageNameOf } from './type-urls.js';
 
 export interface ValidationIssue {
@@ -40,7 +40,7 @@ class Checker {
 
   checkMessage(type: protobuf.Type, json: unknown, path: string): void {
     if (!isObject(json)) return;
-    const name = type.fullName.replace(/^\./, '');
+    const name = fullName(type);
     if (name === 'google.protobuf.Any') {
       const typeUrl = json['@type'];
       if (typeof typeUrl !== 'string') return;

@@ -52,6 +52,7 @@ export interface XdsServerOptions {
 export class XdsServer {
   private readonly server: grpc.Server;
   private readonly streams = new Set<Stream>();
+  private readonly enders = new Set<() => void>();
   private readonly records = new Map<Stream, ConnectionRecord>();
   private readonly log: Logger = logger('xds');
   private readonly ctx: Omit<StreamContext, 'register'>;
@@ -95,12 +96,14 @@ export class XdsServer {
     });
   }
 
+  /** Ends every stream (proxies reconnect elsewhere or later), then shuts the server down. */
   async stop(): Promise<void> {
+    for (const end of this.enders) end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
         resolve();
-      }, 2000);
+      }, 500);
       this.server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();
@@ -138,8 +141,13 @@ export class XdsServer {
     const ctx: StreamContext = { ...this.ctx, register: (record) => this.records.set(stream, record) };
     const stream: Stream = mode === 'sotw' ? new SotwStream(ctx, sink, only) : new DeltaStream(ctx, sink, only);
     this.streams.add(stream);
+    const endCall = () => {
+      if (!ended) call.end();
+    };
+    this.enders.add(endCall);
     this.metrics.connectedStreams.inc({ mode });
     const finish = () => {
+      this.enders.delete(endCall);
       if (!this.streams.delete(stream)) return;
       ended = true;
       stream.close();

@@ -417,6 +417,13 @@ export class DeltaStream extends StreamBase<DeltaState> {
     if (state.owed !== 'all') for (const name of state.owed) if (!desired.has(name) && !removed.includes(name)) removed.push(name);
     if (changed.length === 0 && removed.length === 0) {
       state.owed = new Set();
+      // A reconnecting client that already holds every current version is in sync
+      // although nothing is sent: record that, so the admin API does not say NOT_SENT.
+      if (state.record.sentVersion === undefined && state.clientHas.size > 0) {
+        const held = setVersion([...state.clientHas].map(([name, version]) => ({ name, version })));
+        state.record.sentVersion = held;
+        state.record.ackedVersion = held;
+      }
       return undefined;
     }
     const holding = new Map(state.clientHas);

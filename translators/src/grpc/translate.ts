@@ -8,8 +8,9 @@
 import type { Cluster, HttpConnectionManager, Listener, Packed, Route, RouteAction, RouteConfiguration, Router } from '@meshcp/xds-protos';
 import { type EnvoyProfile, supports } from '../envoy/capabilities.js';
 import { durationText } from '../envoy/features/cluster.js';
+import { routesByParent } from '../envoy/features/routes.js';
 import { clusterName } from '../envoy/names.js';
-import type { MeshModel, MeshRoute, MeshService, RouteRule, ServicePort } from '../model/types.js';
+import { type MeshModel, type MeshRoute, type MeshService, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
 
 export interface GrpcConfig {
   listeners: Listener[];
@@ -134,7 +135,7 @@ export function translateGrpcConfig(model: MeshModel, profile: EnvoyProfile): Gr
   const listeners: Listener[] = [];
   const routes: RouteConfiguration[] = [];
   const clusters: Cluster[] = [];
-  const sortedRoutes = [...model.routes].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const byParent = routesByParent(model);
   for (const key of [...model.services.keys()].sort()) {
     const service = model.services.get(key) as MeshService;
     for (const port of service.ports) {
@@ -142,7 +143,7 @@ export function translateGrpcConfig(model: MeshModel, profile: EnvoyProfile): Gr
       clusters.push(grpcCluster(service, port, profile, degrade));
       for (const target of grpcTargets(service, port)) {
         listeners.push(apiListener(target));
-        routes.push(routeConfiguration(target, service, port, sortedRoutes, profile, degrade));
+        routes.push(routeConfiguration(target, service, port, byParent.get(serviceKey(service.namespace, service.name)) ?? [], profile, degrade));
       }
     }
   }

@@ -9,7 +9,16 @@ import type {
   StringMatcher,
   VirtualHost,
 } from '@meshcp/xds-protos';
-import type { HeaderModifier, MeshModel, MeshRoute, MeshService, RouteMatch, RouteRule, ServicePort } from '../../model/types.js';
+import {
+  type HeaderModifier,
+  type MeshModel,
+  type MeshRoute,
+  type MeshService,
+  type RouteMatch,
+  type RouteRule,
+  type ServicePort,
+  serviceKey,
+} from '../../model/types.js';
 import { type EnvoyProfile, supports } from '../capabilities.js';
 import { clusterName, domainsFor, outboundRouteName } from '../names.js';
 import { durationText } from './cluster.js';
@@ -158,6 +167,24 @@ function routesFor(service: MeshService, port: ServicePort, routes: readonly Mes
   return [...entries.map((e) => e.route), defaultRoute];
 }
 
+/**
+ * Routes per parent Service (`namespace/name`), each list in a stable order
+ * (namespace/name) so output does not depend on input order. Built once per
+ * translation: scanning every route for every service is quadratic at 10k services.
+ */
+export function routesByParent(model: MeshModel): Map<string, MeshRoute[]> {
+  const sorted = [...model.routes].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const byParent = new Map<string, MeshRoute[]>();
+  for (const route of sorted) {
+    for (const key of new Set(route.parents.map((p) => serviceKey(p.namespace, p.name)))) {
+      const list = byParent.get(key) ?? [];
+      list.push(route);
+      byParent.set(key, list);
+    }
+  }
+  return byParent;
+}
+
 export function httpServicePorts(model: MeshModel): { service: MeshService; port: ServicePort }[] {
   const out: { service: MeshService; port: ServicePort }[] = [];
   for (const key of [...model.services.keys()].sort()) {
@@ -170,14 +197,14 @@ export function httpServicePorts(model: MeshModel): { service: MeshService; port
 /** The outbound RouteConfiguration: one virtual host per HTTP service port. */
 export function outboundRouteConfiguration(model: MeshModel, outboundPort: number, proxyNamespace: string, profile: EnvoyProfile): RouteConfiguration {
   // Routes attach in a stable order (namespace/name) so output does not depend on input order.
-  const routes = [...model.routes].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const byParent = routesByParent(model);
   return {
     name: outboundRouteName(outboundPort),
     virtual_hosts: httpServicePorts(model).map(
       ({ service, port }): VirtualHost => ({
         name: clusterName(service.namespace, service.name, port.port),
         domains: domainsFor(service, port, proxyNamespace),
-        routes: routesFor(service, port, routes, profile),
+        routes: routesFor(service, port, byParent.get(serviceKey(service.namespace, service.name)) ?? [], profile),
       }),
     ),
   };
