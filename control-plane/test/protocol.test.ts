@@ -256,6 +256,32 @@ describe('xDS server with a real grpc-js client', () => {
     expect(names(back)).toEqual(['b.shop:8080']);
   });
 
+  it('a stuck stream holds one response per type and does not hold back the others', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const stuck = connect();
+    stuck.send({ node: { ...ENVOY_NODE, id: 'stuck' }, type_url: CLUSTER });
+    const healthy = connect();
+    healthy.send({ node: { ...ENVOY_NODE, id: 'healthy' }, type_url: CLUSTER });
+    await stuck.next();
+    let latest = await healthy.next();
+    for (let i = 2; i <= 10; i++) {
+      healthy.send({ type_url: CLUSTER, version_info: latest.version_info, response_nonce: latest.nonce });
+      cache.setModel(mesh(serviceYaml('a', [1001]), ...Array.from({ length: i }, (_, j) => serviceYaml(`s${j}`, [2000 + j]))));
+      latest = await healthy.next();
+      expect(names(latest)).toHaveLength(i + 1);
+    }
+    // The stuck client never answered: it got its first response and nothing queued behind it.
+    expect(stuck.pending()).toBe(0);
+    const stuckRecord = server
+      .connections()
+      .find((c) => c.nodeId === 'stuck')
+      ?.types.get(CLUSTER);
+    expect(stuckRecord?.waiting).toBe(true);
+    // Once it answers, it gets the latest state in one response.
+    const first = await healthy.next(50).catch(() => undefined);
+    expect(first).toBeUndefined();
+  });
+
   it('serves the standalone per-type services', async () => {
     cache.setModel(mesh(serviceYaml('a', [1001])));
     const cds = connect('sotw', '/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters');

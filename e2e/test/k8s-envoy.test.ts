@@ -189,7 +189,7 @@ spec: {ports: [{name: a, port: 80}, {name: b, port: 80}]}
       }
     })();
     try {
-      await api.stop();
+      await api.stop({ graceSeconds: 3 });
       const downAt = samples;
       await waitFor('20 samples with the API server down', () => samples >= downAt + 20, 30_000);
       expect((await fetch(`http://127.0.0.1:${meshcp.adminPort}/readyz`)).ok, 'meshcp stays ready while the API server is down').toBe(true);

@@ -130,7 +130,7 @@ spec:
     const listsBefore = source.informerStats().find((s) => s.resource === 'meshservices.meshcp.io')!.lists;
     // Move etcd's revision past every informer's resourceVersion with objects the informers do not watch.
     for (let i = 0; i < 3; i++) await api.kubectlOk(['create', 'configmap', `filler-${i}`, '-n', 'shop', '--from-literal=x=1']);
-    await api.stop({ keepEtcd: true });
+    await api.stop({ keepEtcd: true, graceSeconds: 3 });
     await waitFor('every informer to notice', () => source.informerStats().every((s) => s.state === 'disconnected'), 15_000);
     await api.compactEtcd(await api.etcdRevision());
     const restarted = Date.now();

@@ -113,6 +113,7 @@ export class SnapshotCache {
   /** Installs (or clears) a fault hook and re-translates everything with it. */
   setResourceHook(hook: ResourceHook | undefined): void {
     this.hook = hook;
+    this.rejected.clear();
     this.configGeneration++;
     this.configVariants.clear();
     this.endpointVariants.clear();

@@ -66,11 +66,17 @@ export class TestApiServer {
     this.lastStartSeconds = (Date.now() - started) / 1000;
   }
 
-  /** Stops kube-apiserver (and etcd unless keepEtcd). The dir and its data stay. */
-  async stop(options: { keepEtcd?: boolean } = {}): Promise<void> {
+  /**
+   * Stops kube-apiserver (and etcd unless keepEtcd). The dir and its data stay.
+   * `graceSeconds`: how long SIGTERM may take before SIGKILL (the script's default
+   * is 30 s; kube-apiserver has been seen to use all of it while clients hold
+   * watches open, so tests that only need "gone" pass a few seconds).
+   */
+  async stop(options: { keepEtcd?: boolean; graceSeconds?: number } = {}): Promise<void> {
     const args = [join(K8S_SCRIPTS, 'stop-apiserver.sh'), this.dir];
     if (options.keepEtcd) args.push('--keep-etcd');
-    const result = await run('bash', args);
+    const env = options.graceSeconds === undefined ? undefined : { ...process.env, MESHCP_APISERVER_STOP_TIMEOUT: String(options.graceSeconds) };
+    const result = await run('bash', args, undefined, env);
     if (result.status !== 0) throw new Error(`stop-apiserver.sh failed: ${result.stderr}`);
   }
 

@@ -1,0 +1,406 @@
+/**
+ * The benchmark driver. For every (client count, server) it starts the server in
+ * its own process, runs the Go load generator against it (cold start: every
+ * stream connects at once; then single endpoint changes; then, at the churn size,
+ * 50 changes/s for 60 s), stops the server, and writes the figures as JSON and as
+ * a markdown table of ratios (meshcp ÷ go-control-plane).
+ *
+ *   node bench/dist/run.js                      # issue 2's run: meshcp only, 1,000 and 5,000 clients
+ *   node bench/dist/run.js --compare --doc      # everything, both servers; rewrites docs/performance.md's figures
+ *
+ * Options: --streams 1000,5000,10000  --servers meshcp,gcp  --mode sotw|delta
+ *          --churn-streams 1000 --churn-rate 50 --churn-seconds 60 (0: no churn)
+ *          --services 1000 --endpoints 10  --profile (node --cpu-prof on the meshcp server)
+ *          --out DIR (default bench/results)
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
+import { BENCH_CACHE, GCP_SERVER_BIN, LOADGEN_BIN, MESHCP_SERVER_JS, REPO_ROOT, runCommand, type Server, startServer } from './procs.js';
+import { summarizeProfiles } from './profile-summary.js';
+import { buildWorkload, type Workload, workloadJson, workloadYaml } from './workload.js';
+
+type ServerKind = 'meshcp' | 'gcp';
+
+interface Percentiles {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+interface ProcStat {
+  cpuSeconds: number;
+  rssKB: number;
+  peakRssKB: number;
+  atUnixNano: number;
+}
+interface ChangeSummary {
+  changes: number;
+  expectedStreamChanges: number;
+  convergedStreamChanges: number;
+  perStreamMs: Percentiles;
+  perChangeMs: Percentiles;
+  achievedRate?: number;
+  postMs: Percentiles;
+}
+export interface LoadgenReport {
+  sync: { streams: number; synced: number; timeToFullSyncMs: number; perStreamMs: Percentiles };
+  change?: ChangeSummary;
+  churn?: ChangeSummary;
+  server: Record<string, ProcStat>;
+  loadgen: Record<string, ProcStat>;
+  checks: { ok: boolean; errors: string[] } & Record<string, unknown>;
+  bytesReceived: number;
+  responses: number;
+  errors?: string[];
+}
+
+interface RunResult {
+  server: ServerKind;
+  streams: number;
+  mode: string;
+  report?: LoadgenReport;
+  error?: string;
+}
+
+const SERVER_LABEL: Record<ServerKind, string> = { meshcp: 'meshcp', gcp: 'go-control-plane' };
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${message}\n`);
+}
+
+/** Writes the workload for both servers: meshcp's YAML, and `meshcp translate` output per zone for go-control-plane. */
+async function prepareWorkload(dir: string, w: Workload): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const meshFile = join(dir, 'mesh.yaml');
+  writeFileSync(meshFile, workloadYaml(w));
+  writeFileSync(join(dir, 'workload.json'), workloadJson(w));
+  for (const zone of w.zones) {
+    const args = [
+      join(REPO_ROOT, 'control-plane', 'bin', 'meshcp.js'),
+      'translate',
+      '--file',
+      meshFile,
+      '--envoy-version',
+      '1.40.0',
+      '--namespace',
+      w.namespace,
+      '--region',
+      w.region,
+      '--zone',
+      zone,
+    ];
+    const out = await runCommand(process.execPath, args, 300_000);
+    if (out.code !== 0) throw new Error(`meshcp translate failed: ${out.stderr.slice(-2000)}`);
+    const translated = parse(out.stdout, { maxAliasCount: -1 }) as Record<string, unknown>;
+    writeFileSync(join(dir, `zone-${zone}.json`), JSON.stringify({ zone, ...translated }));
+  }
+  return meshFile;
+}
+
+async function startPeer(kind: ServerKind, dir: string, meshFile: string, profileDir?: string): Promise<Server> {
+  if (kind === 'gcp') return startServer('go-control-plane', GCP_SERVER_BIN, ['--resources', dir]);
+  const nodeArgs = ['--max-old-space-size=8192'];
+  if (profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
+  return startServer('meshcp', process.execPath, [...nodeArgs, MESHCP_SERVER_JS, '--file', meshFile]);
+}
+
+async function runOne(
+  kind: ServerKind,
+  streams: number,
+  opts: {
+    dir: string;
+    meshFile: string;
+    mode: string;
+    churn: boolean;
+    churnRate: number;
+    churnSeconds: number;
+    w: Workload;
+    services: number;
+    profileDir?: string;
+  },
+): Promise<RunResult> {
+  log(`${SERVER_LABEL[kind]}: ${streams} ${opts.mode} streams${opts.churn ? `, churn ${opts.churnRate}/s for ${opts.churnSeconds} s` : ''}`);
+  const server = await startPeer(kind, opts.dir, opts.meshFile, opts.profileDir);
+  try {
+    const args = [
+      `-target=127.0.0.1:${server.xdsPort}`,
+      `-control=http://127.0.0.1:${server.controlPort}`,
+      `-streams=${streams}`,
+      `-mode=${opts.mode}`,
+      `-zones=${opts.w.zones.join(',')}`,
+      `-namespace=${opts.w.namespace}`,
+      `-expect-clusters=${opts.services}`,
+      `-services=${opts.services}`,
+      `-endpoints=${opts.w.services.values().next().value?.length ?? 1}`,
+      `-server-pid=${server.pid}`,
+      '-changes=3',
+      `-churn-rate=${opts.churn ? opts.churnRate : 0}`,
+      `-churn-seconds=${opts.churnSeconds}`,
+      '-sync-timeout=5m',
+      '-change-timeout=60s',
+      '-max-duration=15m',
+    ];
+    const out = await runCommand(LOADGEN_BIN, args, 16 * 60_000, (text) => process.stderr.write(text));
+    let report: LoadgenReport | undefined;
+    try {
+      report = JSON.parse(out.stdout) as LoadgenReport;
+    } catch {
+      // no report: the error below says why
+    }
+    const error = out.code === 0 ? undefined : `loadgen exited ${out.code}: ${(report?.checks.errors ?? []).slice(0, 5).join('; ') || out.stderr.slice(-1500)}`;
+    if (error) log(error);
+    return { server: kind, streams, mode: opts.mode, ...(report ? { report } : {}), ...(error ? { error } : {}) };
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------- figures
+
+export interface Figures {
+  synced?: string;
+  syncMs?: number;
+  syncP50Ms?: number;
+  changeP50Ms?: number;
+  changeP99Ms?: number;
+  changeMaxMs?: number;
+  cpuSeconds?: number;
+  cpuSyncSeconds?: number;
+  peakRssMB?: number;
+  rssPerStreamKB?: number;
+  churnChangeP50Ms?: number;
+  churnChangeP99Ms?: number;
+  churnStreamP99Ms?: number;
+  churnRate?: number;
+  churnCpuSeconds?: number;
+  checksOk?: boolean;
+}
+
+export function figures(r: LoadgenReport | undefined, streams: number): Figures {
+  if (!r) return {};
+  const idle = r.server.idle;
+  const synced = r.server.synced;
+  const changed = r.server.changed ?? synced;
+  const end = r.server.end;
+  const f: Figures = { checksOk: r.checks.ok, synced: `${r.sync.synced.toLocaleString('en-US')} / ${streams.toLocaleString('en-US')}` };
+  if (r.sync.synced > 0) {
+    // When some streams never synced (see the notes under the table) this is the time of the last one that did.
+    f.syncMs = r.sync.timeToFullSyncMs;
+    f.syncP50Ms = r.sync.perStreamMs.p50;
+  }
+  if (r.change && r.change.convergedStreamChanges > 0) {
+    f.changeP50Ms = r.change.perStreamMs.p50;
+    f.changeP99Ms = r.change.perStreamMs.p99;
+    f.changeMaxMs = r.change.perChangeMs.n > 0 ? r.change.perChangeMs.max : undefined;
+  }
+  if (idle && synced) {
+    f.cpuSyncSeconds = synced.cpuSeconds - idle.cpuSeconds;
+    f.rssPerStreamKB = (synced.rssKB - idle.rssKB) / Math.max(r.sync.synced, 1);
+  }
+  if (idle && changed) f.cpuSeconds = changed.cpuSeconds - idle.cpuSeconds;
+  if (end) f.peakRssMB = end.peakRssKB / 1024;
+  if (r.churn) {
+    f.churnChangeP50Ms = r.churn.perChangeMs.p50;
+    f.churnChangeP99Ms = r.churn.perChangeMs.p99;
+    f.churnStreamP99Ms = r.churn.perStreamMs.p99;
+    f.churnRate = r.churn.achievedRate;
+    const before = r.server.changed ?? synced;
+    const after = r.server.churnConverged;
+    if (before && after) f.churnCpuSeconds = after.cpuSeconds - before.cpuSeconds;
+  }
+  return f;
+}
+
+const ROWS: { key: keyof Figures; label: string; digits: number }[] = [
+  { key: 'synced', label: 'streams that completed the initial sync', digits: 0 },
+  { key: 'syncMs', label: 'time to full initial sync, all connect at once (ms; last synced stream)', digits: 0 },
+  { key: 'syncP50Ms', label: 'initial sync, per stream p50 (ms)', digits: 0 },
+  { key: 'changeP50Ms', label: 'one endpoint change → ACK, p50 over streams (ms)', digits: 1 },
+  { key: 'changeP99Ms', label: 'one endpoint change → ACK, p99 over streams (ms)', digits: 1 },
+  { key: 'changeMaxMs', label: 'one endpoint change → last ACK (ms)', digits: 1 },
+  { key: 'cpuSyncSeconds', label: 'server CPU, initial sync (s)', digits: 2 },
+  { key: 'cpuSeconds', label: 'server CPU, sync + 3 changes (s)', digits: 2 },
+  { key: 'peakRssMB', label: 'server peak RSS (MB)', digits: 0 },
+  { key: 'rssPerStreamKB', label: 'server RSS per synced stream (KB)', digits: 1 },
+  { key: 'churnChangeP50Ms', label: 'churn: change → last ACK, p50 over changes (ms)', digits: 1 },
+  { key: 'churnChangeP99Ms', label: 'churn: change → last ACK, p99 over changes (ms)', digits: 1 },
+  { key: 'churnStreamP99Ms', label: 'churn: change → ACK, p99 over stream × change (ms)', digits: 1 },
+  { key: 'churnRate', label: 'churn: changes applied per second', digits: 1 },
+  { key: 'churnCpuSeconds', label: 'churn: server CPU, 60 s churn + convergence (s)', digits: 2 },
+];
+
+function fmt(value: number | string | boolean | undefined, digits: number): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined || typeof value === 'boolean') return '—';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function markdownTable(results: RunResult[], servers: ServerKind[]): string {
+  const sizes = [...new Set(results.map((r) => r.streams))].sort((a, b) => a - b);
+  const mode = results[0]?.mode ?? 'sotw';
+  const lines: string[] = [];
+  const compare = servers.includes('meshcp') && servers.includes('gcp');
+  for (const streams of sizes) {
+    const by = (kind: ServerKind) => results.find((r) => r.streams === streams && r.server === kind);
+    const fig = Object.fromEntries(servers.map((s) => [s, figures(by(s)?.report, streams)])) as Record<ServerKind, Figures>;
+    lines.push(`#### ${streams.toLocaleString('en-US')} proxies (${mode})`, '');
+    const header = ['figure', ...servers.map((s) => SERVER_LABEL[s])];
+    if (compare) header.push('meshcp ÷ go-control-plane');
+    lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
+    for (const row of ROWS) {
+      const values = servers.map((s) => fig[s][row.key] as number | string | undefined);
+      if (values.every((v) => v === undefined)) continue;
+      const cells = [row.label, ...values.map((v) => fmt(v, row.digits))];
+      if (compare) {
+        const [m, g] = [fig.meshcp[row.key] as number | undefined, fig.gcp[row.key] as number | undefined];
+        cells.push(typeof m === 'number' && typeof g === 'number' && g > 0 ? `${(m / g).toFixed(2)}×` : '—');
+      }
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+    const notes = servers
+      .map((s) => {
+        const r = by(s);
+        if (r?.error) return `${SERVER_LABEL[s]}: ${r.error.slice(0, 300)}`;
+        if (r?.report && !r.report.checks.ok) return `${SERVER_LABEL[s]}: self-checks failed: ${r.report.checks.errors.slice(0, 2).join('; ')}`;
+        if (r?.report && r.report.sync.synced < streams) return `${SERVER_LABEL[s]}: only ${r.report.sync.synced}/${streams} streams synced`;
+        return undefined;
+      })
+      .filter(Boolean);
+    if (notes.length > 0) lines.push('', ...notes.map((n) => `> ${n}`));
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpus().length} × ${cpu.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, Linux; load generator and server on the same cores`;
+}
+
+const BEGIN = '<!-- bench:figures:begin -->';
+const END = '<!-- bench:figures:end -->';
+
+function writeDoc(section: string): void {
+  const path = join(REPO_ROOT, 'docs', 'performance.md');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    text = `# Performance\n\n${BEGIN}\n${END}\n`;
+  }
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  text = a >= 0 && b > a ? `${text.slice(0, a + BEGIN.length)}\n${section}\n${text.slice(b)}` : `${text}\n${BEGIN}\n${section}\n${END}\n`;
+  writeFileSync(path, text);
+  log(`figures written to ${path}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      compare: { type: 'boolean', default: false },
+      streams: { type: 'string' },
+      servers: { type: 'string' },
+      mode: { type: 'string', default: 'sotw' },
+      'churn-streams': { type: 'string' },
+      'churn-rate': { type: 'string', default: '50' },
+      'churn-seconds': { type: 'string', default: '60' },
+      services: { type: 'string', default: '1000' },
+      endpoints: { type: 'string', default: '10' },
+      profile: { type: 'boolean', default: false },
+      doc: { type: 'boolean', default: false },
+      out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
+      from: { type: 'string' },
+    },
+  });
+  if (values.from) {
+    // Re-render the tables (and with --doc the figures section) from an earlier run's JSON.
+    const saved = JSON.parse(readFileSync(values.from, 'utf8')) as {
+      machine: string;
+      command: string;
+      date: string;
+      durationSeconds: number;
+      results: RunResult[];
+    };
+    const kinds = [...new Set(saved.results.map((r) => r.server))];
+    const section = [
+      `Measured ${saved.date.slice(0, 10)} on ${saved.machine}.`,
+      `Command: \`${saved.command}\` (took ${saved.durationSeconds} s). Raw JSON: \`${values.from.replace(`${REPO_ROOT}/`, '')}\`.`,
+      '',
+      markdownTable(
+        saved.results,
+        (['meshcp', 'gcp'] as ServerKind[]).filter((k) => kinds.includes(k)),
+      ),
+    ].join('\n');
+    process.stdout.write(`${section}\n`);
+    if (values.doc) writeDoc(section);
+    return;
+  }
+  const compare = values.compare;
+  const streamsList = (values.streams ?? (compare ? '1000,5000,10000' : '1000,5000')).split(',').map(Number);
+  const servers = (values.servers ?? (compare ? 'meshcp,gcp' : 'meshcp')).split(',') as ServerKind[];
+  const churnStreams = Number(values['churn-streams'] ?? (compare ? '1000' : '0'));
+  const services = Number(values.services);
+  const w = buildWorkload({ services, endpointsPerService: Number(values.endpoints) });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const out = values.out;
+  // Generated inputs (several MB) live in the cache, outside the repository and the linter's reach.
+  const dir = join(BENCH_CACHE, 'workload');
+  const profileDir = values.profile ? join(out, `profiles-${stamp}`) : undefined;
+  log(`workload: ${services} services × ${values.endpoints} endpoints, zones ${w.zones.join(', ')}; writing ${dir}`);
+  const meshFile = await prepareWorkload(dir, w);
+  const results: RunResult[] = [];
+  const started = Date.now();
+  for (const streams of streamsList) {
+    for (const kind of servers) {
+      const churn = churnStreams > 0 && streams === churnStreams && Number(values['churn-seconds']) > 0;
+      const result = await runOne(kind, streams, {
+        dir,
+        meshFile,
+        mode: values.mode,
+        churn,
+        churnRate: Number(values['churn-rate']),
+        churnSeconds: Number(values['churn-seconds']),
+        w,
+        services,
+        ...(profileDir && kind === 'meshcp' ? { profileDir: join(profileDir, String(streams)) } : {}),
+      });
+      results.push(result);
+    }
+  }
+  const extra = process.argv.slice(2).filter((a) => a !== '--compare' && a !== '--doc');
+  const command = `npm run ${compare ? 'bench:compare' : 'bench'}${extra.length > 0 ? ` -- ${extra.join(' ')}` : ''}`;
+  const table = markdownTable(results, servers);
+  const summary = {
+    machine: machine(),
+    command,
+    date: new Date().toISOString(),
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    workload: { services, endpointsPerService: Number(values.endpoints), zones: w.zones },
+    results: results.map((r) => ({ ...r, figures: figures(r.report, r.streams) })),
+  };
+  mkdirSync(out, { recursive: true });
+  const jsonPath = join(out, `bench-${stamp}.json`);
+  writeFileSync(jsonPath, JSON.stringify(summary, null, 2));
+  writeFileSync(join(out, 'latest.json'), JSON.stringify(summary, null, 2));
+  const section = [
+    `Measured ${summary.date.slice(0, 10)} on ${summary.machine}.`,
+    `Command: \`${command}\` (took ${summary.durationSeconds} s). Raw JSON (git-ignored): \`${jsonPath.replace(`${REPO_ROOT}/`, '')}\`.`,
+    '',
+    table,
+  ].join('\n');
+  process.stdout.write(`\n${section}\n`);
+  if (profileDir) process.stdout.write(`\n${summarizeProfiles(profileDir)}\n`);
+  if (values.doc) writeDoc(section);
+  log(`results: ${jsonPath}`);
+  if (results.some((r) => r.error)) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench: ${(error as Error).stack ?? error}\n`);
+  process.exit(1);
+});

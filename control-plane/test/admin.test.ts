@@ -1,0 +1,79 @@
+/** The admin API and `meshcp status` against a running control plane with a real grpc-js xDS client. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CLUSTER } from '@meshcp/xds-protos';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlPlane } from '../src/control-plane.js';
+import { ENVOY_NODE, serviceYaml } from './fixtures.js';
+import { XdsTestClient } from './xds-client.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'meshcp.js');
+
+describe('admin API', () => {
+  let plane: ControlPlane;
+  let client: XdsTestClient;
+  const get = (path: string) => fetch(`http://127.0.0.1:${plane.adminPort}${path}`);
+
+  beforeAll(async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'meshcp-admin-')), 'mesh.yaml');
+    writeFileSync(
+      file,
+      `${serviceYaml('a', [1001])}---\napiVersion: meshcp.io/v1alpha1\nkind: MeshService\nmetadata: {name: bad, namespace: shop}\nspec: {ports: [{port: 0}]}\n`,
+    );
+    plane = new ControlPlane({ file, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0' });
+    await plane.start();
+    client = new XdsTestClient(plane.xdsPort);
+    client.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const response = await client.next();
+    client.send({ type_url: CLUSTER, version_info: response.version_info, response_nonce: response.nonce });
+  });
+
+  afterAll(async () => {
+    client.close();
+    await plane.stop();
+  });
+
+  it('answers health, readiness and Prometheus metrics', async () => {
+    expect((await get('/healthz')).status).toBe(200);
+    expect((await get('/readyz')).status).toBe(200);
+    const metrics = await (await get('/metrics')).text();
+    expect(metrics).toMatch(/meshcp_xds_streams\{mode="sotw"\} 1/);
+    expect(metrics).toMatch(/meshcp_config_errors 1/);
+    expect(metrics).toMatch(/meshcp_xds_responses_total\{type="CDS",mode="sotw"\} 1/);
+  });
+
+  it('lists proxies with their versions, profile and per-type status', async () => {
+    await expect
+      .poll(async () => {
+        const { proxies } = (await (await get('/debug/proxies')).json()) as { proxies: { nodeId: string; types: Record<string, { status: string }> }[] };
+        return proxies[0]?.types[CLUSTER]?.status;
+      })
+      .toBe('SYNCED');
+    const { proxies } = (await (await get('/debug/proxies')).json()) as { proxies: Record<string, unknown>[] };
+    expect(proxies[0]).toMatchObject({ nodeId: 'node-1', clientKind: 'envoy', version: '1.40.0', profile: 'envoy-1.39+', mode: 'sotw', locality: 'eu/eu-1a/' });
+  });
+
+  it('dumps what a proxy gets, and 404s for unknown proxies', async () => {
+    const dump = (await (await get('/debug/config_dump?proxy=node-1')).json()) as { resources: Record<string, { name: string }[]> };
+    expect(dump.resources.CDS?.map((r) => r.name)).toEqual(['a.shop:8080']);
+    expect(dump.resources.LDS?.map((r) => r.name)).toEqual(['outbound:15001']);
+    expect((await get('/debug/config_dump?proxy=nobody')).status).toBe(404);
+  });
+
+  it('reports rejected objects with file, object and field path', async () => {
+    const { configErrors } = (await (await get('/debug/errors')).json()) as { configErrors: { object: string; path: string; message: string }[] };
+    expect(configErrors).toEqual([expect.objectContaining({ object: 'MeshService shop/bad', path: 'spec.ports[0].port', message: 'must be 1-65535, got 0' })]);
+  });
+
+  it('`meshcp status` prints the proxies table', async () => {
+    // Asynchronously: the admin server it asks lives in this process.
+    const run = await promisify(execFile)(process.execPath, [BIN, 'status', '--admin-address', `127.0.0.1:${plane.adminPort}`], { encoding: 'utf8' });
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^NODE\s+VERSION\s+PROFILE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS$/);
+    expect(lines[1]).toMatch(/^node-1\s+1\.40\.0\s+envoy-1\.39\+\s+sotw\s+SYNCED\s+-\s+-\s+-$/);
+  });
+});

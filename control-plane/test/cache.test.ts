@@ -1,0 +1,59 @@
+import { proxyFromNode } from '@meshcp/translators';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '@meshcp/xds-protos';
+import { describe, expect, it } from 'vitest';
+import { SnapshotCache } from '../src/cache/snapshot-cache.js';
+import { Metrics } from '../src/metrics.js';
+import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
+
+describe('snapshot cache', () => {
+  it('shares variants between proxies that differ only in node id', () => {
+    const cache = new SnapshotCache(new Metrics());
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const one = cache.viewFor(proxyFromNode({ ...ENVOY_NODE, id: 'one' }));
+    const two = cache.viewFor(proxyFromNode({ ...ENVOY_NODE, id: 'two' }));
+    expect(one.configKey).toBe(two.configKey);
+    expect(cache.resources(one, CLUSTER, 'all').get('a.shop:8080')).toBe(cache.resources(two, CLUSTER, 'all').get('a.shop:8080'));
+    const otherZone = cache.viewFor(proxyFromNode({ ...ENVOY_NODE, id: 'three', locality: { region: 'eu', zone: 'eu-1b' } }));
+    expect(otherZone.configKey).toBe(one.configKey);
+    expect(otherZone.endpointKey).not.toBe(one.endpointKey);
+  });
+
+  it('takes the endpoint fast path: only the changed cluster is re-translated, config is reused', () => {
+    const cache = new SnapshotCache(new Metrics());
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    const view = cache.viewFor(proxyFromNode(ENVOY_NODE));
+    const listenersBefore = cache.resources(view, LISTENER, 'all');
+    const routesBefore = cache.resources(view, ROUTE, 'all');
+    const bBefore = cache.resources(view, ENDPOINT, new Set(['b.shop:8080'])).get('b.shop:8080');
+    const change = cache.setModel(mesh(serviceYaml('a', [1001, 1003]), serviceYaml('b', [1002])));
+    expect(change).toEqual({ config: false, clusters: new Set(['a.shop:8080']) });
+    expect(cache.resources(view, LISTENER, 'all').get('outbound:15001')).toBe(listenersBefore.get('outbound:15001'));
+    expect(cache.resources(view, ROUTE, 'all').get('outbound:15001')).toBe(routesBefore.get('outbound:15001'));
+    expect(cache.resources(view, ENDPOINT, new Set(['b.shop:8080'])).get('b.shop:8080')).toBe(bBefore);
+    const a = cache.resources(view, ENDPOINT, new Set(['a.shop:8080'])).get('a.shop:8080');
+    expect(JSON.stringify(a?.json)).toContain('1003');
+  });
+
+  it('never publishes a resource that fails validation: it is counted and the last good version keeps serving', async () => {
+    const metrics = new Metrics();
+    const cache = new SnapshotCache(metrics);
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const view = cache.viewFor(proxyFromNode(ENVOY_NODE));
+    const good = cache.resources(view, CLUSTER, 'all').get('a.shop:8080');
+    expect(good).toBeDefined();
+    // connect_timeout must be > 0 (PGV): Envoy would NACK it, so it must never leave.
+    cache.setResourceHook((typeUrl, resources) => (typeUrl === CLUSTER ? resources.map((c) => ({ ...c, connect_timeout: '0s' })) : resources));
+    const served = cache.resources(view, CLUSTER, 'all').get('a.shop:8080');
+    expect(served?.version).toBe(good?.version);
+    expect(cache.rejectedResources()).toEqual([
+      expect.objectContaining({ name: 'a.shop:8080', issues: [{ path: 'connect_timeout', message: 'must be greater than 0s, got 0s' }] }),
+    ]);
+    expect((await metrics.rejectedResources.get()).values).toEqual([expect.objectContaining({ labels: { type: 'CDS' }, value: 1 })]);
+    // A resource with no earlier good version is simply not served.
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
+    expect([...cache.resources(view, CLUSTER, 'all').keys()]).toEqual(['a.shop:8080']);
+    cache.setResourceHook(undefined);
+    expect(cache.rejectedResources()).toEqual([]);
+    expect([...cache.resources(view, CLUSTER, 'all').keys()].sort()).toEqual(['a.shop:8080', 'b.shop:8080']);
+  });
+});

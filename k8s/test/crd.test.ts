@@ -1,0 +1,59 @@
+/**
+ * The MeshService CRD's schema must describe every spec field meshcp reads: the
+ * API server prunes fields a structural schema does not list, so a field missing
+ * here would be silently dropped at `kubectl apply`.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+interface Schema {
+  type?: string;
+  description?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema;
+}
+
+function specSchema(): Schema {
+  const crd = parse(readFileSync(join(ROOT, 'k8s', 'crds', 'meshservices.meshcp.io.yaml'), 'utf8'));
+  return crd.spec.versions[0].schema.openAPIV3Schema.properties.spec as Schema;
+}
+
+function lookup(schema: Schema, path: string[]): Schema | undefined {
+  let at: Schema | undefined = schema;
+  for (const part of path) {
+    if (!at) return undefined;
+    if (at.type === 'array') at = at.items;
+    at = at?.properties?.[part];
+  }
+  return at;
+}
+
+describe('meshservices.meshcp.io CRD', () => {
+  it('has a schema entry, with a description, for every MeshService field the parser reads', () => {
+    const parser = readFileSync(join(ROOT, 'translators', 'src', 'model', 'manifests.ts'), 'utf8');
+    const routeOnly = ['spec.parentRefs', 'spec.rules'];
+    const paths = [...new Set([...parser.matchAll(/'(spec(?:\.[a-zA-Z0-9]+)+)/g)].map((m) => m[1] as string))].filter(
+      (p) => !routeOnly.some((r) => p === r || p.startsWith(`${r}.`)),
+    );
+    expect(paths.length).toBeGreaterThan(10);
+    const schema = specSchema();
+    const missing = paths.filter((p) => !lookup(schema, p.split('.').slice(1))?.description);
+    expect(missing, 'fields the parser reads that the CRD would prune (or leaves undescribed)').toEqual([]);
+  });
+
+  it('endpoint fields the parser reads are in the schema', () => {
+    const endpoint = specSchema().properties?.endpoints?.items?.properties ?? {};
+    expect(Object.keys(endpoint).sort()).toEqual(['address', 'health', 'locality', 'port', 'ports', 'priority', 'weight']);
+  });
+
+  it('the chart ships the same CRD', () => {
+    expect(readFileSync(join(ROOT, 'k8s', 'chart', 'meshcp', 'crds', 'meshservices.meshcp.io.yaml'), 'utf8')).toBe(
+      readFileSync(join(ROOT, 'k8s', 'crds', 'meshservices.meshcp.io.yaml'), 'utf8'),
+    );
+  });
+});
