@@ -51,6 +51,51 @@ export function setVersion(resources: Iterable<Pick<EncodedResource, 'name' | 'v
   return hash.digest('base64url').slice(0, 16);
 }
 
+/**
+ * An order-independent digest of a set of (name, version) pairs that is updated in
+ * O(1) per change: the `version_info` of SotW EDS/RDS responses and Delta's
+ * `system_version_info`, which would otherwise re-hash every subscribed resource on
+ * every send. Equal sets give equal digests, across restarts and replicas.
+ */
+export class SetDigest {
+  private low = 0;
+  private high = 0;
+  private count = 0;
+
+  private static hash(text: string, seed: number): number {
+    let h = seed;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+    return h >>> 0;
+  }
+
+  private toggle(name: string, version: string): void {
+    const key = `${name}\0${version}`;
+    this.low = (this.low ^ SetDigest.hash(key, 2166136261)) >>> 0;
+    this.high = (this.high ^ SetDigest.hash(key, 3323198485)) >>> 0;
+  }
+
+  add(name: string, version: string): void {
+    this.toggle(name, version);
+    this.count++;
+  }
+
+  remove(name: string, version: string): void {
+    this.toggle(name, version);
+    this.count--;
+  }
+
+  /** Replaces a name's version (`previous` undefined: it is new). */
+  set(name: string, version: string, previous: string | undefined): void {
+    if (previous === version) return;
+    if (previous !== undefined) this.remove(name, previous);
+    this.add(name, version);
+  }
+
+  toString(): string {
+    return `${this.count}-${this.high.toString(36)}${this.low.toString(36)}`;
+  }
+}
+
 // Field numbers from envoy/service/discovery/v3/discovery.proto, checked against the
 // descriptors by the xds-protos tests.
 const LEN = 2;
@@ -63,7 +108,7 @@ export interface SotwResponse {
   versionInfo: string;
   typeUrl: string;
   nonce: string;
-  resources: readonly EncodedResource[];
+  resources: Iterable<EncodedResource>;
 }
 
 export function encodeSotwResponse(response: SotwResponse): Buffer {
@@ -79,7 +124,7 @@ export interface DeltaResponse {
   systemVersionInfo: string;
   typeUrl: string;
   nonce: string;
-  resources: readonly EncodedResource[];
+  resources: Iterable<EncodedResource>;
   removed: readonly string[];
 }
 
@@ -136,12 +181,146 @@ export interface DeltaDiscoveryRequestJson {
 
 const runtimeApi = () => loadEnvoyApi();
 
+export const DISCOVERY_REQUEST_FIELDS = { version_info: 1, node: 2, resource_names: 3, type_url: 4, response_nonce: 5, error_detail: 6 } as const;
+export const DELTA_REQUEST_FIELDS = {
+  node: 1,
+  type_url: 2,
+  resource_names_subscribe: 3,
+  resource_names_unsubscribe: 4,
+  initial_resource_versions: 5,
+  response_nonce: 6,
+  error_detail: 7,
+} as const;
+
+const WIRE_LEN = 2;
+
+function expectLength(wireType: number, field: number): void {
+  if (wireType !== WIRE_LEN) throw new Error(`field ${field} has wire type ${wireType}, expected length-delimited`);
+}
+
+/** google.rpc.Status{code=1, message=2}: all we read of a NACK's error_detail. */
+function readStatus(reader: protobuf.Reader): { code?: number; message?: string } {
+  const end = reader.uint32() + reader.pos;
+  const status: { code?: number; message?: string } = {};
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === 0) status.code = reader.int32();
+    else if (tag >>> 3 === 2 && (tag & 7) === WIRE_LEN) status.message = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return status;
+}
+
+function readNode(reader: protobuf.Reader, api: EnvoyApi): NodeJson {
+  const bytes = reader.bytes();
+  return decodeToJson(api, 'envoy.config.core.v3.Node', bytes) as NodeJson;
+}
+
+/**
+ * Decodes a DiscoveryRequest straight off the wire. Every ACK of every stream carries
+ * the full name list, so this is on the hot path; the Node (first request only) is
+ * the one part decoded through reflection.
+ */
 export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtimeApi()): DiscoveryRequestJson {
-  return decodeToJson(api, 'envoy.service.discovery.v3.DiscoveryRequest', bytes) as DiscoveryRequestJson;
+  const reader = protobuf.Reader.create(bytes);
+  const request: DiscoveryRequestJson = {};
+  const names: string[] = [];
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    switch (field) {
+      case DISCOVERY_REQUEST_FIELDS.version_info:
+        expectLength(wireType, field);
+        request.version_info = reader.string();
+        break;
+      case DISCOVERY_REQUEST_FIELDS.node:
+        expectLength(wireType, field);
+        request.node = readNode(reader, api);
+        break;
+      case DISCOVERY_REQUEST_FIELDS.resource_names:
+        expectLength(wireType, field);
+        names.push(reader.string());
+        break;
+      case DISCOVERY_REQUEST_FIELDS.type_url:
+        expectLength(wireType, field);
+        request.type_url = reader.string();
+        break;
+      case DISCOVERY_REQUEST_FIELDS.response_nonce:
+        expectLength(wireType, field);
+        request.response_nonce = reader.string();
+        break;
+      case DISCOVERY_REQUEST_FIELDS.error_detail:
+        expectLength(wireType, field);
+        request.error_detail = readStatus(reader);
+        break;
+      default:
+        reader.skipType(wireType);
+    }
+  }
+  if (names.length > 0) request.resource_names = names;
+  return request;
 }
 
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtimeApi()): DeltaDiscoveryRequestJson {
-  return decodeToJson(api, 'envoy.service.discovery.v3.DeltaDiscoveryRequest', bytes) as DeltaDiscoveryRequestJson;
+  const reader = protobuf.Reader.create(bytes);
+  const request: DeltaDiscoveryRequestJson = {};
+  const subscribe: string[] = [];
+  const unsubscribe: string[] = [];
+  const initial: Record<string, string> = {};
+  let hasInitial = false;
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    switch (field) {
+      case DELTA_REQUEST_FIELDS.node:
+        expectLength(wireType, field);
+        request.node = readNode(reader, api);
+        break;
+      case DELTA_REQUEST_FIELDS.type_url:
+        expectLength(wireType, field);
+        request.type_url = reader.string();
+        break;
+      case DELTA_REQUEST_FIELDS.resource_names_subscribe:
+        expectLength(wireType, field);
+        subscribe.push(reader.string());
+        break;
+      case DELTA_REQUEST_FIELDS.resource_names_unsubscribe:
+        expectLength(wireType, field);
+        unsubscribe.push(reader.string());
+        break;
+      case DELTA_REQUEST_FIELDS.initial_resource_versions: {
+        expectLength(wireType, field);
+        const end = reader.uint32() + reader.pos;
+        let key = '';
+        let value = '';
+        while (reader.pos < end) {
+          const entryTag = reader.uint32();
+          if (entryTag >>> 3 === 1 && (entryTag & 7) === WIRE_LEN) key = reader.string();
+          else if (entryTag >>> 3 === 2 && (entryTag & 7) === WIRE_LEN) value = reader.string();
+          else reader.skipType(entryTag & 7);
+        }
+        initial[key] = value;
+        hasInitial = true;
+        break;
+      }
+      case DELTA_REQUEST_FIELDS.response_nonce:
+        expectLength(wireType, field);
+        request.response_nonce = reader.string();
+        break;
+      case DELTA_REQUEST_FIELDS.error_detail:
+        expectLength(wireType, field);
+        request.error_detail = readStatus(reader);
+        break;
+      default:
+        reader.skipType(wireType);
+    }
+  }
+  if (subscribe.length > 0) request.resource_names_subscribe = subscribe;
+  if (unsubscribe.length > 0) request.resource_names_unsubscribe = unsubscribe;
+  if (hasInitial) request.initial_resource_versions = initial;
+  return request;
 }
 
 export function encodeDiscoveryRequest(request: DiscoveryRequestJson, api: EnvoyApi = runtimeApi()): Buffer {

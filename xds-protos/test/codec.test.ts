@@ -2,12 +2,18 @@ import { describe, expect, it } from 'vitest';
 import {
   API_MINORS,
   CLUSTER,
+  DELTA_REQUEST_FIELDS,
   DELTA_RESPONSE_FIELDS,
+  DISCOVERY_REQUEST_FIELDS,
   DISCOVERY_RESPONSE_FIELDS,
+  decodeDeltaDiscoveryRequest,
   decodeDeltaDiscoveryResponse,
+  decodeDiscoveryRequest,
   decodeDiscoveryResponse,
   decodeToJson,
+  encodeDeltaDiscoveryRequest,
   encodeDeltaResponse,
+  encodeDiscoveryRequest,
   encodeJson,
   encodeResource,
   encodeSotwResponse,
@@ -15,6 +21,7 @@ import {
   loadEnvoyApi,
   RESOURCE_FIELDS,
   RUNTIME_MINOR,
+  SetDigest,
   setVersion,
   validateResource,
 } from '../src/index.js';
@@ -90,6 +97,8 @@ describe('hand-assembled discovery responses', () => {
     check('envoy.service.discovery.v3.DiscoveryResponse', DISCOVERY_RESPONSE_FIELDS);
     check('envoy.service.discovery.v3.DeltaDiscoveryResponse', DELTA_RESPONSE_FIELDS);
     check('envoy.service.discovery.v3.Resource', RESOURCE_FIELDS);
+    check('envoy.service.discovery.v3.DiscoveryRequest', DISCOVERY_REQUEST_FIELDS);
+    check('envoy.service.discovery.v3.DeltaDiscoveryRequest', DELTA_REQUEST_FIELDS);
   });
 
   it('decode as the protobuf library decodes them', () => {
@@ -107,6 +116,49 @@ describe('hand-assembled discovery responses', () => {
       version: resource.version,
       resource: { '@type': CLUSTER, name: 'payments.shop:8080' },
     });
+  });
+});
+
+describe('wire-level request decoding', () => {
+  it('decodes what the protobuf library encodes, node included', () => {
+    const sotw = {
+      version_info: 'v',
+      node: { id: 'n', metadata: { a: 1 }, locality: { zone: 'z' } },
+      resource_names: ['a', 'b'],
+      type_url: CLUSTER,
+      response_nonce: '3',
+      error_detail: { code: 3, message: 'bad' },
+    };
+    expect(decodeDiscoveryRequest(encodeDiscoveryRequest(sotw))).toEqual(sotw);
+    const delta = {
+      node: { id: 'n' },
+      type_url: CLUSTER,
+      resource_names_subscribe: ['a'],
+      resource_names_unsubscribe: ['b'],
+      initial_resource_versions: { a: '1', c: '2' },
+      response_nonce: '4',
+    };
+    expect(decodeDeltaDiscoveryRequest(encodeDeltaDiscoveryRequest(delta))).toEqual(delta);
+  });
+
+  it('rejects garbage', () => {
+    expect(() => decodeDiscoveryRequest(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]))).toThrow();
+    expect(() => decodeDiscoveryRequest(Buffer.from([0x1d, 0, 0, 0, 0]))).toThrow(/wire type/);
+  });
+});
+
+describe('set digest', () => {
+  it('is order independent, updates incrementally, and matches a rebuild', () => {
+    const a = new SetDigest();
+    a.add('x', '1');
+    a.add('y', '2');
+    const b = new SetDigest();
+    b.add('y', '2');
+    b.add('x', '0');
+    b.set('x', '1', '0');
+    expect(a.toString()).toBe(b.toString());
+    b.remove('y', '2');
+    expect(b.toString()).not.toBe(a.toString());
   });
 });
 

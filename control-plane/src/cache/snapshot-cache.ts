@@ -35,6 +35,7 @@ import {
   ROUTE,
   resourceName,
   SHORT_NAME,
+  setVersion,
   type TypeUrl,
   validateResource,
 } from '@meshcp/xds-protos';
@@ -65,7 +66,7 @@ export interface RejectedResource {
   issues: { path: string; message: string }[];
 }
 
-type ResourceMap = ReadonlyMap<string, EncodedResource>;
+const EMPTY_SET: ResourceSet = { map: new Map(), version: setVersion([]) };
 
 /**
  * Rewrites translator output before it is validated and published. Only for
@@ -74,9 +75,16 @@ type ResourceMap = ReadonlyMap<string, EncodedResource>;
  */
 export type ResourceHook = (typeUrl: TypeUrl, resources: object[], view: ProxyView) => object[];
 
+/** A variant's full set of one type, shared (never copied) by every stream that reads it. */
+export interface ResourceSet {
+  readonly map: ReadonlyMap<string, EncodedResource>;
+  /** Content hash of the set: the SotW `version_info` of LDS/CDS. */
+  readonly version: string;
+}
+
 interface ConfigVariant {
   generation: number;
-  byType: Map<TypeUrl, ResourceMap>;
+  byType: Map<TypeUrl, ResourceSet>;
   /** Features the model asks for that this client kind or version cannot honour. */
   degraded: string[];
 }
@@ -151,6 +159,7 @@ export class SnapshotCache {
       }
     }
     this.model = next;
+    this.edsNames = undefined;
     this.ready = true;
     if (config) {
       this.configGeneration++;
@@ -181,6 +190,21 @@ export class SnapshotCache {
   }
 
   /** Resources of one type for a proxy: all of them (wildcard) or the named ones that exist. */
+  /** The full set of one config type (LDS/RDS/CDS) for a proxy's variant. */
+  resourceSet(view: ProxyView, typeUrl: TypeUrl): ResourceSet {
+    return this.configVariant(view).byType.get(typeUrl) ?? EMPTY_SET;
+  }
+
+  /** One resource by name, or undefined if the proxy's variant has no such resource. */
+  resource(view: ProxyView, typeUrl: TypeUrl, name: string): EncodedResource | undefined {
+    return typeUrl === ENDPOINT ? this.endpoints(view, name) : this.resourceSet(view, typeUrl).map.get(name);
+  }
+
+  /** All EDS cluster names of the current model. */
+  endpointNames(): readonly string[] {
+    return this.allClusterNames();
+  }
+
   resources(view: ProxyView, typeUrl: TypeUrl, names: ReadonlySet<string> | 'all'): Map<string, EncodedResource> {
     if (typeUrl === ENDPOINT) {
       const out = new Map<string, EncodedResource>();
@@ -191,7 +215,7 @@ export class SnapshotCache {
       }
       return out;
     }
-    const all = this.configVariant(view).byType.get(typeUrl) ?? new Map<string, EncodedResource>();
+    const all = this.resourceSet(view, typeUrl).map;
     if (names === 'all') return new Map(all);
     const out = new Map<string, EncodedResource>();
     for (const name of names) {
@@ -205,8 +229,10 @@ export class SnapshotCache {
     return [...this.rejected.values()];
   }
 
+  private edsNames?: string[];
   private allClusterNames(): string[] {
-    return edsClusterNames(this.model);
+    this.edsNames ??= edsClusterNames(this.model);
+    return this.edsNames;
   }
 
   private endpoints(view: ProxyView, cluster: string): EncodedResource | undefined {
@@ -233,14 +259,14 @@ export class SnapshotCache {
     const started = process.hrtime.bigint();
     const grpc = view.info.clientKind.startsWith('grpc-');
     const config = grpc ? translateGrpcConfig(this.model, view.profile) : { ...translateEnvoyConfig(this.model, view.info, view.profile), degraded: [] };
-    const byType = new Map<TypeUrl, ResourceMap>();
+    const byType = new Map<TypeUrl, ResourceSet>();
     const encodeAll = (typeUrl: TypeUrl, list: object[]) => {
       const map = new Map<string, EncodedResource>();
       for (const json of this.hook ? this.hook(typeUrl, list, view) : list) {
         const resource = this.publish(typeUrl, view.configKey, json);
         if (resource) map.set(resource.name, resource);
       }
-      byType.set(typeUrl, map);
+      byType.set(typeUrl, { map, version: setVersion(map.values()) });
     };
     encodeAll(CLUSTER, config.clusters);
     encodeAll(LISTENER, config.listeners);

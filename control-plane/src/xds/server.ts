@@ -5,13 +5,16 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { CLUSTER, decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, ENDPOINT, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
-import type { SnapshotCache } from '../cache/snapshot-cache.js';
+import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ConnectionRecord } from './connection.js';
 import { DeltaStream, ProtocolError, SotwStream, Status, type StreamContext, type StreamSink } from './streams.js';
 
 type Stream = SotwStream | DeltaStream;
+
+/** Streams told about a cache change per event-loop turn. */
+const FAN_OUT_SLICE = 256;
 type Duplex = grpc.ServerDuplexStream<Buffer, Buffer>;
 
 const identity = (value: Buffer) => value;
@@ -69,7 +72,7 @@ export class XdsServer {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': -1,
       'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 20_000,
       'grpc.keepalive_permit_without_calls': 1,
     });
     for (const endpoint of ENDPOINTS) {
@@ -82,9 +85,7 @@ export class XdsServer {
         [endpoint.delta]: (call: Duplex) => this.handle(call, 'delta', endpoint.only),
       });
     }
-    cache.onChange((change) => {
-      for (const stream of this.streams) stream.onCacheChange(change);
-    });
+    cache.onChange((change) => this.fanOut(change));
   }
 
   async start(address: string): Promise<number> {
@@ -109,6 +110,21 @@ export class XdsServer {
         resolve();
       });
     });
+  }
+
+  /**
+   * Tells every stream about a change, a slice at a time, so a push to thousands of
+   * streams never blocks the event loop long enough to starve keepalives and reads.
+   */
+  private fanOut(change: CacheChange): void {
+    const streams = [...this.streams];
+    let next = 0;
+    const step = () => {
+      const end = Math.min(next + FAN_OUT_SLICE, streams.length);
+      for (; next < end; next++) streams[next]?.onCacheChange(change);
+      if (next < streams.length) setImmediate(step);
+    };
+    step();
   }
 
   /** Streams with a known node, for the admin API. */

@@ -7,11 +7,15 @@
  * arrives meanwhile marks the type dirty and is sent when the client answers, so a
  * slow stream costs one buffered response per type, never a queue, and never holds
  * back other streams.
+ *
+ * Cost: work is proportional to what changed. A plain ACK plans nothing; a cache
+ * change marks only the types (and, for endpoints, only the clusters) it touched;
+ * LDS/CDS compare precomputed set versions; RDS/EDS keep an incremental digest.
  */
-
 import { formatVersion, localityKey, proxyFromNode } from '@meshcp/translators';
 import {
   ADS_ADD_ORDER,
+  CLUSTER,
   type DeltaDiscoveryRequestJson,
   type DiscoveryRequestJson,
   ENDPOINT,
@@ -19,6 +23,9 @@ import {
   encodeDeltaResponse,
   encodeSotwResponse,
   isTypeUrl,
+  LISTENER,
+  ROUTE,
+  SetDigest,
   SHORT_NAME,
   STATE_OF_THE_WORLD_TYPES,
   setVersion,
@@ -56,6 +63,9 @@ export class ProtocolError extends Error {
   }
 }
 
+/** What changed in the cache for one type since it was last planned. */
+type Dirty = false | 'all' | Set<string>;
+
 interface TypeStateBase {
   typeUrl: TypeUrl;
   sub: Subscription;
@@ -63,16 +73,33 @@ interface TypeStateBase {
   inFlight: boolean;
   /** The client opened or widened its subscription and is owed a response. */
   owed: Set<string> | 'all';
+  dirty: Dirty;
   /** Versions the client rejected: never re-sent (go-control-plane PR #794 looped). */
   rejected: Map<string, string>;
   record: TypeRecord;
 }
 
 interface Plan {
-  resources: EncodedResource[];
+  resources: Iterable<EncodedResource>;
   removed: string[];
-  version: string;
+  /** Set for full-state (LDS/CDS) responses; the others derive it from their digest when sent. */
+  version?: string;
+  /** The full set a SotW LDS/CDS response replaces the client's with. */
+  fullSet?: ReadonlyMap<string, EncodedResource>;
   onlyRemovals: boolean;
+}
+
+const CONFIG_TYPES: readonly TypeUrl[] = [CLUSTER, LISTENER, ROUTE];
+
+function mergeDirty(current: Dirty, added: 'all' | Set<string>): Dirty {
+  if (current === 'all' || added === 'all') return 'all';
+  if (current === false) return new Set(added);
+  for (const name of added) current.add(name);
+  return current;
+}
+
+function hasOwed(state: TypeStateBase): boolean {
+  return state.owed === 'all' || state.owed.size > 0;
 }
 
 let nextStreamId = 1;
@@ -172,15 +199,27 @@ abstract class StreamBase<S extends TypeStateBase> {
     this.ctx.log.warn('proxy rejected a response (NACK)', { nodeId: this.record?.nodeId, type: SHORT_NAME[state.typeUrl], version, error: message });
   }
 
-  /** Called by the server when the cache changed; skips streams the change cannot affect. */
+  /** Called by the server when the cache changed; marks only what the change touched. */
   onCacheChange(change: CacheChange): void {
-    if (!change.config) {
-      const endpoints = this.types.get(ENDPOINT);
-      if (!endpoints) return;
-      const affected = endpoints.sub.wildcard || [...change.clusters].some((c) => endpoints.sub.names.has(c));
-      if (!affected) return;
+    let touched = false;
+    if (change.config) {
+      for (const typeUrl of CONFIG_TYPES) {
+        const state = this.types.get(typeUrl);
+        if (state) {
+          state.dirty = 'all';
+          touched = true;
+        }
+      }
     }
-    this.pump(false);
+    const endpoints = this.types.get(ENDPOINT);
+    if (endpoints && change.clusters.size > 0) {
+      const hit = endpoints.sub.wildcard ? new Set(change.clusters) : new Set([...change.clusters].filter((c) => endpoints.sub.names.has(c)));
+      if (hit.size > 0) {
+        endpoints.dirty = mergeDirty(endpoints.dirty, hit);
+        touched = true;
+      }
+    }
+    if (touched) this.pump(false);
   }
 
   /**
@@ -192,13 +231,15 @@ abstract class StreamBase<S extends TypeStateBase> {
     if (this.closed || !this.view || !this.ctx.cache.isReady()) return;
     const plans = new Map<TypeUrl, Plan>();
     for (const state of this.types.values()) {
-      if (state.inFlight) {
-        state.record.waiting = true;
-        continue;
-      }
+      const pending = state.dirty !== false || hasOwed(state);
+      state.record.waiting = state.inFlight && pending;
+      if (!pending || state.inFlight) continue;
       const plan = this.plan(state);
       if (plan) plans.set(state.typeUrl, plan);
-      else state.record.waiting = false;
+      else {
+        state.dirty = false;
+        state.owed = new Set();
+      }
     }
     if (plans.size === 0) return;
     const onlyRemovals = [...plans.values()].every((p) => p.onlyRemovals);
@@ -208,13 +249,8 @@ abstract class StreamBase<S extends TypeStateBase> {
       const state = this.types.get(typeUrl);
       if (!state) continue;
       const plan = plans.get(typeUrl);
-      const owed = state.owed === 'all' || state.owed.size > 0;
-      if (plan && (!blocked || (requestDriven && owed))) {
-        this.send(state, plan);
-        state.record.waiting = false;
-      } else if (plan) {
-        state.record.waiting = true;
-      }
+      if (plan && (!blocked || (requestDriven && hasOwed(state)))) this.send(state, plan);
+      else if (plan) state.record.waiting = true; // stays dirty: planned again after the ACK
       if (state.inFlight) blocked = true;
     }
   }
@@ -224,30 +260,53 @@ abstract class StreamBase<S extends TypeStateBase> {
     state.latestNonce = nonce;
     state.inFlight = true;
     state.owed = new Set();
-    state.record.sentVersion = plan.version;
-    this.applySent(state, plan);
-    this.sink.write(this.encode(state, plan, nonce));
+    state.dirty = false;
+    state.record.waiting = false;
+    const version = this.applySent(state, plan);
+    state.record.sentVersion = version;
+    this.sink.write(this.encode(state, plan, version, nonce));
     this.ctx.metrics.responses.inc({ type: SHORT_NAME[state.typeUrl], mode: this.mode });
   }
 
+  /** Decides what to send for one type, without changing state; undefined when nothing. */
   protected abstract plan(state: S): Plan | undefined;
-  protected abstract applySent(state: S, plan: Plan): void;
-  protected abstract encode(state: S, plan: Plan, nonce: string): Buffer;
+  /** Records what the client holds once it accepts the response; returns its version. */
+  protected abstract applySent(state: S, plan: Plan): string;
+  protected abstract encode(state: S, plan: Plan, version: string, nonce: string): Buffer;
 
-  protected desired(state: S): Map<string, EncodedResource> {
+  /**
+   * Names worth looking at for a named-resource plan: everything subscribed when the
+   * whole type is dirty or owed, else just the dirty and owed names.
+   */
+  protected candidates(state: S): Iterable<string> {
     const view = this.view as ProxyView;
-    return this.ctx.cache.resources(view, state.typeUrl, state.sub.wildcard ? 'all' : state.sub.names);
+    const everything = (): Iterable<string> => {
+      if (!state.sub.wildcard) return state.sub.names;
+      return state.typeUrl === ENDPOINT ? this.ctx.cache.endpointNames() : this.ctx.cache.resourceSet(view, state.typeUrl).map.keys();
+    };
+    if (state.owed === 'all' || state.dirty === 'all') return everything();
+    const names = new Set<string>(state.owed);
+    if (state.dirty) for (const name of state.dirty) if (state.sub.wildcard || state.sub.names.has(name)) names.add(name);
+    return names;
+  }
+
+  protected isOwed(state: S, name: string): boolean {
+    return state.owed === 'all' || state.owed.has(name);
   }
 }
 
 interface SotwState extends TypeStateBase {
-  /** What the client holds if it accepts everything we sent. */
+  /** What the client holds if it accepts everything sent (names → versions). */
   sent: Map<string, string>;
-  /** What the client holds as of its last ACK. */
-  acked: Map<string, string>;
+  /** Order-independent digest of `sent`: the RDS/EDS `version_info`. */
+  digest: SetDigest;
+  /** For undoing a NACKed RDS/EDS response: each name's version before it. */
+  beforeLastSent: Map<string, string | undefined>;
+  /** LDS/CDS: the set last sent and the one before it, shared with the cache. */
+  sentSet?: ReadonlyMap<string, EncodedResource>;
+  previousSet?: ReadonlyMap<string, EncodedResource>;
   /** The set version a full-state (LDS/CDS) response was rejected at. */
   rejectedSetVersion?: string;
-  lastSentNames: Map<string, string>;
 }
 
 export class SotwStream extends StreamBase<SotwState> {
@@ -271,82 +330,117 @@ export class SotwStream extends StreamBase<SotwState> {
         sub: nextSotwSubscription(undefined, typeUrl, names),
         inFlight: false,
         owed: 'all',
+        dirty: false,
         rejected: new Map(),
         record: this.newRecord(typeUrl),
         sent: new Map(),
-        acked: new Map(),
-        lastSentNames: new Map(),
+        digest: new SetDigest(),
+        beforeLastSent: new Map(),
       };
       this.types.set(typeUrl, state);
     } else {
-      if (kind === 'ack') {
-        this.recordAck(state);
-        state.acked = new Map(state.sent);
-      } else if (kind === 'nack') {
-        this.recordNack(state, request.error_detail?.message ?? '(no message)');
-        for (const [name, version] of state.lastSentNames) state.rejected.set(name, version);
-        if (STATE_OF_THE_WORLD_TYPES.has(typeUrl)) state.rejectedSetVersion = state.record.sentVersion;
-        state.sent = new Map(state.acked);
-      }
+      if (kind === 'ack') this.recordAck(state);
+      else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       this.resubscribe(state, names);
     }
     this.pump(true);
   }
 
+  private undoLastSent(state: SotwState, message: string): void {
+    this.recordNack(state, message);
+    if (STATE_OF_THE_WORLD_TYPES.has(state.typeUrl)) {
+      state.rejectedSetVersion = state.record.sentVersion;
+      state.sentSet = state.previousSet;
+      return;
+    }
+    for (const [name, before] of state.beforeLastSent) {
+      const rejected = state.sent.get(name);
+      if (rejected !== undefined) {
+        state.rejected.set(name, rejected);
+        state.digest.remove(name, rejected);
+      }
+      if (before === undefined) state.sent.delete(name);
+      else {
+        state.sent.set(name, before);
+        state.digest.add(name, before);
+      }
+    }
+    state.beforeLastSent = new Map();
+  }
+
   private resubscribe(state: SotwState, names: readonly string[]): void {
     const previous = state.sub;
+    // Envoy repeats the full name list on every ACK: skip the common unchanged case cheaply.
+    if (!previous.wildcard && names.length === previous.names.size && names.every((n) => previous.names.has(n))) return;
     state.sub = nextSotwSubscription(previous, state.typeUrl, names);
     if (state.sub.wildcard && !previous.wildcard) state.owed = 'all';
-    const added = [...state.sub.names].filter((n) => !previous.names.has(n));
-    if (added.length > 0 && state.owed !== 'all') for (const n of added) state.owed.add(n);
+    if (state.owed !== 'all') for (const name of state.sub.names) if (!previous.names.has(name)) state.owed.add(name);
     // Forget what the client had of names it dropped, so a later re-subscribe gets them
     // again (go-control-plane #583: a re-added cluster never got its endpoints).
     if (!state.sub.wildcard) {
-      for (const name of [...state.sent.keys()]) {
+      for (const [name, version] of state.sent) {
         if (!state.sub.names.has(name)) {
           state.sent.delete(name);
-          state.acked.delete(name);
+          state.digest.remove(name, version);
         }
       }
     }
   }
 
   protected plan(state: SotwState): Plan | undefined {
-    const desired = this.desired(state);
+    const view = this.view as ProxyView;
     if (STATE_OF_THE_WORLD_TYPES.has(state.typeUrl)) {
-      const version = setVersion(desired.values());
-      const owed = state.owed === 'all' || state.owed.size > 0;
-      if (!owed && (version === state.record.sentVersion || version === state.rejectedSetVersion)) return undefined;
-      const onlyRemovals = [...desired.values()].every((r) => state.sent.get(r.name) === r.version) && desired.size < state.sent.size;
-      return { resources: [...desired.values()], removed: [], version, onlyRemovals };
+      const full = this.ctx.cache.resourceSet(view, state.typeUrl);
+      let set = full.map;
+      let version = full.version;
+      if (!state.sub.wildcard) {
+        const named = new Map<string, EncodedResource>();
+        for (const name of state.sub.names) {
+          const resource = full.map.get(name);
+          if (resource) named.set(name, resource);
+        }
+        set = named;
+        version = setVersion(named.values());
+      }
+      if (!hasOwed(state) && (version === state.record.sentVersion || version === state.rejectedSetVersion)) return undefined;
+      const before = state.sentSet;
+      const onlyRemovals = before !== undefined && set.size < before.size && [...set.values()].every((r) => before.get(r.name)?.version === r.version);
+      return { resources: set.values(), removed: [], version, fullSet: set, onlyRemovals };
     }
-    const owedNames = state.owed;
-    const isOwed = (name: string) => owedNames === 'all' || owedNames.has(name);
-    const changed = [...desired.values()].filter((r) => (isOwed(r.name) || state.sent.get(r.name) !== r.version) && state.rejected.get(r.name) !== r.version);
-    if (changed.length === 0) {
-      state.owed = new Set();
-      return undefined;
+    const changed: EncodedResource[] = [];
+    for (const name of this.candidates(state)) {
+      const resource = this.ctx.cache.resource(view, state.typeUrl, name);
+      if (!resource || state.rejected.get(name) === resource.version) continue;
+      if (this.isOwed(state, name) || state.sent.get(name) !== resource.version) changed.push(resource);
     }
-    const holding = new Map(state.sent);
-    for (const r of changed) holding.set(r.name, r.version);
-    const version = setVersion([...holding].map(([name, v]) => ({ name, version: v })));
-    return { resources: changed, removed: [], version, onlyRemovals: false };
+    return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
   }
 
-  protected applySent(state: SotwState, plan: Plan): void {
-    state.lastSentNames = new Map(plan.resources.map((r) => [r.name, r.version]));
-    if (STATE_OF_THE_WORLD_TYPES.has(state.typeUrl)) state.sent = new Map(state.lastSentNames);
-    else for (const r of plan.resources) state.sent.set(r.name, r.version);
+  protected applySent(state: SotwState, plan: Plan): string {
+    if (plan.fullSet && plan.version) {
+      state.previousSet = state.sentSet;
+      state.sentSet = plan.fullSet;
+      return plan.version;
+    }
+    state.beforeLastSent = new Map();
+    for (const r of plan.resources) {
+      const previous = state.sent.get(r.name);
+      state.beforeLastSent.set(r.name, previous);
+      state.sent.set(r.name, r.version);
+      state.digest.set(r.name, r.version, previous);
+    }
+    return state.digest.toString();
   }
 
-  protected encode(state: SotwState, plan: Plan, nonce: string): Buffer {
-    return encodeSotwResponse({ versionInfo: plan.version, typeUrl: state.typeUrl, nonce, resources: plan.resources });
+  protected encode(state: SotwState, plan: Plan, version: string, nonce: string): Buffer {
+    return encodeSotwResponse({ versionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources });
   }
 }
 
 interface DeltaState extends TypeStateBase {
-  /** name → version the client holds (initial_resource_versions, then what it ACKed or we sent). */
+  /** name → version the client holds (initial_resource_versions, then what we sent). */
   clientHas: Map<string, string>;
+  digest: SetDigest;
   /** For undoing a NACKed response: the versions the client held before it. */
   beforeLastSent: Map<string, string | undefined>;
 }
@@ -370,82 +464,113 @@ export class DeltaStream extends StreamBase<DeltaState> {
     if (!state) {
       const sub = nextDeltaSubscription(undefined, typeUrl, subscribe, unsubscribe);
       const clientHas = new Map<string, string>();
+      const digest = new SetDigest();
       // Reconnect: the client says what it already has, so unchanged resources are not re-sent.
       for (const [name, version] of Object.entries(request.initial_resource_versions ?? {})) {
-        if (sub.wildcard || sub.names.has(name)) clientHas.set(name, version);
+        if (sub.wildcard || sub.names.has(name)) {
+          clientHas.set(name, version);
+          digest.add(name, version);
+        }
       }
+      const owed = sub.wildcard ? 'all' : new Set([...sub.names, ...clientHas.keys()]);
       state = {
         typeUrl,
         sub,
         inFlight: false,
-        owed: sub.wildcard ? 'all' : new Set(sub.names),
+        owed,
+        dirty: false,
         rejected: new Map(),
         record: this.newRecord(typeUrl),
         clientHas,
+        digest,
         beforeLastSent: new Map(),
       };
       this.types.set(typeUrl, state);
     } else {
       if (kind === 'ack') this.recordAck(state);
-      else if (kind === 'nack') {
-        this.recordNack(state, request.error_detail?.message ?? '(no message)');
-        for (const [name, before] of state.beforeLastSent) {
-          const sentVersion = state.clientHas.get(name);
-          if (sentVersion !== undefined) state.rejected.set(name, sentVersion);
-          if (before === undefined) state.clientHas.delete(name);
-          else state.clientHas.set(name, before);
-        }
-      }
+      else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       const previous = state.sub;
       state.sub = nextDeltaSubscription(previous, typeUrl, subscribe, unsubscribe);
-      const owed = state.owed === 'all' ? undefined : state.owed;
       if (state.sub.wildcard && !previous.wildcard) state.owed = 'all';
-      for (const name of subscribe) if (name !== '*') owed?.add(name);
+      const owed = state.owed;
+      if (owed !== 'all') for (const name of subscribe) if (name !== '*') owed.add(name);
       // Unsubscribed names are simply forgotten: no removal is sent for them.
-      for (const name of unsubscribe) state.clientHas.delete(name);
-      if (!state.sub.wildcard) for (const name of [...state.clientHas.keys()]) if (!state.sub.names.has(name)) state.clientHas.delete(name);
+      for (const name of unsubscribe) this.forget(state, name);
+      if (!state.sub.wildcard && unsubscribe.includes('*'))
+        for (const name of [...state.clientHas.keys()]) if (!state.sub.names.has(name)) this.forget(state, name);
     }
     this.pump(true);
   }
 
+  private forget(state: DeltaState, name: string): void {
+    const version = state.clientHas.get(name);
+    if (version === undefined) return;
+    state.clientHas.delete(name);
+    state.digest.remove(name, version);
+  }
+
+  private undoLastSent(state: DeltaState, message: string): void {
+    this.recordNack(state, message);
+    for (const [name, before] of state.beforeLastSent) {
+      const sentVersion = state.clientHas.get(name);
+      if (sentVersion !== undefined) state.rejected.set(name, sentVersion);
+      this.forget(state, name);
+      if (before !== undefined) {
+        state.clientHas.set(name, before);
+        state.digest.add(name, before);
+      }
+    }
+    state.beforeLastSent = new Map();
+  }
+
   protected plan(state: DeltaState): Plan | undefined {
-    const desired = this.desired(state);
-    const changed = [...desired.values()].filter((r) => state.clientHas.get(r.name) !== r.version && state.rejected.get(r.name) !== r.version);
-    // Only what the client holds, or asked for by name, is ever reported removed: no
-    // phantom removals (go-control-plane PR #488).
-    const removed = [...state.clientHas.keys()].filter((name) => !desired.has(name));
-    if (state.owed !== 'all') for (const name of state.owed) if (!desired.has(name) && !removed.includes(name)) removed.push(name);
+    const view = this.view as ProxyView;
+    const changed: EncodedResource[] = [];
+    const removed: string[] = [];
+    const looked = new Set<string>();
+    for (const name of this.candidates(state)) {
+      looked.add(name);
+      const resource = this.ctx.cache.resource(view, state.typeUrl, name);
+      if (!resource) {
+        // Only what the client holds, or asked for by name, is ever reported removed:
+        // no phantom removals (go-control-plane PR #488).
+        if (state.clientHas.has(name) || this.isOwed(state, name)) removed.push(name);
+        continue;
+      }
+      if (state.clientHas.get(name) !== resource.version && state.rejected.get(name) !== resource.version) changed.push(resource);
+    }
+    // A whole-type check of a wildcard subscription also finds what vanished from the set.
+    if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
+      for (const name of state.clientHas.keys()) if (!looked.has(name) && !removed.includes(name)) removed.push(name);
+    }
     if (changed.length === 0 && removed.length === 0) {
-      state.owed = new Set();
       // A reconnecting client that already holds every current version is in sync
       // although nothing is sent: record that, so the admin API does not say NOT_SENT.
       if (state.record.sentVersion === undefined && state.clientHas.size > 0) {
-        const held = setVersion([...state.clientHas].map(([name, version]) => ({ name, version })));
-        state.record.sentVersion = held;
-        state.record.ackedVersion = held;
+        state.record.sentVersion = state.digest.toString();
+        state.record.ackedVersion = state.record.sentVersion;
       }
       return undefined;
     }
-    const holding = new Map(state.clientHas);
-    for (const r of changed) holding.set(r.name, r.version);
-    for (const name of removed) holding.delete(name);
-    const version = setVersion([...holding].map(([name, v]) => ({ name, version: v })));
-    return { resources: changed, removed, version, onlyRemovals: changed.length === 0 };
+    return { resources: changed, removed, onlyRemovals: changed.length === 0 };
   }
 
-  protected applySent(state: DeltaState, plan: Plan): void {
+  protected applySent(state: DeltaState, plan: Plan): string {
     state.beforeLastSent = new Map();
     for (const r of plan.resources) {
-      state.beforeLastSent.set(r.name, state.clientHas.get(r.name));
+      const previous = state.clientHas.get(r.name);
+      state.beforeLastSent.set(r.name, previous);
       state.clientHas.set(r.name, r.version);
+      state.digest.set(r.name, r.version, previous);
     }
     for (const name of plan.removed) {
       state.beforeLastSent.set(name, state.clientHas.get(name));
-      state.clientHas.delete(name);
+      this.forget(state, name);
     }
+    return state.digest.toString();
   }
 
-  protected encode(state: DeltaState, plan: Plan, nonce: string): Buffer {
-    return encodeDeltaResponse({ systemVersionInfo: plan.version, typeUrl: state.typeUrl, nonce, resources: plan.resources, removed: plan.removed });
+  protected encode(state: DeltaState, plan: Plan, version: string, nonce: string): Buffer {
+    return encodeDeltaResponse({ systemVersionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources, removed: plan.removed });
   }
 }
