@@ -102,20 +102,7 @@ function bootstrap(args: string[]): void {
       grpc: { type: 'boolean' },
     },
   });
-  if (values.grpc) {
-    const grpc = grpcBootstrap({
-      nodeId: need(values['node-id'], 'node-id'),
-      service: need(values.service, 'service'),
-      namespace: need(values.namespace, 'namespace'),
-      ...(values.region ? { region: values.region } : {}),
-      ...(values.zone ? { zone: values.zone } : {}),
-      ...(values['sub-zone'] ? { subZone: values['sub-zone'] } : {}),
-      xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
-    });
-    process.stdout.write(`${JSON.stringify(grpc, null, 2)}\n`);
-    return;
-  }
-  const config = envoyBootstrap({
+  const common = {
     nodeId: need(values['node-id'], 'node-id'),
     service: need(values.service, 'service'),
     namespace: need(values.namespace, 'namespace'),
@@ -123,6 +110,13 @@ function bootstrap(args: string[]): void {
     ...(values.zone ? { zone: values.zone } : {}),
     ...(values['sub-zone'] ? { subZone: values['sub-zone'] } : {}),
     xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
+  };
+  if (values.grpc) {
+    process.stdout.write(`${JSON.stringify(grpcBootstrap(common), null, 2)}\n`);
+    return;
+  }
+  const config = envoyBootstrap({
+    ...common,
     adminPort: Number(values['admin-port'] ?? 15000),
     ...(values['outbound-port'] ? { outboundPort: Number(values['outbound-port']) } : {}),
     delta: values.delta ?? false,

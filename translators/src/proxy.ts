@@ -1,4 +1,5 @@
 /** What a connected client is, parsed from its xDS `Node`: the input of translator selection. */
+import type { NodeJson } from '@meshcp/xds-protos';
 import type { Locality } from './model/types.js';
 
 export type ClientKind = 'envoy' | `grpc-${string}` | 'unknown';
@@ -32,18 +33,8 @@ export interface ProxyInfo {
   clientFeatures: string[];
 }
 
-/** The subset of the xDS Node we read (proto3 JSON, proto field names). */
-export interface NodeLike {
-  id?: string;
-  cluster?: string;
-  metadata?: Record<string, unknown>;
-  locality?: { region?: string; zone?: string; sub_zone?: string };
-  user_agent_name?: string;
-  user_agent_version?: string;
-  user_agent_build_version?: { version?: { major_number?: number; minor_number?: number; patch?: number } };
-  extensions?: { name?: string }[];
-  client_features?: string[];
-}
+/** The xDS Node as decoded from a request (proto3 JSON, proto field names). */
+export type NodeLike = NodeJson;
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
 export const DEFAULT_OUTBOUND_ADDRESS = '127.0.0.1';

@@ -35,7 +35,7 @@ import type { CacheChange, ProxyView, SnapshotCache } from '../cache/snapshot-ca
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ConnectionRecord, TypeRecord } from './connection.js';
-import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder, type Subscription } from './protocol.js';
+import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder, type RequestKind, type Subscription } from './protocol.js';
 
 export interface StreamSink {
   write(bytes: Buffer): void;
@@ -177,6 +177,28 @@ abstract class StreamBase<S extends TypeStateBase> {
     return typeUrl;
   }
 
+  /**
+   * The common start of every request: admission, then what the request means for its
+   * type. Undefined when it needs no further handling (an unserved type, a stale nonce).
+   */
+  protected classify(
+    node: unknown,
+    typeUrlText: string | undefined,
+    nameCount: number,
+    nonce: string | undefined,
+    hasError: boolean,
+  ): { typeUrl: TypeUrl; state: S | undefined; kind: RequestKind } | undefined {
+    const typeUrl = this.admit(node, typeUrlText, nameCount);
+    if (!typeUrl) return undefined;
+    const state = this.types.get(typeUrl);
+    const kind = classifyRequest(state, nonce, hasError);
+    if (kind === 'stale') {
+      this.ctx.metrics.ignoredRequests.inc({ reason: 'stale_nonce' });
+      return undefined;
+    }
+    return { typeUrl, state, kind };
+  }
+
   protected newRecord(typeUrl: TypeUrl): TypeRecord {
     const record: TypeRecord = { waiting: false, lastResponseNacked: false };
     this.record?.types.set(typeUrl, record);
@@ -316,14 +338,10 @@ export class SotwStream extends StreamBase<SotwState> {
 
   onRequest(request: DiscoveryRequestJson): void {
     const names = request.resource_names ?? [];
-    const typeUrl = this.admit(request.node, request.type_url, names.length);
-    if (!typeUrl) return;
-    let state = this.types.get(typeUrl);
-    const kind = classifyRequest(state, request.response_nonce, request.error_detail !== undefined);
-    if (kind === 'stale') {
-      this.ctx.metrics.ignoredRequests.inc({ reason: 'stale_nonce' });
-      return;
-    }
+    const classified = this.classify(request.node, request.type_url, names.length, request.response_nonce, request.error_detail !== undefined);
+    if (!classified) return;
+    const { typeUrl, kind } = classified;
+    let state = classified.state;
     if (!state) {
       state = {
         typeUrl,
@@ -453,14 +471,16 @@ export class DeltaStream extends StreamBase<DeltaState> {
   onRequest(request: DeltaDiscoveryRequestJson): void {
     const subscribe = request.resource_names_subscribe ?? [];
     const unsubscribe = request.resource_names_unsubscribe ?? [];
-    const typeUrl = this.admit(request.node, request.type_url, subscribe.length + unsubscribe.length);
-    if (!typeUrl) return;
-    let state = this.types.get(typeUrl);
-    const kind = classifyRequest(state, request.response_nonce, request.error_detail !== undefined);
-    if (kind === 'stale') {
-      this.ctx.metrics.ignoredRequests.inc({ reason: 'stale_nonce' });
-      return;
-    }
+    const classified = this.classify(
+      request.node,
+      request.type_url,
+      subscribe.length + unsubscribe.length,
+      request.response_nonce,
+      request.error_detail !== undefined,
+    );
+    if (!classified) return;
+    const { typeUrl, kind } = classified;
+    let state = classified.state;
     if (!state) {
       const sub = nextDeltaSubscription(undefined, typeUrl, subscribe, unsubscribe);
       const clientHas = new Map<string, string>();
