@@ -18,6 +18,15 @@ describe('snapshot cache', () => {
     expect(otherZone.endpointKey).not.toBe(one.endpointKey);
   });
 
+  it('reports what an older Envoy cannot be given as degraded', () => {
+    const cache = new SnapshotCache(new Metrics());
+    cache.setModel(mesh(serviceYaml('a', [1001]).replace('port: 1001,', 'port: 1001, name: a-pod,')));
+    const old = cache.viewFor(proxyFromNode({ ...ENVOY_NODE, user_agent_build_version: { version: { major_number: 1, minor_number: 38, patch: 3 } } }));
+    const current = cache.viewFor(proxyFromNode(ENVOY_NODE));
+    expect(cache.degradedFor(old)).toEqual([expect.stringContaining('(observability_name) need Envoy 1.39+')]);
+    expect(cache.degradedFor(current)).toEqual([]);
+  });
+
   it('takes the endpoint fast path: only the changed cluster is re-translated, config is reused', () => {
     const cache = new SnapshotCache(new Metrics());
     cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));

@@ -11,6 +11,7 @@ import {
   edsClusterNames,
   emptyModel,
   envoyConfigScopeKey,
+  envoyDegraded,
   envoyProfile,
   grpcProfile,
   localityKey,
@@ -258,7 +259,9 @@ export class SnapshotCache {
     if (existing) return existing;
     const started = process.hrtime.bigint();
     const grpc = view.info.clientKind.startsWith('grpc-');
-    const config = grpc ? translateGrpcConfig(this.model, view.profile) : { ...translateEnvoyConfig(this.model, view.info, view.profile), degraded: [] };
+    const config = grpc
+      ? translateGrpcConfig(this.model, view.profile)
+      : { ...translateEnvoyConfig(this.model, view.info, view.profile), degraded: envoyDegraded(this.model, view.profile) };
     const byType = new Map<TypeUrl, ResourceSet>();
     const encodeAll = (typeUrl: TypeUrl, list: object[]) => {
       const map = new Map<string, EncodedResource>();

@@ -7,7 +7,7 @@ import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } fro
 import type { MeshModel, MeshService, ServicePort } from '../model/types.js';
 import { serviceKey } from '../model/types.js';
 import type { ProxyInfo } from '../proxy.js';
-import type { EnvoyProfile } from './capabilities.js';
+import { type EnvoyProfile, supports } from './capabilities.js';
 import { durationText, needsDns, serviceCluster } from './features/cluster.js';
 import { loadAssignment } from './features/endpoints.js';
 import { inboundHttpListener, outboundHttpListener, outboundTcpListener } from './features/listener.js';
@@ -94,6 +94,22 @@ export function translateEnvoyEndpoints(
   const target = serviceOfCluster(model, cluster);
   if (!target || needsDns(target.service)) return undefined;
   return loadAssignment(target.service, target.port, locality, profile);
+}
+
+/**
+ * What the model asks for that this proxy's version cannot be given in any form
+ * (features with an older equivalent are translated, not listed).
+ */
+export function envoyDegraded(model: MeshModel, profile: EnvoyProfile): string[] {
+  const degraded: string[] = [];
+  if (!supports(profile, 'endpoint.observabilityName')) {
+    const named = sortedServices(model).filter((s) => s.endpoints.some((e) => e.name));
+    if (named.length > 0)
+      degraded.push(
+        `endpoint names (observability_name) need Envoy 1.39+: not shown for ${named.length} service(s), e.g. ${named[0]?.namespace}/${named[0]?.name}`,
+      );
+  }
+  return degraded;
 }
 
 /** Everything one Envoy proxy gets: LDS/RDS/CDS plus the CLA of every EDS cluster it references. */
