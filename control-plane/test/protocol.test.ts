@@ -196,6 +196,26 @@ describe('xDS server with a real grpc-js client', () => {
     expect(JSON.stringify(secondPush.resources)).toContain('b.shop:8080');
   });
 
+  it('re-sends the endpoints of an updated cluster without waiting for the CDS ACK (go-control-plane #245)', async () => {
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    const client = connect();
+    client.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const cds = await client.next();
+    client.send({ type_url: CLUSTER, version_info: cds.version_info, response_nonce: cds.nonce });
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'] });
+    const eds = await client.next();
+    client.send({ type_url: ENDPOINT, resource_names: ['a.shop:8080'], version_info: eds.version_info, response_nonce: eds.nonce });
+    await expect.poll(() => server.connections()[0]?.types.get(ENDPOINT)?.ackedVersion).toBe(eds.version_info);
+    // Same endpoints, new connect timeout: Envoy re-creates the cluster and warms it on EDS.
+    cache.setModel(mesh(serviceYaml('a', [1001]).replace('ports: [{name: http, port: 8080}]', 'ports: [{name: http, port: 8080}]\n  connectTimeout: 2s')));
+    const cdsUpdate = await client.next();
+    expect(cdsUpdate.type_url).toBe(CLUSTER);
+    const edsAgain = await client.next();
+    expect(edsAgain.type_url).toBe(ENDPOINT);
+    expect(names(edsAgain)).toEqual(['a.shop:8080']);
+    expect((edsAgain.resources?.[0] as { endpoints: unknown }).endpoints).toEqual((eds.resources?.[0] as { endpoints: unknown }).endpoints);
+  });
+
   it('Delta: initial_resource_versions avoid re-sending, removals only for what the client has', async () => {
     cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002])));
     const first = connect('delta');

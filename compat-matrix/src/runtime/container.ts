@@ -48,6 +48,9 @@ abstract class ContainerRuntime implements EnvoyRuntime {
       launch.name,
       '--network',
       'host',
+      // The image's /etc/hosts is a placeholder; do not depend on the host's mapping.
+      '--add-host',
+      'localhost:127.0.0.1',
       ...labels,
       ...this.runArgs,
       '-v',

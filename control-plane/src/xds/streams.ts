@@ -74,6 +74,12 @@ interface TypeStateBase {
   /** The client opened or widened its subscription and is owed a response. */
   owed: Set<string> | 'all';
   dirty: Dirty;
+  /**
+   * Names to send even though the client holds their version: endpoints of clusters
+   * that CDS just updated, which Envoy re-creates and warms only on a fresh EDS
+   * response (go-control-plane #245: otherwise they wait out initial_fetch_timeout).
+   */
+  resend: Set<string>;
   /** Versions the client rejected: never re-sent (go-control-plane PR #794 looped). */
   rejected: Map<string, string>;
   record: TypeRecord;
@@ -86,6 +92,8 @@ interface Plan {
   version?: string;
   /** The full set a SotW LDS/CDS response replaces the client's with. */
   fullSet?: ReadonlyMap<string, EncodedResource>;
+  /** Names the client holds at another version: updated, not added. */
+  updated?: string[];
   onlyRemovals: boolean;
 }
 
@@ -99,7 +107,7 @@ function mergeDirty(current: Dirty, added: 'all' | Set<string>): Dirty {
 }
 
 function hasOwed(state: TypeStateBase): boolean {
-  return state.owed === 'all' || state.owed.size > 0;
+  return state.owed === 'all' || state.owed.size > 0 || state.resend.size > 0;
 }
 
 let nextStreamId = 1;
@@ -111,6 +119,7 @@ abstract class StreamBase<S extends TypeStateBase> {
   protected readonly types = new Map<TypeUrl, S>();
   private nonceCounter = 0;
   private closed = false;
+  private endpointsMarked = false;
 
   constructor(
     protected readonly ctx: StreamContext,
@@ -266,14 +275,23 @@ abstract class StreamBase<S extends TypeStateBase> {
     if (plans.size === 0) return;
     const onlyRemovals = [...plans.values()].every((p) => p.onlyRemovals);
     const order = pushOrder(ADS_ADD_ORDER, onlyRemovals);
-    let blocked = false;
+    const unanswered = new Set<TypeUrl>();
     for (const typeUrl of order) {
       const state = this.types.get(typeUrl);
       if (!state) continue;
+      // Envoy ACKs an updated cluster only once it has warmed on EDS, so EDS must not
+      // wait for that ACK; the other types wait for every earlier one.
+      const blocked = [...unanswered].some((earlier) => !(typeUrl === ENDPOINT && earlier === CLUSTER));
       const plan = plans.get(typeUrl);
       if (plan && (!blocked || (requestDriven && hasOwed(state)))) this.send(state, plan);
       else if (plan) state.record.waiting = true; // stays dirty: planned again after the ACK
-      if (state.inFlight) blocked = true;
+      if (state.inFlight) unanswered.add(typeUrl);
+    }
+    // A CDS response that updated clusters marked their endpoints for re-sending after
+    // the plans above were made; plan again (terminates: CDS is now in flight).
+    if (this.endpointsMarked) {
+      this.endpointsMarked = false;
+      this.pump(false);
     }
   }
 
@@ -283,11 +301,25 @@ abstract class StreamBase<S extends TypeStateBase> {
     state.inFlight = true;
     state.owed = new Set();
     state.dirty = false;
+    state.resend = new Set();
     state.record.waiting = false;
     const version = this.applySent(state, plan);
+    if (state.typeUrl === CLUSTER) this.resendEndpointsOfUpdatedClusters(plan);
     state.record.sentVersion = version;
     this.sink.write(this.encode(state, plan, version, nonce));
     this.ctx.metrics.responses.inc({ type: SHORT_NAME[state.typeUrl], mode: this.mode });
+  }
+
+  /** Clusters this response changed (not added): their endpoints must follow. */
+  private resendEndpointsOfUpdatedClusters(plan: Plan): void {
+    const endpoints = this.types.get(ENDPOINT);
+    if (!endpoints) return;
+    for (const name of plan.updated ?? []) {
+      if (endpoints.sub.wildcard || endpoints.sub.names.has(name)) {
+        endpoints.resend.add(name);
+        this.endpointsMarked = true;
+      }
+    }
   }
 
   /** Decides what to send for one type, without changing state; undefined when nothing. */
@@ -307,13 +339,13 @@ abstract class StreamBase<S extends TypeStateBase> {
       return state.typeUrl === ENDPOINT ? this.ctx.cache.endpointNames() : this.ctx.cache.resourceSet(view, state.typeUrl).map.keys();
     };
     if (state.owed === 'all' || state.dirty === 'all') return everything();
-    const names = new Set<string>(state.owed);
+    const names = new Set<string>([...state.owed, ...state.resend]);
     if (state.dirty) for (const name of state.dirty) if (state.sub.wildcard || state.sub.names.has(name)) names.add(name);
     return names;
   }
 
   protected isOwed(state: S, name: string): boolean {
-    return state.owed === 'all' || state.owed.has(name);
+    return state.owed === 'all' || state.owed.has(name) || state.resend.has(name);
   }
 }
 
@@ -349,6 +381,7 @@ export class SotwStream extends StreamBase<SotwState> {
         inFlight: false,
         owed: 'all',
         dirty: false,
+        resend: new Set(),
         rejected: new Map(),
         record: this.newRecord(typeUrl),
         sent: new Map(),
@@ -422,8 +455,10 @@ export class SotwStream extends StreamBase<SotwState> {
       }
       if (!hasOwed(state) && (version === state.record.sentVersion || version === state.rejectedSetVersion)) return undefined;
       const before = state.sentSet;
-      const onlyRemovals = before !== undefined && set.size < before.size && [...set.values()].every((r) => before.get(r.name)?.version === r.version);
-      return { resources: set.values(), removed: [], version, fullSet: set, onlyRemovals };
+      const updated: string[] = [];
+      if (before) for (const r of set.values()) if (before.has(r.name) && before.get(r.name)?.version !== r.version) updated.push(r.name);
+      const onlyRemovals = before !== undefined && set.size < before.size && updated.length === 0 && [...set.values()].every((r) => before.has(r.name));
+      return { resources: set.values(), removed: [], version, fullSet: set, updated, onlyRemovals };
     }
     const changed: EncodedResource[] = [];
     for (const name of this.candidates(state)) {
@@ -499,6 +534,7 @@ export class DeltaStream extends StreamBase<DeltaState> {
         inFlight: false,
         owed,
         dirty: false,
+        resend: new Set(),
         rejected: new Map(),
         record: this.newRecord(typeUrl),
         clientHas,
@@ -557,7 +593,7 @@ export class DeltaStream extends StreamBase<DeltaState> {
         if (state.clientHas.has(name) || this.isOwed(state, name)) removed.push(name);
         continue;
       }
-      if (state.clientHas.get(name) !== resource.version && state.rejected.get(name) !== resource.version) changed.push(resource);
+      if ((state.clientHas.get(name) !== resource.version || state.resend.has(name)) && state.rejected.get(name) !== resource.version) changed.push(resource);
     }
     // A whole-type check of a wildcard subscription also finds what vanished from the set.
     if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
@@ -572,7 +608,8 @@ export class DeltaStream extends StreamBase<DeltaState> {
       }
       return undefined;
     }
-    return { resources: changed, removed, onlyRemovals: changed.length === 0 };
+    const updated = changed.filter((r) => state.clientHas.has(r.name)).map((r) => r.name);
+    return { resources: changed, removed, updated, onlyRemovals: changed.length === 0 };
   }
 
   protected applySent(state: DeltaState, plan: Plan): string {

@@ -121,8 +121,14 @@ const figures = {
 if (values.json) console.log(JSON.stringify(figures, null, 2));
 else {
   console.log(`translation benchmark: ${serviceCount} services × 10 endpoints (${figures.endpoints} endpoints), one Envoy 1.40 sidecar in eu-1a`);
-  console.log(`  first snapshot: apply model ${figures.applyModelMs} ms, LDS+RDS+CDS translate+PGV+encode ${figures.translateEncodeConfigMs} ms, EDS (${serviceCount} CLAs) ${figures.translateEncodeEndpointsMs} ms → ${figures.totalFirstSnapshotMs} ms`);
-  console.log(`  encoded: config ${(figures.configBytes / 1e6).toFixed(1)} MB, endpoints ${(figures.endpointBytes / 1e6).toFixed(1)} MB; heap ${figures.heapUsedMb} MB`);
+  console.log(
+    `  first snapshot: apply model ${figures.applyModelMs} ms, LDS+RDS+CDS translate+PGV+encode ${figures.translateEncodeConfigMs} ms, EDS (${serviceCount} CLAs) ${figures.translateEncodeEndpointsMs} ms → ${figures.totalFirstSnapshotMs} ms`,
+  );
+  console.log(
+    `  encoded: config ${(figures.configBytes / 1e6).toFixed(1)} MB, endpoints ${(figures.endpointBytes / 1e6).toFixed(1)} MB; heap ${figures.heapUsedMb} MB`,
+  );
   const c = figures.oneEndpointChange;
-  console.log(`  one endpoint change: apply (diff) ${c.applyModelMs} ms (config changed: ${c.configChanged}, clusters re-translated: ${c.clustersChanged}), re-read config ${c.reReadConfigMs} ms, re-read all EDS ${c.reReadEndpointsMs} ms`);
+  console.log(
+    `  one endpoint change: apply (diff) ${c.applyModelMs} ms (config changed: ${c.configChanged}, clusters re-translated: ${c.clustersChanged}), re-read config ${c.reReadConfigMs} ms, re-read all EDS ${c.reReadEndpointsMs} ms`,
+  );
 }

@@ -19,7 +19,7 @@ export interface Capability {
   extension?: string;
   /** Where the fact comes from (changelog, proto comment). */
   source: string;
-  /** The test or matrix scenario that fails if this row is wrong; absent while unproven. */
+  /** The test or matrix scenario that fails if this row is wrong (compat-matrix checks every Envoy row has one). */
   proof?: string;
 }
 
@@ -32,28 +32,28 @@ export const ENVOY_CAPABILITIES: readonly Capability[] = [
     extension: 'envoy.cluster.dns',
     source:
       'envoy.extensions.clusters.dns.v3.DnsCluster is absent from the 1.32 API descriptors and present from 1.35 (go-control-plane envoy module); changelog 1.33.0',
-    proof: 'translators/test/api-versions.test.ts (descriptor check); e2e/test/capabilities.test.ts "DNS cluster extension"',
+    proof: 'translators/test/api-versions.test.ts (descriptor check); compat-matrix scenario cap-cluster-dns-cluster-extension',
   },
   {
     feature: 'http2.safeDefaultsPinned',
     since: '1.36.0',
     onOlder: 'different-default',
     source: 'changelog 1.36.0: HTTP/2 max concurrent streams 2147483647 → 1024, initial stream window 256 MiB → 16 MiB, connection window 256 MiB → 24 MiB',
-    proof: 'e2e/test/capabilities.test.ts "HTTP/2 options are pinned"',
+    proof: 'compat-matrix scenario cap-http2-safe-defaults-pinned',
   },
   {
     feature: 'route.pathRewrite',
     since: '1.37.0',
     onOlder: 'dropped',
     source: 'RouteAction.path_rewrite (field 45) is absent from the 1.36 API descriptors and present from 1.37',
-    proof: 'e2e/test/capabilities.test.ts "RouteAction.path_rewrite"',
+    proof: 'compat-matrix scenario cap-route-path-rewrite',
   },
   {
     feature: 'endpoint.observabilityName',
     since: '1.39.0',
     onOlder: 'dropped',
     source: 'Endpoint.observability_name is absent from the 1.38 API descriptors and present from 1.39',
-    proof: 'e2e/test/capabilities.test.ts "Endpoint.observability_name"',
+    proof: 'compat-matrix scenario cap-endpoint-observability-name',
   },
 ];
 
