@@ -18,7 +18,7 @@
 set -euo pipefail
 
 K8S_VERSION=${MESHCP_K8S_VERSION:-v1.34.4}
-CACHE=${MESHCP_K8S_CACHE:-$HOME/.cache/meshcp/k8s}
+CACHE=${MESHCP_K8S_CACHE:-${MESHCP_CACHE:-$HOME/.cache/meshcp}/k8s}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$HERE/../apiserver" && pwd)
 

