@@ -213,7 +213,9 @@ describe('xDS server with a real grpc-js client', () => {
     const edsAgain = await client.next();
     expect(edsAgain.type_url).toBe(ENDPOINT);
     expect(names(edsAgain)).toEqual(['a.shop:8080']);
-    expect((edsAgain.resources?.[0] as { endpoints: unknown }).endpoints).toEqual((eds.resources?.[0] as { endpoints: unknown }).endpoints);
+    const endpointsOf = (r: typeof eds) => (r.resources?.[0] as { endpoints?: unknown } | undefined)?.endpoints;
+    expect(endpointsOf(edsAgain)).toEqual(endpointsOf(eds));
+    expect(endpointsOf(eds)).toBeDefined();
   });
 
   it('Delta: initial_resource_versions avoid re-sending, removals only for what the client has', async () => {

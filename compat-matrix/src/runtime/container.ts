@@ -80,7 +80,9 @@ abstract class ContainerRuntime implements EnvoyRuntime {
         const out = await this.run(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', id], 30_000);
         if (out.code !== 0) return `container ${id.slice(0, 12)} is gone: ${out.error ?? tail(out.stderr, 2)}`;
         const [status, code] = out.stdout.trim().split(' ');
-        return status === 'running' ? undefined : `container ${status} (exit code ${code})`;
+        // podman reports a container that ran and ended as 'exited' or, once cleaned up, 'stopped'.
+        if (status === 'running' || status === 'created' || status === 'configured') return undefined;
+        return `container exited (exit code ${code})`;
       },
       logs,
       stop: async () => {
