@@ -11,6 +11,11 @@ export interface BootstrapOptions {
   xdsAddress: string;
   adminPort: number;
   outboundPort?: number;
+  /** Inbound listener port in front of the proxy's own app, and where that app listens. */
+  inboundPort?: number;
+  appPort?: number;
+  /** TCP services are exposed locally at their port plus this offset. */
+  tcpPortOffset?: number;
   delta: boolean;
 }
 
@@ -23,6 +28,9 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
   const isIp = /^[\d.]+$|:/.test(host);
   const metadata: Record<string, unknown> = { [METADATA.namespace]: options.namespace, [METADATA.service]: options.service };
   if (options.outboundPort !== undefined) metadata[METADATA.outboundPort] = options.outboundPort;
+  if (options.inboundPort !== undefined) metadata[METADATA.inboundPort] = options.inboundPort;
+  if (options.appPort !== undefined) metadata[METADATA.appPort] = options.appPort;
+  if (options.tcpPortOffset !== undefined) metadata[METADATA.tcpPortOffset] = options.tcpPortOffset;
   const locality: Record<string, string> = {};
   if (options.region) locality.region = options.region;
   if (options.zone) locality.zone = options.zone;
@@ -64,7 +72,9 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
 }
 
 /** `meshcp bootstrap --grpc`: the gRPC xDS bootstrap JSON (GRPC_XDS_BOOTSTRAP / GRPC_XDS_BOOTSTRAP_CONFIG). */
-export function grpcBootstrap(options: Omit<BootstrapOptions, 'adminPort' | 'delta' | 'outboundPort'>): Record<string, unknown> {
+export function grpcBootstrap(
+  options: Pick<BootstrapOptions, 'nodeId' | 'service' | 'namespace' | 'region' | 'zone' | 'subZone' | 'xdsAddress'>,
+): Record<string, unknown> {
   const locality: Record<string, string> = {};
   if (options.region) locality.region = options.region;
   if (options.zone) locality.zone = options.zone;

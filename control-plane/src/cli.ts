@@ -14,7 +14,8 @@ const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
-                   [--admin-port N] [--outbound-port N] [--delta] [--grpc]
+                   [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
+                   [--tcp-port-offset N] [--delta] [--grpc]
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp envoy install X.Y.Z
@@ -98,6 +99,9 @@ function bootstrap(args: string[]): void {
       'xds-address': { type: 'string' },
       'admin-port': { type: 'string' },
       'outbound-port': { type: 'string' },
+      'inbound-port': { type: 'string' },
+      'app-port': { type: 'string' },
+      'tcp-port-offset': { type: 'string' },
       delta: { type: 'boolean' },
       grpc: { type: 'boolean' },
     },
@@ -119,6 +123,9 @@ function bootstrap(args: string[]): void {
     ...common,
     adminPort: Number(values['admin-port'] ?? 15000),
     ...(values['outbound-port'] ? { outboundPort: Number(values['outbound-port']) } : {}),
+    ...(values['inbound-port'] ? { inboundPort: Number(values['inbound-port']) } : {}),
+    ...(values['app-port'] ? { appPort: Number(values['app-port']) } : {}),
+    ...(values['tcp-port-offset'] ? { tcpPortOffset: Number(values['tcp-port-offset']) } : {}),
     delta: values.delta ?? false,
   });
   process.stdout.write(stringify(config));

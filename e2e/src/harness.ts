@@ -79,6 +79,9 @@ export async function startEnvoy(options: EnvoyOptions, cleanup: Cleanup): Promi
     xdsAddress: `127.0.0.1:${options.xdsPort}`,
     adminPort,
     outboundPort,
+    ...(options.inboundPort ? { inboundPort: options.inboundPort } : {}),
+    ...(options.appPort ? { appPort: options.appPort } : {}),
+    ...(options.tcpPortOffset !== undefined ? { tcpPortOffset: options.tcpPortOffset } : {}),
     delta: options.delta ?? false,
   });
   const path = join(dir, 'bootstrap.yaml');
