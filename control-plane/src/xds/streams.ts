@@ -25,7 +25,6 @@ import {
   isTypeUrl,
   LISTENER,
   ROUTE,
-  SetDigest,
   SHORT_NAME,
   STATE_OF_THE_WORLD_TYPES,
   setVersion,
@@ -35,6 +34,7 @@ import type { CacheChange, ProxyView, SnapshotCache } from '../cache/snapshot-ca
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ConnectionRecord, TypeRecord } from './connection.js';
+import { HeldVersions } from './held-versions.js';
 import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder, type RequestKind, type Subscription } from './protocol.js';
 
 export interface StreamSink {
@@ -350,12 +350,8 @@ abstract class StreamBase<S extends TypeStateBase> {
 }
 
 interface SotwState extends TypeStateBase {
-  /** What the client holds if it accepts everything sent (names → versions). */
-  sent: Map<string, string>;
-  /** Order-independent digest of `sent`: the RDS/EDS `version_info`. */
-  digest: SetDigest;
-  /** For undoing a NACKed RDS/EDS response: each name's version before it. */
-  beforeLastSent: Map<string, string | undefined>;
+  /** RDS/EDS: what the client holds if it accepts everything sent; its digest is the `version_info`. */
+  held: HeldVersions;
   /** LDS/CDS: the set last sent and the one before it, shared with the cache. */
   sentSet?: ReadonlyMap<string, EncodedResource>;
   previousSet?: ReadonlyMap<string, EncodedResource>;
@@ -384,9 +380,7 @@ export class SotwStream extends StreamBase<SotwState> {
         resend: new Set(),
         rejected: new Map(),
         record: this.newRecord(typeUrl),
-        sent: new Map(),
-        digest: new SetDigest(),
-        beforeLastSent: new Map(),
+        held: new HeldVersions(),
       };
       this.types.set(typeUrl, state);
     } else {
@@ -404,19 +398,7 @@ export class SotwStream extends StreamBase<SotwState> {
       state.sentSet = state.previousSet;
       return;
     }
-    for (const [name, before] of state.beforeLastSent) {
-      const rejected = state.sent.get(name);
-      if (rejected !== undefined) {
-        state.rejected.set(name, rejected);
-        state.digest.remove(name, rejected);
-      }
-      if (before === undefined) state.sent.delete(name);
-      else {
-        state.sent.set(name, before);
-        state.digest.add(name, before);
-      }
-    }
-    state.beforeLastSent = new Map();
+    for (const [name, version] of state.held.undo()) state.rejected.set(name, version);
   }
 
   private resubscribe(state: SotwState, names: readonly string[]): void {
@@ -429,12 +411,7 @@ export class SotwStream extends StreamBase<SotwState> {
     // Forget what the client had of names it dropped, so a later re-subscribe gets them
     // again (go-control-plane #583: a re-added cluster never got its endpoints).
     if (!state.sub.wildcard) {
-      for (const [name, version] of state.sent) {
-        if (!state.sub.names.has(name)) {
-          state.sent.delete(name);
-          state.digest.remove(name, version);
-        }
-      }
+      for (const name of [...state.held.names()]) if (!state.sub.names.has(name)) state.held.forget(name);
     }
   }
 
@@ -464,7 +441,7 @@ export class SotwStream extends StreamBase<SotwState> {
     for (const name of this.candidates(state)) {
       const resource = this.ctx.cache.resource(view, state.typeUrl, name);
       if (!resource || state.rejected.get(name) === resource.version) continue;
-      if (this.isOwed(state, name) || state.sent.get(name) !== resource.version) changed.push(resource);
+      if (this.isOwed(state, name) || state.held.get(name) !== resource.version) changed.push(resource);
     }
     return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
   }
@@ -475,14 +452,7 @@ export class SotwStream extends StreamBase<SotwState> {
       state.sentSet = plan.fullSet;
       return plan.version;
     }
-    state.beforeLastSent = new Map();
-    for (const r of plan.resources) {
-      const previous = state.sent.get(r.name);
-      state.beforeLastSent.set(r.name, previous);
-      state.sent.set(r.name, r.version);
-      state.digest.set(r.name, r.version, previous);
-    }
-    return state.digest.toString();
+    return state.held.apply(plan.resources);
   }
 
   protected encode(state: SotwState, plan: Plan, version: string, nonce: string): Buffer {
@@ -491,11 +461,8 @@ export class SotwStream extends StreamBase<SotwState> {
 }
 
 interface DeltaState extends TypeStateBase {
-  /** name → version the client holds (initial_resource_versions, then what we sent). */
-  clientHas: Map<string, string>;
-  digest: SetDigest;
-  /** For undoing a NACKed response: the versions the client held before it. */
-  beforeLastSent: Map<string, string | undefined>;
+  /** What the client holds: initial_resource_versions, then what we sent. */
+  held: HeldVersions;
 }
 
 export class DeltaStream extends StreamBase<DeltaState> {
@@ -518,16 +485,12 @@ export class DeltaStream extends StreamBase<DeltaState> {
     let state = classified.state;
     if (!state) {
       const sub = nextDeltaSubscription(undefined, typeUrl, subscribe, unsubscribe);
-      const clientHas = new Map<string, string>();
-      const digest = new SetDigest();
+      const held = new HeldVersions();
       // Reconnect: the client says what it already has, so unchanged resources are not re-sent.
       for (const [name, version] of Object.entries(request.initial_resource_versions ?? {})) {
-        if (sub.wildcard || sub.names.has(name)) {
-          clientHas.set(name, version);
-          digest.add(name, version);
-        }
+        if (sub.wildcard || sub.names.has(name)) held.hold(name, version);
       }
-      const owed = sub.wildcard ? 'all' : new Set([...sub.names, ...clientHas.keys()]);
+      const owed = sub.wildcard ? 'all' : new Set([...sub.names, ...held.names()]);
       state = {
         typeUrl,
         sub,
@@ -537,9 +500,7 @@ export class DeltaStream extends StreamBase<DeltaState> {
         resend: new Set(),
         rejected: new Map(),
         record: this.newRecord(typeUrl),
-        clientHas,
-        digest,
-        beforeLastSent: new Map(),
+        held,
       };
       this.types.set(typeUrl, state);
     } else {
@@ -551,32 +512,15 @@ export class DeltaStream extends StreamBase<DeltaState> {
       const owed = state.owed;
       if (owed !== 'all') for (const name of subscribe) if (name !== '*') owed.add(name);
       // Unsubscribed names are simply forgotten: no removal is sent for them.
-      for (const name of unsubscribe) this.forget(state, name);
-      if (!state.sub.wildcard && unsubscribe.includes('*'))
-        for (const name of [...state.clientHas.keys()]) if (!state.sub.names.has(name)) this.forget(state, name);
+      for (const name of unsubscribe) state.held.forget(name);
+      if (!state.sub.wildcard && unsubscribe.includes('*')) for (const name of [...state.held.names()]) if (!state.sub.names.has(name)) state.held.forget(name);
     }
     this.pump(true);
   }
 
-  private forget(state: DeltaState, name: string): void {
-    const version = state.clientHas.get(name);
-    if (version === undefined) return;
-    state.clientHas.delete(name);
-    state.digest.remove(name, version);
-  }
-
   private undoLastSent(state: DeltaState, message: string): void {
     this.recordNack(state, message);
-    for (const [name, before] of state.beforeLastSent) {
-      const sentVersion = state.clientHas.get(name);
-      if (sentVersion !== undefined) state.rejected.set(name, sentVersion);
-      this.forget(state, name);
-      if (before !== undefined) {
-        state.clientHas.set(name, before);
-        state.digest.add(name, before);
-      }
-    }
-    state.beforeLastSent = new Map();
+    for (const [name, version] of state.held.undo()) state.rejected.set(name, version);
   }
 
   protected plan(state: DeltaState): Plan | undefined {
@@ -590,41 +534,30 @@ export class DeltaStream extends StreamBase<DeltaState> {
       if (!resource) {
         // Only what the client holds, or asked for by name, is ever reported removed:
         // no phantom removals (go-control-plane PR #488).
-        if (state.clientHas.has(name) || this.isOwed(state, name)) removed.push(name);
+        if (state.held.has(name) || this.isOwed(state, name)) removed.push(name);
         continue;
       }
-      if ((state.clientHas.get(name) !== resource.version || state.resend.has(name)) && state.rejected.get(name) !== resource.version) changed.push(resource);
+      if ((state.held.get(name) !== resource.version || state.resend.has(name)) && state.rejected.get(name) !== resource.version) changed.push(resource);
     }
     // A whole-type check of a wildcard subscription also finds what vanished from the set.
     if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
-      for (const name of state.clientHas.keys()) if (!looked.has(name) && !removed.includes(name)) removed.push(name);
+      for (const name of state.held.names()) if (!looked.has(name) && !removed.includes(name)) removed.push(name);
     }
     if (changed.length === 0 && removed.length === 0) {
       // A reconnecting client that already holds every current version is in sync
       // although nothing is sent: record that, so the admin API does not say NOT_SENT.
-      if (state.record.sentVersion === undefined && state.clientHas.size > 0) {
-        state.record.sentVersion = state.digest.toString();
+      if (state.record.sentVersion === undefined && state.held.size > 0) {
+        state.record.sentVersion = state.held.version();
         state.record.ackedVersion = state.record.sentVersion;
       }
       return undefined;
     }
-    const updated = changed.filter((r) => state.clientHas.has(r.name)).map((r) => r.name);
+    const updated = changed.filter((r) => state.held.has(r.name)).map((r) => r.name);
     return { resources: changed, removed, updated, onlyRemovals: changed.length === 0 };
   }
 
   protected applySent(state: DeltaState, plan: Plan): string {
-    state.beforeLastSent = new Map();
-    for (const r of plan.resources) {
-      const previous = state.clientHas.get(r.name);
-      state.beforeLastSent.set(r.name, previous);
-      state.clientHas.set(r.name, r.version);
-      state.digest.set(r.name, r.version, previous);
-    }
-    for (const name of plan.removed) {
-      state.beforeLastSent.set(name, state.clientHas.get(name));
-      this.forget(state, name);
-    }
-    return state.digest.toString();
+    return state.held.apply(plan.resources, plan.removed);
   }
 
   protected encode(state: DeltaState, plan: Plan, version: string, nonce: string): Buffer {
