@@ -207,30 +207,13 @@ func (s *stream) runSotw(ctx context.Context, ss discovery.AggregatedDiscoverySe
 		return r
 	}
 	// Like Envoy: wildcard CDS and LDS first (empty resource_names).
-	for _, t := range []int{typeCDS, typeLDS} {
-		s.types[t].requested = true
-		if err := send.sendSotw(req(t, nil)); err != nil {
-			s.fail("send: " + err.Error())
-			return
-		}
+	if !s.subscribeWildcard(func(t int) error { return send.sendSotw(req(t, nil)) }) {
+		return
 	}
 	for {
-		resp, err := ss.Recv()
-		if err != nil {
-			if ctx.Err() == nil {
-				s.fail("recv: " + err.Error())
-			}
+		resp, recv, t, ok := nextResponse(ctx, s, ss.Recv)
+		if !ok {
 			return
-		}
-		recv := nowNanos()
-		if s.g.fault.stopRecv(s) {
-			continue // test fault: the stream keeps its connection but stops processing
-		}
-		s.g.bytes.Add(int64(proto.Size(resp)))
-		s.g.responses.Add(1)
-		t := typeIndex(resp.TypeUrl)
-		if t < 0 {
-			continue
 		}
 		s.mu.Lock()
 		st := &s.types[t]
@@ -306,6 +289,47 @@ func (s *stream) runSotw(ctx context.Context, ss discovery.AggregatedDiscoverySe
 		}
 		if len(changed) > 0 {
 			s.g.tracker.observe(s.idx, changed, recv, acked)
+		}
+	}
+}
+
+// subscribeWildcard sends the first CDS and LDS requests, as Envoy does; false if a send failed.
+func (s *stream) subscribeWildcard(send func(t int) error) bool {
+	for _, t := range []int{typeCDS, typeLDS} {
+		s.types[t].requested = true
+		if err := send(t); err != nil {
+			s.fail("send: " + err.Error())
+			return false
+		}
+	}
+	return true
+}
+
+// typedResponse is what both the SotW and the Delta response have in common here.
+type typedResponse interface {
+	proto.Message
+	GetTypeUrl() string
+}
+
+// nextResponse reads until a response of a type we track arrives, counting every
+// response received; ok is false once the stream is over.
+func nextResponse[R typedResponse](ctx context.Context, s *stream, recv func() (R, error)) (resp R, at int64, t int, ok bool) {
+	for {
+		resp, err := recv()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.fail("recv: " + err.Error())
+			}
+			return resp, 0, -1, false
+		}
+		at := nowNanos()
+		if s.g.fault.stopRecv(s) {
+			continue // test fault: the stream keeps its connection but stops processing
+		}
+		s.g.bytes.Add(int64(proto.Size(resp)))
+		s.g.responses.Add(1)
+		if t := typeIndex(resp.GetTypeUrl()); t >= 0 {
+			return resp, at, t, true
 		}
 	}
 }
@@ -443,30 +467,14 @@ func (s *stream) runDelta(ctx context.Context, ds discovery.AggregatedDiscoveryS
 	for t := 0; t < numTypes; t++ {
 		s.deltaVer[t] = map[int32]string{}
 	}
-	for _, t := range []int{typeCDS, typeLDS} {
-		s.types[t].requested = true
-		if err := send.sendDelta(req(t)); err != nil { // empty subscribe list: wildcard
-			s.fail("send: " + err.Error())
-			return
-		}
+	// An empty subscribe list on the first request is the wildcard.
+	if !s.subscribeWildcard(func(t int) error { return send.sendDelta(req(t)) }) {
+		return
 	}
 	for {
-		resp, err := ds.Recv()
-		if err != nil {
-			if ctx.Err() == nil {
-				s.fail("recv: " + err.Error())
-			}
+		resp, recv, t, ok := nextResponse(ctx, s, ds.Recv)
+		if !ok {
 			return
-		}
-		recv := nowNanos()
-		if s.g.fault.stopRecv(s) {
-			continue
-		}
-		s.g.bytes.Add(int64(proto.Size(resp)))
-		s.g.responses.Add(1)
-		t := typeIndex(resp.TypeUrl)
-		if t < 0 {
-			continue
 		}
 		s.mu.Lock()
 		st := &s.types[t]

@@ -1,14 +1,15 @@
 /** The `meshcp` command line (DESIGN.md §3). */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
-import { envoyProfile, formatConfigError, type MeshModel, type ProxyInfo, parseManifests, proxyFromNode, translateEnvoy } from '@meshcp/translators';
-import { parseAllDocuments, stringify } from 'yaml';
+import { envoyProfile, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
+import { stringify } from 'yaml';
 import { envoyBootstrap, grpcBootstrap } from './bootstrap.js';
 import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
+import { FileSource } from './source/file-source.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
@@ -131,13 +132,6 @@ function bootstrap(args: string[]): void {
   process.stdout.write(stringify(config));
 }
 
-export function loadModelFromFile(path: string): { model: MeshModel; errors: string[] } {
-  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
-  const list = Array.isArray(docs) ? docs : [docs];
-  const parsed = parseManifests(list.map((d) => ({ source: path, doc: d.toJS() as unknown })));
-  return { model: parsed.model, errors: parsed.errors.map(formatConfigError) };
-}
-
 function translate(args: string[]): void {
   const { values } = parseArgs({
     args,
@@ -151,8 +145,8 @@ function translate(args: string[]): void {
       'outbound-port': { type: 'string' },
     },
   });
-  const { model, errors } = loadModelFromFile(need(values.file, 'file'));
-  for (const error of errors) process.stderr.write(`rejected: ${error}\n`);
+  // The same loading as `serve`: rejected objects are reported on stderr with their field paths.
+  const { model } = new FileSource(need(values.file, 'file')).load();
   const version = need(values['envoy-version'], 'envoy-version');
   const [major, minor, patch] = version.split('.').map(Number);
   const proxy: ProxyInfo = proxyFromNode({

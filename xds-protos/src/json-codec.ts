@@ -6,7 +6,7 @@
  */
 import protobuf from 'protobufjs';
 import type { EnvoyApi } from './descriptors.js';
-import { messageNameOf, typeUrlOf } from './type-urls.js';
+import { messageNameOf } from './type-urls.js';
 
 export class FieldPathError extends Error {
   constructor(
@@ -283,9 +283,4 @@ function structValueToJson(value: JsonObject): Json {
   if ('number_value' in value) return value.number_value;
   if ('bool_value' in value) return value.bool_value;
   return null;
-}
-
-/** `{'@type': …}` for a message of this full name: proto3 JSON's form of an Any. */
-export function packAny<T extends object>(messageName: string, body: T): T & { '@type': string } {
-  return { '@type': typeUrlOf(messageName), ...body };
 }

@@ -21,10 +21,6 @@ export function messageNameOf(typeUrl: string): string {
   return typeUrl.startsWith(TYPE_URL_PREFIX) ? typeUrl.slice(TYPE_URL_PREFIX.length) : typeUrl;
 }
 
-export function typeUrlOf(messageName: string): string {
-  return TYPE_URL_PREFIX + messageName;
-}
-
 /** Short names used in logs, metrics and the admin API. */
 export const SHORT_NAME: Record<TypeUrl, 'LDS' | 'RDS' | 'CDS' | 'EDS'> = {
   [LISTENER]: 'LDS',

@@ -57,7 +57,6 @@ export class AdminServer {
         return { status: ready ? 200 : 503, type: 'text/plain', body: ready ? 'ready\n' : 'sources not synced\n' };
       }
       case '/metrics':
-        metrics.configErrors.set(this.deps.configErrors().length);
         return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
       case '/debug/proxies':
         return json(200, {

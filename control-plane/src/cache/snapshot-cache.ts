@@ -84,7 +84,6 @@ export interface ResourceSet {
 }
 
 interface ConfigVariant {
-  generation: number;
   byType: Map<TypeUrl, ResourceSet>;
   /** Features the model asks for that this client kind or version cannot honour. */
   degraded: string[];
@@ -99,7 +98,6 @@ function configFingerprint(service: MeshService): string {
 export class SnapshotCache {
   private model: MeshModel = emptyModel();
   private ready = false;
-  private configGeneration = 0;
   private readonly configVariants = new Map<string, ConfigVariant>();
   /** EDS: cluster → endpointKey → encoded CLA; a cluster's map is dropped when its endpoints change. */
   private readonly endpointVariants = new Map<string, Map<string, EncodedResource | null>>();
@@ -123,7 +121,6 @@ export class SnapshotCache {
   setResourceHook(hook: ResourceHook | undefined): void {
     this.hook = hook;
     this.rejected.clear();
-    this.configGeneration++;
     this.configVariants.clear();
     this.endpointVariants.clear();
     if (this.ready) for (const listener of this.listeners) listener({ config: true, clusters: new Set(this.allClusterNames()) });
@@ -152,8 +149,10 @@ export class SnapshotCache {
       const before = previous.services.get(key);
       const after = next.services.get(key);
       if (before === after) continue;
-      if (!before || !after || configFingerprint(before) !== configFingerprint(after)) config = true;
-      if (!before || !after || JSON.stringify(before.endpoints) !== JSON.stringify(after.endpoints) || configFingerprint(before) !== configFingerprint(after)) {
+      const configChanged = !before || !after || configFingerprint(before) !== configFingerprint(after);
+      if (configChanged) config = true;
+      // A cluster's endpoints change with its endpoints or with its settings (failover policy, ports).
+      if (configChanged || JSON.stringify(before.endpoints) !== JSON.stringify(after.endpoints)) {
         for (const service of [before, after]) {
           for (const port of service?.ports ?? []) changedClusters.add(clusterName(service?.namespace ?? '', service?.name ?? '', port.port));
         }
@@ -163,7 +162,6 @@ export class SnapshotCache {
     this.edsNames = undefined;
     this.ready = true;
     if (config) {
-      this.configGeneration++;
       this.configVariants.clear();
     }
     for (const cluster of changedClusters) this.endpointVariants.delete(cluster);
@@ -274,7 +272,7 @@ export class SnapshotCache {
     encodeAll(CLUSTER, config.clusters);
     encodeAll(LISTENER, config.listeners);
     encodeAll(ROUTE, config.routes);
-    const variant = { generation: this.configGeneration, byType, degraded: config.degraded };
+    const variant = { byType, degraded: config.degraded };
     this.configVariants.set(view.configKey, variant);
     this.metrics?.translationSeconds.observe({ kind: 'config' }, Number(process.hrtime.bigint() - started) / 1e9);
     return variant;

@@ -56,7 +56,8 @@ export class XdsServer {
   private readonly server: grpc.Server;
   private readonly streams = new Set<Stream>();
   private readonly enders = new Set<() => void>();
-  private readonly records = new Map<Stream, ConnectionRecord>();
+  /** The stream behind each registered connection record (streams register once their node is known). */
+  private readonly streamsByRecord = new Map<ConnectionRecord, Stream>();
   private readonly log: Logger = logger('xds');
   private readonly ctx: Omit<StreamContext, 'register'>;
 
@@ -129,12 +130,11 @@ export class XdsServer {
 
   /** Streams with a known node, for the admin API. */
   connections(): ConnectionRecord[] {
-    return [...this.records.values()];
+    return [...this.streamsByRecord.keys()];
   }
 
   viewOf(record: ConnectionRecord) {
-    for (const [stream, r] of this.records) if (r === record) return stream.proxyView;
-    return undefined;
+    return this.streamsByRecord.get(record)?.proxyView;
   }
 
   /** Pushes whatever became sendable (e.g. when the cache first turns ready). */
@@ -154,7 +154,7 @@ export class XdsServer {
         call.emit('error', { code, details: message });
       },
     };
-    const ctx: StreamContext = { ...this.ctx, register: (record) => this.records.set(stream, record) };
+    const ctx: StreamContext = { ...this.ctx, register: (record) => this.streamsByRecord.set(record, stream) };
     const stream: Stream = mode === 'sotw' ? new SotwStream(ctx, sink, only) : new DeltaStream(ctx, sink, only);
     this.streams.add(stream);
     const endCall = () => {
@@ -167,7 +167,7 @@ export class XdsServer {
       if (!this.streams.delete(stream)) return;
       ended = true;
       stream.close();
-      this.records.delete(stream);
+      if (stream.connection) this.streamsByRecord.delete(stream.connection);
       this.metrics.connectedStreams.dec({ mode });
     };
     call.on('data', (bytes: Buffer) => {

@@ -52,7 +52,7 @@ export interface StreamContext {
 }
 
 /** gRPC status codes we use. */
-export const Status = { INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9 } as const;
+export const Status = { INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8 } as const;
 
 export class ProtocolError extends Error {
   constructor(
@@ -131,6 +131,11 @@ abstract class StreamBase<S extends TypeStateBase> {
 
   get proxyView(): ProxyView | undefined {
     return this.view;
+  }
+
+  /** What the admin API shows for this stream, once its node is known. */
+  get connection(): ConnectionRecord | undefined {
+    return this.record;
   }
 
   get nodeId(): string | undefined {
