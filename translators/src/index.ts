@@ -1,6 +1,9 @@
+export * from './clients.js';
 export * from './envoy/capabilities.js';
-export { PINNED_HTTP2 } from './envoy/features/cluster.js';
-export { failoverTier, loadAssignment } from './envoy/features/endpoints.js';
+export { type EndpointOptions, failoverTier, loadAssignment } from './envoy/endpoints.js';
+export type { EnvoyContext, EnvoyFeature, FeatureResources, TrafficDirection } from './envoy/feature.js';
+export { PINNED_HTTP2 } from './envoy/features/http2-options.js';
+export { ENVOY_FEATURES } from './envoy/features/index.js';
 export * from './envoy/names.js';
 export * from './envoy/translate.js';
 export * from './grpc/capabilities.js';

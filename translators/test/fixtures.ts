@@ -6,14 +6,11 @@ import {
   type EnvoyResources,
   edsClusterNames,
   envoyProfile,
-  grpcProfile,
-  loadAssignment,
   type MeshModel,
   parseManifests,
   proxyFromNode,
-  serviceOfCluster,
   translateEnvoy,
-  translateGrpcConfig,
+  translationFor,
 } from '../src/index.js';
 
 export const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata');
@@ -57,12 +54,7 @@ export function grpcProxy() {
 
 export function renderGrpcFixture(name: string): EnvoyResources & { degraded: string[] } {
   const model = loadFixture(name);
-  const proxy = grpcProxy();
-  const profile = grpcProfile(proxy);
-  const config = translateGrpcConfig(model, profile);
-  const endpoints = edsClusterNames(model).flatMap((cluster) => {
-    const target = serviceOfCluster(model, cluster);
-    return target && target.port.protocol !== 'TCP' ? [loadAssignment(target.service, target.port, proxy.locality, profile)] : [];
-  });
-  return { ...config, endpoints };
+  const translation = translationFor(grpcProxy());
+  const endpoints = edsClusterNames(model).flatMap((cluster) => translation.endpoints(model, cluster) ?? []);
+  return { ...translation.config(model), endpoints };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envoyProfile, failoverTier, loadAssignment, type MeshService, parseManifests } from '../src/index.js';
+import { envoyEndpointOptions, envoyProfile, failoverTier, loadAssignment, type MeshService, parseManifests } from '../src/index.js';
 
 const service = (spec: Record<string, unknown>, name = 'payments') => ({
   apiVersion: 'meshcp.io/v1alpha1',
@@ -85,7 +85,7 @@ describe('failover tiers', () => {
   it('emits contiguous priorities, health status and the overprovisioning factor', () => {
     const s = svc(['zone', 'region']);
     s.endpoints.pop();
-    const cla = loadAssignment(s, s.ports[0] as MeshService['ports'][number], { region: 'eu', zone: 'b' }, ENVOY_140) as {
+    const cla = loadAssignment(s, s.ports[0] as MeshService['ports'][number], { region: 'eu', zone: 'b' }, envoyEndpointOptions(ENVOY_140)) as {
       endpoints: { priority?: number; locality: unknown; lb_endpoints: { health_status: string }[] }[];
       policy: unknown;
     };
@@ -97,7 +97,9 @@ describe('failover tiers', () => {
     expect(cla.endpoints[2]?.lb_endpoints[0]?.health_status).toBe('DRAINING');
     expect(cla.policy).toEqual({ overprovisioning_factor: 140 });
     // With no P0 endpoints for this proxy, what is left starts at priority 0.
-    const far = loadAssignment(s, s.ports[0] as MeshService['ports'][number], { region: 'ap', zone: 'x' }, ENVOY_140) as { endpoints: { priority?: number }[] };
+    const far = loadAssignment(s, s.ports[0] as MeshService['ports'][number], { region: 'ap', zone: 'x' }, envoyEndpointOptions(ENVOY_140)) as {
+      endpoints: { priority?: number }[];
+    };
     expect(far.endpoints.map((e) => e.priority ?? 0)).toEqual([0, 0, 0]);
   });
 });

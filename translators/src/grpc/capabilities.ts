@@ -4,15 +4,24 @@
  * conservative: `since` is the oldest version we have verified, not the first
  * that shipped the feature.
  */
-import type { Capability, EnvoyProfile } from '../envoy/capabilities.js';
+import type { Capability, ClientProfile } from '../envoy/capabilities.js';
 import { compareVersions, type ProxyInfo, parseVersion, type Version } from '../proxy.js';
 
-export type ClientProfile = EnvoyProfile;
+export type GrpcCapability =
+  | 'eds.localityWeightRequired'
+  | 'route.weightedClusters'
+  | 'route.maxStreamDuration'
+  | 'route.retryPolicy'
+  | 'cluster.ringHash'
+  | 'cluster.outlierDetection'
+  | 'cluster.circuitBreakers';
+
+export type GrpcProfile = ClientProfile<GrpcCapability>;
 
 const GRPC_JS_XDS_README = '@grpc/grpc-js-xds 1.14.1 README, "Supported Features"';
 
 /** Rows for gRPC Node (`@grpc/grpc-js-xds`), keyed by feature. */
-export const GRPC_NODE_CAPABILITIES: readonly Capability[] = [
+export const GRPC_NODE_CAPABILITIES: readonly Capability<GrpcCapability>[] = [
   // A requirement rather than a feature: every gRPC version drops localities that carry no weight.
   {
     feature: 'eds.localityWeightRequired',
@@ -36,9 +45,9 @@ export const GRPC_NODE_CAPABILITIES: readonly Capability[] = [
 ];
 
 /** Other gRPC languages are served the common subset until their rows are verified. */
-const TABLES: Record<string, readonly Capability[]> = { 'grpc-node': GRPC_NODE_CAPABILITIES };
+const TABLES: Record<string, readonly Capability<GrpcCapability>[]> = { 'grpc-node': GRPC_NODE_CAPABILITIES };
 
-export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'versionText'>): ClientProfile {
+export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'versionText'>): GrpcProfile {
   const table = TABLES[proxy.clientKind] ?? [];
   const warnings: string[] = [];
   if (table.length === 0) warnings.push(`no capability rows for ${proxy.clientKind} yet: serving the subset every gRPC xDS client supports`);

@@ -6,11 +6,12 @@
  * degraded, never sent.
  */
 import type { Cluster, HttpConnectionManager, Listener, Packed, Route, RouteAction, RouteConfiguration, Router } from '@meshcp/xds-protos';
-import { type EnvoyProfile, supports } from '../envoy/capabilities.js';
-import { durationText } from '../envoy/features/cluster.js';
-import { routesByParent } from '../envoy/features/routes.js';
+import { supports } from '../envoy/capabilities.js';
+import { durationText } from '../envoy/cluster.js';
 import { clusterName } from '../envoy/names.js';
+import { routesByParent } from '../envoy/routes.js';
 import { type MeshModel, type MeshRoute, type MeshService, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
+import type { GrpcProfile } from './capabilities.js';
 
 export interface GrpcConfig {
   listeners: Listener[];
@@ -37,7 +38,7 @@ function apiListener(target: string): Listener {
   return { name: target, api_listener: { api_listener: hcm } };
 }
 
-function grpcRoute(name: string, rule: RouteRule, profile: EnvoyProfile, degrade: (what: string) => void): Route[] {
+function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade: (what: string) => void): Route[] {
   const weighted = rule.backends.filter((b) => b.weight > 0);
   const action: RouteAction = {};
   if (weighted.length > 1) {
@@ -92,7 +93,7 @@ function routeConfiguration(
   service: MeshService,
   port: ServicePort,
   routes: readonly MeshRoute[],
-  profile: EnvoyProfile,
+  profile: GrpcProfile,
   degrade: (what: string) => void,
 ): RouteConfiguration {
   const entries: Route[] = [];
@@ -106,7 +107,7 @@ function routeConfiguration(
   return { name: target, virtual_hosts: [{ name: target, domains: [target], routes: entries }] };
 }
 
-function grpcCluster(service: MeshService, port: ServicePort, profile: EnvoyProfile, degrade: (what: string) => void): Cluster {
+function grpcCluster(service: MeshService, port: ServicePort, profile: GrpcProfile, degrade: (what: string) => void): Cluster {
   const name = clusterName(service.namespace, service.name, port.port);
   const cluster: Cluster = { name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } }, lb_policy: 'ROUND_ROBIN' };
   if (service.loadBalancing === 'RingHash' && supports(profile, 'cluster.ringHash')) cluster.lb_policy = 'RING_HASH';
@@ -129,7 +130,7 @@ function grpcCluster(service: MeshService, port: ServicePort, profile: EnvoyProf
   return cluster;
 }
 
-export function translateGrpcConfig(model: MeshModel, profile: EnvoyProfile): GrpcConfig {
+export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile): GrpcConfig {
   const degraded = new Set<string>();
   const degrade = (what: string) => degraded.add(what);
   const listeners: Listener[] = [];
