@@ -13,3 +13,4 @@ export { re2Incompatibility } from './model/manifests.js';
 export * from './model/source.js';
 export * from './model/types.js';
 export * from './proxy.js';
+export * from './routing.js';
