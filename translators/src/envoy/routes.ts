@@ -1,5 +1,5 @@
 import type { RouteMatch as EnvoyRouteMatch, HeaderMatcher, Route, RouteAction, RouteConfiguration, StringMatcher, VirtualHost } from '@meshcp/xds-protos';
-import { type MeshModel, type MeshRoute, type MeshService, type RouteMatch, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
+import type { MeshModel, MeshRoute, MeshService, RouteMatch, RouteRule, ServicePort } from '../model/types.js';
 import { routesByParent, routesForCaller } from '../routing.js';
 import type { EnvoyContext, EnvoyFeature } from './feature.js';
 import { clusterName, domainsFor, outboundRouteName } from './names.js';
