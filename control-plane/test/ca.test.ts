@@ -20,7 +20,14 @@ function file(content: string): string {
 /** `openssl verify` of a leaf (with its chain) against a bundle; returns OpenSSL's verdict line. */
 function verify(bundle: string[], chainPem: string, purpose?: string): { ok: boolean; output: string } {
   const [leaf, ...rest] = chainPem.split(/(?<=-----END CERTIFICATE-----)\n?/).filter((p) => p.trim());
-  const args = ['verify', '-CAfile', file(bundle.join('\n')), ...(rest.length ? ['-untrusted', file(rest.join('\n'))] : []), ...(purpose ? ['-purpose', purpose] : []), file(leaf ?? '')];
+  const args = [
+    'verify',
+    '-CAfile',
+    file(bundle.join('\n')),
+    ...(rest.length ? ['-untrusted', file(rest.join('\n'))] : []),
+    ...(purpose ? ['-purpose', purpose] : []),
+    file(leaf ?? ''),
+  ];
   const run = spawnSync('openssl', args, { encoding: 'utf8' });
   return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }
@@ -61,7 +68,12 @@ describe('certificate authority', () => {
 
   it('is due for renewal at half its lifetime', async () => {
     let now = Date.parse('2026-12-01T00:00:00Z');
-    const ca = await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(join(dir, 'ca3.json')), svidTtlMs: 120_000, now: () => now });
+    const ca = await CertificateAuthority.open({
+      trustDomain: 'cluster.local',
+      store: new FileCaStore(join(dir, 'ca3.json')),
+      svidTtlMs: 120_000,
+      now: () => now,
+    });
     const svid = await ca.issue(shopFrontend);
     expect(svid.notAfter.getTime() - now).toBe(120_000);
     now += 20_000;
@@ -99,7 +111,11 @@ describe('certificate authority', () => {
     const csr = join(dir, 'int.csr');
     execFileSync('openssl', ['req', '-new', '-key', intermediateKey, '-subj', '/O=meshcp/CN=intermediate', '-out', csr]);
     const ext = file('basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n');
-    const intermediate = execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', rootCert, '-CAkey', rootKey, '-CAcreateserial', '-days', '30', '-extfile', ext], { encoding: 'utf8' });
+    const intermediate = execFileSync(
+      'openssl',
+      ['x509', '-req', '-in', csr, '-CA', rootCert, '-CAkey', rootKey, '-CAcreateserial', '-days', '30', '-extfile', ext],
+      { encoding: 'utf8' },
+    );
     const ca = await CertificateAuthority.open({
       trustDomain: 'cluster.local',
       store: new FileCaStore(join(dir, 'unused.json')),
@@ -112,7 +128,12 @@ describe('certificate authority', () => {
 
   it('parses only workload SPIFFE IDs', () => {
     expect(parseSpiffeId(spiffeId(shopFrontend))).toEqual(shopFrontend);
-    for (const bad of ['spiffe://cluster.local/ns/shop', 'spiffe://cluster.local/ns/Shop/sa/x', 'http://cluster.local/ns/a/sa/b', 'spiffe://cluster.local/ns/a/sa/b/extra']) {
+    for (const bad of [
+      'spiffe://cluster.local/ns/shop',
+      'spiffe://cluster.local/ns/Shop/sa/x',
+      'http://cluster.local/ns/a/sa/b',
+      'spiffe://cluster.local/ns/a/sa/b/extra',
+    ]) {
       expect(parseSpiffeId(bad), bad).toBeUndefined();
     }
   });

@@ -184,7 +184,8 @@ export class CertificateAuthority {
 
   /** Issues an SVID for a workload identity, valid for the CA's SVID lifetime (or `ttlMs`). */
   async issue(identity: WorkloadIdentity, ttlMs = this.svidTtlMs): Promise<Svid> {
-    if (identity.trustDomain !== this.trustDomain) throw new Error(`identity is in trust domain ${identity.trustDomain}, this CA signs for ${this.trustDomain}`);
+    if (identity.trustDomain !== this.trustDomain)
+      throw new Error(`identity is in trust domain ${identity.trustDomain}, this CA signs for ${this.trustDomain}`);
     const now = this.now();
     const id = spiffeId(identity);
     const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
