@@ -82,7 +82,12 @@ describe('ServiceAccount tokens with TokenReview against a real kube-apiserver',
   it('accepts a token for the meshcp audience and names its workload; refuses other audiences and garbage; caches verdicts', async () => {
     let reviews = 0;
     const client = api.client();
-    const counting = { request: <T>(method: string, path: string, body?: unknown) => (reviews++, client.request<T>(method, path, body)) };
+    const counting = {
+      request: <T>(method: string, path: string, body?: unknown) => {
+        reviews++;
+        return client.request<T>(method, path, body);
+      },
+    };
     const reviewer = new TokenReviewer(counting, { audience: 'meshcp', trustDomain: 'cluster.local' });
     const token = (await api.kubectlOk(['-n', 'shop', 'create', 'token', 'frontend', '--audience', 'meshcp', '--duration', '10m'])).trim();
     expect(await reviewer.review(token)).toEqual({
