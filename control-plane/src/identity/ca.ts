@@ -186,8 +186,25 @@ export class CertificateAuthority {
   async issue(identity: WorkloadIdentity, ttlMs = this.svidTtlMs): Promise<Svid> {
     if (identity.trustDomain !== this.trustDomain)
       throw new Error(`identity is in trust domain ${identity.trustDomain}, this CA signs for ${this.trustDomain}`);
-    const now = this.now();
     const id = spiffeId(identity);
+    return this.sign(id, [{ type: 'url', value: id }], ttlMs);
+  }
+
+  /**
+   * A serving certificate for meshcp itself (the xDS server, the injection webhook):
+   * DNS names and IP addresses as SANs, plus meshcp's own SPIFFE ID.
+   */
+  async issueServing(names: { dns: string[]; ips: string[]; spiffeId: string }, ttlMs = this.svidTtlMs): Promise<Svid> {
+    const sans: x509.JsonGeneralName[] = [
+      ...names.dns.map((value) => ({ type: 'dns' as const, value })),
+      ...names.ips.map((value) => ({ type: 'ip' as const, value })),
+      { type: 'url', value: names.spiffeId },
+    ];
+    return this.sign(names.spiffeId, sans, ttlMs);
+  }
+
+  private async sign(id: string, sans: x509.JsonGeneralName[], ttlMs: number): Promise<Svid> {
+    const now = this.now();
     const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
     const issuer = new x509.X509Certificate(this.state.signer.certificatePem);
     const notBefore = new Date(now - CLOCK_SKEW_MS);
@@ -206,7 +223,7 @@ export class CertificateAuthority {
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: id }], true),
+        new x509.SubjectAlternativeNameExtension(sans, true),
         await x509.AuthorityKeyIdentifierExtension.create(issuer),
       ],
     });
