@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { TestApiServer } from '@meshcp/k8s';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminAccess } from '../src/auth/admin-access.js';
 import { AuthError, checkNodeClaims } from '../src/auth/identity.js';
 import { identityFromCertificate } from '../src/auth/peer-certificate.js';
 import { TokenReviewer } from '../src/auth/token-review.js';
@@ -102,6 +103,23 @@ describe('ServiceAccount tokens with TokenReview against a real kube-apiserver',
     expect(await reason(reviewer.review(otherAudience))).toBe('invalid-token');
     expect(await reason(reviewer.review('garbage'))).toBe('invalid-token');
     expect(await reason(reviewer.review('x'.repeat(100_000)))).toBe('invalid-token');
+  });
+  it('admin /debug off loopback: needs a token whose user RBAC allows get on the path (TokenReview + SubjectAccessReview)', async () => {
+    await api.kubectlOk(['-n', 'shop', 'create', 'serviceaccount', 'prometheus']);
+    await api.kubectlOk(['create', 'clusterrole', 'meshcp-debug-reader', '--verb=get', '--non-resource-url=/debug/*']);
+    await api.kubectlOk(['create', 'clusterrolebinding', 'meshcp-debug-reader', '--clusterrole=meshcp-debug-reader', '--serviceaccount=shop:prometheus']);
+    const access = new AdminAccess(api.client());
+    const reader = (await api.kubectlOk(['-n', 'shop', 'create', 'token', 'prometheus', '--duration', '10m'])).trim();
+    const stranger = (await api.kubectlOk(['-n', 'shop', 'create', 'token', 'frontend', '--duration', '10m'])).trim();
+    const from = (authorization?: string, path = '/debug/proxies', remoteAddress = '10.1.2.3') =>
+      access.check({ method: 'GET', path, remoteAddress, ...(authorization ? { authorization } : {}) });
+    expect(await from(`Bearer ${reader}`)).toEqual({ allowed: true });
+    expect(await from(`Bearer ${stranger}`)).toMatchObject({ allowed: false, status: 403 });
+    expect(await from('Bearer not-a-token')).toMatchObject({ allowed: false, status: 401 });
+    expect(await from()).toMatchObject({ allowed: false, status: 401 });
+    expect(await from(undefined, '/metrics')).toEqual({ allowed: true });
+    expect(await from(undefined, '/debug/proxies', '127.0.0.1')).toEqual({ allowed: true });
+    expect(await access.check({ method: 'POST', path: '/debug/proxies', remoteAddress: '127.0.0.1' })).toMatchObject({ allowed: false, status: 405 });
   });
 });
 
