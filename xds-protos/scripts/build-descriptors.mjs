@@ -36,12 +36,13 @@ function go(args, cwd) {
 function build(minor) {
   const moduleVersion = api.versions[minor];
   if (!moduleVersion) throw new Error(`no go-control-plane module version listed for Envoy ${minor}`);
-  const outDir = join(cacheRoot, 'descriptors', minor);
+  // Keyed by what went into it, so checkouts with different package lists never rebuild each other's.
+  const outDir = join(cacheRoot, 'descriptors', `${minor}-${moduleVersion}-${cacheTag}`);
   const stamp = join(outDir, 'stamp');
   const linkDir = join(generatedDir, minor);
   const fresh = existsSync(stamp) && readFileSync(stamp, 'utf8') === `${moduleVersion} ${cacheTag}`;
   if (!fresh) {
-    const work = join(cacheRoot, 'descriptors', `${minor}.src`);
+    const work = join(cacheRoot, 'descriptors', `${minor}-${moduleVersion}-${cacheTag}.src`);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     writeFileSync(join(work, 'go.mod'), 'module meshcp.local/descdump\n\ngo 1.22\n');
