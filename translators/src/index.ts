@@ -1,3 +1,6 @@
+export * from './bootstrap/envoy.js';
+export * from './bootstrap/grpc.js';
+export * from './bootstrap/options.js';
 export * from './envoy/capabilities.js';
 export { PINNED_HTTP2 } from './envoy/features/cluster.js';
 export { failoverTier, loadAssignment } from './envoy/features/endpoints.js';
