@@ -9,7 +9,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 source "$repo/scripts/node.sh"
 work=$(mktemp -d /tmp/meshcp-clean-install.XXXXXX)
 serve_pid=""
+envoy_pid=""
 cleanup() {
+  [ -n "$envoy_pid" ] && kill "$envoy_pid" 2>/dev/null && wait "$envoy_pid" 2>/dev/null
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
   rm -rf "$work"
 }
@@ -63,10 +65,10 @@ oldest_release=$(node -p 'require("./node_modules/@meshcp/xds-protos/envoy-api.j
 newest_release=$(node -p 'require("./node_modules/@meshcp/xds-protos/envoy-api.json").releases.at(-1)')
 
 echo; echo "== meshcp from the installed tarballs"
-run "--version prints the package version ($version)" "^$version\$" npx --no meshcp --version
-run "translate" "type.googleapis.com/envoy.config" npx --no meshcp translate --file mesh.yaml --envoy-version "$oldest_release" --namespace shop
-run "bootstrap" "dynamic_resources" npx --no meshcp bootstrap --node-id payments-1 --service payments --namespace shop --xds-address 127.0.0.1:18000
-run "bootstrap --grpc" "xds_servers" npx --no meshcp bootstrap --grpc --node-id grpc-1 --service payments --namespace shop --xds-address 127.0.0.1:18000
+run "--version prints the package version ($version)" "^$version\$" npx meshcp --version
+run "translate" "listeners:" npx meshcp translate --file mesh.yaml --envoy-version "$oldest_release" --namespace shop
+run "bootstrap" "dynamic_resources" npx meshcp bootstrap --node-id payments-1 --service payments --namespace shop --xds-address 127.0.0.1:18000
+run "bootstrap --grpc" "xds_servers" npx meshcp bootstrap --grpc --node-id grpc-1 --service payments --namespace shop --xds-address 127.0.0.1:18000
 
 xds_port=$(free_port)
 admin_port=$(free_port)
@@ -82,13 +84,24 @@ done
 head -n 5 "$work/serve.log" | sed 's/^/  | /'
 printf '  GET /readyz → %s\n' "${ready:-no answer}"
 case "$ready" in 200*) pass "serve --file answers /readyz" ;; *) fail "serve --file /readyz" ;; esac
-run "status" "NODE|node" npx --no meshcp status --admin-address "127.0.0.1:$admin_port"
-kill "$serve_pid" 2>/dev/null
-wait "$serve_pid" 2>/dev/null
-serve_pid=""
+# A real Envoy (the newest release, as `meshcp envoy install` fetches it) bootstrapped by
+# the installed CLI connects, so `status` has a proxy to show.
+envoy_bin=$(npx meshcp envoy install "$newest_release" 2>"$work/envoy-install.log") || { fail "envoy install"; cat "$work/envoy-install.log"; }
+npx meshcp bootstrap --node-id payments-1 --service payments --namespace shop --zone eu-1a --region eu \
+  --xds-address "127.0.0.1:$xds_port" --admin-port "$(free_port)" --outbound-port "$(free_port)" > envoy.yaml
+"$envoy_bin" -c envoy.yaml --disable-hot-restart --log-level warn >"$work/envoy.log" 2>&1 &
+envoy_pid=$!
+for _ in $(seq 1 100); do
+  npx meshcp status --admin-address "127.0.0.1:$admin_port" 2>/dev/null | grep -q "payments-1.*SYNCED.*SYNCED.*SYNCED.*SYNCED" && break
+  sleep 0.2
+done
+run "status shows the Envoy synced" "payments-1 +1\\.[0-9]+\\.[0-9]+ .*SYNCED +SYNCED +SYNCED +SYNCED" npx meshcp status --admin-address "127.0.0.1:$admin_port"
+kill "$envoy_pid" "$serve_pid" 2>/dev/null
+wait "$envoy_pid" "$serve_pid" 2>/dev/null
+serve_pid="" envoy_pid=""
 
 run "compat run --runtime process (one scenario, Envoy $newest_release)" "pass|PASS" \
-  npx --no meshcp compat run --runtime process --envoy "$newest_release" --scenarios routing-host-path --out "$work/compat-report"
+  npx meshcp compat run --runtime process --envoy "$newest_release" --scenarios routing-host-path --out "$work/compat-report"
 
 echo
 if [ $failures -eq 0 ]; then echo "clean install: every command passed"; else echo "clean install: $failures failed"; fi

@@ -18,7 +18,8 @@ if (process.argv[2] === '--clean') process.exit(0);
 
 const api = JSON.parse(readFileSync(join(packageDir, 'envoy-api.json'), 'utf8'));
 const minors = Object.keys(api.descriptorModules);
-execFileSync(process.execPath, [join(packageDir, 'scripts', 'build-descriptors.mjs'), ...minors], { stdio: ['ignore', 'inherit', 'inherit'] });
+// Its progress goes to stderr: stdout is `npm pack --json`'s report.
+execFileSync(process.execPath, [join(packageDir, 'scripts', 'build-descriptors.mjs'), ...minors], { stdio: ['ignore', process.stderr, 'inherit'] });
 
 let raw = 0;
 let packed = 0;

@@ -47,7 +47,9 @@ function descriptorFiles(minor: string): DescriptorFiles {
   for (const candidate of candidates) {
     if (existsSync(join(candidate.dir, candidate.compressed ? 'descriptors.pb.br' : 'descriptors.pb'))) return candidate;
   }
-  throw new Error(`Envoy API ${minor} descriptors not found; run \`npm run build:descriptors\` (looked in ${candidates.map((c) => c.dir).join(', ')})`);
+  throw new Error(
+    `Envoy API ${minor} descriptors not found (looked in ${candidates.map((c) => c.dir).join(', ')}); in a checkout run \`npm run build:descriptors\`, else reinstall @meshcp/xds-protos (its package carries them)`,
+  );
 }
 
 function readDescriptorFile(files: DescriptorFiles, name: string): Buffer {
