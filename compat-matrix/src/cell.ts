@@ -5,7 +5,8 @@
  */
 import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlPlane, envoyBootstrap, type ResourceHook } from 'meshcp';
+import { envoyBootstrap } from '@meshcp/translators';
+import { ControlPlane, type ResourceHook } from 'meshcp';
 import { stringify } from 'yaml';
 import { tail } from './exec.js';
 import type { EnvoyInstance, EnvoyRuntime, Provisioned } from './runtime/types.js';

@@ -2,7 +2,7 @@
  * `meshcp-compat` (and `meshcp compat …`, which runs this):
  *   run --envoy X.Y.Z[,…] [--image REF[,…]] [--runtime podman|docker|process] --out DIR
  *       [--scenarios ID,…] [--concurrency N] [--cell-timeout S] [--connect-timeout S]
- *   provision [--envoy X.Y.Z,…] [--runtime …]     (default: envoy-versions.json)
+ *   provision [--envoy X.Y.Z,…] [--runtime …]     (default: the releases in xds-protos/envoy-api.json)
  *   scenarios | versions
  */
 import { parseArgs } from 'node:util';
@@ -16,7 +16,7 @@ export const USAGE = `usage:
   meshcp compat run [--envoy X.Y.Z[,…]] [--image REF[,…]] [--runtime podman|docker|process] --out DIR
                     [--scenarios ID[,…]] [--concurrency N] [--cell-timeout SECONDS] [--connect-timeout SECONDS]
       (--cell-timeout default: the scenario's own, else 120)
-      (no --envoy/--image: the versions in compat-matrix/envoy-versions.json)
+      (no --envoy/--image: the versions in the "releases" of xds-protos/envoy-api.json)
   meshcp compat provision [--envoy X.Y.Z[,…]] [--runtime podman|docker|process]
   meshcp compat scenarios
   meshcp compat versions`;

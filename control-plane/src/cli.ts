@@ -1,12 +1,12 @@
-/** The `meshcp` command line (DESIGN.md §3). */
+/** The `meshcp` command line: serve, bootstrap, translate, status, envoy install, compat (usage below; README "Try it"). */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
-import { envoyProfile, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
+import { envoyBootstrap, envoyProfile, grpcBootstrap, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
 import { stringify } from 'yaml';
-import { envoyBootstrap, grpcBootstrap } from './bootstrap.js';
 import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
 import { FileSource } from './source/file-source.js';
@@ -20,20 +20,38 @@ const USAGE = `usage:
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp envoy install X.Y.Z
-  meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)`;
+  meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)
+  meshcp --version`;
+
+/** The version of the installed meshcp package (all @meshcp packages, the image and the chart share it). */
+export function meshcpVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
 
 class UsageError extends Error {}
 
 /**
- * `meshcp compat …` runs the compat matrix's own bin in a child process. The
- * dependency goes compat-matrix → meshcp, so the control plane finds it by path
- * (present in a checkout of the repository) instead of importing it.
+ * `meshcp compat …` runs the compat matrix's own bin in a child process. The compat
+ * matrix imports the control plane, so meshcp neither imports it nor lists it as a
+ * dependency (a package.json cycle also breaks a clean `tsc -b`): it runs the
+ * @meshcp/compat-matrix installed next to it (a checkout's workspace, or
+ * `npm install meshcp @meshcp/compat-matrix`), else the same version through `npm exec`.
  */
 function compat(args: string[]): Promise<number> {
-  const bin = fileURLToPath(new URL('../../compat-matrix/bin/meshcp-compat.js', import.meta.url));
-  if (!existsSync(bin)) throw new Error(`the compat matrix is not installed (${bin} not found; it ships with a checkout of the meshcp repository)`);
+  let command: string[];
+  try {
+    const packageDir = dirname(createRequire(import.meta.url).resolve('@meshcp/compat-matrix/package.json'));
+    command = [process.execPath, join(packageDir, 'bin', 'meshcp-compat.js')];
+    if (!existsSync(command[1] as string)) throw new Error(`the compat matrix is incomplete (${command[1]} not found)`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    process.stderr.write(`meshcp compat: @meshcp/compat-matrix is not installed; running @meshcp/compat-matrix@${meshcpVersion()} through npm exec\n`);
+    command = ['npm', 'exec', '--yes', `--package=@meshcp/compat-matrix@${meshcpVersion()}`, '--', 'meshcp-compat'];
+  }
+  const [file, ...prefix] = command as [string, ...string[]];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: 'inherit' });
+    const child = spawn(file, [...prefix, ...args], { stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -205,6 +223,11 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'compat':
         return await compat(rest);
+      case '--version':
+      case '-v':
+      case 'version':
+        process.stdout.write(`${meshcpVersion()}\n`);
+        return 0;
       default:
         process.stderr.write(`${USAGE}\n`);
         return command === undefined || command === 'help' || command === '--help' ? 0 : 2;

@@ -1,4 +1,3 @@
-export { type BootstrapOptions, envoyBootstrap, grpcBootstrap } from './bootstrap.js';
 export { type CacheChange, type ProxyView, type ResourceHook, SnapshotCache } from './cache/snapshot-cache.js';
 export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 export { cacheRoot, envoyPath, installEnvoy } from './envoy-install.js';

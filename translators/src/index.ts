@@ -1,3 +1,6 @@
+export * from './bootstrap/envoy.js';
+export * from './bootstrap/grpc.js';
+export * from './bootstrap/options.js';
 export * from './clients.js';
 export * from './envoy/capabilities.js';
 export { type EndpointOptions, failoverTier, loadAssignment } from './envoy/endpoints.js';
