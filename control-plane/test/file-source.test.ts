@@ -153,8 +153,22 @@ describe('file source: a file that goes bad keeps its last good content', () => 
     writeFileSync(file, edited.slice(0, edited.lastIndexOf('ports:')));
     const error = await w.error('looks truncated');
     expect(error.path).toBe('document 3');
+    // The incomplete document's own errors are listed too, in case it was not a truncation.
+    expect(w.latest.errors.some((e) => e.object === 'MeshService shop/users' && e.path === 'spec')).toBe(true);
     expect(w.endpointPorts()).toEqual(SERVING);
     expect(w.fewestServices()).toBe(3);
+  });
+
+  it('a complete edit that shrinks the file and breaks its last object is not mistaken for a truncation', async () => {
+    const file = join(tempDir(), 'mesh.yaml');
+    writeFileSync(file, THREE);
+    const w = await watch(file);
+    writeFileSync(file, [service('payments', 9101), service('users', 70000)].join('---\n'));
+    const error = await w.error('must be 1-65535');
+    expect(error).toMatchObject({ object: 'MeshService shop/users', path: 'spec.endpoints[0].port' });
+    expect(w.latest.errors.some((e) => e.message.includes('truncated'))).toBe(false);
+    // orders was deleted, payments edited, users keeps its last good version.
+    expect(w.endpointPorts()).toEqual({ 'shop/payments': 9101, 'shop/users': 9003 });
   });
 
   it('a file being written slowly is applied only once complete (stable across the window)', async () => {

@@ -298,15 +298,20 @@ export class FileSource implements MeshSource {
       return;
     }
     const last = docs.at(-1);
-    const lastIncomplete = last !== undefined && parseManifests([last]).errors.some((e) => e.reason === undefined || e.reason === 'invalid');
-    if (lastIncomplete && state.docs.length > 0 && bytes.length < state.goodSize) {
-      // Cut off mid-write: the documents after the cut are missing, not deleted.
+    const lastErrors = last ? parseManifests([last]).errors.filter((e) => e.reason === undefined || e.reason === 'invalid') : [];
+    // Cut off mid-write: the file shrank and its last document is invalid and either
+    // lacks its skeleton or stops mid-line (editors end a file with a newline). The
+    // documents after the cut are missing, not deleted, so the whole file is kept.
+    const cutMidLine = !text.endsWith('\n');
+    const noSkeleton = last !== undefined && (objectId(last.doc) === undefined || (last.doc as { spec?: unknown }).spec == null);
+    if (last && lastErrors.length > 0 && (cutMidLine || noSkeleton) && state.docs.length > 0 && bytes.length < state.goodSize) {
       state.errors = [
         fileError(
           file,
           `the file looks truncated (it shrank from ${state.goodSize} to ${bytes.length} bytes and its last document is incomplete); keeping its last good content`,
           `document ${last.document}`,
         ),
+        ...lastErrors.slice(0, 5),
       ];
       return;
     }
