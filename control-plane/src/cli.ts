@@ -13,7 +13,7 @@ import { FileSource } from './source/file-source.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
-               [--max-message-bytes N] [--max-streams-per-node N] [--write-deadline-seconds N]
+               [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
                    [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
@@ -74,12 +74,14 @@ async function serve(args: string[]): Promise<void> {
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
       'max-message-bytes': { type: 'string' },
+      'max-resource-names': { type: 'string' },
       'max-streams-per-node': { type: 'string' },
       'write-deadline-seconds': { type: 'string' },
     },
   });
   const xds = {
     ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
+    ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
     ...(values['max-streams-per-node'] ? { maxStreamsPerNode: positive(values['max-streams-per-node'], 'max-streams-per-node') } : {}),
     ...(values['write-deadline-seconds'] ? { writeDeadlineMs: positive(values['write-deadline-seconds'], 'write-deadline-seconds') * 1000 } : {}),
   };

@@ -7,8 +7,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLUSTER, ENDPOINT, encodeDeltaDiscoveryRequest, encodeDiscoveryRequest, LISTENER, ROUTE } from '@meshcp/xds-protos';
@@ -18,7 +20,8 @@ import { XdsTestClient } from './xds-client.js';
 
 const BIN = fileURLToPath(new URL('../bin/meshcp.js', import.meta.url));
 const GC_PRELOAD = fileURLToPath(new URL('./support/gc-on-signal.mjs', import.meta.url));
-const MAX_STALL_MS = 200;
+/** Issue 11's bound. On a shared machine the load average shows in wall-clock loop delay; it is printed with each figure. */
+const MAX_STALL_MS = Number(process.env.MESHCP_MAX_STALL_MS ?? 200);
 const SERVICES = 300;
 
 async function freePort(): Promise<number> {
@@ -92,9 +95,20 @@ class ServeProcess {
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
 
-  async admin(path: string): Promise<string> {
-    const response = await fetch(`http://127.0.0.1:${this.adminPort}${path}`);
-    return response.text();
+  /** One GET on a fresh connection (a kept-alive one can be closed under us between requests). */
+  admin(path: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const request = http.get({ host: '127.0.0.1', port: this.adminPort, path, agent: false }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve(body));
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+    });
   }
 
   async metric(name: string): Promise<number> {
@@ -155,6 +169,7 @@ async function slowestHealthz<T>(serve: ServeProcess, attack: () => Promise<T>):
 
 const figures: string[] = [];
 function report(line: string): void {
+  line = `${line} [load ${loadavg()[0]?.toFixed(1)}]`;
   figures.push(line);
   process.stdout.write(`[attack] ${line}\n`);
 }
@@ -214,39 +229,47 @@ describe('unauthenticated exhaustion attacks against meshcp serve', () => {
     expect(stall).toBeLessThan(MAX_STALL_MS);
     expect(slowestMs).toBeLessThan(MAX_STALL_MS);
 
-    // Just under the cap is served, linearly: every claimed name is reported removed.
+    // At the cap (10,000 by default) it is served, linearly: every claimed name is reported removed.
     const under: Record<string, string> = {};
-    for (let i = 0; i < 49_000; i++) under[`b${i}`] = 'v';
+    for (let i = 0; i < 10_000; i++) under[`b${i}`] = 'v';
     await serve.resetLoopDelay();
     const reconnect = client('delta');
     reconnect.sendRaw(encodeDeltaDiscoveryRequest({ node: { ...ENVOY_NODE, id: 'delta-big' }, type_url: CLUSTER, initial_resource_versions: under }));
     const response = await reconnect.next(20_000);
     const underStall = await serve.maxLoopDelayMs();
     report(
-      `Delta 49,000 unknown initial_resource_versions (under the cap): answered with ${response.removed_resources?.length} removals; loop max ${underStall.toFixed(0)} ms`,
+      `Delta 10,000 unknown initial_resource_versions (the cap): answered with ${response.removed_resources?.length} removals; loop max ${underStall.toFixed(0)} ms`,
     );
-    expect(response.removed_resources).toHaveLength(49_000);
+    expect(response.removed_resources).toHaveLength(10_000);
     expect(underStall).toBeLessThan(MAX_STALL_MS);
     closeClients();
   });
 
-  it('five SotW requests naming 50,000 bogus EDS names each leave no memory behind', async () => {
-    await waitFor('earlier streams to close', async () => (await serve.metric('meshcp_xds_streams{mode="sotw"}').catch(() => 0)) === 0 || true);
+  it('five SotW requests naming 50,000 bogus EDS names are refused; five naming 10,000 (the cap) leave no memory behind', async () => {
     const baselineRss = await serve.rssAfterGcMiB();
     const baselineHeap = await serve.heapUsedMiB();
+    const bogusRequest = (n: number, count: number) =>
+      encodeDiscoveryRequest({
+        node: { ...ENVOY_NODE, id: `eds-attacker-${n}` },
+        type_url: ENDPOINT,
+        resource_names: Array.from({ length: count }, (_, i) => `bogus-${n}-${i}.nowhere:${i}`),
+      });
+    const over = Array.from({ length: 5 }, (_, n) => bogusRequest(n, 50_000));
+    const atCap = Array.from({ length: 5 }, (_, n) => bogusRequest(n, 10_000));
     await serve.resetLoopDelay();
-    const { slowestMs } = await slowestHealthz(serve, async () => {
-      const attackers = Array.from({ length: 5 }, (_, n) => {
-        const bogus = Array.from({ length: 50_000 }, (_, i) => `bogus-${n}-${i}.nowhere:${i}`);
+    const { result: refusals, slowestMs } = await slowestHealthz(serve, async () => {
+      const refused = over.map((bytes) => {
         const attacker = client();
-        attacker.sendRaw(encodeDiscoveryRequest({ node: { ...ENVOY_NODE, id: `eds-attacker-${n}` }, type_url: ENDPOINT, resource_names: bogus }));
+        attacker.sendRaw(bytes);
         return attacker;
       });
-      await waitFor('all five attackers admitted', async () => {
+      const statuses = await Promise.all(refused.map((a) => a.ended(20_000)));
+      for (const bytes of atCap) client().sendRaw(bytes);
+      await waitFor('the five attackers at the cap to be admitted', async () => {
         const proxies = JSON.parse(await serve.admin('/debug/proxies')) as { proxies: { nodeId: string; types: Record<string, unknown> }[] };
         return proxies.proxies.filter((p) => p.nodeId.startsWith('eds-attacker-') && Object.keys(p.types).length > 0).length === 5 || undefined;
       });
-      return attackers;
+      return statuses;
     });
     const stall = await serve.maxLoopDelayMs();
     const duringRss = (await serve.metric('process_resident_memory_bytes')) / 1024 / 1024;
@@ -258,8 +281,9 @@ describe('unauthenticated exhaustion attacks against meshcp serve', () => {
     const afterRss = await serve.rssAfterGcMiB();
     const afterHeap = await serve.heapUsedMiB();
     report(
-      `5 × SotW 50,000 bogus EDS names: RSS ${baselineRss.toFixed(0)} MiB before, ${duringRss.toFixed(0)} MiB during, ${afterRss.toFixed(0)} MiB after (${(((afterRss - baselineRss) / baselineRss) * 100).toFixed(1)} %); heap ${baselineHeap.toFixed(1)} → ${afterHeap.toFixed(1)} MiB; loop max ${stall.toFixed(0)} ms; slowest /healthz ${slowestMs.toFixed(0)} ms`,
+      `5 × SotW 50,000 bogus EDS names: ${refusals.filter((s) => s.code === 8).length}/5 refused (RESOURCE_EXHAUSTED); 5 × 10,000 held open: RSS ${baselineRss.toFixed(0)} MiB before, ${duringRss.toFixed(0)} MiB during, ${afterRss.toFixed(0)} MiB after (${(((afterRss - baselineRss) / baselineRss) * 100).toFixed(1)} %); heap ${baselineHeap.toFixed(1)} → ${afterHeap.toFixed(1)} MiB; loop max ${stall.toFixed(0)} ms; slowest /healthz ${slowestMs.toFixed(0)} ms`,
     );
+    expect(refusals.every((s) => s.code === 8)).toBe(true);
     expect(stall).toBeLessThan(MAX_STALL_MS);
     expect(afterRss).toBeLessThan(baselineRss * 1.1);
     expect(afterHeap).toBeLessThan(baselineHeap * 1.1);
@@ -318,23 +342,39 @@ describe('unauthenticated exhaustion attacks against meshcp serve', () => {
   });
 
   it('a client that stops reading is ended by the write deadline', async () => {
-    const slow = new XdsTestClient(serve.xdsPort, 'sotw', undefined, { paused: true });
-    clients.push(slow);
+    // A raw HTTP/2 client that never reads its stream: grpc-js's client keeps reading
+    // into its own buffer whatever the application does, so it cannot play this part.
+    const session = http2.connect(`http://127.0.0.1:${serve.xdsPort}`);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    stream.pause();
+    const frame = (message: Buffer) => {
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(message.length, 1);
+      return Buffer.concat([header, message]);
+    };
     const node = { ...ENVOY_NODE, id: 'slow-reader' };
-    slow.send({ node, type_url: CLUSTER });
-    slow.send({ type_url: LISTENER });
-    slow.send({ type_url: ROUTE, resource_names: ['outbound:15001'] });
-    slow.send({ type_url: ENDPOINT, resource_names: ['*'] });
+    stream.write(frame(encodeDiscoveryRequest({ node, type_url: CLUSTER })));
+    stream.write(frame(encodeDiscoveryRequest({ type_url: LISTENER })));
+    stream.write(frame(encodeDiscoveryRequest({ type_url: ROUTE, resource_names: ['outbound:15001'] })));
+    stream.write(frame(encodeDiscoveryRequest({ type_url: ENDPOINT, resource_names: ['*'] })));
     const started = performance.now();
+    const closed = new Promise<number>((resolve) => stream.once('close', () => resolve(stream.rstCode ?? -1)));
     await waitFor('the slow reader to be admitted', async () => (await serve.admin('/debug/proxies')).includes('slow-reader') || undefined);
-    const status = await slow.ended(15_000);
+    const rstCode = await Promise.race([closed, sleep(15_000).then(() => -2)]);
     const elapsed = performance.now() - started;
     const proxies = await serve.admin('/debug/proxies');
-    report(`slow reader (write deadline 2 s): ended after ${(elapsed / 1000).toFixed(1)} s with status ${status.code} "${status.details.slice(0, 60)}"`);
-    expect(status.code).not.toBe(0);
+    session.destroy();
+    report(
+      `slow reader (write deadline 2 s): stream reset after ${(elapsed / 1000).toFixed(1)} s (RST_STREAM code ${rstCode}); gone from /debug/proxies: ${!proxies.includes('slow-reader')}`,
+    );
+    expect(rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
     expect(elapsed).toBeLessThan(10_000);
     expect(proxies).not.toContain('slow-reader');
-    closeClients();
   });
 
   it('SIGTERM is honoured within a bounded time while attackers hold streams open', async () => {
@@ -342,7 +382,7 @@ describe('unauthenticated exhaustion attacks against meshcp serve', () => {
     const flood = encodeDeltaDiscoveryRequest({
       node: { ...ENVOY_NODE, id: 'flood' },
       type_url: CLUSTER,
-      initial_resource_versions: Object.fromEntries(Array.from({ length: 49_000 }, (_, i) => [`f${i}`, 'v'])),
+      initial_resource_versions: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`f${i}`, 'v'])),
     });
     for (let i = 0; i < 3; i++) client('delta').sendRaw(flood);
     await sleep(200);

@@ -17,6 +17,8 @@ import { type SessionContext, XdsSession } from './session.js';
 
 /** Streams told about a cache change per event-loop turn. */
 const FAN_OUT_SLICE = 256;
+/** Time spent on queued requests before the event loop gets a turn. */
+const REQUEST_SLICE_MS = 10;
 type Duplex = grpc.ServerDuplexStream<Buffer, Buffer>;
 
 const identity = (value: Buffer) => value;
@@ -74,8 +76,45 @@ function http2StreamOf(call: Duplex): http2.ServerHttp2Stream | undefined {
 /** NGHTTP2_CANCEL: the RST_STREAM code for "no longer needed". */
 const RST_CANCEL = 8;
 
+/**
+ * Requests of every stream, handled in arrival order but never all in one event-loop
+ * turn: HTTP/2 delivers the messages of many streams from one socket read, and ten
+ * large requests handled back to back would hold the loop for their sum. After each
+ * time slice the queue yields, so keepalives, the admin API and other reads get in.
+ */
+class RequestQueue {
+  private readonly queue: { bytes: Buffer; session: XdsSession; onClosed: () => void }[] = [];
+  private head = 0;
+  private scheduled = false;
+
+  constructor(private readonly sliceMs: number) {}
+
+  push(bytes: Buffer, session: XdsSession, onClosed: () => void): void {
+    this.queue.push({ bytes, session, onClosed });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    const started = performance.now();
+    while (this.head < this.queue.length && performance.now() - started < this.sliceMs) {
+      const item = this.queue[this.head++] as (typeof this.queue)[number];
+      item.session.receive(item.bytes);
+      if (item.session.isClosed) item.onClosed();
+    }
+    if (this.head >= this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+      this.scheduled = false;
+    } else setImmediate(() => this.drain());
+  }
+}
+
 export class XdsServer {
   private readonly server: grpc.Server;
+  private readonly requests = new RequestQueue(REQUEST_SLICE_MS);
   private readonly sessions = new Set<XdsSession>();
   private readonly enders = new Set<() => void>();
   /** The session behind each registered connection record (sessions register once their node is admitted). */
@@ -223,10 +262,7 @@ export class XdsServer {
       session.close();
       this.metrics.connectedStreams.dec({ mode });
     };
-    call.on('data', (bytes: Buffer) => {
-      session.receive(bytes);
-      if (session.isClosed) finish();
-    });
+    call.on('data', (bytes: Buffer) => this.requests.push(bytes, session, finish));
     call.on('end', () => {
       finish();
       call.end();
