@@ -13,6 +13,7 @@ import { FileSource } from './source/file-source.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
+               [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
                    [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
@@ -67,6 +68,15 @@ function compat(args: string[]): Promise<number> {
   });
 }
 
+/** How long `serve` may take to stop after SIGTERM/SIGINT before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+function positive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 function need(value: string | undefined, flag: string): string {
   if (!value) throw new UsageError(`missing --${flag}`);
   return value;
@@ -81,8 +91,18 @@ async function serve(args: string[]): Promise<void> {
       'lease-namespace': { type: 'string' },
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+      'max-resource-names': { type: 'string' },
+      'max-streams-per-node': { type: 'string' },
+      'write-deadline-seconds': { type: 'string' },
     },
   });
+  const xds = {
+    ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
+    ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
+    ...(values['max-streams-per-node'] ? { maxStreamsPerNode: positive(values['max-streams-per-node'], 'max-streams-per-node') } : {}),
+    ...(values['write-deadline-seconds'] ? { writeDeadlineMs: positive(values['write-deadline-seconds'], 'write-deadline-seconds') * 1000 } : {}),
+  };
   const addresses = { xdsAddress: values['xds-address'] ?? '127.0.0.1:18000', adminAddress: values['admin-address'] ?? '127.0.0.1:9902' };
   // Kubernetes: --kubeconfig, or in-cluster config when run in a pod without --file.
   const kubernetes = values.kubeconfig || (!values.file && process.env.KUBERNETES_SERVICE_HOST);
@@ -93,10 +113,13 @@ async function serve(args: string[]): Promise<void> {
       ...(values['lease-namespace'] ? { lease: { namespace: values['lease-namespace'] } } : {}),
     });
   }
-  const plane = new ControlPlane(onKubernetes ? { source: onKubernetes.source, ...addresses } : { file: need(values.file, 'file'), ...addresses });
+  const plane = new ControlPlane(onKubernetes ? { source: onKubernetes.source, ...addresses, xds } : { file: need(values.file, 'file'), ...addresses, xds });
   await plane.start();
   onKubernetes?.startStatus(plane);
   const shutdown = () => {
+    // Bounded whatever the load: a stop that hangs (a stuck source, a peer that never
+    // closes) must not keep the process alive past its grace period.
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
     Promise.resolve(onKubernetes?.stop())
       .then(() => plane.stop())
       .finally(() => process.exit(0));
