@@ -111,7 +111,7 @@ OLD_ID="$("${CLI[@]}" image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || t
 
 # --- assemble the rootfs -----------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/meshcp-envoy-image.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP_ROOTFS:-}" ] || rm -rf "$WORK"' EXIT
 R="$WORK/rootfs"
 mkdir -p "$R"/{usr/local/bin,etc/envoy,tmp,proc,sys,dev,run,var/tmp}
 chmod 1777 "$R/tmp" "$R/var/tmp"
@@ -152,7 +152,7 @@ if command -v chroot >/dev/null && [[ $(id -u) -eq 0 ]]; then
   chroot "$R" /usr/local/bin/envoy --version >/dev/null 2>&1 \
     || die "envoy does not run inside the assembled rootfs (chroot $R /usr/local/bin/envoy --version)"
   if [[ "$VARIANT" == envoy ]]; then
-    env -i PATH=/usr/bin:/bin chroot "$R" /docker-entrypoint.sh --version >/dev/null 2>&1 \
+    env -i PATH=/usr/local/bin:/usr/bin:/bin "$(command -v chroot)" "$R" /docker-entrypoint.sh --version >/dev/null 2>&1 \
       || die "the entrypoint does not run Envoy as user envoy inside the rootfs (chroot $R /docker-entrypoint.sh --version)"
   fi
 fi
@@ -171,7 +171,6 @@ log "importing $IMAGE ($(du -h "$WORK/rootfs.tar" | cut -f1) tar) into $CLI_NAME
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'WORKDIR /' \
   --change 'EXPOSE 10000' \
-  --change 'STOPSIGNAL SIGTERM' \
   --change "LABEL meshcp.envoy.version=$VERSION" \
   --change "LABEL meshcp.envoy.variant=$VARIANT" \
   --change "LABEL meshcp.envoy.sha256=$ENVOY_SHA" \

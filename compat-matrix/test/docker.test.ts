@@ -39,8 +39,10 @@ async function docker(...args: string[]) {
   return result.stdout.trim();
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 600_000) {
-  const child = spawn(process.execPath, [join(REPO, 'control-plane', 'bin', 'meshcp.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+/** `meshcp compat …` (which spawns meshcp-compat.js), or with `direct` meshcp-compat.js itself (its pid owns the containers). */
+function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 600_000, direct = false) {
+  const cli = direct ? [join(REPO, 'compat-matrix', 'bin', 'meshcp-compat.js'), ...args.slice(1)] : [join(REPO, 'control-plane', 'bin', 'meshcp.js'), ...args];
+  const child = spawn(process.execPath, cli, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout.on('data', (c: Buffer) => {
     output += c.toString();
@@ -226,7 +228,12 @@ describe('cleanup on docker, whatever happens', () => {
   }, 120_000);
 
   it('a run that crashes (SIGKILL) leaves its container; the next run removes it and says so', async () => {
-    const run = runCli(['compat', 'run', '--runtime', 'docker', '--envoy', '1.40.0', '--scenarios', 'endpoint-churn', '--out', join(OUT, 'crashed')]);
+    const run = runCli(
+      ['compat', 'run', '--runtime', 'docker', '--envoy', '1.40.0', '--scenarios', 'endpoint-churn', '--out', join(OUT, 'crashed')],
+      process.env,
+      120_000,
+      true,
+    );
     const pid = run.child.pid as number;
     let ids = '';
     for (let i = 0; i < 300 && ids === ''; i++) {
