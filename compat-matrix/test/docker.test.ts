@@ -208,6 +208,18 @@ describe(`the whole matrix on docker (${DOCKER_VERSIONS.join(', ')} × all scena
     expect(seen.inked, JSON.stringify(seen)).toBeGreaterThan(0.05);
     expect(seen.near.green).toBeGreaterThan(report.summary.passed * 1000);
   }, 120_000);
+
+  it("README's example report has this run's shape: the same columns and exactly the registered scenarios", () => {
+    const readme = readFileSync(join(REPO, 'compat-matrix', 'README.md'), 'utf8');
+    const example = /<!-- example-report:start -->\n([\s\S]*?)<!-- example-report:end -->/.exec(readme)?.[1] ?? '';
+    const md = readFileSync(join(OUT, 'full', 'report.md'), 'utf8');
+    const header = (text: string) => text.split('\n').find((l) => l.startsWith('| scenario'));
+    expect(header(example)).toBe(header(md));
+    const rows = (text: string) => [...text.matchAll(/^\| ([a-z0-9-]+) \|/gm)].map((m) => m[1]).filter((id) => id !== 'scenario');
+    expect(rows(example)).toEqual(report.scenarios.map((s) => s.id));
+    expect(rows(example)).toEqual(rows(md));
+    expect(example).toMatch(/runtime docker/);
+  });
 });
 
 describe('cleanup on docker, whatever happens', () => {
