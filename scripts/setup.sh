@@ -45,3 +45,10 @@ if ! $minimal; then
   fi
   node compat-matrix/bin/meshcp-compat.js provision --runtime podman >/dev/null   # meshcp envoy install + podman image, skipped when up to date
 fi
+
+if ! $minimal; then
+  # Idempotent. Installs only: the tests start and stop their own dockerd (own socket, data root, exec root).
+  step "compat matrix on docker: Debian's docker.io, and actionlint (Go module) for the workflows"
+  bash compat-matrix/scripts/dockerd.sh install
+  bash compat-matrix/scripts/install-actionlint.sh >/dev/null
+fi

@@ -6,6 +6,7 @@
  *   scenarios | versions
  */
 import { parseArgs } from 'node:util';
+import { cleanupLines } from './report.js';
 import { runMatrix, targetsFrom } from './runner.js';
 import { createRuntime } from './runtime/index.js';
 import { RUNTIMES } from './runtime/types.js';
@@ -88,7 +89,10 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   const { summary } = report;
   process.stdout.write(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped in ${(report.durationMs / 1000).toFixed(1)}s\n`);
   process.stdout.write(`report: ${values.out}/report.html (also report.md, report.json)\n`);
-  return summary.failed === 0 && !signal.aborted ? 0 : 1;
+  const { cleanup } = report;
+  for (const line of cleanupLines(report)) process.stdout.write(`${line.replace(/\*\*/g, '')}\n`);
+  const cleanedUp = !cleanup || (cleanup.leftovers.length === 0 && cleanup.errors.length === 0);
+  return summary.failed === 0 && cleanedUp && !signal.aborted ? 0 : 1;
 }
 
 async function provision(args: string[]): Promise<number> {
