@@ -8,3 +8,4 @@ export * from './scenario.js';
 export { loadScenarios } from './scenarios/index.js';
 export * from './support/index.js';
 export { compareVersions, defaultVersions, isVersion, PACKAGE_ROOT, VERSIONS_FILE } from './versions.js';
+export * from './clients/index.js';

@@ -5,6 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { renderClientHtml, renderClientMarkdown } from './clients/report.js';
+import type { ClientAxisReport } from './clients/run.js';
 import type { CellPhase } from './scenario.js';
 
 export type CellStatus = 'pass' | 'fail' | 'skip';
@@ -47,7 +49,10 @@ export interface MatrixReport {
   targets: TargetResult[];
   scenarios: { id: string; title: string }[];
   cells: CellResult[];
+  /** Both axes together. */
   summary: { passed: number; failed: number; skipped: number; total: number };
+  /** The proxyless gRPC client axis (`--client`), when it ran. */
+  clients?: ClientAxisReport;
 }
 
 export function cellOf(report: MatrixReport, target: string, scenario: string): CellResult | undefined {
@@ -89,6 +94,7 @@ export function renderMarkdown(report: MatrixReport): string {
       lines.push(`  - logs: ${Object.values(c.logs).join(', ')}`);
     }
   }
+  if (report.clients) lines.push('', renderClientMarkdown(report.clients));
   return `${lines.join('\n')}\n`;
 }
 
@@ -170,6 +176,7 @@ ${rows}
 </tbody></table>
 ${failures ? `<h2>Failures</h2>\n${failures}` : ''}
 <h2>Envoy targets</h2><ul>${targets}</ul>
+${report.clients ? renderClientHtml(report.clients) : ''}
 </body></html>
 `;
 }

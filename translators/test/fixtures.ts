@@ -7,13 +7,12 @@ import {
   edsClusterNames,
   envoyProfile,
   grpcProfile,
-  loadAssignment,
   type MeshModel,
   parseManifests,
   proxyFromNode,
-  serviceOfCluster,
   translateEnvoy,
   translateGrpcConfig,
+  translateGrpcEndpoints,
 } from '../src/index.js';
 
 export const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata');
@@ -60,9 +59,6 @@ export function renderGrpcFixture(name: string): EnvoyResources & { degraded: st
   const proxy = grpcProxy();
   const profile = grpcProfile(proxy);
   const config = translateGrpcConfig(model, profile);
-  const endpoints = edsClusterNames(model).flatMap((cluster) => {
-    const target = serviceOfCluster(model, cluster);
-    return target && target.port.protocol !== 'TCP' ? [loadAssignment(target.service, target.port, proxy.locality, profile)] : [];
-  });
+  const endpoints = edsClusterNames(model).flatMap((cluster) => translateGrpcEndpoints(model, cluster, proxy.locality) ?? []);
   return { ...config, endpoints };
 }

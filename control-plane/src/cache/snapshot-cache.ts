@@ -13,7 +13,10 @@ import {
   envoyConfigScopeKey,
   envoyDegraded,
   envoyProfile,
+  type GrpcProfile,
+  grpcDegraded,
   grpcProfile,
+  grpcUsableEndpoints,
   localityKey,
   type MeshModel,
   type MeshService,
@@ -22,6 +25,7 @@ import {
   translateEnvoyConfig,
   translateEnvoyEndpoints,
   translateGrpcConfig,
+  translateGrpcEndpoints,
 } from '@meshcp/translators';
 import {
   CLUSTER,
@@ -46,7 +50,7 @@ import type { Metrics } from '../metrics.js';
 /** A connected client as the cache sees it: which variants it reads. */
 export interface ProxyView {
   readonly info: ProxyInfo;
-  readonly profile: EnvoyProfile;
+  readonly profile: EnvoyProfile | GrpcProfile;
   /** Key of its LDS/RDS/CDS variant. */
   readonly configKey: string;
   /** Key of its EDS variant (locality + profile). */
@@ -123,6 +127,7 @@ export class SnapshotCache {
     this.rejected.clear();
     this.configVariants.clear();
     this.endpointVariants.clear();
+    this.grpcUsable.clear();
     if (this.ready) for (const listener of this.listeners) listener({ config: true, clusters: new Set(this.allClusterNames()) });
   }
 
@@ -165,6 +170,7 @@ export class SnapshotCache {
       this.configVariants.clear();
     }
     for (const cluster of changedClusters) this.endpointVariants.delete(cluster);
+    for (const cluster of changedClusters) this.grpcUsable.delete(cluster);
     this.metrics?.snapshots.inc({ kind: config ? 'config' : 'endpoints' });
     const change: CacheChange = { config, clusters: changedClusters };
     if (config || changedClusters.size > 0) for (const listener of this.listeners) listener(change);
@@ -181,6 +187,18 @@ export class SnapshotCache {
       configKey: grpc ? profile.name : `${profile.name}|${envoyConfigScopeKey(info)}`,
       endpointKey: `${profile.name}|${localityKey(info.locality)}`,
     };
+  }
+
+  /** gRPC only: usable endpoints (gRFC A27) of each EDS resource sent, by cluster, then EDS variant. */
+  private readonly grpcUsable = new Map<string, Map<string, number>>();
+
+  /**
+   * gRPC only: the clusters this client was sent whose endpoints it will not use
+   * (none usable per gRFC A27), so the admin API never shows such a client as healthy.
+   */
+  grpcClustersWithoutEndpoints(view: ProxyView): string[] {
+    if (!('kind' in view.profile)) return [];
+    return this.allClusterNames().filter((cluster) => this.grpcUsable.get(cluster)?.get(view.endpointKey) === 0);
   }
 
   /** What this proxy was asked to do but cannot, for the admin API. */
@@ -243,8 +261,19 @@ export class SnapshotCache {
     let cached = variants.get(view.endpointKey);
     if (cached === undefined) {
       const started = process.hrtime.bigint();
-      let json = serviceOfCluster(this.model, cluster) ? translateEnvoyEndpoints(this.model, cluster, view.info.locality, view.profile) : undefined;
+      const profile = view.profile;
+      let json = !serviceOfCluster(this.model, cluster)
+        ? undefined
+        : 'kind' in profile
+          ? translateGrpcEndpoints(this.model, cluster, view.info.locality)
+          : translateEnvoyEndpoints(this.model, cluster, view.info.locality, profile);
       if (json && this.hook) json = this.hook(ENDPOINT, [json], view)[0];
+      // What gRPC will actually use of what is sent (after any hook): zero usable endpoints must not pass for healthy.
+      if ('kind' in profile) {
+        const usable = this.grpcUsable.get(cluster) ?? new Map<string, number>();
+        usable.set(view.endpointKey, json ? grpcUsableEndpoints(json) : 0);
+        this.grpcUsable.set(cluster, usable);
+      }
       cached = json ? (this.publish(ENDPOINT, view.endpointKey, json) ?? null) : null;
       variants.set(view.endpointKey, cached);
       this.metrics?.translationSeconds.observe({ kind: 'endpoints' }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -256,10 +285,11 @@ export class SnapshotCache {
     const existing = this.configVariants.get(view.configKey);
     if (existing) return existing;
     const started = process.hrtime.bigint();
-    const grpc = view.info.clientKind.startsWith('grpc-');
-    const config = grpc
-      ? translateGrpcConfig(this.model, view.profile)
-      : { ...translateEnvoyConfig(this.model, view.info, view.profile), degraded: envoyDegraded(this.model, view.profile) };
+    const profile = view.profile;
+    const config =
+      'kind' in profile
+        ? { ...translateGrpcConfig(this.model, profile), degraded: grpcDegraded(this.model, profile) }
+        : { ...translateEnvoyConfig(this.model, view.info, profile), degraded: envoyDegraded(this.model, profile) };
     const byType = new Map<TypeUrl, ResourceSet>();
     const encodeAll = (typeUrl: TypeUrl, list: object[]) => {
       const map = new Map<string, EncodedResource>();

@@ -5,12 +5,28 @@
  * can be dialed by. Features gRPC does not implement are left out and reported as
  * degraded, never sent.
  */
-import type { Cluster, HttpConnectionManager, Listener, Packed, Route, RouteAction, RouteConfiguration, Router } from '@meshcp/xds-protos';
-import { type EnvoyProfile, supports } from '../envoy/capabilities.js';
+import type {
+  Cluster,
+  ClusterLoadAssignment,
+  HttpConnectionManager,
+  Listener,
+  Packed,
+  Route,
+  RouteAction,
+  RouteConfiguration,
+  Router,
+} from '@meshcp/xds-protos';
+import type { EnvoyProfile } from '../envoy/capabilities.js';
 import { durationText } from '../envoy/features/cluster.js';
+import { loadAssignment } from '../envoy/features/endpoints.js';
 import { routesByParent } from '../envoy/features/routes.js';
 import { clusterName } from '../envoy/names.js';
+import { serviceOfCluster } from '../envoy/translate.js';
 import { type MeshModel, type MeshRoute, type MeshService, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
+import type { ProxyInfo } from '../proxy.js';
+import { type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
+
+const supports = (profile: GrpcProfile, feature: GrpcFeature) => grpcSupports(profile, feature);
 
 export interface GrpcConfig {
   listeners: Listener[];
@@ -37,12 +53,12 @@ function apiListener(target: string): Listener {
   return { name: target, api_listener: { api_listener: hcm } };
 }
 
-function grpcRoute(name: string, rule: RouteRule, profile: EnvoyProfile, degrade: (what: string) => void): Route[] {
+function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade: (what: string) => void): Route[] {
   const weighted = rule.backends.filter((b) => b.weight > 0);
   const action: RouteAction = {};
   if (weighted.length > 1) {
     if (!supports(profile, 'route.weightedClusters')) {
-      degrade(`${name}: weighted backends (sending all traffic to the first)`);
+      degrade(`${name}: backendRefs weights, all traffic goes to the first backend (${grpcMissingReason(profile, 'route.weightedClusters')})`);
       action.cluster = clusterName(weighted[0]?.namespace ?? '', weighted[0]?.name ?? '', weighted[0]?.port ?? 0);
     } else {
       action.weighted_clusters = { clusters: weighted.map((b) => ({ name: clusterName(b.namespace, b.name, b.port), weight: b.weight })) };
@@ -53,12 +69,12 @@ function grpcRoute(name: string, rule: RouteRule, profile: EnvoyProfile, degrade
   }
   if (rule.timeoutMs !== undefined) {
     if (supports(profile, 'route.maxStreamDuration')) action.max_stream_duration = { max_stream_duration: durationText(rule.timeoutMs) };
-    else degrade(`${name}: request timeout`);
+    else degrade(`${name}: timeouts.request (${grpcMissingReason(profile, 'route.maxStreamDuration')})`);
   }
   if (rule.retry) {
     // gRPC retries on status codes, not HTTP ones: UNAVAILABLE is what 502/503/connect failures become.
     if (supports(profile, 'route.retryPolicy')) action.retry_policy = { retry_on: 'unavailable', num_retries: rule.retry.attempts };
-    else degrade(`${name}: retries`);
+    else degrade(`${name}: retry (${grpcMissingReason(profile, 'route.retryPolicy')})`);
   }
   if (rule.requestHeaders || rule.responseHeaders) degrade(`${name}: header modifiers (not implemented by proxyless gRPC)`);
   if (rule.urlRewrite) degrade(`${name}: URL rewrite (not implemented by proxyless gRPC)`);
@@ -92,7 +108,7 @@ function routeConfiguration(
   service: MeshService,
   port: ServicePort,
   routes: readonly MeshRoute[],
-  profile: EnvoyProfile,
+  profile: GrpcProfile,
   degrade: (what: string) => void,
 ): RouteConfiguration {
   const entries: Route[] = [];
@@ -106,30 +122,39 @@ function routeConfiguration(
   return { name: target, virtual_hosts: [{ name: target, domains: [target], routes: entries }] };
 }
 
-function grpcCluster(service: MeshService, port: ServicePort, profile: EnvoyProfile, degrade: (what: string) => void): Cluster {
+function grpcCluster(service: MeshService, port: ServicePort, profile: GrpcProfile, degrade: (what: string) => void): Cluster {
   const name = clusterName(service.namespace, service.name, port.port);
   const cluster: Cluster = { name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } }, lb_policy: 'ROUND_ROBIN' };
+  // An unsupported lb_policy value is NACKed (with every other cluster in the response): never sent.
   if (service.loadBalancing === 'RingHash' && supports(profile, 'cluster.ringHash')) cluster.lb_policy = 'RING_HASH';
-  else if (service.loadBalancing !== 'RoundRobin') degrade(`${name}: ${service.loadBalancing} load balancing (round robin used)`);
+  else if (service.loadBalancing !== 'RoundRobin')
+    degrade(
+      `${name}: loadBalancing ${service.loadBalancing}, round robin used (${service.loadBalancing === 'RingHash' ? grpcMissingReason(profile, 'cluster.ringHash') : 'no gRPC xDS client implements it'})`,
+    );
   if (service.outlierDetection) {
-    if (supports(profile, 'cluster.outlierDetection')) {
-      const od = service.outlierDetection;
-      cluster.outlier_detection = {
-        consecutive_5xx: od.consecutive5xx,
-        interval: durationText(od.intervalMs),
-        base_ejection_time: durationText(od.baseEjectionTimeMs),
-        max_ejection_percent: od.maxEjectionPercent,
-      };
-    } else degrade(`${name}: outlier detection`);
+    // gRFC A50 implements success-rate and failure-percentage ejection only: the
+    // model's consecutive-errors rule has no gRPC equivalent, so it is not sent.
+    degrade(
+      supports(profile, 'cluster.outlierDetection')
+        ? `${name}: outlierDetection.consecutive5xx (gRPC ejects by success rate or failure percentage only, gRFC A50)`
+        : `${name}: outlierDetection (${grpcMissingReason(profile, 'cluster.outlierDetection')})`,
+    );
   }
-  if (service.circuitBreakers?.maxRequests !== undefined && supports(profile, 'cluster.circuitBreakers')) {
-    cluster.circuit_breakers = { thresholds: [{ priority: 'DEFAULT', max_requests: service.circuitBreakers.maxRequests }] };
+  if (service.circuitBreakers?.maxRequests !== undefined) {
+    if (supports(profile, 'cluster.circuitBreakers'))
+      cluster.circuit_breakers = { thresholds: [{ priority: 'DEFAULT', max_requests: service.circuitBreakers.maxRequests }] };
+    else degrade(`${name}: circuitBreakers.maxRequests (${grpcMissingReason(profile, 'cluster.circuitBreakers')})`);
   }
+  const otherLimits = Object.entries(service.circuitBreakers ?? {}).filter(([key, value]) => key !== 'maxRequests' && value !== undefined);
+  if (otherLimits.length > 0)
+    degrade(`${name}: circuitBreakers.${otherLimits.map(([key]) => key).join(', ')} (gRPC honours max_requests only, gRFC A32)`);
+  if (service.failover.overprovisioningFactor !== undefined)
+    degrade(`${name}: failover.overprovisioningFactor (gRPC fails over only when a priority has no reachable endpoint)`);
   if (service.healthCheck) degrade(`${name}: active health checks (gRPC clients rely on endpoint health from EDS)`);
   return cluster;
 }
 
-export function translateGrpcConfig(model: MeshModel, profile: EnvoyProfile): GrpcConfig {
+export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile): GrpcConfig {
   const degraded = new Set<string>();
   const degrade = (what: string) => degraded.add(what);
   const listeners: Listener[] = [];
@@ -148,4 +173,58 @@ export function translateGrpcConfig(model: MeshModel, profile: EnvoyProfile): Gr
     }
   }
   return { listeners, routes, clusters, degraded: [...degraded].sort() };
+}
+
+/** Envoy-only endpoint features (observability names) are never sent to gRPC: no Envoy feature is set. */
+const NO_ENVOY_FEATURES: EnvoyProfile = { name: 'grpc', features: new Set(), warnings: [] };
+
+/**
+ * The ClusterLoadAssignment of one cluster for a gRPC client at `locality`. Every
+ * locality carries a load_balancing_weight, for every gRPC client kind (a
+ * requirement, GRPC_REQUIREMENTS 'eds.localityWeights'): without one gRPC drops it.
+ */
+export function translateGrpcEndpoints(model: MeshModel, cluster: string, locality: ProxyInfo['locality']): ClusterLoadAssignment | undefined {
+  const target = serviceOfCluster(model, cluster);
+  if (!target || target.port.protocol === 'TCP') return undefined;
+  return loadAssignment(target.service, target.port, locality, NO_ENVOY_FEATURES, { localityWeights: true });
+}
+
+// 0 and 1 are UNKNOWN and HEALTHY as enum numbers.
+const USABLE_HEALTH = new Set<unknown>([undefined, 'UNKNOWN', 'HEALTHY', 0, 1]);
+
+/**
+ * How many endpoints of a ClusterLoadAssignment a gRPC client will use (gRFC A27):
+ * only those in a locality with a non-zero load_balancing_weight and with health
+ * UNKNOWN or HEALTHY. Zero means RPCs to the cluster fail UNAVAILABLE although the
+ * client ACKed the resource. Reads what is actually sent, so it also catches a
+ * regression after translation.
+ */
+export function grpcUsableEndpoints(cla: ClusterLoadAssignment): number {
+  let usable = 0;
+  for (const locality of cla.endpoints ?? []) {
+    if (!locality.load_balancing_weight) continue;
+    for (const endpoint of locality.lb_endpoints ?? []) if (USABLE_HEALTH.has(endpoint.health_status)) usable++;
+  }
+  return usable;
+}
+
+/**
+ * What a gRPC client with this profile will not do of what the model asks, one
+ * entry per object and field, plus every cluster it would resolve to no endpoint
+ * (which must never pass for healthy). Pure, like `envoyDegraded`.
+ */
+export function grpcDegraded(model: MeshModel, profile: GrpcProfile): string[] {
+  const degraded = new Set(translateGrpcConfig(model, profile).degraded);
+  for (const key of [...model.services.keys()].sort()) {
+    const service = model.services.get(key) as MeshService;
+    for (const port of service.ports) {
+      if (port.protocol === 'TCP') continue;
+      const healthy = service.endpoints.filter((e) => e.health === 'Healthy').length;
+      if (healthy === 0)
+        degraded.add(
+          `${clusterName(service.namespace, service.name, port.port)}: no usable endpoints (${service.endpoints.length} listed, none healthy): RPCs fail UNAVAILABLE`,
+        );
+    }
+  }
+  return [...degraded].sort();
 }

@@ -38,12 +38,26 @@ function lbEndpoint(endpoint: Endpoint, port: ServicePort, profile: EnvoyProfile
   return out;
 }
 
+export interface LoadAssignmentOptions {
+  /**
+   * Give every locality a load_balancing_weight even when the service does not ask
+   * for locality-weighted balancing: proxyless gRPC drops localities without one (gRFC A27).
+   */
+  localityWeights: boolean;
+}
+
 /**
  * The ClusterLoadAssignment a proxy in `proxyLocality` gets. Depends only on the
  * service, the proxy's locality and its profile, so the cache shares it per locality.
  * Priorities are renumbered to be contiguous from 0, as Envoy requires.
  */
-export function loadAssignment(service: MeshService, port: ServicePort, proxyLocality: Locality, profile: EnvoyProfile): ClusterLoadAssignment {
+export function loadAssignment(
+  service: MeshService,
+  port: ServicePort,
+  proxyLocality: Locality,
+  profile: EnvoyProfile,
+  options: LoadAssignmentOptions = { localityWeights: false },
+): ClusterLoadAssignment {
   const groups = new Map<string, { locality: Locality; tier: number; endpoints: Endpoint[] }>();
   for (const endpoint of service.endpoints) {
     const tier = failoverTier(service, endpoint, proxyLocality);
@@ -65,7 +79,7 @@ export function loadAssignment(service: MeshService, port: ServicePort, proxyLoc
       if (envoyLocality) locality.locality = envoyLocality;
       const priority = tiers.indexOf(group.tier);
       if (priority > 0) locality.priority = priority;
-      if (service.failover.localityWeighted || supports(profile, 'eds.localityWeightRequired')) {
+      if (service.failover.localityWeighted || options.localityWeights) {
         locality.load_balancing_weight = group.endpoints.reduce((sum, e) => sum + (e.weight ?? 1), 0);
       }
       return locality;
