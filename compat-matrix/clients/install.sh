@@ -33,7 +33,9 @@ fi
 work=$(mktemp -d "$cache/.build-$impl@$version.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 log=$work/build.log
-{
+set +e
+(
+  set -euo pipefail
   case $impl in
     grpc-go)
       cp "$here/go/main.go" "$work/"
@@ -71,7 +73,14 @@ log=$work/build.log
       printf '#!/bin/sh\nd=$(dirname "$0")\nexec node "$d/echo.cjs" "$@"\n' >"$work/out/run"
       ;;
   esac
-} >"$log" 2>&1 || { echo "building $impl@$version failed:" >&2; tail -30 "$log" >&2; exit 1; }
+) >"$log" 2>&1
+status=$?
+set -e
+if [ $status -ne 0 ] || [ ! -e "$work/out/run" ]; then
+  echo "building $impl@$version failed:" >&2
+  tail -30 "$log" >&2
+  exit 1
+fi
 chmod +x "$work/out/run"
 echo "$stamp" >"$work/out/stamp"
 rm -rf "$dir"

@@ -1,5 +1,6 @@
 export { Cell, type CellFault, RUN_LABEL } from './cell.js';
 export { main as compatMain, USAGE as COMPAT_USAGE } from './cli.js';
+export * from './clients/index.js';
 export { type ExecResult, exec } from './exec.js';
 export { type CellResult, type CellStatus, type MatrixReport, renderHtml, renderMarkdown, type TargetResult, writeReport } from './report.js';
 export { type MatrixOptions, runMatrix, targetsFrom } from './runner.js';
@@ -8,4 +9,3 @@ export * from './scenario.js';
 export { loadScenarios } from './scenarios/index.js';
 export * from './support/index.js';
 export { compareVersions, defaultVersions, isVersion, PACKAGE_ROOT, VERSIONS_FILE } from './versions.js';
-export * from './clients/index.js';

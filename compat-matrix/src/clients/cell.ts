@@ -130,7 +130,14 @@ export class ClientCell {
     writeFileSync(
       bootstrapFile,
       JSON.stringify(
-        grpcBootstrap({ nodeId: this.nodeId, service: 'compat-client', namespace: 'shop', region: 'eu', zone: 'eu-1a', xdsAddress: `127.0.0.1:${plane.xdsPort}` }),
+        grpcBootstrap({
+          nodeId: this.nodeId,
+          service: 'compat-client',
+          namespace: 'shop',
+          region: 'eu',
+          zone: 'eu-1a',
+          xdsAddress: `127.0.0.1:${plane.xdsPort}`,
+        }),
         null,
         2,
       ),

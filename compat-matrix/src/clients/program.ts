@@ -83,6 +83,13 @@ export class GrpcClientProcess {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     cleanup.add(() => stopProcess(this.child, 3000));
+    // A client that died is reported by its exit; a write to its closed stdin must not crash the runner.
+    this.child.stdin?.on('error', () => undefined);
+    this.child.on('error', (error) => {
+      this.exited = `could not start (${error.message})`;
+      this.pending?.reject(new Error(`the client ${this.exited}`));
+      this.pending = undefined;
+    });
     createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on('line', (line) => this.onLine(line));
     (this.child.stderr as NodeJS.ReadableStream).on('data', (chunk: Buffer) => {
       appendFileSync(logFile, chunk);

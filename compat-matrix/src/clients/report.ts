@@ -36,7 +36,9 @@ export function renderClientMarkdown(report: ClientAxisReport): string {
   }
   lines.push('', '| client | profile | lacks (per its capability table) | install |', '| --- | --- | --- | --- |');
   for (const t of report.targets)
-    lines.push(`| ${t.label} | ${t.profile} | ${t.lacks.join(', ') || '—'} | ${t.installError ? `❌ ${t.installError.slice(0, 200)}` : seconds(t.installMs)} |`);
+    lines.push(
+      `| ${t.label} | ${t.profile} | ${t.lacks.join(', ') || '—'} | ${t.installError ? `❌ ${t.installError.slice(0, 200)}` : seconds(t.installMs)} |`,
+    );
   const failures = report.cells.filter((c) => c.status === 'fail');
   if (failures.length > 0) {
     lines.push('', '### Client failures', '');
@@ -60,7 +62,10 @@ function anchor(c: ClientCellResult): string {
 export function renderClientHtml(report: ClientAxisReport): string {
   const s = clientSummary(report);
   const header = report.targets
-    .map((t) => `<th scope="col">${esc(t.label)}<br><span class="small">${esc(t.profile)}</span>${t.installError ? '<br><span class="small bad">not installed</span>' : ''}</th>`)
+    .map(
+      (t) =>
+        `<th scope="col">${esc(t.label)}<br><span class="small">${esc(t.profile)}</span>${t.installError ? '<br><span class="small bad">not installed</span>' : ''}</th>`,
+    )
     .join('');
   const rows = report.scenarios
     .map((sc) => {
@@ -89,7 +94,9 @@ ${c.clientErrors.length > 0 ? `<p>The client said:</p><pre class="envoy">${esc(c
 </section>`,
     )
     .join('\n');
-  const lacks = report.targets.map((t) => `<li><b>${esc(t.label)}</b> (${esc(t.registry)}): lacks ${esc(t.lacks.join(', ') || 'nothing in the table')}</li>`).join('');
+  const lacks = report.targets
+    .map((t) => `<li><b>${esc(t.label)}</b> (${esc(t.registry)}): lacks ${esc(t.lacks.join(', ') || 'nothing in the table')}</li>`)
+    .join('');
   return `<h2>Proxyless gRPC clients</h2>
 <div class="banner" style="background:${s.failed === 0 ? '#1a7f37' : '#cf222e'}">${s.passed} passed · ${s.failed} failed · ${s.skipped} skipped of ${s.total}</div>
 <table>

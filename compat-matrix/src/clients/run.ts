@@ -5,10 +5,10 @@
  * cells run; one that cannot be installed fails its cells with the reason.
  */
 import { join, relative } from 'node:path';
-import type { GrpcProfile, ResourceHookLike } from './types.js';
 import { ClientCell, ClientCellFailure } from './cell.js';
 import { installClient } from './program.js';
 import { type ClientScenario, clientScenarios, expectedProfile } from './scenarios.js';
+import type { GrpcProfile, ResourceHookLike } from './types.js';
 import { type ClientTarget, IMPLEMENTATIONS } from './versions.js';
 
 export interface ClientCellResult {
@@ -165,7 +165,8 @@ async function runCell(
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
     try {
-      for (const view of await cell.proxies()) for (const t of Object.values(view.types)) if (t.lastNack) clientErrors.push(`${t.short} NACK: ${t.lastNack.error}`);
+      for (const view of await cell.proxies())
+        for (const t of Object.values(view.types)) if (t.lastNack) clientErrors.push(`${t.short} NACK: ${t.lastNack.error}`);
     } catch {
       // the plane may never have started
     }

@@ -7,7 +7,7 @@
 import { type GrpcProfile, grpcProfile, grpcSupports, parseVersion } from '@meshcp/translators';
 import type { Backend } from './backend.js';
 import { type ClientCell, ClientCellFailure, routeYaml, serviceYaml } from './cell.js';
-import { codeName, describeRpc } from './program.js';
+import { codeName, describeRpc, type RpcResult } from './program.js';
 import { type ClientTarget, IMPLEMENTATIONS } from './versions.js';
 
 export interface ClientScenario {
@@ -53,12 +53,14 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
       const { byBackend, failures, results } = await cell.tally(20);
       mustAllSucceed('after connecting', failures, 20, failures[0]);
       if (byBackend.get('v1') !== 20) fail(`expected 20 RPCs on v1, got ${JSON.stringify([...byBackend])}`);
-      const view = await cell.waitFor('meshcp to show the client SYNCED', async () => {
-        const views = await cell.proxies();
-        return views.length > 0 && views.every((v) => Object.values(v.types).length === 4 && Object.values(v.types).every((t) => t.status === 'SYNCED'))
-          ? views[0]
-          : undefined;
-      }).catch(async () => fail(`meshcp does not show every type SYNCED${await cell.statusLine()}`));
+      const view = await cell
+        .waitFor('meshcp to show the client SYNCED', async () => {
+          const views = await cell.proxies();
+          return views.length > 0 && views.every((v) => Object.values(v.types).length === 4 && Object.values(v.types).every((t) => t.status === 'SYNCED'))
+            ? views[0]
+            : undefined;
+        })
+        .catch(async () => fail(`meshcp does not show every type SYNCED${await cell.statusLine()}`));
       cell.note('node', `${view.clientKind} ${view.version}`);
       cell.note('profile', view.profile);
       cell.note('streams', (await cell.proxies()).length);
@@ -81,7 +83,8 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
       mustAllSucceed('during the split', failures, SPLIT_RPCS, failures[0]);
       const share = (byBackend.get('v2') ?? 0) / SPLIT_RPCS;
       cell.note('v2Share', Math.round(share * 1000) / 10);
-      if (Math.abs(share - 0.25) > SPLIT_TOLERANCE) fail(`v2 got ${(share * 100).toFixed(1)} % of ${SPLIT_RPCS} RPCs; expected 25 % ± ${SPLIT_TOLERANCE * 100}`);
+      if (Math.abs(share - 0.25) > SPLIT_TOLERANCE)
+        fail(`v2 got ${(share * 100).toFixed(1)} % of ${SPLIT_RPCS} RPCs; expected 25 % ± ${SPLIT_TOLERANCE * 100}`);
     },
   },
   {
@@ -98,18 +101,18 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
       if (before.byBackend.get('v1') !== 20) fail(`before the switch expected all 20 RPCs on v1, got ${JSON.stringify([...before.byBackend])}`);
       cell.writeMesh(mesh(0, 100));
       const started = Date.now();
-      let failed = 0;
+      const failed: RpcResult[] = [];
       const switchMs = await cell.until(
         'every RPC on v2 after the switch',
         (r) => {
-          if (!r.ok) failed++;
+          if (!r.ok) failed.push(r);
           return r.ok && r.backend === 'v2';
         },
         15_000,
       );
       cell.note('switchMs', switchMs);
       cell.note('switchWallMs', Date.now() - started);
-      if (failed > 0) fail(`${failed} RPC(s) failed during the switch`);
+      if (failed.length > 0) fail(`${failed.length} RPC(s) failed during the switch; first: ${describeRpc(failed[0] as RpcResult)}`);
     },
   },
   {
@@ -120,11 +123,21 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
       const near = await cell.backend('near');
       const far = await cell.backend('far');
       await cell.start(
-        serviceYaml({ name: 'echo', endpoints: [{ backend: near, zone: 'eu-1a' }, { backend: far, zone: 'eu-1b' }] }, '  failover: {localityPriority: [zone, region]}\n'),
+        serviceYaml(
+          {
+            name: 'echo',
+            endpoints: [
+              { backend: near, zone: 'eu-1a' },
+              { backend: far, zone: 'eu-1b' },
+            ],
+          },
+          '  failover: {localityPriority: [zone, region]}\n',
+        ),
       );
       await cell.firstSuccess();
       const before = await cell.tally(20);
-      if (before.byBackend.get('near') !== 20) fail(`with both zones up expected all 20 RPCs on the same-zone endpoint, got ${JSON.stringify([...before.byBackend])}`);
+      if (before.byBackend.get('near') !== 20)
+        fail(`with both zones up expected all 20 RPCs on the same-zone endpoint, got ${JSON.stringify([...before.byBackend])}`);
       near.stop();
       cell.note('failoverMs', await cell.until('RPCs on the other zone after the same-zone endpoint died', (r) => r.ok && r.backend === 'far', 20_000));
       await near.start();
@@ -186,13 +199,15 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
       const { failures } = await cell.tally(100);
       cell.note('failed', `${failures.length} of 100`);
       if (grpcSupports(expected, 'route.retryPolicy')) {
-        if (failures.length > 0) fail(`the A44 row says this client retries, but ${failures.length} of 100 RPCs failed; first: ${describeRpc(failures[0] as never)}`);
+        if (failures.length > 0)
+          fail(`the A44 row says this client retries, but ${failures.length} of 100 RPCs failed; first: ${describeRpc(failures[0] as never)}`);
       } else if (failures.length < 20) fail(`the A44 row says this client does not retry, but only ${failures.length} of 100 RPCs failed`);
     },
   },
   {
     id: 'grpc-nack',
-    title: "a planted bad value (lb_policy MAGLEV) is NACKed: meshcp shows CDS NACKED with the client's own text, and RPCs keep working on the last good config",
+    title:
+      "a planted bad value (lb_policy MAGLEV) is NACKed: meshcp shows CDS NACKED with the client's own text, and RPCs keep working on the last good config",
     async run(cell) {
       const v1 = await cell.backend('v1');
       await cell.start(serviceYaml({ name: 'echo', endpoints: [{ backend: v1 }] }));
@@ -201,14 +216,13 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
         (await cell.proxies()).some((v) => Object.values(v.types).some((t) => t.short === 'CDS' && t.status === 'SYNCED')),
       );
       // gRPC ignores unknown fields but NACKs unsupported values: MAGLEV is a value no gRPC client implements.
-      cell.plane.cache.setResourceHook((typeUrl, list) =>
-        typeUrl.endsWith('.Cluster') ? list.map((c) => ({ ...(c as object), lb_policy: 'MAGLEV' })) : list,
-      );
+      cell.plane.cache.setResourceHook((typeUrl, list) => (typeUrl.endsWith('.Cluster') ? list.map((c) => ({ ...(c as object), lb_policy: 'MAGLEV' })) : list));
       const nack = await cell
         .waitFor(
           'the client to NACK CDS',
           async () => {
-            for (const v of await cell.proxies()) for (const t of Object.values(v.types)) if (t.short === 'CDS' && t.status === 'NACKED' && t.lastNack) return t.lastNack;
+            for (const v of await cell.proxies())
+              for (const t of Object.values(v.types)) if (t.short === 'CDS' && t.status === 'NACKED' && t.lastNack) return t.lastNack;
             return undefined;
           },
           20_000,

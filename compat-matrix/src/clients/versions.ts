@@ -32,7 +32,7 @@ const DATA = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'grpc-cli
 
 export function clientTarget(label: string): ClientTarget {
   const match = /^([a-z-]+)@v?(\d+\.\d+\.\d+)$/.exec(label.trim());
-  if (!match || !(match[1] as string in IMPLEMENTATIONS))
+  if (!match || !((match[1] as string) in IMPLEMENTATIONS))
     throw new Error(`--client takes IMPL@X.Y.Z with IMPL one of ${Object.keys(IMPLEMENTATIONS).join(', ')}; got ${JSON.stringify(label)}`);
   return { label: `${match[1]}@${match[2]}`, implementation: match[1] as ClientImplementation, version: match[2] as string };
 }

@@ -66,7 +66,10 @@ export class AdminServer {
             // A gRPC client ACKs endpoints it will not use (gRFC A27): such EDS is not shown as SYNCED.
             const empty = view && cache.isReady() ? cache.grpcClustersWithoutEndpoints(view) : [];
             if (empty.length > 0) {
-              shown.degraded = [...shown.degraded, ...empty.map((cluster) => `${cluster}: EDS sent with no endpoint gRPC will use (gRFC A27): RPCs fail UNAVAILABLE`)];
+              shown.degraded = [
+                ...shown.degraded,
+                ...empty.map((cluster) => `${cluster}: EDS sent with no endpoint gRPC will use (gRFC A27): RPCs fail UNAVAILABLE`),
+              ];
               for (const type of Object.values(shown.types) as { short: string; status: string }[])
                 if (type.short === 'EDS' && type.status === 'SYNCED') type.status = 'NO_ENDPOINTS';
             }

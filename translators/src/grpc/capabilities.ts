@@ -147,7 +147,8 @@ export const GRPC_REQUIREMENTS: readonly GrpcRequirement[] = [
     id: 'eds.localityWeights',
     grfc: 'A27',
     what: 'every EDS locality carries load_balancing_weight: gRPC drops a locality without one, and a cluster without weighted localities has no endpoints',
-    source: 'gRFC A27 ("Priority-based weighted round-robin locality picking"); seen here: grpc-go "Ignoring locality … with weight 0", C-core "contains no localities", grpc-java "No usable endpoint"',
+    source:
+      'gRFC A27 ("Priority-based weighted round-robin locality picking"); seen here: grpc-go "Ignoring locality … with weight 0", C-core "contains no localities", grpc-java "No usable endpoint"',
     proof: 'compat-matrix client scenario grpc-resolve-connect and its planted regression (compat-matrix/test/clients.test.ts)',
   },
 ];
@@ -169,8 +170,7 @@ export const GRPC_MINIMUM: Record<GrpcImplementation, string> = {
  * client implementation it lists.
  */
 export const GRPC_COMMON_SUBSET: readonly GrpcFeature[] = GRPC_CAPABILITIES.filter(
-  (row) =>
-    row.proof && (Object.keys(GRPC_MINIMUM) as GrpcImplementation[]).every((impl) => row.since[impl] && !row.broken?.[impl]) && !row.coreExcept?.length,
+  (row) => row.proof && (Object.keys(GRPC_MINIMUM) as GrpcImplementation[]).every((impl) => row.since[impl] && !row.broken?.[impl]) && !row.coreExcept?.length,
 ).map((row) => row.feature);
 
 export interface GrpcProfile {

@@ -129,7 +129,13 @@ function grpcCluster(service: MeshService, port: ServicePort, profile: GrpcProfi
   if (service.loadBalancing === 'RingHash' && supports(profile, 'cluster.ringHash')) cluster.lb_policy = 'RING_HASH';
   else if (service.loadBalancing !== 'RoundRobin')
     degrade(
-      `${name}: loadBalancing ${service.loadBalancing}, round robin used (${service.loadBalancing === 'RingHash' ? grpcMissingReason(profile, 'cluster.ringHash') : 'no gRPC xDS client implements it'})`,
+      `${name}: loadBalancing ${service.loadBalancing}, round robin used (${
+        service.loadBalancing === 'RingHash'
+          ? grpcMissingReason(profile, 'cluster.ringHash')
+          : service.loadBalancing === 'LeastRequest'
+            ? 'only grpc-java implements least request (gRFC A48); meshcp does not send it'
+            : 'no gRPC xDS client implements it'
+      })`,
     );
   if (service.outlierDetection) {
     // gRFC A50 implements success-rate and failure-percentage ejection only: the
@@ -146,8 +152,7 @@ function grpcCluster(service: MeshService, port: ServicePort, profile: GrpcProfi
     else degrade(`${name}: circuitBreakers.maxRequests (${grpcMissingReason(profile, 'cluster.circuitBreakers')})`);
   }
   const otherLimits = Object.entries(service.circuitBreakers ?? {}).filter(([key, value]) => key !== 'maxRequests' && value !== undefined);
-  if (otherLimits.length > 0)
-    degrade(`${name}: circuitBreakers.${otherLimits.map(([key]) => key).join(', ')} (gRPC honours max_requests only, gRFC A32)`);
+  if (otherLimits.length > 0) degrade(`${name}: circuitBreakers.${otherLimits.map(([key]) => key).join(', ')} (gRPC honours max_requests only, gRFC A32)`);
   if (service.failover.overprovisioningFactor !== undefined)
     degrade(`${name}: failover.overprovisioningFactor (gRPC fails over only when a priority has no reachable endpoint)`);
   if (service.healthCheck) degrade(`${name}: active health checks (gRPC clients rely on endpoint health from EDS)`);
