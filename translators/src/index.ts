@@ -4,6 +4,7 @@ export { failoverTier, loadAssignment } from './envoy/features/endpoints.js';
 export * from './envoy/names.js';
 export * from './envoy/translate.js';
 export * from './grpc/capabilities.js';
+export * from './grpc/support-table.js';
 export * from './grpc/translate.js';
 export * from './model/manifests.js';
 export { re2Incompatibility } from './model/manifests.js';

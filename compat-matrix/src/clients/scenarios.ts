@@ -89,8 +89,9 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
   },
   {
     id: 'grpc-live-switch',
-    title: 'a split switched live from 100/0 to 0/100 moves every RPC to v2 without a failed RPC',
-    async run(cell) {
+    title:
+      'a split switched live from 100/0 to 0/100 moves every RPC to v2 without a failed RPC (a known client defect only with its own text, shown as degraded)',
+    async run(cell, expected) {
       const v1 = await cell.backend('v1');
       const v2 = await cell.backend('v2');
       const mesh = (a: number, b: number) =>
@@ -112,7 +113,16 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
       );
       cell.note('switchMs', switchMs);
       cell.note('switchWallMs', Date.now() - started);
-      if (failed.length > 0) fail(`${failed.length} RPC(s) failed during the switch; first: ${describeRpc(failed[0] as RpcResult)}`);
+      if (failed.length === 0) return;
+      // A known client defect (GRPC_DEFECTS) is tolerated only with its own text, and only where meshcp shows it as degraded.
+      if (expected.defects.has('route.coldClusterSwitch') && failed.every((r) => /unknown cluster selected/.test(r.message ?? ''))) {
+        const degraded = (await cell.proxies()).flatMap((v) => v.degraded);
+        if (!degraded.some((d) => d.includes('unknown cluster selected')))
+          fail(`${failed.length} RPC(s) failed during the switch (a known defect of this version) but meshcp does not list it as degraded`);
+        cell.note('knownDefect', `${failed.length} RPC(s): ${describeRpc(failed[0] as RpcResult)}`);
+        return;
+      }
+      fail(`${failed.length} RPC(s) failed during the switch; first: ${describeRpc(failed[0] as RpcResult)}`);
     },
   },
   {

@@ -153,6 +153,28 @@ export const GRPC_REQUIREMENTS: readonly GrpcRequirement[] = [
   },
 ];
 
+/** A client bug seen in the matrix that meshcp cannot work around: shown as degraded to the affected versions. */
+export interface GrpcDefect {
+  id: 'route.coldClusterSwitch';
+  implementation: GrpcImplementation;
+  /** First version without the defect, as far as the matrix has seen (versions in between are untested). */
+  fixedBy: string;
+  /** When it bites, in words for the degraded list. */
+  effect: string;
+  seen: string;
+}
+
+export const GRPC_DEFECTS: readonly GrpcDefect[] = [
+  {
+    id: 'route.coldClusterSwitch',
+    implementation: 'grpc-go',
+    fixedBy: '1.81.1',
+    effect:
+      'when a route shifts traffic to a backend cluster this client has not used yet, its first RPCs fail UNAVAILABLE "unknown cluster selected for RPC" (seen for ~50-200 ms)',
+    seen: 'compat-matrix grpc-live-switch: grpc-go 1.40.0 and 1.41.0 fail 1-10 RPCs; 1.81.1 and 1.85.0 none (versions in between untested)',
+  },
+];
+
 /**
  * The first release of each implementation meshcp serves: xDS v3 (gRFC A30). An
  * older client speaks only v2, which meshcp does not serve.
@@ -183,6 +205,8 @@ export interface GrpcProfile {
   /** The implementation's release version, when known (C-core: the wrapping language's release). */
   version: Version | undefined;
   features: ReadonlySet<GrpcFeature>;
+  /** Known client bugs of this version (GRPC_DEFECTS ids). */
+  defects: ReadonlySet<GrpcDefect['id']>;
   warnings: string[];
 }
 
@@ -228,11 +252,29 @@ export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'v
     warnings.push(
       `${proxy.clientKind} is not a gRPC xDS implementation meshcp has rows for: serving the subset proven with every implementation (${GRPC_COMMON_SUBSET.join(', ')})`,
     );
-    return { kind: 'grpc', name: `${proxy.clientKind}-common`, implementation, language, version, features: new Set(GRPC_COMMON_SUBSET), warnings };
+    return {
+      kind: 'grpc',
+      name: `${proxy.clientKind}-common`,
+      implementation,
+      language,
+      version,
+      features: new Set(GRPC_COMMON_SUBSET),
+      defects: new Set(),
+      warnings,
+    };
   }
   if (!version) {
     warnings.push(`unknown ${proxy.clientKind} version ${JSON.stringify(proxy.versionText)}: serving the subset proven with every implementation`);
-    return { kind: 'grpc', name: `${proxy.clientKind}-common`, implementation, language, version, features: new Set(GRPC_COMMON_SUBSET), warnings };
+    return {
+      kind: 'grpc',
+      name: `${proxy.clientKind}-common`,
+      implementation,
+      language,
+      version,
+      features: new Set(GRPC_COMMON_SUBSET),
+      defects: new Set(),
+      warnings,
+    };
   }
   const minimum = parseVersion(GRPC_MINIMUM[implementation]) as Version;
   if (compareVersions(version, minimum) < 0)
@@ -246,9 +288,17 @@ export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'v
     features.add(row.feature);
     if (compareVersions(since, boundary) > 0) boundary = since;
   }
+  const defects = new Set<GrpcDefect['id']>();
+  for (const defect of GRPC_DEFECTS) {
+    if (defect.implementation !== implementation) continue;
+    const fixedBy = parseVersion(defect.fixedBy) as Version;
+    if (compareVersions(version, fixedBy) < 0) defects.add(defect.id);
+    else if (compareVersions(fixedBy, boundary) > 0) boundary = fixedBy;
+  }
   // C-core languages differ in rows (Ruby/PHP lack some): the language is part of the name.
   const who = implementation === 'grpc-core' ? `grpc-core-${language}` : implementation;
-  return { kind: 'grpc', name: `${who}-${boundary.major}.${boundary.minor}+`, implementation, language, version, features, warnings };
+  const name = `${who}-${boundary.major}.${boundary.minor}${boundary.patch > 0 && GRPC_DEFECTS.some((d) => d.fixedBy === formatVersion(boundary)) ? `.${boundary.patch}` : ''}+`;
+  return { kind: 'grpc', name, implementation, language, version, features, defects, warnings };
 }
 
 /** Why a client with this profile is not sent a feature, in words for the degraded list. */

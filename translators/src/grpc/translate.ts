@@ -24,7 +24,7 @@ import { clusterName } from '../envoy/names.js';
 import { serviceOfCluster } from '../envoy/translate.js';
 import { type MeshModel, type MeshRoute, type MeshService, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
 import type { ProxyInfo } from '../proxy.js';
-import { type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
+import { GRPC_DEFECTS, type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
 
 const supports = (profile: GrpcProfile, feature: GrpcFeature) => grpcSupports(profile, feature);
 
@@ -56,6 +56,8 @@ function apiListener(target: string): Listener {
 function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade: (what: string) => void): Route[] {
   const weighted = rule.backends.filter((b) => b.weight > 0);
   const action: RouteAction = {};
+  const cold = GRPC_DEFECTS.find((d) => d.id === 'route.coldClusterSwitch' && profile.defects.has(d.id));
+  if (cold && rule.backends.length > 1) degrade(`${name}: backendRefs (${cold.implementation} ${cold.effect}; fixed by ${cold.fixedBy} or earlier)`);
   if (weighted.length > 1) {
     if (!supports(profile, 'route.weightedClusters')) {
       degrade(`${name}: backendRefs weights, all traffic goes to the first backend (${grpcMissingReason(profile, 'route.weightedClusters')})`);
