@@ -74,10 +74,10 @@ export function renderMarkdown(report: MatrixReport): string {
     `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped of ${summary.total} cells · runtime ${report.runtime} · ` +
       `${seconds(report.durationMs)} wall time, ${report.concurrency} cells at a time · ${report.startedAt}`,
     '',
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
   ];
-  for (const scenario of report.scenarios) {
+  // A client-only run (`--client` without `--envoy`) has no Envoy table.
+  if (report.targets.length > 0) lines.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
+  for (const scenario of report.targets.length > 0 ? report.scenarios : []) {
     const row = report.targets.map((t) => {
       const cell = cellOf(report, t.label, scenario.id);
       return cell ? `${MARK[cell.status]} ${seconds(cell.durationMs)}` : '';
@@ -169,13 +169,17 @@ pre.envoy { border-left: 4px solid #cf222e; }
 <h1>meshcp compatibility matrix</h1>
 <div class="banner">${summary.passed} passed · ${summary.failed} failed · ${summary.skipped} skipped of ${summary.total}</div>
 <p class="small">runtime ${esc(report.runtime)} · ${esc(report.startedAt)} · ${seconds(report.durationMs)} wall time · ${report.concurrency} cells at a time · run ${esc(report.runId)}</p>
-<table>
+${
+  report.targets.length > 0
+    ? `<table>
 <thead><tr><th scope="col">scenario</th>${header}</tr></thead>
 <tbody>
 ${rows}
-</tbody></table>
+</tbody></table>`
+    : ''
+}
 ${failures ? `<h2>Failures</h2>\n${failures}` : ''}
-<h2>Envoy targets</h2><ul>${targets}</ul>
+${report.targets.length > 0 ? `<h2>Envoy targets</h2><ul>${targets}</ul>` : ''}
 ${report.clients ? renderClientHtml(report.clients) : ''}
 </body></html>
 `;
