@@ -104,6 +104,8 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
     report.clients = await runClientAxis(clients, clientOptions(values), signal);
     for (const c of report.clients.cells) report.summary[c.status === 'pass' ? 'passed' : c.status === 'fail' ? 'failed' : 'skipped']++;
     report.summary.total += report.clients.cells.length;
+    report.durationMs += report.clients.durationMs;
+    report.finishedAt = new Date().toISOString();
     writeReport(values.out, report);
   }
   const { summary } = report;
