@@ -83,6 +83,14 @@ describe('compat matrix: proxyless gRPC clients (every listed version × every c
     expect(md).toContain('## Proxyless gRPC clients');
     for (const target of report.targets) expect(md).toContain(`| ${target.label} |`);
   });
+});
+
+describe('compat matrix: a planted client regression', () => {
+  let lib: typeof import('../src/index.js');
+  beforeAll(async () => {
+    process.env.MESHCP_LOG_LEVEL ??= 'error';
+    lib = await import('../src/index.js');
+  });
 
   it(
     'a planted regression (no locality weights for grpc-go) fails exactly the grpc-go cells, with grpc-go’s own error text',
@@ -105,6 +113,25 @@ describe('compat matrix: proxyless gRPC clients (every listed version × every c
       // grpc-go's own words for a cluster whose localities it dropped, and meshcp refusing to call it SYNCED.
       expect(go?.reason).toMatch(/UNAVAILABLE: .*(no targets to pick from|no children|produced zero addresses|no usable)/i);
       expect(go?.reason).toContain('EDS NO_ENDPOINTS');
+      // The report shows that cell failing with the client's own words.
+      const dir = join(OUT, '..', 'clients-planted');
+      lib.writeReport(dir, {
+        tool: 'meshcp compat run',
+        runId: 'clients-planted',
+        runtime: 'process',
+        startedAt: new Date().toISOString(),
+        finishedAt: new Date().toISOString(),
+        durationMs: planted.durationMs,
+        concurrency: 2,
+        targets: [],
+        scenarios: [],
+        cells: [],
+        summary: { passed: planted.cells.length - failed.length, failed: failed.length, skipped: 0, total: planted.cells.length },
+        clients: planted,
+      });
+      const md = readFileSync(join(dir, 'report.md'), 'utf8');
+      expect(md).toMatch(/\*\*grpc-resolve-connect × grpc-go@[\d.]+\*\*: no RPC succeeded .*UNAVAILABLE: /);
+      expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('✗ grpc-resolve-connect × grpc-go@');
     },
     5 * 60_000,
   );
