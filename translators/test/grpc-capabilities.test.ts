@@ -147,6 +147,13 @@ describe('gRPC capability tables', () => {
     expect(JSON.stringify(config.routes)).not.toContain('max_stream_duration');
     const empty = model(SPLIT.replace(/endpoints: \[\{address: 10\.0\.0\.3.*\}\]/, 'endpoints: []'));
     expect(grpcDegraded(empty, profileOf(NODES.go))).toContain('echo-v2.shop:50051: no usable endpoints (0 listed, none healthy): RPCs fail UNAVAILABLE');
+    const weighted = model(
+      SPLIT.replace(
+        '{address: 10.0.0.2, port: 50051, locality: {region: eu, zone: eu-1b}}',
+        '{address: 10.0.0.2, port: 50051, weight: 3, locality: {region: eu, zone: eu-1a}}',
+      ),
+    );
+    expect(grpcDegraded(weighted, profileOf(NODES.java))).toEqual([expect.stringMatching(/^echo\.shop:50051: endpoints\[\]\.weight within a locality/)]);
   });
 
   it('the README carries the per-language support table generated from the tables', () => {

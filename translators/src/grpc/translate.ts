@@ -226,6 +226,16 @@ export function grpcDegraded(model: MeshModel, profile: GrpcProfile): string[] {
     const service = model.services.get(key) as MeshService;
     for (const port of service.ports) {
       if (port.protocol === 'TCP') continue;
+      // gRFC A27: round robin inside a locality; endpoint weights only add up to the locality's weight.
+      const byLocality = new Map<string, Set<number>>();
+      for (const e of service.endpoints) {
+        const key = `${e.locality.region ?? ''}/${e.locality.zone ?? ''}/${e.locality.subZone ?? ''}`;
+        byLocality.set(key, (byLocality.get(key) ?? new Set()).add(e.weight ?? 1));
+      }
+      if ([...byLocality.values()].some((weights) => weights.size > 1))
+        degraded.add(
+          `${clusterName(service.namespace, service.name, port.port)}: endpoints[].weight within a locality (gRPC picks round robin inside a locality, gRFC A27; the weights only weigh localities)`,
+        );
       const healthy = service.endpoints.filter((e) => e.health === 'Healthy').length;
       if (healthy === 0)
         degraded.add(
