@@ -5,6 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { renderClientHtml, renderClientMarkdown } from './clients/report.js';
+import type { ClientAxisReport } from './clients/run.js';
 import type { CellPhase } from './scenario.js';
 
 export type CellStatus = 'pass' | 'fail' | 'skip';
@@ -53,7 +55,10 @@ export interface MatrixReport {
   cells: CellResult[];
   /** What the run removed and what it could not: leftovers or errors fail the run. */
   cleanup?: { orphansRemoved: string[]; leftovers: string[]; errors: string[] };
+  /** Both axes together. */
   summary: { passed: number; failed: number; skipped: number; total: number };
+  /** The proxyless gRPC client axis (`--client`), when it ran. */
+  clients?: ClientAxisReport;
 }
 
 export function cellOf(report: MatrixReport, target: string, scenario: string): CellResult | undefined {
@@ -75,10 +80,10 @@ export function renderMarkdown(report: MatrixReport): string {
     `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped of ${summary.total} cells · runtime ${report.runtime} · ` +
       `${seconds(report.durationMs)} wall time, ${report.concurrency} cells at a time · ${report.startedAt}`,
     '',
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
   ];
-  for (const scenario of report.scenarios) {
+  // A client-only run (`--client` without `--envoy`) has no Envoy table.
+  if (report.targets.length > 0) lines.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
+  for (const scenario of report.targets.length > 0 ? report.scenarios : []) {
     const row = report.targets.map((t) => {
       const cell = cellOf(report, t.label, scenario.id);
       return cell ? `${MARK[cell.status]} ${seconds(cell.durationMs)}` : '';
@@ -99,6 +104,7 @@ export function renderMarkdown(report: MatrixReport): string {
       lines.push(`  - logs: ${Object.values(c.logs).join(', ')}`);
     }
   }
+  if (report.clients) lines.push('', renderClientMarkdown(report.clients));
   return `${lines.join('\n')}\n`;
 }
 
@@ -188,13 +194,18 @@ pre.envoy { border-left: 4px solid #cf222e; }
 <h1>meshcp compatibility matrix</h1>
 <div class="banner">${summary.passed} passed · ${summary.failed} failed · ${summary.skipped} skipped of ${summary.total}</div>
 <p class="small">runtime ${esc(report.runtime)} · ${esc(report.startedAt)} · ${seconds(report.durationMs)} wall time · ${report.concurrency} cells at a time · run ${esc(report.runId)}</p>
-<table>
+${
+  report.targets.length > 0
+    ? `<table>
 <thead><tr><th scope="col">scenario</th>${header}</tr></thead>
 <tbody>
 ${rows}
-</tbody></table>
+</tbody></table>`
+    : ''
+}
 ${failures ? `<h2>Failures</h2>\n${failures}` : ''}
-<h2>Envoy targets</h2><ul>${targets}</ul>
+${report.targets.length > 0 ? `<h2>Envoy targets</h2><ul>${targets}</ul>` : ''}
+${report.clients ? renderClientHtml(report.clients) : ''}
 <h2>Cleanup</h2>${cleanupLines(report)
     .map((l) => `<p${/^\*\*/.test(l) ? ' class="bad"' : ''}>${esc(l.replace(/\*\*/g, ''))}</p>`)
     .join('')}

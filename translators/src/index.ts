@@ -10,6 +10,7 @@ export { ENVOY_FEATURES } from './envoy/features/index.js';
 export * from './envoy/names.js';
 export * from './envoy/translate.js';
 export * from './grpc/capabilities.js';
+export * from './grpc/support-table.js';
 export * from './grpc/translate.js';
 export * from './log.js';
 export * from './model/defaults.js';

@@ -74,7 +74,18 @@ export class AdminServer {
         return json(200, {
           proxies: xds.connections().map((record) => {
             const view = xds.viewOf(record);
-            return { ...connectionJson(record), degraded: view && cache.isReady() ? cache.degradedFor(view) : [] };
+            const shown = { ...connectionJson(record), degraded: view && cache.isReady() ? cache.degradedFor(view) : [] };
+            // A gRPC client ACKs endpoints it will not use (gRFC A27): such EDS is not shown as SYNCED.
+            const empty = view && cache.isReady() ? cache.clustersWithoutUsableEndpoints(view) : [];
+            if (empty.length > 0) {
+              shown.degraded = [
+                ...shown.degraded,
+                ...empty.map((cluster) => `${cluster}: EDS sent with no endpoint gRPC will use (gRFC A27): RPCs fail UNAVAILABLE`),
+              ];
+              for (const type of Object.values(shown.types) as { short: string; status: string }[])
+                if (type.short === 'EDS' && type.status === 'SYNCED') type.status = 'NO_ENDPOINTS';
+            }
+            return shown;
           }),
         });
       case '/debug/errors':
