@@ -72,8 +72,10 @@ run "bootstrap --grpc" "xds_servers" npx meshcp bootstrap --grpc --node-id grpc-
 
 xds_port=$(free_port)
 admin_port=$(free_port)
-printf '\n$ meshcp serve --file mesh.yaml --xds-address 127.0.0.1:%s --admin-address 127.0.0.1:%s &\n' "$xds_port" "$admin_port"
-./node_modules/.bin/meshcp serve --file mesh.yaml --xds-address "127.0.0.1:$xds_port" --admin-address "127.0.0.1:$admin_port" >"$work/serve.log" 2>&1 &
+# Secure by default: TLS from a mesh CA kept in --state-dir, every stream authenticated.
+state="$work/state"
+printf '\n$ meshcp serve --file mesh.yaml --xds-address 127.0.0.1:%s --admin-address 127.0.0.1:%s --state-dir %s &\n' "$xds_port" "$admin_port" "$state"
+./node_modules/.bin/meshcp serve --file mesh.yaml --xds-address "127.0.0.1:$xds_port" --admin-address "127.0.0.1:$admin_port" --state-dir "$state" >"$work/serve.log" 2>&1 &
 serve_pid=$!
 ready=""
 for _ in $(seq 1 100); do
@@ -87,8 +89,11 @@ case "$ready" in 200*) pass "serve --file answers /readyz" ;; *) fail "serve --f
 # A real Envoy (the newest release, as `meshcp envoy install` fetches it) bootstrapped by
 # the installed CLI connects, so `status` has a proxy to show.
 envoy_bin=$(npx meshcp envoy install "$newest_release" 2>"$work/envoy-install.log") || { fail "envoy install"; cat "$work/envoy-install.log"; }
-npx meshcp bootstrap --node-id payments-1 --service payments --namespace shop --zone eu-1a --region eu \
-  --xds-address "127.0.0.1:$xds_port" --admin-port "$(free_port)" --outbound-port "$(free_port)" > envoy.yaml
+run "identity issue (an SVID for the sidecar from the local mesh CA)" "spiffe://cluster.local/ns/shop/sa/payments" \
+  npx meshcp identity issue --namespace shop --service-account payments --state-dir "$state" --out "$work/id"
+npx meshcp bootstrap --node-id payments-1 --service payments --namespace shop --service-account payments --zone eu-1a --region eu \
+  --xds-address "127.0.0.1:$xds_port" --admin-port "$(free_port)" --outbound-port "$(free_port)" \
+  --xds-ca "$work/id/ca.pem" --client-cert "$work/id/cert.pem" --client-key "$work/id/key.pem" > envoy.yaml
 "$envoy_bin" -c envoy.yaml --disable-hot-restart --log-level warn >"$work/envoy.log" 2>&1 &
 envoy_pid=$!
 for _ in $(seq 1 100); do

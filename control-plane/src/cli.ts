@@ -1,23 +1,34 @@
 /** The `meshcp` command line: serve, bootstrap, translate, status, envoy install, compat (usage below; README "Try it"). */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
 import { envoyBootstrap, envoyProfile, grpcBootstrap, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
 import { stringify } from 'yaml';
+import { AdminAccess } from './auth/admin-access.js';
+import { serveSecurity } from './auth/serve-security.js';
 import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
+import { CertificateAuthority } from './identity/ca.js';
+import { FileCaStore } from './identity/file-store.js';
+import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
+               [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD]
+               [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
-  meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
+  meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
                    [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
                    [--tcp-port-offset N] [--delta] [--grpc]
+                   [--xds-ca FILE [--client-cert FILE --client-key FILE | --token-file FILE] [--xds-server-name NAME]]
+  meshcp identity issue --namespace NS --service-account SA --out DIR [--state-dir DIR] [--trust-domain TD] [--ttl-hours N]
+                   (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp envoy install X.Y.Z
@@ -95,6 +106,11 @@ async function serve(args: string[]): Promise<void> {
       'max-resource-names': { type: 'string' },
       'max-streams-per-node': { type: 'string' },
       'write-deadline-seconds': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'trust-domain': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'tls-name': { type: 'string', multiple: true },
+      'token-audience': { type: 'string' },
     },
   });
   const xds = {
@@ -113,7 +129,27 @@ async function serve(args: string[]): Promise<void> {
       ...(values['lease-namespace'] ? { lease: { namespace: values['lease-namespace'] } } : {}),
     });
   }
-  const plane = new ControlPlane(onKubernetes ? { source: onKubernetes.source, ...addresses, xds } : { file: need(values.file, 'file'), ...addresses, xds });
+  const kubeClient = kubernetes ? kubeClientFor(values.kubeconfig) : undefined;
+  const security = await serveSecurity({
+    insecure: values.insecure ?? false,
+    xdsHost: addresses.xdsAddress.slice(0, addresses.xdsAddress.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
+    stateDir: values['state-dir'] ?? defaultStateDir(),
+    ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+    ...(values['tls-name'] ? { names: values['tls-name'] } : {}),
+    ...(values['token-audience'] ? { tokenAudience: values['token-audience'] } : {}),
+    ...(kubeClient ? { kube: { client: kubeClient, namespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'meshcp-system' } } : {}),
+  });
+  const secured = {
+    ...xds,
+    ...(security.credentials ? { credentials: security.credentials } : {}),
+    ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+  };
+  const admin = { adminAccess: new AdminAccess(kubeClient) };
+  const plane = new ControlPlane(
+    onKubernetes
+      ? { source: onKubernetes.source, ...addresses, xds: secured, ...admin }
+      : { file: need(values.file, 'file'), ...addresses, xds: secured, ...admin },
+  );
   await plane.start();
   onKubernetes?.startStatus(plane);
   const shutdown = () => {
@@ -146,8 +182,27 @@ function bootstrap(args: string[]): void {
       'tcp-port-offset': { type: 'string' },
       delta: { type: 'boolean' },
       grpc: { type: 'boolean' },
+      'service-account': { type: 'string' },
+      'xds-ca': { type: 'string' },
+      'client-cert': { type: 'string' },
+      'client-key': { type: 'string' },
+      'token-file': { type: 'string' },
+      'xds-server-name': { type: 'string' },
     },
   });
+  if (!values['xds-ca'] && (values['client-cert'] || values['client-key'] || values['token-file']))
+    throw new UsageError('--client-cert, --client-key and --token-file need --xds-ca');
+  if (Boolean(values['client-cert']) !== Boolean(values['client-key'])) throw new UsageError('give --client-cert and --client-key together');
+  const tokenFile = values['token-file'];
+  const security = values['xds-ca']
+    ? {
+        caFile: values['xds-ca'],
+        ...(values['client-cert'] && values['client-key'] ? { certFile: values['client-cert'], keyFile: values['client-key'] } : {}),
+        // Envoy sends a static header, so the token is read now; gRPC clients re-read the file.
+        ...(tokenFile ? (values.grpc ? { tokenFile } : { token: readFileSync(tokenFile, 'utf8').trim() }) : {}),
+        ...(values['xds-server-name'] ? { serverName: values['xds-server-name'] } : {}),
+      }
+    : undefined;
   const common = {
     nodeId: need(values['node-id'], 'node-id'),
     service: need(values.service, 'service'),
@@ -156,6 +211,8 @@ function bootstrap(args: string[]): void {
     ...(values.zone ? { zone: values.zone } : {}),
     ...(values['sub-zone'] ? { subZone: values['sub-zone'] } : {}),
     xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
+    ...(values['service-account'] ? { serviceAccount: values['service-account'] } : {}),
+    ...(security ? { security } : {}),
   };
   if (values.grpc) {
     process.stdout.write(`${JSON.stringify(grpcBootstrap(common), null, 2)}\n`);
@@ -171,6 +228,43 @@ function bootstrap(args: string[]): void {
     delta: values.delta ?? false,
   });
   process.stdout.write(stringify(config));
+}
+
+/** Where a file-backed CA keeps its state: $XDG_STATE_HOME/meshcp, else ~/.local/state/meshcp. */
+function defaultStateDir(): string {
+  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'meshcp');
+}
+
+/** `meshcp identity issue`: an SVID from the local mesh CA, as files, for a proxy outside Kubernetes. */
+async function identity(args: string[]): Promise<void> {
+  const [verb, ...rest] = args;
+  if (verb !== 'issue') throw new UsageError('usage: meshcp identity issue --namespace NS --service-account SA --out DIR');
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      namespace: { type: 'string' },
+      'service-account': { type: 'string' },
+      out: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'ttl-hours': { type: 'string' },
+    },
+  });
+  const stateDir = values['state-dir'] ?? defaultStateDir();
+  const trustDomain = values['trust-domain'] ?? DEFAULT_TRUST_DOMAIN;
+  const ca = await CertificateAuthority.open({ trustDomain, store: new FileCaStore(join(stateDir, 'ca.json')) });
+  const svid = await ca.issue(
+    { trustDomain, namespace: need(values.namespace, 'namespace'), serviceAccount: need(values['service-account'], 'service-account') },
+    values['ttl-hours'] ? positive(values['ttl-hours'], 'ttl-hours') * 3600_000 : undefined,
+  );
+  const out = need(values.out, 'out');
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  writeFileSync(join(out, 'cert.pem'), svid.certificateChainPem);
+  writeFileSync(join(out, 'key.pem'), svid.privateKeyPem, { mode: 0o600 });
+  writeFileSync(join(out, 'ca.pem'), ca.trustBundle().join('\n'));
+  process.stdout.write(
+    `${svid.spiffeId} valid until ${svid.notAfter.toISOString()}: ${join(out, 'cert.pem')}, ${join(out, 'key.pem')}, ${join(out, 'ca.pem')}\n`,
+  );
 }
 
 function translate(args: string[]): void {
@@ -231,6 +325,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         await serve(rest);
         return -1; // keeps running
+      case 'identity':
+        await identity(rest);
+        return 0;
       case 'bootstrap':
         bootstrap(rest);
         return 0;

@@ -1,6 +1,7 @@
 /** Wires the pipeline: source → (debounce) → snapshot cache → xDS server, plus the admin API. */
 import type { ConfigError, MeshModel, MeshSource, SourceResult } from '@meshcp/translators';
 import { AdminServer } from './admin/http.js';
+import type { AdminAccess } from './auth/admin-access.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
 import { logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -24,8 +25,10 @@ export interface ControlPlaneOptions {
   adminAddress: string;
   debounceQuietMs?: number;
   debounceMaxMs?: number;
-  /** Transport limits of the xDS server (message size, streams, write deadline). */
+  /** Transport limits and security of the xDS server (message size, streams, write deadline, TLS, authentication). */
   xds?: XdsServerOptions;
+  /** Who may read the admin API (default: everything on loopback, /debug nowhere else). */
+  adminAccess?: AdminAccess;
 }
 
 function splitHostPort(address: string): { host: string; port: number } {
@@ -61,6 +64,7 @@ export class ControlPlane {
       metrics: this.metrics,
       configErrors: () => this.errors,
       sourcesSynced: () => this.synced,
+      ...(this.options.adminAccess ? { access: this.options.adminAccess } : {}),
     });
     this.adminPort = await this.admin.start(admin.host, admin.port);
     const source = this.options.source ?? (this.options.file ? new FileSource(this.options.file) : undefined);

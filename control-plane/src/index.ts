@@ -1,6 +1,16 @@
+export { AdminAccess } from './auth/admin-access.js';
+export { StreamAuthenticator } from './auth/authenticator.js';
+export { AuthError, checkNodeClaims, type StreamIdentity } from './auth/identity.js';
+export { serveSecurity } from './auth/serve-security.js';
+export { MeshCertificateProvider, meshServerCredentials } from './auth/tls.js';
+export { TokenReviewer } from './auth/token-review.js';
 export { type CacheChange, type ProxyView, type ResourceHook, SnapshotCache } from './cache/snapshot-cache.js';
 export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 export { cacheRoot, envoyPath, installEnvoy } from './envoy-install.js';
+export { type CaState, type CaStore, CertificateAuthority, Svid } from './identity/ca.js';
+export { FileCaStore } from './identity/file-store.js';
+export { SecretCaStore } from './identity/secret-store.js';
+export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, spiffeId } from './identity/spiffe.js';
 export { logger, setLogLevel } from './log.js';
 export { Metrics } from './metrics.js';
 export { Debouncer } from './source/debounce.js';

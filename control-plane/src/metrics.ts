@@ -24,6 +24,12 @@ export class Metrics {
     labelNames: ['type', 'reason'],
     registers: [this.registry],
   });
+  readonly authFailures = new Counter({
+    name: 'meshcp_xds_auth_failures_total',
+    help: 'xDS streams refused: no or bad credentials, or a node claiming another workload than the one that authenticated',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly configErrors = new Gauge({ name: 'meshcp_config_errors', help: 'Source objects currently rejected', registers: [this.registry] });
   readonly snapshots = new Counter({
     name: 'meshcp_snapshots_total',

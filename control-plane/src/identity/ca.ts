@@ -45,6 +45,8 @@ export interface CaState {
 export interface CaStore {
   load(): Promise<CaState | undefined>;
   save(state: CaState): Promise<void>;
+  /** First start: store `state` unless another replica got there first; returns the state that won. */
+  create?(state: CaState): Promise<CaState>;
 }
 
 /** An issued workload certificate. Its key is reachable only through `privateKeyPem`. */
@@ -149,8 +151,12 @@ export class CertificateAuthority {
       state = await options.store.load();
       if (!state) {
         const root = await createRoot(options.trustDomain, DEFAULT_ROOT_TTL_MS, now());
-        state = { signer: root, roots: [root.certificatePem], retiring: {} };
-        await options.store.save(state);
+        const created: CaState = { signer: root, roots: [root.certificatePem], retiring: {} };
+        if (options.store.create) state = await options.store.create(created);
+        else {
+          await options.store.save(created);
+          state = created;
+        }
       }
     }
     const key = await importSigningKey(state.signer.privateKeyPem);

@@ -6,13 +6,14 @@
  * that admission refused.
  */
 import { formatVersion, localityKey, proxyFromNode } from '@meshcp/translators';
+import { AuthError, checkNodeClaims, describe, IDENTITY_METADATA, type StreamIdentity } from '../auth/identity.js';
 import type { ProxyView, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ConnectionRecord } from './connection.js';
 
 /** gRPC status codes we use. */
-export const Status = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8 } as const;
+export const Status = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNAUTHENTICATED: 16 } as const;
 
 /** A request that ends its stream with this gRPC status. */
 export class ProtocolError extends Error {
@@ -59,6 +60,7 @@ let nextStreamId = 1;
 
 export class Admission {
   private readonly streamsPerNode = new Map<string, number>();
+  private readonly loggedRefusals = new Set<string>();
 
   constructor(
     private readonly cache: SnapshotCache,
@@ -72,10 +74,26 @@ export class Admission {
     return nextStreamId++;
   }
 
-  /** Reads and checks the node of a stream's first request; throws ProtocolError. */
-  admit(node: unknown, mode: 'sotw' | 'delta', streamId: number): AdmittedNode {
+  /**
+   * Reads and checks the node of a stream's first request against the stream's
+   * authenticated identity; throws ProtocolError (PERMISSION_DENIED when the node
+   * claims another workload than the one that authenticated).
+   */
+  admit(node: unknown, mode: 'sotw' | 'delta', streamId: number, identity: StreamIdentity = { method: 'none' }): AdmittedNode {
     if (!node || typeof node !== 'object') throw new ProtocolError(Status.INVALID_ARGUMENT, 'the first request on a stream must carry node');
-    const info = proxyFromNode(node as Parameters<typeof proxyFromNode>[0]);
+    const claims = node as Parameters<typeof proxyFromNode>[0];
+    try {
+      checkNodeClaims(identity, claims);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      this.refused(error, identity);
+      throw new ProtocolError(Status.PERMISSION_DENIED, error.message);
+    }
+    // A node that states no namespace is the workload that authenticated.
+    const metadata = { ...(claims.metadata ?? {}) };
+    if (identity.namespace && metadata[IDENTITY_METADATA.namespace] === undefined && metadata.NAMESPACE === undefined)
+      metadata[IDENTITY_METADATA.namespace] = identity.namespace;
+    const info = proxyFromNode({ ...claims, metadata });
     if (!info.nodeId) throw new ProtocolError(Status.INVALID_ARGUMENT, 'node.id is required');
     if (info.nodeId.length > MAX_NODE_ID_CHARS) {
       throw new ProtocolError(Status.INVALID_ARGUMENT, `node.id is ${info.nodeId.length} characters; the limit is ${MAX_NODE_ID_CHARS}`);
@@ -101,6 +119,7 @@ export class Admission {
       service: info.service,
       namespace: info.namespace,
       locality: localityKey(info.locality),
+      identity: identity.method === 'none' ? 'unauthenticated' : describe(identity),
       connectedAt: new Date().toISOString(),
       types: new Map(),
     };
@@ -115,6 +134,16 @@ export class Admission {
       else this.streamsPerNode.delete(info.nodeId);
     };
     return { view, record, release };
+  }
+
+  /** Counted always; logged once per identity and reason (an attacker retrying cannot flood the log). */
+  refused(error: AuthError, identity: StreamIdentity): void {
+    this.metrics.authFailures.inc({ reason: error.reason });
+    const key = `${describe(identity)}|${error.reason}`;
+    if (this.loggedRefusals.has(key)) return;
+    if (this.loggedRefusals.size >= 1_000) this.loggedRefusals.clear();
+    this.loggedRefusals.add(key);
+    this.log.warn('xDS stream refused', { reason: error.reason, identity: describe(identity), message: error.message.slice(0, 300) });
   }
 
   /** One request list's length against the limit; throws RESOURCE_EXHAUSTED. */

@@ -25,6 +25,8 @@ export interface ConnectionRecord {
   service: string;
   namespace: string;
   locality: string;
+  /** Who the stream authenticated as (a SPIFFE ID), or 'unauthenticated' on an --insecure server. */
+  identity: string;
   connectedAt: string;
   types: Map<TypeUrl, TypeRecord>;
 }
@@ -48,6 +50,7 @@ export function connectionJson(record: ConnectionRecord) {
     service: record.service,
     namespace: record.namespace,
     locality: record.locality,
+    identity: record.identity,
     connectedAt: record.connectedAt,
     types: Object.fromEntries(
       [...record.types.entries()].map(([typeUrl, t]) => [

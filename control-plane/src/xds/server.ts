@@ -5,9 +5,12 @@
  * arrive as raw bytes; each call is an `XdsSession` (session.ts) that decodes them,
  * so a malformed one ends only its own stream, with a clear status.
  */
+
 import type * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
+import type { CallCredentialsView, StreamAuthenticator } from '../auth/authenticator.js';
+import { AuthError } from '../auth/identity.js';
 import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -52,6 +55,10 @@ const ENDPOINTS: readonly Endpoint[] = [
 ];
 
 export interface XdsServerOptions extends Partial<StreamLimits> {
+  /** TLS for the xDS port (`meshServerCredentials`); plaintext when absent. */
+  credentials?: grpc.ServerCredentials;
+  /** Who opens each stream; without one every stream is unauthenticated (an --insecure server). */
+  authenticator?: StreamAuthenticator;
   /** Largest request accepted, in bytes (default 4 MiB); larger ones end their stream with RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
   /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -123,11 +130,16 @@ export class XdsServer {
   readonly admission: Admission;
   private readonly ctx: SessionContext;
 
+  private readonly credentials: grpc.ServerCredentials;
+  private readonly authenticator?: StreamAuthenticator;
+
   constructor(
     cache: SnapshotCache,
     private readonly metrics: Metrics,
     options: XdsServerOptions = {},
   ) {
+    this.credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
+    if (options.authenticator) this.authenticator = options.authenticator;
     const limits: StreamLimits = {
       maxResourceNames: options.maxResourceNames ?? DEFAULT_LIMITS.maxResourceNames,
       maxStreamsPerNode: options.maxStreamsPerNode ?? DEFAULT_LIMITS.maxStreamsPerNode,
@@ -172,7 +184,7 @@ export class XdsServer {
 
   async start(address: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
+      this.server.bindAsync(address, this.credentials, (error, port) => {
         if (error) reject(error);
         else resolve(port);
       });
@@ -262,7 +274,27 @@ export class XdsServer {
       session.close();
       this.metrics.connectedStreams.dec({ mode });
     };
-    call.on('data', (bytes: Buffer) => this.requests.push(bytes, session, finish));
+    // Requests wait (bounded by the transport's flow control) until the stream's identity is known.
+    let waiting: Buffer[] | undefined = this.authenticator ? [] : undefined;
+    call.on('data', (bytes: Buffer) => {
+      if (waiting) waiting.push(bytes);
+      else this.requests.push(bytes, session, finish);
+    });
+    this.authenticator?.authenticate(call as unknown as CallCredentialsView).then(
+      (identity) => {
+        session.identity = identity;
+        const pending = waiting ?? [];
+        waiting = undefined;
+        for (const bytes of pending) this.requests.push(bytes, session, finish);
+      },
+      (error: unknown) => {
+        const authError = error instanceof AuthError ? error : new AuthError('token-review-unavailable', String((error as Error)?.message ?? error));
+        this.admission.refused(authError, { method: 'none' });
+        waiting = undefined;
+        session.end(Status.UNAUTHENTICATED, `${authError.reason}: ${authError.message}`);
+        finish();
+      },
+    );
     call.on('end', () => {
       finish();
       call.end();

@@ -5,7 +5,9 @@
  * clear status on anything malformed, over a limit, or unread for too long. The
  * grpc-js server wraps it around a call; tests wrap it around an in-memory stream.
  */
+
 import { DELTA_REQUEST_FIELDS, DISCOVERY_REQUEST_FIELDS, decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type TypeUrl } from '@meshcp/xds-protos';
+import type { StreamIdentity } from '../auth/identity.js';
 import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -158,8 +160,11 @@ export class XdsSession {
     (machine as DeltaStream).onRequest(request);
   }
 
+  /** Who the transport says opened this stream; set before the first request is read. */
+  identity: StreamIdentity = { method: 'none' };
+
   private admit(node: unknown): AnyStateMachine {
-    const admitted = this.ctx.admission.admit(node, this.mode, this.streamId);
+    const admitted = this.ctx.admission.admit(node, this.mode, this.streamId, this.identity);
     this.admitted = admitted;
     const deps = { cache: this.ctx.cache, metrics: this.ctx.metrics, log: this.ctx.log, limits: this.ctx.admission.limits };
     const client = { streamId: this.streamId, view: admitted.view, record: admitted.record };

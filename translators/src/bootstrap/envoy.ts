@@ -4,7 +4,7 @@
  * share it without importing the server.
  */
 import { METADATA } from '../proxy.js';
-import { type BootstrapOptions, localityOf } from './options.js';
+import { type BootstrapOptions, localityOf, type XdsClientSecurity } from './options.js';
 
 export const XDS_CLUSTER = 'meshcp-xds';
 
@@ -18,6 +18,10 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
   if (options.inboundPort !== undefined) metadata[METADATA.inboundPort] = options.inboundPort;
   if (options.appPort !== undefined) metadata[METADATA.appPort] = options.appPort;
   if (options.tcpPortOffset !== undefined) metadata[METADATA.tcpPortOffset] = options.tcpPortOffset;
+  if (options.serviceAccount !== undefined) metadata[METADATA.serviceAccount] = options.serviceAccount;
+  const security = options.security;
+  const grpcService: Record<string, unknown> = { envoy_grpc: { cluster_name: XDS_CLUSTER } };
+  if (security?.token) grpcService.initial_metadata = [{ key: 'authorization', value: `Bearer ${security.token}` }];
   const locality = localityOf(options);
   const configSource = { ads: {}, resource_api_version: 'V3' };
   return {
@@ -28,7 +32,7 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
         api_type: options.delta ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        grpc_services: [grpcService],
       },
       cds_config: configSource,
       lds_config: configSource,
@@ -49,8 +53,34 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
             cluster_name: XDS_CLUSTER,
             endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
           },
+          ...(security ? { transport_socket: xdsTransportSocket(security, host, isIp) } : {}),
         },
       ],
+    },
+  };
+}
+
+/** TLS to meshcp: the server's certificate must chain to the mesh bundle and name the xDS host; the client shows its SVID if it has one. */
+function xdsTransportSocket(security: XdsClientSecurity, host: string, hostIsIp: boolean): Record<string, unknown> {
+  const serverName = security.serverName ?? host;
+  const nameIsIp = security.serverName ? /^[\d.]+$|:/.test(serverName) : hostIsIp;
+  const commonTlsContext: Record<string, unknown> = {
+    // gRPC over TLS negotiates HTTP/2 with ALPN.
+    alpn_protocols: ['h2'],
+    validation_context: {
+      trusted_ca: { filename: security.caFile },
+      match_typed_subject_alt_names: [{ san_type: nameIsIp ? 'IP_ADDRESS' : 'DNS', matcher: { exact: serverName } }],
+    },
+  };
+  if (security.certFile && security.keyFile) {
+    commonTlsContext.tls_certificates = [{ certificate_chain: { filename: security.certFile }, private_key: { filename: security.keyFile } }];
+  }
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      ...(nameIsIp ? {} : { sni: serverName }),
+      common_tls_context: commonTlsContext,
     },
   };
 }
