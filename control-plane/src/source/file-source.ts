@@ -171,8 +171,13 @@ export class FileSource implements MeshSource {
     // A removed file keeps its last good objects, unless another file now defines them (a rename).
     const liveIds = new Set(files.flatMap((file) => (this.fileStates.get(file)?.docs ?? []).map((m) => objectId(m.doc))));
     const objects: SourceObject[] = [];
-    for (const [file, state] of this.fileStates) {
-      const present = files.includes(file);
+    // Live files in name order, then removed ones: the model's order does not depend on history.
+    const live = new Set(files);
+    const removed = [...this.fileStates.keys()].filter((file) => !live.has(file)).sort();
+    for (const file of [...files, ...removed]) {
+      const state = this.fileStates.get(file);
+      if (!state) continue;
+      const present = live.has(file);
       let docs = state.docs;
       if (!present) {
         docs = docs.filter((m) => !liveIds.has(objectId(m.doc)));

@@ -16,7 +16,6 @@ import { type ConfigError, type LastGoodState, type MeshModel, type MeshService,
 import type { CustomObjectView } from './custom.js';
 import { type NodeView, nativeMeshService, type ServiceView, type SliceView } from './native.js';
 
-export const SOURCE_SERVICES = 'kubernetes:services';
 export const SOURCE_MESHSERVICES = 'kubernetes:meshservices.meshcp.io';
 export const SOURCE_HTTPROUTES = 'kubernetes:httproutes.gateway.networking.k8s.io';
 

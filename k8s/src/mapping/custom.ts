@@ -36,7 +36,3 @@ export function projectCustom(kind: CustomKind, object: Record<string, unknown>)
     status: object.status ?? null,
   };
 }
-
-export function objectId(kind: string, namespace: string, name: string): string {
-  return `${kind} ${namespace}/${name}`;
-}
