@@ -204,3 +204,20 @@ describe('meshcp compat run', () => {
     expect(scenario.output).toMatch(/unknown scenario nope/);
   }, 60_000);
 });
+
+describe('an image on podman', () => {
+  it('runs with the version read from its binary, and the run lists nothing left', async () => {
+    const report = await lib.runMatrix({
+      targets: lib.targetsFrom([], ['localhost/meshcp/envoy:v1.39.0']),
+      runtime: 'podman',
+      outDir: join(OUT, 'podman-image'),
+      scenarios: ['bootstrap-sotw', 'cap-route-path-rewrite'],
+    });
+    expect(report.targets[0]).toMatchObject({ binaryVersion: '1.39.0', version: '1.39.0' });
+    expect(report.cells.map((c) => [c.scenario, c.version, c.status, c.reason])).toEqual([
+      ['bootstrap-sotw', '1.39.0', 'pass', undefined],
+      ['cap-route-path-rewrite', '1.39.0', 'pass', undefined],
+    ]);
+    expect(report.cleanup).toEqual({ orphansRemoved: [], leftovers: [], errors: [] });
+  }, 180_000);
+});

@@ -148,3 +148,54 @@ describe('discover-releases.mjs', () => {
     expect(bad.code).toBe(2);
   });
 });
+
+describe('ci-summary.mjs (the job summary)', () => {
+  const summarize = (dir: string, discovered = '') => exec(process.execPath, [join(SCRIPTS, 'ci-summary.mjs'), dir, discovered], { timeoutMs: 30_000 });
+  const cell = (target: string, scenario: string, status: 'pass' | 'fail') => ({
+    target,
+    scenario,
+    status,
+    durationMs: 1000,
+    envoyErrors: [],
+    logs: {},
+    notes: {},
+  });
+
+  it('one line per release: pass, fail, not provisioned, new; releases.json; "nothing newer" said when so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshcp-summary-'));
+    const report = {
+      runtime: 'docker',
+      targets: [
+        { label: '1.40.0', version: '1.40.0', provisionMs: 1 },
+        { label: '1.41.0', version: '1.41.0', provisionMs: 1 },
+        { label: '1.41.1', provisionMs: 1, provisionError: 'docker pull envoyproxy/envoy:v1.41.1 failed: manifest unknown' },
+      ],
+      cells: [cell('1.40.0', 'a', 'pass'), cell('1.40.0', 'b', 'pass'), cell('1.41.0', 'a', 'pass'), cell('1.41.0', 'b', 'fail'), cell('1.41.1', 'a', 'fail')],
+    };
+    writeFileSync(join(dir, 'report.json'), JSON.stringify(report));
+    writeFileSync(join(dir, 'report.md'), '# meshcp compatibility matrix\n');
+    const discovery = (releases: string[]) => ({
+      since: '1.40.0',
+      releases: releases.map((version) => ({ version, sources: ['pypi'] })),
+      warnings: ['docker-hub: HTTP 429'],
+    });
+    writeFileSync(join(dir, 'discovery.json'), JSON.stringify(discovery(['1.41.0', '1.41.1'])));
+    const result = await summarize(dir, '1.41.0,1.41.1');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('| 1.40.0 | ✅ pass | 2 | 0 | 0 |  |');
+    expect(result.stdout).toContain('| 1.41.0 | ❌ fail | 1 | 1 | 0 | new release |');
+    expect(result.stdout).toContain('| 1.41.1 | ❌ not provisioned | 0 | 1 | 0 | new release; docker pull envoyproxy/envoy:v1.41.1 failed: manifest unknown |');
+    expect(result.stdout).toContain('Discovery warning: docker-hub: HTTP 429');
+    expect(result.stdout).not.toContain('No Envoy release newer');
+    writeFileSync(join(dir, 'discovery.json'), JSON.stringify(discovery([])));
+    expect((await summarize(dir)).stdout).toContain('No Envoy release newer than 1.40.0 (the last verified one).');
+    const releases = JSON.parse(readFileSync(join(dir, 'releases.json'), 'utf8')) as { releases: { release: string; result: string }[] };
+    expect(releases.releases.map((r) => `${r.release} ${r.result}`)).toEqual(['1.40.0 pass', '1.41.0 fail', '1.41.1 not provisioned']);
+  });
+
+  it('no report is said plainly and fails the step', async () => {
+    const result = await summarize(mkdtempSync(join(tmpdir(), 'meshcp-summary-')));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/\*\*No report\*\*: the matrix did not write .*report\.json/);
+  });
+});
