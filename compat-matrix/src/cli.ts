@@ -2,12 +2,12 @@
  * `meshcp-compat` (and `meshcp compat …`, which runs this):
  *   run --envoy X.Y.Z[,…] [--image REF[,…]] [--runtime podman|docker|process] --out DIR
  *       [--scenarios ID,…] [--concurrency N] [--cell-timeout S] [--connect-timeout S]
- *   provision [--envoy X.Y.Z,…] [--runtime …]     (default: envoy-versions.json)
+ *   provision [--envoy X.Y.Z,…] [--runtime …]     (default: the releases in xds-protos/envoy-api.json)
  *   scenarios | versions
  */
 import { parseArgs } from 'node:util';
 import { type ClientTarget, clientTarget, defaultClients, runClientAxis } from './clients/index.js';
-import { writeReport } from './report.js';
+import { cleanupLines, writeReport } from './report.js';
 import { runMatrix, targetsFrom } from './runner.js';
 import { createRuntime } from './runtime/index.js';
 import { RUNTIMES } from './runtime/types.js';
@@ -19,7 +19,7 @@ export const USAGE = `usage:
                     [--client IMPL@X.Y.Z[,…] | --client default] [--client-scenarios ID[,…]]
                     [--scenarios ID[,…]] [--concurrency N] [--cell-timeout SECONDS] [--connect-timeout SECONDS]
       (--cell-timeout default: the scenario's own, else 120)
-      (no --envoy/--image/--client: the versions in compat-matrix/envoy-versions.json)
+      (no --envoy/--image/--client: the versions in the "releases" of xds-protos/envoy-api.json)
       (--client: proxyless gRPC clients, IMPL one of grpc-go, grpc-java, grpcio, grpc-js-xds;
        'default' = compat-matrix/grpc-clients.json; with --client alone the Envoy axis is skipped)
   meshcp compat provision [--envoy X.Y.Z[,…]] [--runtime podman|docker|process]
@@ -111,7 +111,10 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
   const { summary } = report;
   process.stdout.write(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped in ${(report.durationMs / 1000).toFixed(1)}s\n`);
   process.stdout.write(`report: ${values.out}/report.html (also report.md, report.json)\n`);
-  return summary.failed === 0 && !signal.aborted ? 0 : 1;
+  const { cleanup } = report;
+  for (const line of cleanupLines(report)) process.stdout.write(`${line.replace(/\*\*/g, '')}\n`);
+  const cleanedUp = !cleanup || (cleanup.leftovers.length === 0 && cleanup.errors.length === 0);
+  return summary.failed === 0 && cleanedUp && !signal.aborted ? 0 : 1;
 }
 
 interface ClientValues {

@@ -36,6 +36,10 @@ export interface TargetResult {
   provisionMs: number;
   provisioned?: string;
   provisionError?: string;
+  /** For an image: what its binary reported (`version` is what the table was read with). */
+  binaryVersion?: string;
+  /** Why `version` differs from `binaryVersion` (a dev build is read as the next minor). */
+  versionNote?: string;
 }
 
 export interface MatrixReport {
@@ -49,6 +53,8 @@ export interface MatrixReport {
   targets: TargetResult[];
   scenarios: { id: string; title: string }[];
   cells: CellResult[];
+  /** What the run removed and what it could not: leftovers or errors fail the run. */
+  cleanup?: { orphansRemoved: string[]; leftovers: string[]; errors: string[] };
   /** Both axes together. */
   summary: { passed: number; failed: number; skipped: number; total: number };
   /** The proxyless gRPC client axis (`--client`), when it ran. */
@@ -84,6 +90,10 @@ export function renderMarkdown(report: MatrixReport): string {
     });
     lines.push(`| ${scenario.id} | ${row.join(' | ')} |`);
   }
+  for (const t of report.targets) {
+    if (t.binaryVersion) lines.push('', `Envoy ${t.label}: version ${t.binaryVersion} read from its binary${t.versionNote ? `; ${t.versionNote}` : ''}.`);
+  }
+  lines.push('', ...cleanupLines(report));
   const failures = report.cells.filter((c) => c.status === 'fail');
   if (failures.length > 0) {
     lines.push('', '## Failures', '');
@@ -98,6 +108,18 @@ export function renderMarkdown(report: MatrixReport): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The run's cleanup in words (empty when there was nothing to say). */
+export function cleanupLines(report: MatrixReport): string[] {
+  const c = report.cleanup;
+  if (!c) return [];
+  const lines: string[] = [];
+  if (c.leftovers.length > 0) lines.push(`**Cleanup failed**: ${c.leftovers.length} container(s) of this run still exist: ${c.leftovers.join(', ')}`);
+  for (const e of c.errors) lines.push(`**Cleanup error**: ${e}`);
+  if (c.orphansRemoved.length > 0) lines.push(`Removed ${c.orphansRemoved.length} container(s) left by runs that died: ${c.orphansRemoved.join(', ')}`);
+  if (lines.length === 0) lines.push('Cleanup: nothing left behind.');
+  return lines;
+}
+
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
 }
@@ -110,7 +132,10 @@ export function renderHtml(report: MatrixReport): string {
   const { summary } = report;
   const ok = summary.failed === 0;
   const header = report.targets
-    .map((t) => `<th scope="col">Envoy ${esc(t.label)}${t.provisionError ? '<br><span class="small bad">not provisioned</span>' : ''}</th>`)
+    .map(
+      (t) =>
+        `<th scope="col">Envoy ${esc(t.label)}${t.binaryVersion ? `<br><span class="small">binary ${esc(t.binaryVersion)}${t.versionNote ? ` → ${esc(t.version ?? '')}` : ''}</span>` : ''}${t.provisionError ? '<br><span class="small bad">not provisioned</span>' : ''}</th>`,
+    )
     .join('');
   const rows = report.scenarios
     .map((s) => {
@@ -143,7 +168,7 @@ ${c.envoyErrors.length > 0 ? `<p>Envoy said:</p><pre class="envoy">${esc(c.envoy
   const targets = report.targets
     .map(
       (t) =>
-        `<li><b>${esc(t.label)}</b>: ${t.provisionError ? `<span class="bad">${esc(t.provisionError)}</span>` : esc(t.provisioned ?? '')} <span class="small">(${seconds(t.provisionMs)})</span></li>`,
+        `<li><b>${esc(t.label)}</b>: ${t.provisionError ? `<span class="bad">${esc(t.provisionError)}</span>` : esc(t.provisioned ?? '')}${t.versionNote ? ` <b>${esc(t.versionNote)}</b>` : ''} <span class="small">(${seconds(t.provisionMs)})</span></li>`,
     )
     .join('');
   return `<!doctype html>
@@ -181,6 +206,9 @@ ${rows}
 ${failures ? `<h2>Failures</h2>\n${failures}` : ''}
 ${report.targets.length > 0 ? `<h2>Envoy targets</h2><ul>${targets}</ul>` : ''}
 ${report.clients ? renderClientHtml(report.clients) : ''}
+<h2>Cleanup</h2>${cleanupLines(report)
+    .map((l) => `<p${/^\*\*/.test(l) ? ' class="bad"' : ''}>${esc(l.replace(/\*\*/g, ''))}</p>`)
+    .join('')}
 </body></html>
 `;
 }

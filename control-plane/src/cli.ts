@@ -1,39 +1,69 @@
-/** The `meshcp` command line (DESIGN.md §3). */
+/** The `meshcp` command line: serve, bootstrap, translate, status, envoy install, compat (usage below; README "Try it"). */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
-import { envoyProfile, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
+import { envoyBootstrap, envoyProfile, grpcBootstrap, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
 import { stringify } from 'yaml';
-import { envoyBootstrap, grpcBootstrap } from './bootstrap.js';
+import { AdminAccess } from './auth/admin-access.js';
+import { serveSecurity } from './auth/serve-security.js';
 import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
+import { CertificateAuthority } from './identity/ca.js';
+import { FileCaStore } from './identity/file-store.js';
+import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
+               [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
+               [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD]
+               [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
-  meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
+  meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
                    [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
                    [--tcp-port-offset N] [--delta] [--grpc]
+                   [--xds-ca FILE [--client-cert FILE --client-key FILE | --token-file FILE] [--xds-server-name NAME]]
+  meshcp identity issue --namespace NS --service-account SA --out DIR [--state-dir DIR] [--trust-domain TD] [--ttl-hours N]
+                   (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp envoy install X.Y.Z
-  meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)`;
+  meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)
+  meshcp --version`;
+
+/** The version of the installed meshcp package (all @meshcp packages, the image and the chart share it). */
+export function meshcpVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
 
 class UsageError extends Error {}
 
 /**
- * `meshcp compat …` runs the compat matrix's own bin in a child process. The
- * dependency goes compat-matrix → meshcp, so the control plane finds it by path
- * (present in a checkout of the repository) instead of importing it.
+ * `meshcp compat …` runs the compat matrix's own bin in a child process. The compat
+ * matrix imports the control plane, so meshcp neither imports it nor lists it as a
+ * dependency (a package.json cycle also breaks a clean `tsc -b`): it runs the
+ * @meshcp/compat-matrix installed next to it (a checkout's workspace, or
+ * `npm install meshcp @meshcp/compat-matrix`), else the same version through `npm exec`.
  */
 function compat(args: string[]): Promise<number> {
-  const bin = fileURLToPath(new URL('../../compat-matrix/bin/meshcp-compat.js', import.meta.url));
-  if (!existsSync(bin)) throw new Error(`the compat matrix is not installed (${bin} not found; it ships with a checkout of the meshcp repository)`);
+  let command: string[];
+  try {
+    const packageDir = dirname(createRequire(import.meta.url).resolve('@meshcp/compat-matrix/package.json'));
+    command = [process.execPath, join(packageDir, 'bin', 'meshcp-compat.js')];
+    if (!existsSync(command[1] as string)) throw new Error(`the compat matrix is incomplete (${command[1]} not found)`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    process.stderr.write(`meshcp compat: @meshcp/compat-matrix is not installed; running @meshcp/compat-matrix@${meshcpVersion()} through npm exec\n`);
+    command = ['npm', 'exec', '--yes', `--package=@meshcp/compat-matrix@${meshcpVersion()}`, '--', 'meshcp-compat'];
+  }
+  const [file, ...prefix] = command as [string, ...string[]];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: 'inherit' });
+    const child = spawn(file, [...prefix, ...args], { stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -47,6 +77,15 @@ function compat(args: string[]): Promise<number> {
       resolve(code ?? (signal ? 1 : 0));
     });
   });
+}
+
+/** How long `serve` may take to stop after SIGTERM/SIGINT before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+function positive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function need(value: string | undefined, flag: string): string {
@@ -63,8 +102,23 @@ async function serve(args: string[]): Promise<void> {
       'lease-namespace': { type: 'string' },
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+      'max-resource-names': { type: 'string' },
+      'max-streams-per-node': { type: 'string' },
+      'write-deadline-seconds': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'trust-domain': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'tls-name': { type: 'string', multiple: true },
+      'token-audience': { type: 'string' },
     },
   });
+  const xds = {
+    ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
+    ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
+    ...(values['max-streams-per-node'] ? { maxStreamsPerNode: positive(values['max-streams-per-node'], 'max-streams-per-node') } : {}),
+    ...(values['write-deadline-seconds'] ? { writeDeadlineMs: positive(values['write-deadline-seconds'], 'write-deadline-seconds') * 1000 } : {}),
+  };
   const addresses = { xdsAddress: values['xds-address'] ?? '127.0.0.1:18000', adminAddress: values['admin-address'] ?? '127.0.0.1:9902' };
   // Kubernetes: --kubeconfig, or in-cluster config when run in a pod without --file.
   const kubernetes = values.kubeconfig || (!values.file && process.env.KUBERNETES_SERVICE_HOST);
@@ -75,10 +129,33 @@ async function serve(args: string[]): Promise<void> {
       ...(values['lease-namespace'] ? { lease: { namespace: values['lease-namespace'] } } : {}),
     });
   }
-  const plane = new ControlPlane(onKubernetes ? { source: onKubernetes.source, ...addresses } : { file: need(values.file, 'file'), ...addresses });
+  const kubeClient = kubernetes ? kubeClientFor(values.kubeconfig) : undefined;
+  const security = await serveSecurity({
+    insecure: values.insecure ?? false,
+    xdsHost: addresses.xdsAddress.slice(0, addresses.xdsAddress.lastIndexOf(':')).replace(/^\[|\]$/g, ''),
+    stateDir: values['state-dir'] ?? defaultStateDir(),
+    ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+    ...(values['tls-name'] ? { names: values['tls-name'] } : {}),
+    ...(values['token-audience'] ? { tokenAudience: values['token-audience'] } : {}),
+    ...(kubeClient ? { kube: { client: kubeClient, namespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'meshcp-system' } } : {}),
+  });
+  const secured = {
+    ...xds,
+    ...(security.credentials ? { credentials: security.credentials } : {}),
+    ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+  };
+  const admin = { adminAccess: new AdminAccess(kubeClient) };
+  const plane = new ControlPlane(
+    onKubernetes
+      ? { source: onKubernetes.source, ...addresses, xds: secured, ...admin }
+      : { file: need(values.file, 'file'), ...addresses, xds: secured, ...admin },
+  );
   await plane.start();
   onKubernetes?.startStatus(plane);
   const shutdown = () => {
+    // Bounded whatever the load: a stop that hangs (a stuck source, a peer that never
+    // closes) must not keep the process alive past its grace period.
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
     Promise.resolve(onKubernetes?.stop())
       .then(() => plane.stop())
       .finally(() => process.exit(0));
@@ -105,8 +182,27 @@ function bootstrap(args: string[]): void {
       'tcp-port-offset': { type: 'string' },
       delta: { type: 'boolean' },
       grpc: { type: 'boolean' },
+      'service-account': { type: 'string' },
+      'xds-ca': { type: 'string' },
+      'client-cert': { type: 'string' },
+      'client-key': { type: 'string' },
+      'token-file': { type: 'string' },
+      'xds-server-name': { type: 'string' },
     },
   });
+  if (!values['xds-ca'] && (values['client-cert'] || values['client-key'] || values['token-file']))
+    throw new UsageError('--client-cert, --client-key and --token-file need --xds-ca');
+  if (Boolean(values['client-cert']) !== Boolean(values['client-key'])) throw new UsageError('give --client-cert and --client-key together');
+  const tokenFile = values['token-file'];
+  const security = values['xds-ca']
+    ? {
+        caFile: values['xds-ca'],
+        ...(values['client-cert'] && values['client-key'] ? { certFile: values['client-cert'], keyFile: values['client-key'] } : {}),
+        // Envoy sends a static header, so the token is read now; gRPC clients re-read the file.
+        ...(tokenFile ? (values.grpc ? { tokenFile } : { token: readFileSync(tokenFile, 'utf8').trim() }) : {}),
+        ...(values['xds-server-name'] ? { serverName: values['xds-server-name'] } : {}),
+      }
+    : undefined;
   const common = {
     nodeId: need(values['node-id'], 'node-id'),
     service: need(values.service, 'service'),
@@ -115,6 +211,8 @@ function bootstrap(args: string[]): void {
     ...(values.zone ? { zone: values.zone } : {}),
     ...(values['sub-zone'] ? { subZone: values['sub-zone'] } : {}),
     xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
+    ...(values['service-account'] ? { serviceAccount: values['service-account'] } : {}),
+    ...(security ? { security } : {}),
   };
   if (values.grpc) {
     process.stdout.write(`${JSON.stringify(grpcBootstrap(common), null, 2)}\n`);
@@ -130,6 +228,43 @@ function bootstrap(args: string[]): void {
     delta: values.delta ?? false,
   });
   process.stdout.write(stringify(config));
+}
+
+/** Where a file-backed CA keeps its state: $XDG_STATE_HOME/meshcp, else ~/.local/state/meshcp. */
+function defaultStateDir(): string {
+  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'meshcp');
+}
+
+/** `meshcp identity issue`: an SVID from the local mesh CA, as files, for a proxy outside Kubernetes. */
+async function identity(args: string[]): Promise<void> {
+  const [verb, ...rest] = args;
+  if (verb !== 'issue') throw new UsageError('usage: meshcp identity issue --namespace NS --service-account SA --out DIR');
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      namespace: { type: 'string' },
+      'service-account': { type: 'string' },
+      out: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'ttl-hours': { type: 'string' },
+    },
+  });
+  const stateDir = values['state-dir'] ?? defaultStateDir();
+  const trustDomain = values['trust-domain'] ?? DEFAULT_TRUST_DOMAIN;
+  const ca = await CertificateAuthority.open({ trustDomain, store: new FileCaStore(join(stateDir, 'ca.json')) });
+  const svid = await ca.issue(
+    { trustDomain, namespace: need(values.namespace, 'namespace'), serviceAccount: need(values['service-account'], 'service-account') },
+    values['ttl-hours'] ? positive(values['ttl-hours'], 'ttl-hours') * 3600_000 : undefined,
+  );
+  const out = need(values.out, 'out');
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  writeFileSync(join(out, 'cert.pem'), svid.certificateChainPem);
+  writeFileSync(join(out, 'key.pem'), svid.privateKeyPem, { mode: 0o600 });
+  writeFileSync(join(out, 'ca.pem'), ca.trustBundle().join('\n'));
+  process.stdout.write(
+    `${svid.spiffeId} valid until ${svid.notAfter.toISOString()}: ${join(out, 'cert.pem')}, ${join(out, 'key.pem')}, ${join(out, 'ca.pem')}\n`,
+  );
 }
 
 function translate(args: string[]): void {
@@ -190,6 +325,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         await serve(rest);
         return -1; // keeps running
+      case 'identity':
+        await identity(rest);
+        return 0;
       case 'bootstrap':
         bootstrap(rest);
         return 0;
@@ -205,6 +343,11 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'compat':
         return await compat(rest);
+      case '--version':
+      case '-v':
+      case 'version':
+        process.stdout.write(`${meshcpVersion()}\n`);
+        return 0;
       default:
         process.stderr.write(`${USAGE}\n`);
         return command === undefined || command === 'help' || command === '--help' ? 0 : 2;

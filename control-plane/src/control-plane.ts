@@ -1,13 +1,14 @@
 /** Wires the pipeline: source → (debounce) → snapshot cache → xDS server, plus the admin API. */
 import type { ConfigError, MeshModel, MeshSource, SourceResult } from '@meshcp/translators';
 import { AdminServer } from './admin/http.js';
+import type { AdminAccess } from './auth/admin-access.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
 import { logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { Debouncer } from './source/debounce.js';
 import { FileSource } from './source/file-source.js';
 import { statusOf } from './xds/connection.js';
-import { XdsServer } from './xds/server.js';
+import { XdsServer, type XdsServerOptions } from './xds/server.js';
 
 /** Proxies of one service (the namespace/service their xDS node names), by sync state. */
 export interface ServiceProxyCounts {
@@ -24,6 +25,10 @@ export interface ControlPlaneOptions {
   adminAddress: string;
   debounceQuietMs?: number;
   debounceMaxMs?: number;
+  /** Transport limits and security of the xDS server (message size, streams, write deadline, TLS, authentication). */
+  xds?: XdsServerOptions;
+  /** Who may read the admin API (default: everything on loopback, /debug nowhere else). */
+  adminAccess?: AdminAccess;
 }
 
 function splitHostPort(address: string): { host: string; port: number } {
@@ -34,7 +39,7 @@ function splitHostPort(address: string): { host: string; port: number } {
 export class ControlPlane {
   readonly metrics = new Metrics();
   readonly cache = new SnapshotCache(this.metrics);
-  readonly xds = new XdsServer(this.cache, this.metrics);
+  readonly xds: XdsServer;
   private readonly log = logger('control-plane');
   private source?: MeshSource;
   private admin?: AdminServer;
@@ -46,6 +51,7 @@ export class ControlPlane {
   adminPort = 0;
 
   constructor(private readonly options: ControlPlaneOptions) {
+    this.xds = new XdsServer(this.cache, this.metrics, options.xds);
     this.debouncer = new Debouncer(options.debounceQuietMs ?? 100, options.debounceMaxMs ?? 1000, () => this.apply());
   }
 
@@ -58,6 +64,7 @@ export class ControlPlane {
       metrics: this.metrics,
       configErrors: () => this.errors,
       sourcesSynced: () => this.synced,
+      ...(this.options.adminAccess ? { access: this.options.adminAccess } : {}),
     });
     this.adminPort = await this.admin.start(admin.host, admin.port);
     const source = this.options.source ?? (this.options.file ? new FileSource(this.options.file) : undefined);

@@ -20,8 +20,14 @@ export class Metrics {
   });
   readonly rejectedResources = new Counter({
     name: 'meshcp_resources_rejected_total',
-    help: 'Resources that failed validation before publishing (last good version kept)',
-    labelNames: ['type'],
+    help: 'Resources not published as translated: failed validation, or named what was not published (previous consistent version kept)',
+    labelNames: ['type', 'reason'],
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'meshcp_xds_auth_failures_total',
+    help: 'xDS streams refused: no or bad credentials, or a node claiming another workload than the one that authenticated',
+    labelNames: ['reason'],
     registers: [this.registry],
   });
   readonly configErrors = new Gauge({ name: 'meshcp_config_errors', help: 'Source objects currently rejected', registers: [this.registry] });

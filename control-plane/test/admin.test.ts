@@ -76,4 +76,19 @@ describe('admin API', () => {
     expect(lines[0]).toMatch(/^NODE\s+VERSION\s+PROFILE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS$/);
     expect(lines[1]).toMatch(/^node-1\s+1\.40\.0\s+envoy-1\.39\+\s+sotw\s+SYNCED\s+-\s+-\s+-$/);
   });
+
+  it('shows a resource the snapshot builder refused, and why, at /debug/errors and in the metric', async () => {
+    plane.cache.setResourceHook((typeUrl, resources) => (typeUrl === CLUSTER ? resources.map((c) => ({ ...c, connect_timeout: '0s' })) : resources));
+    try {
+      await expect
+        .poll(
+          async () =>
+            ((await (await get('/debug/errors')).json()) as { rejectedResources: { name: string; reason: string; keeping?: string }[] }).rejectedResources,
+        )
+        .toEqual([expect.objectContaining({ name: 'a.shop:8080', reason: 'validation', keeping: expect.any(String) })]);
+      expect(await (await get('/metrics')).text()).toMatch(/meshcp_resources_rejected_total\{type="CDS",reason="validation"\} [1-9]/);
+    } finally {
+      plane.cache.setResourceHook(undefined);
+    }
+  });
 });

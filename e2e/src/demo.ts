@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { Cleanup, REPO_ROOT, startEnvoy, startMeshcp, startUpstream, tally, type Upstream, waitFor } from './harness.js';
+import { Cleanup, REPO_ROOT, startEnvoy, startSecureMeshcp, startUpstream, tally, type Upstream, waitFor } from './harness.js';
 
 const once = process.argv.includes('--once');
 const file = process.env.MESHCP_DEMO_FILE ?? join(REPO_ROOT, 'examples', 'mesh.yaml');
@@ -34,9 +34,21 @@ async function main(): Promise<void> {
     const upstreams: Upstream[] = [];
     for (const port of endpointPorts(file)) upstreams.push(await startUpstream(`upstream:${port}`, cleanup, port));
     console.log(`upstreams listening on ${upstreams.map((u) => u.port).join(', ')}`);
-    const meshcp = await startMeshcp(file, cleanup);
+    // Secure, as meshcp serves by default: TLS from its own CA; the sidecar shows an SVID issued for shop/web.
+    const meshcp = await startSecureMeshcp(file, cleanup);
     console.log(`meshcp serving ${file}: xDS 127.0.0.1:${meshcp.xdsPort}, admin http://127.0.0.1:${meshcp.adminPort}/debug/proxies`);
-    const envoy = await startEnvoy({ xdsPort: meshcp.xdsPort, nodeId: 'demo-sidecar', namespace: 'shop', region: 'eu', zone: 'eu-1a' }, cleanup);
+    const envoy = await startEnvoy(
+      {
+        xdsPort: meshcp.xdsPort,
+        nodeId: 'demo-sidecar',
+        namespace: 'shop',
+        serviceAccount: 'web',
+        region: 'eu',
+        zone: 'eu-1a',
+        security: await meshcp.identity('shop', 'web'),
+      },
+      cleanup,
+    );
     console.log(`Envoy sidecar (zone eu-1a) ready: outbound listener 127.0.0.1:${envoy.outboundPort}, admin http://127.0.0.1:${envoy.adminPort}`);
     await waitFor('the sidecar to route payments.shop', async () => (await envoy.request('payments.shop', '/')).status === 200);
     for (;;) {

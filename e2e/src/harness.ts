@@ -6,11 +6,15 @@
  * The runtime-independent helpers (waits, cleanup, upstreams, HTTP, ports, mesh
  * YAML) live in compat-matrix/src/support and are re-exported here: one copy.
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type Cleanup, freePort, httpGet, parseClusterHosts, type RunningProcess, startProcess, tempDir, waitFor } from '@meshcp/compat-matrix';
-import { type BootstrapOptions, envoyBootstrap, installEnvoy } from 'meshcp';
+import { type BootstrapOptions, envoyBootstrap, type XdsClientSecurity } from '@meshcp/translators';
+import { NEWEST_ENVOY_RELEASE } from '@meshcp/xds-protos';
+import { installEnvoy } from 'meshcp';
 import { stringify } from 'yaml';
 
 export {
@@ -28,7 +32,7 @@ export {
   waitFor,
 } from '@meshcp/compat-matrix';
 
-export const NEWEST_ENVOY = process.env.MESHCP_TEST_ENVOY ?? '1.40.0';
+export const NEWEST_ENVOY = process.env.MESHCP_TEST_ENVOY ?? NEWEST_ENVOY_RELEASE;
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MESHCP_BIN = join(REPO_ROOT, 'control-plane', 'bin', 'meshcp.js');
 
@@ -38,17 +42,56 @@ export interface MeshcpProcess extends RunningProcess {
   admin: (path: string) => Promise<Response>;
 }
 
-export async function startMeshcp(file: string, cleanup: Cleanup, ports?: { xds?: number; admin?: number }): Promise<MeshcpProcess> {
+/**
+ * `meshcp serve --file` on loopback. Plaintext (`--insecure`) unless `security`
+ * gives the flags of a secured server (the security tests do).
+ */
+export async function startMeshcp(
+  file: string,
+  cleanup: Cleanup,
+  ports?: { xds?: number; admin?: number },
+  security: string[] = ['--insecure'],
+): Promise<MeshcpProcess> {
   const xdsPort = ports?.xds ?? (await freePort());
   const adminPort = ports?.admin ?? (await freePort());
   const proc = startProcess(
     process.execPath,
-    [MESHCP_BIN, 'serve', '--file', file, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
+    [MESHCP_BIN, 'serve', '--file', file, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`, ...security],
     cleanup,
   );
   const admin = (path: string) => fetch(`http://127.0.0.1:${adminPort}${path}`);
   await waitFor(`meshcp /readyz on ${adminPort} (output: ${proc.output().slice(-500)})`, async () => (await admin('/readyz')).ok, 20_000);
   return { ...proc, xdsPort, adminPort, admin };
+}
+
+/** A meshcp serving TLS with its own mesh CA (secure, the default), and a way to issue proxies their SVIDs from it. */
+export interface SecureMeshcp extends MeshcpProcess {
+  stateDir: string;
+  /** `meshcp identity issue` for one workload; returns what `bootstrap` needs to connect as it. */
+  identity(namespace: string, serviceAccount: string): Promise<XdsClientSecurity>;
+}
+
+export async function startSecureMeshcp(file: string, cleanup: Cleanup, extraArgs: string[] = []): Promise<SecureMeshcp> {
+  const stateDir = tempDir('meshcp-state', cleanup);
+  const meshcp = await startMeshcp(file, cleanup, undefined, ['--state-dir', stateDir, ...extraArgs]);
+  const identity = async (namespace: string, serviceAccount: string): Promise<XdsClientSecurity> => {
+    const out = tempDir(`svid-${namespace}-${serviceAccount}`, cleanup);
+    await promisify(execFile)(process.execPath, [
+      MESHCP_BIN,
+      'identity',
+      'issue',
+      '--namespace',
+      namespace,
+      '--service-account',
+      serviceAccount,
+      '--state-dir',
+      stateDir,
+      '--out',
+      out,
+    ]);
+    return { caFile: join(out, 'ca.pem'), certFile: join(out, 'cert.pem'), keyFile: join(out, 'key.pem') };
+  };
+  return { ...meshcp, stateDir, identity };
 }
 
 export interface EnvoyProcess extends RunningProcess {
@@ -63,6 +106,8 @@ export interface EnvoyOptions extends Partial<Omit<BootstrapOptions, 'xdsAddress
   xdsPort: number;
   version?: string;
   binary?: string;
+  /** Wait for Envoy's /ready to say LIVE (false for a proxy that is expected to get nothing). */
+  waitLive?: boolean;
 }
 
 export async function startEnvoy(options: EnvoyOptions, cleanup: Cleanup): Promise<EnvoyProcess> {
@@ -82,6 +127,8 @@ export async function startEnvoy(options: EnvoyOptions, cleanup: Cleanup): Promi
     ...(options.inboundPort ? { inboundPort: options.inboundPort } : {}),
     ...(options.appPort ? { appPort: options.appPort } : {}),
     ...(options.tcpPortOffset !== undefined ? { tcpPortOffset: options.tcpPortOffset } : {}),
+    ...(options.serviceAccount ? { serviceAccount: options.serviceAccount } : {}),
+    ...(options.security ? { security: options.security } : {}),
     delta: options.delta ?? false,
   });
   const path = join(dir, 'bootstrap.yaml');
@@ -91,11 +138,19 @@ export async function startEnvoy(options: EnvoyOptions, cleanup: Cleanup): Promi
     const response = await fetch(`http://127.0.0.1:${adminPort}${p}`);
     return response.text();
   };
-  await waitFor(
-    `Envoy admin /ready = LIVE on ${adminPort} (envoy output: ${proc.output().slice(-800)})`,
-    async () => (await admin('/ready')).trim() === 'LIVE',
-    30_000,
-  );
+  if (options.waitLive ?? true) {
+    await waitFor(
+      `Envoy admin /ready = LIVE on ${adminPort} (envoy output: ${proc.output().slice(-800)})`,
+      async () => (await admin('/ready')).trim() === 'LIVE',
+      30_000,
+    );
+  } else {
+    await waitFor(
+      `Envoy admin on ${adminPort} (envoy output: ${proc.output().slice(-800)})`,
+      async () => (await admin('/ready').catch(() => '')) !== '',
+      30_000,
+    );
+  }
   const request = (host: string, p = '/') => httpGet(outboundPort, host, p);
   return { ...proc, adminPort, outboundPort, admin, request };
 }

@@ -78,7 +78,7 @@ describe.skipIf(!TestNetns.canCreate())('meshcp on a real Kubernetes API server,
     const started = Date.now();
     const proc = startProcess(
       process.execPath,
-      [MESHCP_BIN, 'serve', '--kubeconfig', api.kubeconfig, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
+      [MESHCP_BIN, 'serve', '--kubeconfig', api.kubeconfig, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`, '--insecure'],
       cleanup,
     );
     meshcp = { ...proc, adminPort };

@@ -89,7 +89,7 @@ describe('Helm chart k8s/chart/meshcp', () => {
     expect(result.status, result.stderr).toBe(0);
     const names = await api.kubectlOk([
       'get',
-      'deployment,service,serviceaccount,role,rolebinding,poddisruptionbudget',
+      'deployment,service,serviceaccount,role,rolebinding,poddisruptionbudget,networkpolicy',
       '-n',
       NS,
       '-l',
@@ -99,6 +99,7 @@ describe('Helm chart k8s/chart/meshcp', () => {
     ]);
     expect(names.trim().split('\n').sort()).toEqual([
       'deployment.apps/meshcp',
+      'networkpolicy.networking.k8s.io/meshcp',
       'poddisruptionbudget.policy/meshcp',
       'role.rbac.authorization.k8s.io/meshcp-leader-election',
       'rolebinding.rbac.authorization.k8s.io/meshcp-leader-election',
@@ -163,6 +164,8 @@ current-context: test
         ? true
         : undefined,
     );
+    // Secure by default: the mesh CA went into its Secret with only the chart's RBAC.
+    expect(await api.kubectlOk(['get', 'secret', 'meshcp-ca', '-n', NS, '-o', 'jsonpath={.type}'])).toBe('Opaque');
     expect(proc.output()).not.toMatch(/forbidden/i);
   });
 });

@@ -54,7 +54,7 @@ describe('two meshcp replicas on one API server', () => {
     const adminPort = await freePort();
     const proc = startProcess(
       process.execPath,
-      [MESHCP_BIN, 'serve', '--kubeconfig', api.kubeconfig, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`],
+      [MESHCP_BIN, 'serve', '--kubeconfig', api.kubeconfig, '--xds-address', `127.0.0.1:${xdsPort}`, '--admin-address', `127.0.0.1:${adminPort}`, '--insecure'],
       cleanup,
       { ...process.env, POD_NAME: identity, POD_NAMESPACE: 'default' },
     );

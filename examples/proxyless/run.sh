@@ -18,7 +18,7 @@ work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
-node control-plane/bin/meshcp.js serve --file examples/proxyless/mesh.yaml --xds-address 127.0.0.1:18000 --admin-address 127.0.0.1:9902 2>"$work/meshcp.log" &
+node control-plane/bin/meshcp.js serve --file examples/proxyless/mesh.yaml --xds-address 127.0.0.1:18000 --admin-address 127.0.0.1:9902 --insecure 2>"$work/meshcp.log" &
 pids+=($!)
 for lang in go python java node; do
   "${run[$lang]}" server --port "${port[$lang]}" --name "$lang-server" >"$work/$lang-server.out" 2>&1 &

@@ -46,6 +46,7 @@ export const METADATA = {
   inboundPort: 'meshcp.inbound_port',
   appPort: 'meshcp.app_port',
   tcpPortOffset: 'meshcp.tcp_port_offset',
+  serviceAccount: 'meshcp.service_account',
 } as const;
 
 function portFrom(value: unknown): number | undefined {

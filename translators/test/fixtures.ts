@@ -6,13 +6,11 @@ import {
   type EnvoyResources,
   edsClusterNames,
   envoyProfile,
-  grpcProfile,
   type MeshModel,
   parseManifests,
   proxyFromNode,
   translateEnvoy,
-  translateGrpcConfig,
-  translateGrpcEndpoints,
+  translationFor,
 } from '../src/index.js';
 
 export const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata');
@@ -56,9 +54,7 @@ export function grpcProxy() {
 
 export function renderGrpcFixture(name: string): EnvoyResources & { degraded: string[] } {
   const model = loadFixture(name);
-  const proxy = grpcProxy();
-  const profile = grpcProfile(proxy);
-  const config = translateGrpcConfig(model, profile);
-  const endpoints = edsClusterNames(model).flatMap((cluster) => translateGrpcEndpoints(model, cluster, proxy.locality) ?? []);
-  return { ...config, endpoints };
+  const translation = translationFor(grpcProxy());
+  const endpoints = edsClusterNames(model).flatMap((cluster) => translation.endpoints(model, cluster) ?? []);
+  return { ...translation.config(model), endpoints };
 }

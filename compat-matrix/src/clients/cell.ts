@@ -5,7 +5,8 @@
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlPlane, grpcBootstrap, type ResourceHook } from 'meshcp';
+import { grpcBootstrap } from '@meshcp/translators';
+import { ControlPlane, type ResourceHook } from 'meshcp';
 import { Cleanup } from '../support/cleanup.js';
 import { fetchText } from '../support/net.js';
 import { waitFor } from '../support/wait.js';

@@ -1,56 +1,35 @@
 /**
- * The snapshot cache: what each proxy should have, computed once per variant and
- * encoded once per resource. Variants are keyed by what makes output differ
- * (translator profile, listener scope, locality), never by proxy, so 5,000 proxies
- * in three zones cost three EDS encodings per cluster, not 5,000.
+ * The snapshot cache stores what each variant of proxy should have and answers
+ * streams from it. Variants are keyed by what makes output differ (translator
+ * profile, listener scope, locality), never by proxy, so 5,000 proxies in three
+ * zones cost three EDS encodings per cluster, not 5,000. Building a variant's
+ * resources is the snapshot builder's job (`../snapshot/builder.ts`); the cache
+ * decides when a stored set is stale, keeps the previous consistent set for the
+ * builder to fall back to, and forgets a variant when its last proxy leaves.
  */
 
 import {
   clusterName,
-  type EnvoyProfile,
   edsClusterNames,
   emptyModel,
-  envoyConfigScopeKey,
-  envoyDegraded,
-  envoyProfile,
-  type GrpcProfile,
-  grpcDegraded,
-  grpcProfile,
-  grpcUsableEndpoints,
-  localityKey,
   type MeshModel,
   type MeshService,
   type ProxyInfo,
-  serviceOfCluster,
-  translateEnvoyConfig,
-  translateEnvoyEndpoints,
-  translateGrpcConfig,
-  translateGrpcEndpoints,
+  type ProxyTranslation,
+  translationFor,
 } from '@meshcp/translators';
-import {
-  CLUSTER,
-  ENDPOINT,
-  type EncodedResource,
-  type EnvoyApi,
-  encodeResource,
-  FieldPathError,
-  LISTENER,
-  loadEnvoyApi,
-  messageNameOf,
-  ROUTE,
-  resourceName,
-  SHORT_NAME,
-  setVersion,
-  type TypeUrl,
-  validateResource,
-} from '@meshcp/xds-protos';
+import { type ClusterLoadAssignment, ENDPOINT, type EncodedResource, type EnvoyApi, loadEnvoyApi, SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { type ConfigSet, type ConfigType, EMPTY_SET, type Rejection, type ResourceHook, type ResourceSet, SnapshotBuilder } from '../snapshot/builder.js';
+
+export type { ResourceHook, ResourceSet } from '../snapshot/builder.js';
 
 /** A connected client as the cache sees it: which variants it reads. */
 export interface ProxyView {
   readonly info: ProxyInfo;
-  readonly profile: EnvoyProfile | GrpcProfile;
+  readonly translation: ProxyTranslation;
+  readonly profile: ProxyTranslation['profile'];
   /** Key of its LDS/RDS/CDS variant. */
   readonly configKey: string;
   /** Key of its EDS variant (locality + profile). */
@@ -64,33 +43,19 @@ export interface CacheChange {
   clusters: ReadonlySet<string>;
 }
 
-export interface RejectedResource {
-  typeUrl: string;
-  name: string;
-  variant: string;
-  issues: { path: string; message: string }[];
+export type RejectedResource = Rejection;
+
+interface StoredConfig {
+  set: ConfigSet;
+  /** False once the model changed: rebuilt on next read, with `set` as the fallback. */
+  fresh: boolean;
 }
 
-const EMPTY_SET: ResourceSet = { map: new Map(), version: setVersion([]) };
-
-/**
- * Rewrites translator output before it is validated and published. Only for
- * planting faults in tests and in the compatibility matrix (e.g. a resource that
- * passes validation but one Envoy version rejects); never set in production.
- */
-export type ResourceHook = (typeUrl: TypeUrl, resources: object[], view: ProxyView) => object[];
-
-/** A variant's full set of one type, shared (never copied) by every stream that reads it. */
-export interface ResourceSet {
-  readonly map: ReadonlyMap<string, EncodedResource>;
-  /** Content hash of the set: the SotW `version_info` of LDS/CDS. */
-  readonly version: string;
-}
-
-interface ConfigVariant {
-  byType: Map<TypeUrl, ResourceSet>;
-  /** Features the model asks for that this client kind or version cannot honour. */
-  degraded: string[];
+interface StoredEndpoints {
+  resource?: EncodedResource;
+  fresh: boolean;
+  /** For clients that use fewer endpoints than they are sent: how many of this CLA's they will use. */
+  usable?: number;
 }
 
 /** Service fingerprint without endpoints: equal fingerprints mean only endpoints changed. */
@@ -102,33 +67,31 @@ function configFingerprint(service: MeshService): string {
 export class SnapshotCache {
   private model: MeshModel = emptyModel();
   private ready = false;
-  private readonly configVariants = new Map<string, ConfigVariant>();
-  /** EDS: cluster → endpointKey → encoded CLA; a cluster's map is dropped when its endpoints change. */
-  private readonly endpointVariants = new Map<string, Map<string, EncodedResource | null>>();
-  /** Last resource that passed validation, per variant/type/name: what keeps serving when a new one fails. */
-  private readonly lastGood = new Map<string, EncodedResource>();
-  private readonly rejected = new Map<string, RejectedResource>();
+  private readonly configVariants = new Map<string, StoredConfig>();
+  /** EDS: cluster → endpointKey → encoded CLA. */
+  private readonly endpointVariants = new Map<string, Map<string, StoredEndpoints>>();
+  /** How many views read each config / endpoint variant; a variant nobody reads is forgotten. */
+  private readonly configReaders = new Map<string, number>();
+  private readonly endpointReaders = new Map<string, number>();
+  private readonly endpointRejections = new Map<string, Rejection>();
   private readonly listeners = new Set<(change: CacheChange) => void>();
   private readonly log: Logger = logger('cache');
-  private readonly api: EnvoyApi;
-
-  private hook?: ResourceHook;
+  private readonly builder: SnapshotBuilder;
+  private edsNames?: { list: string[]; set: Set<string> };
 
   constructor(
     private readonly metrics?: Metrics,
     api?: EnvoyApi,
   ) {
-    this.api = api ?? loadEnvoyApi();
+    this.builder = new SnapshotBuilder(api ?? loadEnvoyApi());
   }
 
-  /** Installs (or clears) a fault hook and re-translates everything with it. */
+  /** Installs (or clears) a fault hook and re-translates everything with it (what was serving stays the fallback). */
   setResourceHook(hook: ResourceHook | undefined): void {
-    this.hook = hook;
-    this.rejected.clear();
-    this.configVariants.clear();
-    this.endpointVariants.clear();
-    this.grpcUsable.clear();
-    if (this.ready) for (const listener of this.listeners) listener({ config: true, clusters: new Set(this.allClusterNames()) });
+    this.builder.hook = hook;
+    for (const stored of this.configVariants.values()) stored.fresh = false;
+    for (const variants of this.endpointVariants.values()) for (const stored of variants.values()) stored.fresh = false;
+    if (this.ready) for (const listener of this.listeners) listener({ config: true, clusters: new Set(this.eds().list) });
   }
 
   isReady(): boolean {
@@ -166,50 +129,68 @@ export class SnapshotCache {
     this.model = next;
     this.edsNames = undefined;
     this.ready = true;
-    if (config) {
-      this.configVariants.clear();
+    if (config) for (const stored of this.configVariants.values()) stored.fresh = false;
+    const eds = this.eds().set;
+    for (const cluster of changedClusters) {
+      const variants = this.endpointVariants.get(cluster);
+      if (!variants) continue;
+      if (!eds.has(cluster)) {
+        this.endpointVariants.delete(cluster);
+        for (const key of variants.keys()) this.endpointRejections.delete(`${cluster}|${key}`);
+      } else for (const stored of variants.values()) stored.fresh = false;
     }
-    for (const cluster of changedClusters) this.endpointVariants.delete(cluster);
-    for (const cluster of changedClusters) this.grpcUsable.delete(cluster);
     this.metrics?.snapshots.inc({ kind: config ? 'config' : 'endpoints' });
     const change: CacheChange = { config, clusters: changedClusters };
     if (config || changedClusters.size > 0) for (const listener of this.listeners) listener(change);
     return change;
   }
 
+  /** The view a new stream reads through; pair with `release` when the stream ends. */
   viewFor(info: ProxyInfo): ProxyView {
-    const grpc = info.clientKind.startsWith('grpc-');
-    const profile = grpc ? grpcProfile(info) : envoyProfile(info);
-    return {
-      info,
-      profile,
-      // Proxyless gRPC output does not depend on listener ports or namespace.
-      configKey: grpc ? profile.name : `${profile.name}|${envoyConfigScopeKey(info)}`,
-      endpointKey: `${profile.name}|${localityKey(info.locality)}`,
-    };
+    const translation = translationFor(info);
+    const view: ProxyView = { info, translation, profile: translation.profile, configKey: translation.configKey, endpointKey: translation.endpointKey };
+    this.configReaders.set(view.configKey, (this.configReaders.get(view.configKey) ?? 0) + 1);
+    this.endpointReaders.set(view.endpointKey, (this.endpointReaders.get(view.endpointKey) ?? 0) + 1);
+    return view;
   }
 
-  /** gRPC only: usable endpoints (gRFC A27) of each EDS resource sent, by cluster, then EDS variant. */
-  private readonly grpcUsable = new Map<string, Map<string, number>>();
+  /** A stream no longer reads through `view`: variants nobody reads any more are dropped. */
+  release(view: ProxyView): void {
+    if (decrement(this.configReaders, view.configKey) === 0) this.configVariants.delete(view.configKey);
+    if (decrement(this.endpointReaders, view.endpointKey) === 0) {
+      for (const [cluster, variants] of this.endpointVariants) {
+        variants.delete(view.endpointKey);
+        this.endpointRejections.delete(`${cluster}|${view.endpointKey}`);
+        if (variants.size === 0) this.endpointVariants.delete(cluster);
+      }
+    }
+  }
+
+  /** How many config and endpoint variants are held (for tests and the admin API). */
+  variantCounts(): { config: number; endpoints: number } {
+    let endpoints = 0;
+    for (const variants of this.endpointVariants.values()) endpoints += variants.size;
+    return { config: this.configVariants.size, endpoints };
+  }
 
   /**
-   * gRPC only: the clusters this client was sent whose endpoints it will not use
-   * (none usable per gRFC A27), so the admin API never shows such a client as healthy.
+   * The clusters this client was sent endpoints for of which it will use none (a
+   * gRPC client drops unweighted localities, gRFC A27), so the admin API never shows
+   * such a client as healthy.
    */
-  grpcClustersWithoutEndpoints(view: ProxyView): string[] {
-    if (!('kind' in view.profile)) return [];
-    return this.allClusterNames().filter((cluster) => this.grpcUsable.get(cluster)?.get(view.endpointKey) === 0);
+  clustersWithoutUsableEndpoints(view: ProxyView): string[] {
+    if (!view.translation.usableEndpoints) return [];
+    return this.eds().list.filter((cluster) => this.endpointVariants.get(cluster)?.get(view.endpointKey)?.usable === 0);
   }
 
   /** What this proxy was asked to do but cannot, for the admin API. */
-  degradedFor(view: ProxyView): string[] {
-    return this.configVariant(view).degraded;
+  degradedFor(view: ProxyView): readonly string[] {
+    return this.configSet(view).degraded;
   }
 
-  /** Resources of one type for a proxy: all of them (wildcard) or the named ones that exist. */
   /** The full set of one config type (LDS/RDS/CDS) for a proxy's variant. */
   resourceSet(view: ProxyView, typeUrl: TypeUrl): ResourceSet {
-    return this.configVariant(view).byType.get(typeUrl) ?? EMPTY_SET;
+    return this.configSet(view).byType.get(typeUrl as ConfigType) ?? EMPTY_SET;
   }
 
   /** One resource by name, or undefined if the proxy's variant has no such resource. */
@@ -219,14 +200,13 @@ export class SnapshotCache {
 
   /** All EDS cluster names of the current model. */
   endpointNames(): readonly string[] {
-    return this.allClusterNames();
+    return this.eds().list;
   }
 
   resources(view: ProxyView, typeUrl: TypeUrl, names: ReadonlySet<string> | 'all'): Map<string, EncodedResource> {
     if (typeUrl === ENDPOINT) {
       const out = new Map<string, EncodedResource>();
-      const wanted = names === 'all' ? this.allClusterNames() : names;
-      for (const name of wanted) {
+      for (const name of names === 'all' ? this.eds().list : names) {
         const cla = this.endpoints(view, name);
         if (cla) out.set(name, cla);
       }
@@ -242,104 +222,78 @@ export class SnapshotCache {
     return out;
   }
 
-  rejectedResources(): RejectedResource[] {
-    return [...this.rejected.values()];
+  /** Resources not published as translated (validation or set check) in the last build of each variant, with what serves instead. */
+  rejectedResources(): Rejection[] {
+    const out: Rejection[] = [];
+    for (const stored of this.configVariants.values()) out.push(...stored.set.rejections);
+    out.push(...this.endpointRejections.values());
+    return out;
   }
 
-  private edsNames?: string[];
-  private allClusterNames(): string[] {
-    this.edsNames ??= edsClusterNames(this.model);
+  private eds(): { list: string[]; set: Set<string> } {
+    if (!this.edsNames) {
+      const list = edsClusterNames(this.model);
+      this.edsNames = { list, set: new Set(list) };
+    }
     return this.edsNames;
   }
 
   private endpoints(view: ProxyView, cluster: string): EncodedResource | undefined {
+    // Names the model does not have never allocate state: a client may ask for anything.
+    if (!this.eds().set.has(cluster)) return undefined;
     let variants = this.endpointVariants.get(cluster);
     if (!variants) {
       variants = new Map();
       this.endpointVariants.set(cluster, variants);
     }
-    let cached = variants.get(view.endpointKey);
-    if (cached === undefined) {
-      const started = process.hrtime.bigint();
-      const profile = view.profile;
-      let json = !serviceOfCluster(this.model, cluster)
-        ? undefined
-        : 'kind' in profile
-          ? translateGrpcEndpoints(this.model, cluster, view.info.locality)
-          : translateEnvoyEndpoints(this.model, cluster, view.info.locality, profile);
-      if (json && this.hook) json = this.hook(ENDPOINT, [json], view)[0];
-      // What gRPC will actually use of what is sent (after any hook): zero usable endpoints must not pass for healthy.
-      if ('kind' in profile) {
-        const usable = this.grpcUsable.get(cluster) ?? new Map<string, number>();
-        usable.set(view.endpointKey, json ? grpcUsableEndpoints(json) : 0);
-        this.grpcUsable.set(cluster, usable);
-      }
-      cached = json ? (this.publish(ENDPOINT, view.endpointKey, json) ?? null) : null;
-      variants.set(view.endpointKey, cached);
-      this.metrics?.translationSeconds.observe({ kind: 'endpoints' }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-    return cached ?? undefined;
-  }
-
-  private configVariant(view: ProxyView): ConfigVariant {
-    const existing = this.configVariants.get(view.configKey);
-    if (existing) return existing;
+    const stored = variants.get(view.endpointKey);
+    if (stored?.fresh) return stored.resource;
     const started = process.hrtime.bigint();
-    const profile = view.profile;
-    const config =
-      'kind' in profile
-        ? { ...translateGrpcConfig(this.model, profile), degraded: grpcDegraded(this.model, profile) }
-        : { ...translateEnvoyConfig(this.model, view.info, profile), degraded: envoyDegraded(this.model, profile) };
-    const byType = new Map<TypeUrl, ResourceSet>();
-    const encodeAll = (typeUrl: TypeUrl, list: object[]) => {
-      const map = new Map<string, EncodedResource>();
-      for (const json of this.hook ? this.hook(typeUrl, list, view) : list) {
-        const resource = this.publish(typeUrl, view.configKey, json);
-        if (resource) map.set(resource.name, resource);
-      }
-      byType.set(typeUrl, { map, version: setVersion(map.values()) });
-    };
-    encodeAll(CLUSTER, config.clusters);
-    encodeAll(LISTENER, config.listeners);
-    encodeAll(ROUTE, config.routes);
-    const variant = { byType, degraded: config.degraded };
-    this.configVariants.set(view.configKey, variant);
-    this.metrics?.translationSeconds.observe({ kind: 'config' }, Number(process.hrtime.bigint() - started) / 1e9);
-    return variant;
+    const built = this.builder.buildEndpoints(this.model, view.translation, cluster, stored?.resource);
+    const countUsable = view.translation.usableEndpoints;
+    variants.set(view.endpointKey, {
+      ...(built.resource ? { resource: built.resource } : {}),
+      fresh: true,
+      // What is actually sent (after any fault hook) decides: zero usable endpoints must not pass for healthy.
+      ...(countUsable ? { usable: built.resource ? countUsable(built.resource.json as ClusterLoadAssignment) : 0 } : {}),
+    });
+    const rejectionKey = `${cluster}|${view.endpointKey}`;
+    if (built.rejection) {
+      this.endpointRejections.set(rejectionKey, built.rejection);
+      this.report(built.rejection);
+    } else this.endpointRejections.delete(rejectionKey);
+    this.metrics?.translationSeconds.observe({ kind: 'endpoints' }, Number(process.hrtime.bigint() - started) / 1e9);
+    return built.resource;
   }
 
-  /**
-   * PGV-checks and encodes one resource. A resource that fails is never sent: the
-   * error is logged with its path and counted, and the last good version keeps serving.
-   */
-  private publish(typeUrl: TypeUrl, variant: string, json: object): EncodedResource | undefined {
-    const name = resourceName(json);
-    const key = `${typeUrl}|${variant}|${name}`;
-    let issues = validateResource(this.api, messageNameOf(typeUrl), json);
-    let encoded: EncodedResource | undefined;
-    if (issues.length === 0) {
-      try {
-        encoded = encodeResource(this.api, typeUrl, json);
-      } catch (error) {
-        if (!(error instanceof FieldPathError)) throw error;
-        issues = [{ path: error.path, message: error.detail }];
-      }
-    }
-    if (encoded) {
-      this.lastGood.set(key, encoded);
-      this.rejected.delete(key);
-      return encoded;
-    }
-    this.rejected.set(key, { typeUrl, name, variant, issues });
-    this.metrics?.rejectedResources.inc({ type: SHORT_NAME[typeUrl] });
-    const kept = this.lastGood.get(key);
-    this.log.error('resource failed validation; not published', {
-      type: SHORT_NAME[typeUrl],
-      name,
-      variant,
-      issues,
-      keeping: kept ? kept.version : 'nothing (no earlier good version)',
-    });
-    return kept;
+  private configSet(view: ProxyView): ConfigSet {
+    const stored = this.configVariants.get(view.configKey);
+    if (stored?.fresh) return stored.set;
+    const started = process.hrtime.bigint();
+    const set = this.builder.buildConfig(this.model, view.translation, this.eds().set, stored?.set);
+    for (const rejection of set.rejections) this.report(rejection);
+    // A variant read without a registered view (tests, the admin API) is still stored: it is bounded by the model.
+    this.configVariants.set(view.configKey, { set, fresh: true });
+    this.metrics?.translationSeconds.observe({ kind: 'config' }, Number(process.hrtime.bigint() - started) / 1e9);
+    return set;
   }
+
+  private report(rejection: Rejection): void {
+    this.metrics?.rejectedResources.inc({ type: SHORT_NAME[rejection.typeUrl as TypeUrl], reason: rejection.reason });
+    this.log.error('resource not published', {
+      type: SHORT_NAME[rejection.typeUrl as TypeUrl],
+      name: rejection.name,
+      variant: rejection.variant,
+      reason: rejection.reason,
+      issues: rejection.issues.slice(0, 5),
+      keeping: rejection.keeping ?? 'nothing (no earlier consistent version)',
+    });
+  }
+}
+
+function decrement(counts: Map<string, number>, key: string): number {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left <= 0) counts.delete(key);
+  else counts.set(key, left);
+  return Math.max(left, 0);
 }

@@ -4,11 +4,12 @@
  * A proxy's profile is the set of rows its version satisfies, so proxies whose
  * versions cross no row boundary share one profile and one cached translation.
  */
+import { CONSERVATIVE_ENVOY_VERSION } from '@meshcp/xds-protos';
 import { compareVersions, formatVersion, type ProxyInfo, parseVersion, type Version } from '../proxy.js';
 
-export interface Capability {
+export interface Capability<Name extends string = string> {
   /** What the translator asks about, e.g. 'route.hostRewrite'. */
-  feature: string;
+  feature: Name;
   /** First Envoy version that honours it. */
   since: string;
   /** First version that stops accepting it, if any. */
@@ -24,7 +25,7 @@ export interface Capability {
 }
 
 /** Rows are data; `capabilities.test.ts` keeps them well-formed. */
-export const ENVOY_CAPABILITIES: readonly Capability[] = [
+const ENVOY_ROWS = [
   {
     feature: 'cluster.dnsClusterExtension',
     since: '1.33.0',
@@ -55,23 +56,28 @@ export const ENVOY_CAPABILITIES: readonly Capability[] = [
     source: 'Endpoint.observability_name is absent from the 1.38 API descriptors and present from 1.39',
     proof: 'compat-matrix scenario cap-endpoint-observability-name',
   },
-];
+] as const satisfies readonly Capability[];
 
-/** Envoy minors meshcp supports, oldest first; goldens and API checks cover each. */
-export const SUPPORTED_ENVOY_MINORS: readonly string[] = ['1.32', '1.33', '1.34', '1.35', '1.36', '1.37', '1.38', '1.39', '1.40'];
+/** The names translators may ask about: derived from the rows, so a misspelt name does not compile. */
+export type EnvoyCapability = (typeof ENVOY_ROWS)[number]['feature'];
 
-/** Oldest Envoy we translate for; anything unknown is treated as this. */
-export const CONSERVATIVE_ENVOY_VERSION = '1.32.0';
+export const ENVOY_CAPABILITIES: readonly Capability<EnvoyCapability>[] = ENVOY_ROWS;
 
-export interface EnvoyProfile {
-  /** Names the range of versions sharing this translation, e.g. 'envoy@1.37'. */
+// Supported minors and the conservative (oldest) version come from xds-protos/envoy-api.json.
+export { CONSERVATIVE_ENVOY_VERSION, SUPPORTED_ENVOY_MINORS } from '@meshcp/xds-protos';
+
+/** What one client kind at one version can be given: the rows its version satisfies. */
+export interface ClientProfile<Name extends string = string> {
+  /** Names the range of versions sharing this translation, e.g. 'envoy-1.37+'. */
   name: string;
-  features: ReadonlySet<string>;
+  features: ReadonlySet<Name>;
   /** Why this proxy got a fallback profile, for the admin API. */
   warnings: string[];
 }
 
-function satisfies(row: Capability, version: Version, extensions: readonly string[]): boolean {
+export type EnvoyProfile = ClientProfile<EnvoyCapability>;
+
+function satisfies(row: Capability<EnvoyCapability>, version: Version, extensions: readonly string[]): boolean {
   const since = parseVersion(row.since);
   const until = row.until ? parseVersion(row.until) : undefined;
   if (!since || compareVersions(version, since) < 0) return false;
@@ -83,7 +89,7 @@ function satisfies(row: Capability, version: Version, extensions: readonly strin
 
 export function envoyProfile(
   proxy: Pick<ProxyInfo, 'version' | 'versionText' | 'extensions'>,
-  table: readonly Capability[] = ENVOY_CAPABILITIES,
+  table: readonly Capability<EnvoyCapability>[] = ENVOY_CAPABILITIES,
 ): EnvoyProfile {
   const warnings: string[] = [];
   let version = proxy.version;
@@ -113,6 +119,6 @@ export function envoyProfile(
   return { name, features, warnings };
 }
 
-export function supports(profile: EnvoyProfile, feature: string): boolean {
+export function supports<Name extends string>(profile: ClientProfile<Name>, feature: Name): boolean {
   return profile.features.has(feature);
 }

@@ -1,21 +1,24 @@
 /**
  * IR → Envoy xDS. Pure: the output depends only on the model, the proxy's scope
  * and its profile, which is what lets the cache share it between proxies and lets
- * golden tests pin it.
+ * golden tests pin it. The core here builds the outbound HTTP listener, its route
+ * configuration and one cluster per service port; everything else is a registered
+ * feature (`features/index.ts`) called at each place it touches.
  */
-import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '@meshcp/xds-protos';
+import type { Cluster, ClusterLoadAssignment, HttpFilter, Listener, RouteConfiguration } from '@meshcp/xds-protos';
 import type { MeshModel, MeshService, ServicePort } from '../model/types.js';
 import { serviceKey } from '../model/types.js';
 import type { ProxyInfo } from '../proxy.js';
-import { type EnvoyProfile, supports } from './capabilities.js';
-import { durationText, needsDns, serviceCluster } from './features/cluster.js';
-import { loadAssignment } from './features/endpoints.js';
-import { inboundHttpListener, outboundHttpListener, outboundTcpListener } from './features/listener.js';
-import { outboundRouteConfiguration } from './features/routes.js';
+import type { EnvoyProfile } from './capabilities.js';
+import { baseCluster, needsDns, setDiscovery } from './cluster.js';
+import { type EndpointOptions, loadAssignment } from './endpoints.js';
+import type { EnvoyConfigScope, EnvoyContext, EnvoyFeature, TrafficDirection } from './feature.js';
+import { ENVOY_FEATURES } from './features/index.js';
+import { outboundHttpListener } from './listener.js';
 import { clusterName, parseClusterName } from './names.js';
+import { outboundRouteConfiguration } from './routes.js';
 
-/** The inputs that make Envoy config (LDS/RDS/CDS) differ between proxies. */
-export type EnvoyConfigScope = Pick<ProxyInfo, 'outboundAddress' | 'outboundPort' | 'namespace' | 'service' | 'inboundPort' | 'appPort' | 'tcpPortOffset'>;
+export type { EnvoyConfigScope } from './feature.js';
 
 export interface EnvoyConfig {
   listeners: Listener[];
@@ -33,37 +36,62 @@ export function envoyConfigScopeKey(scope: EnvoyConfigScope): string {
   return `${scope.outboundAddress}:${scope.outboundPort}|${scope.namespace}|tcp+${scope.tcpPortOffset}${inbound}`;
 }
 
-export function translateEnvoyConfig(model: MeshModel, scope: EnvoyConfigScope, profile: EnvoyProfile): EnvoyConfig {
+function envoyContext(model: MeshModel, scope: EnvoyConfigScope, profile: EnvoyProfile, features: readonly EnvoyFeature[]): EnvoyContext {
+  const filters = new Map<TrafficDirection, HttpFilter[]>();
+  const context: EnvoyContext = {
+    model,
+    scope,
+    profile,
+    httpFilters(direction) {
+      let list = filters.get(direction);
+      if (!list) {
+        list = features.flatMap((feature) => feature.httpFilters?.(context, direction) ?? []);
+        filters.set(direction, list);
+      }
+      return list;
+    },
+  };
+  return context;
+}
+
+export function translateEnvoyConfig(
+  model: MeshModel,
+  scope: EnvoyConfigScope,
+  profile: EnvoyProfile,
+  features: readonly EnvoyFeature[] = ENVOY_FEATURES,
+): EnvoyConfig {
+  const ctx = envoyContext(model, scope, profile, features);
+  const endpointOptions = envoyEndpointOptions(profile, features);
+  const listeners: Listener[] = [outboundHttpListener(scope.outboundAddress, scope.outboundPort, ctx.httpFilters('outbound'))];
+  const routes: RouteConfiguration[] = [outboundRouteConfiguration(ctx, features)];
   const clusters: Cluster[] = [];
-  const listeners: Listener[] = [outboundHttpListener(scope.outboundAddress, scope.outboundPort)];
-  const tcpPorts = new Set<number>();
   for (const service of sortedServices(model)) {
     for (const port of service.ports) {
-      clusters.push(serviceCluster(service, port, profile));
-      if (port.protocol !== 'TCP') continue;
-      const listenPort = port.port + scope.tcpPortOffset;
-      // Two TCP services on one port cannot both listen locally; the first (sorted) wins.
-      if (listenPort > 65535 || listenPort === scope.outboundPort || tcpPorts.has(listenPort)) continue;
-      tcpPorts.add(listenPort);
-      listeners.push(outboundTcpListener(scope.outboundAddress, listenPort, clusterName(service.namespace, service.name, port.port)));
+      const cluster = baseCluster(service, port);
+      for (const feature of features) feature.cluster?.(cluster, service, port, ctx);
+      setDiscovery(cluster, service, port, ctx, endpointOptions);
+      clusters.push(cluster);
     }
   }
-  const own = model.services.get(serviceKey(scope.namespace, scope.service));
-  const ownPort = own?.ports.find((p) => p.protocol !== 'TCP');
-  if (scope.inboundPort && own && ownPort) {
-    const local = `inbound:${ownPort.port}`;
-    listeners.push(inboundHttpListener(scope.outboundAddress, scope.inboundPort, local));
-    clusters.push({
-      name: local,
-      type: 'STATIC',
-      connect_timeout: durationText(own.connectTimeoutMs),
-      load_assignment: {
-        cluster_name: local,
-        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: scope.appPort ?? ownPort.port } } } }] }],
-      },
-    });
+  for (const feature of features) {
+    const added = feature.resources?.(ctx);
+    if (!added) continue;
+    listeners.push(...(added.listeners ?? []));
+    routes.push(...(added.routes ?? []));
+    clusters.push(...(added.clusters ?? []));
   }
-  return { listeners, routes: [outboundRouteConfiguration(model, scope.outboundPort, scope.namespace, profile)], clusters };
+  return { listeners, routes, clusters };
+}
+
+/** How an Envoy of this profile gets its endpoints: each registered feature's endpoint hook. */
+export function envoyEndpointOptions(profile: EnvoyProfile, features: readonly EnvoyFeature[] = ENVOY_FEATURES): EndpointOptions {
+  const hooks = features.filter((feature) => feature.endpoint);
+  return {
+    alwaysWeighLocalities: false,
+    decorate: (lbEndpoint, endpoint) => {
+      for (const feature of hooks) feature.endpoint?.(lbEndpoint, endpoint, profile);
+    },
+  };
 }
 
 export function serviceOfCluster(model: MeshModel, cluster: string): { service: MeshService; port: ServicePort } | undefined {
@@ -90,26 +118,19 @@ export function translateEnvoyEndpoints(
   cluster: string,
   locality: ProxyInfo['locality'],
   profile: EnvoyProfile,
+  features: readonly EnvoyFeature[] = ENVOY_FEATURES,
 ): ClusterLoadAssignment | undefined {
   const target = serviceOfCluster(model, cluster);
   if (!target || needsDns(target.service)) return undefined;
-  return loadAssignment(target.service, target.port, locality, profile);
+  return loadAssignment(target.service, target.port, locality, envoyEndpointOptions(profile, features));
 }
 
 /**
  * What the model asks for that this proxy's version cannot be given in any form
  * (features with an older equivalent are translated, not listed).
  */
-export function envoyDegraded(model: MeshModel, profile: EnvoyProfile): string[] {
-  const degraded: string[] = [];
-  if (!supports(profile, 'endpoint.observabilityName')) {
-    const named = sortedServices(model).filter((s) => s.endpoints.some((e) => e.name));
-    if (named.length > 0)
-      degraded.push(
-        `endpoint names (observability_name) need Envoy 1.39+: not shown for ${named.length} service(s), e.g. ${named[0]?.namespace}/${named[0]?.name}`,
-      );
-  }
-  return degraded;
+export function envoyDegraded(model: MeshModel, profile: EnvoyProfile, features: readonly EnvoyFeature[] = ENVOY_FEATURES): string[] {
+  return features.flatMap((feature) => feature.degraded?.({ model, profile }) ?? []);
 }
 
 /** Everything one Envoy proxy gets: LDS/RDS/CDS plus the CLA of every EDS cluster it references. */

@@ -16,14 +16,13 @@ import type {
   RouteConfiguration,
   Router,
 } from '@meshcp/xds-protos';
-import type { EnvoyProfile } from '../envoy/capabilities.js';
-import { durationText } from '../envoy/features/cluster.js';
-import { loadAssignment } from '../envoy/features/endpoints.js';
-import { routesByParent } from '../envoy/features/routes.js';
+import { durationText } from '../envoy/cluster.js';
+import { loadAssignment } from '../envoy/endpoints.js';
 import { clusterName } from '../envoy/names.js';
 import { serviceOfCluster } from '../envoy/translate.js';
-import { type MeshModel, type MeshRoute, type MeshService, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
+import type { MeshModel, MeshRoute, MeshService, RouteRule, ServicePort } from '../model/types.js';
 import type { ProxyInfo } from '../proxy.js';
+import { routesByParent, routesForCaller } from '../routing.js';
 import { GRPC_DEFECTS, type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
 
 const supports = (profile: GrpcProfile, feature: GrpcFeature) => grpcSupports(profile, feature);
@@ -162,7 +161,11 @@ function grpcCluster(service: MeshService, port: ServicePort, profile: GrpcProfi
   return cluster;
 }
 
-export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile): GrpcConfig {
+/**
+ * LDS/RDS/CDS for proxyless gRPC clients in `callerNamespace`: routes follow the
+ * mesh's namespace rules (GEP-1294, `routing.ts`), so the namespace is part of the variant.
+ */
+export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, callerNamespace = 'default'): GrpcConfig {
   const degraded = new Set<string>();
   const degrade = (what: string) => degraded.add(what);
   const listeners: Listener[] = [];
@@ -176,15 +179,12 @@ export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile): Grp
       clusters.push(grpcCluster(service, port, profile, degrade));
       for (const target of grpcTargets(service, port)) {
         listeners.push(apiListener(target));
-        routes.push(routeConfiguration(target, service, port, byParent.get(serviceKey(service.namespace, service.name)) ?? [], profile, degrade));
+        routes.push(routeConfiguration(target, service, port, routesForCaller(byParent, service, callerNamespace), profile, degrade));
       }
     }
   }
   return { listeners, routes, clusters, degraded: [...degraded].sort() };
 }
-
-/** Envoy-only endpoint features (observability names) are never sent to gRPC: no Envoy feature is set. */
-const NO_ENVOY_FEATURES: EnvoyProfile = { name: 'grpc', features: new Set(), warnings: [] };
 
 /**
  * The ClusterLoadAssignment of one cluster for a gRPC client at `locality`. Every
@@ -194,7 +194,8 @@ const NO_ENVOY_FEATURES: EnvoyProfile = { name: 'grpc', features: new Set(), war
 export function translateGrpcEndpoints(model: MeshModel, cluster: string, locality: ProxyInfo['locality']): ClusterLoadAssignment | undefined {
   const target = serviceOfCluster(model, cluster);
   if (!target || target.port.protocol === 'TCP') return undefined;
-  return loadAssignment(target.service, target.port, locality, NO_ENVOY_FEATURES, { localityWeights: true });
+  // Envoy-only endpoint features (observability names) are never sent to gRPC: no decorations.
+  return loadAssignment(target.service, target.port, locality, { alwaysWeighLocalities: true });
 }
 
 // 0 and 1 are UNKNOWN and HEALTHY as enum numbers.
@@ -221,8 +222,8 @@ export function grpcUsableEndpoints(cla: ClusterLoadAssignment): number {
  * entry per object and field, plus every cluster it would resolve to no endpoint
  * (which must never pass for healthy). Pure, like `envoyDegraded`.
  */
-export function grpcDegraded(model: MeshModel, profile: GrpcProfile): string[] {
-  const degraded = new Set(translateGrpcConfig(model, profile).degraded);
+export function grpcDegraded(model: MeshModel, profile: GrpcProfile, callerNamespace = 'default'): string[] {
+  const degraded = new Set(translateGrpcConfig(model, profile, callerNamespace).degraded);
   for (const key of [...model.services.keys()].sort()) {
     const service = model.services.get(key) as MeshService;
     for (const port of service.ports) {

@@ -1,8 +1,7 @@
 import type { ClusterLoadAssignment, LbEndpoint, LocalityLbEndpoints } from '@meshcp/xds-protos';
-import type { Endpoint, EndpointHealth, Locality, MeshService, ServicePort } from '../../model/types.js';
-import { localityKey } from '../../proxy.js';
-import { type EnvoyProfile, supports } from '../capabilities.js';
-import { clusterName } from '../names.js';
+import type { Endpoint, EndpointHealth, Locality, MeshService, ServicePort } from '../model/types.js';
+import { localityKey } from '../proxy.js';
+import { clusterName } from './names.js';
 
 const HEALTH_STATUS: Record<EndpointHealth, LbEndpoint['health_status']> = {
   Healthy: 'HEALTHY',
@@ -27,37 +26,30 @@ export function failoverTier(service: MeshService, endpoint: Endpoint, proxyLoca
   return index === -1 ? labels.length : index;
 }
 
-function lbEndpoint(endpoint: Endpoint, port: ServicePort, profile: EnvoyProfile): LbEndpoint {
+/** What differs between the clients a ClusterLoadAssignment is made for, decided by their capability tables. */
+export interface EndpointOptions {
+  /** Every locality carries a weight even when the service does not ask for locality weighting (gRPC drops unweighted ones, gRFC A27). */
+  alwaysWeighLocalities: boolean;
+  /** Per-endpoint additions of the client's registered features (Envoy's endpoint hooks); none for gRPC. */
+  decorate?: (lbEndpoint: LbEndpoint, endpoint: Endpoint) => void;
+}
+
+function lbEndpoint(endpoint: Endpoint, port: ServicePort, options: EndpointOptions): LbEndpoint {
   const out: LbEndpoint = {
     endpoint: { address: { socket_address: { address: endpoint.address, port_value: endpoint.ports[port.name] ?? port.port } } },
     health_status: HEALTH_STATUS[endpoint.health],
   };
-  // Older Envoys drop observability_name silently; there is nothing to fall back to.
-  if (endpoint.name && supports(profile, 'endpoint.observabilityName') && out.endpoint) out.endpoint.observability_name = endpoint.name;
+  options.decorate?.(out, endpoint);
   if (endpoint.weight !== undefined) out.load_balancing_weight = endpoint.weight;
   return out;
 }
 
-export interface LoadAssignmentOptions {
-  /**
-   * Give every locality a load_balancing_weight even when the service does not ask
-   * for locality-weighted balancing: proxyless gRPC drops localities without one (gRFC A27).
-   */
-  localityWeights: boolean;
-}
-
 /**
  * The ClusterLoadAssignment a proxy in `proxyLocality` gets. Depends only on the
- * service, the proxy's locality and its profile, so the cache shares it per locality.
+ * service, the proxy's locality and its client's options, so the cache shares it per locality.
  * Priorities are renumbered to be contiguous from 0, as Envoy requires.
  */
-export function loadAssignment(
-  service: MeshService,
-  port: ServicePort,
-  proxyLocality: Locality,
-  profile: EnvoyProfile,
-  options: LoadAssignmentOptions = { localityWeights: false },
-): ClusterLoadAssignment {
+export function loadAssignment(service: MeshService, port: ServicePort, proxyLocality: Locality, options: EndpointOptions): ClusterLoadAssignment {
   const groups = new Map<string, { locality: Locality; tier: number; endpoints: Endpoint[] }>();
   for (const endpoint of service.endpoints) {
     const tier = failoverTier(service, endpoint, proxyLocality);
@@ -74,12 +66,12 @@ export function loadAssignment(
   const cla: ClusterLoadAssignment = {
     cluster_name: clusterName(service.namespace, service.name, port.port),
     endpoints: ordered.map((group) => {
-      const locality: LocalityLbEndpoints = { lb_endpoints: group.endpoints.map((e) => lbEndpoint(e, port, profile)) };
+      const locality: LocalityLbEndpoints = { lb_endpoints: group.endpoints.map((e) => lbEndpoint(e, port, options)) };
       const envoyLocality = toEnvoyLocality(group.locality);
       if (envoyLocality) locality.locality = envoyLocality;
       const priority = tiers.indexOf(group.tier);
       if (priority > 0) locality.priority = priority;
-      if (service.failover.localityWeighted || options.localityWeights) {
+      if (service.failover.localityWeighted || options.alwaysWeighLocalities) {
         locality.load_balancing_weight = group.endpoints.reduce((sum, e) => sum + (e.weight ?? 1), 0);
       }
       return locality;

@@ -1,23 +1,10 @@
-/** `meshcp bootstrap`: an Envoy bootstrap that points the proxy's ADS stream at meshcp. */
-import { METADATA } from '@meshcp/translators';
-
-export interface BootstrapOptions {
-  nodeId: string;
-  service: string;
-  namespace: string;
-  region?: string;
-  zone?: string;
-  subZone?: string;
-  xdsAddress: string;
-  adminPort: number;
-  outboundPort?: number;
-  /** Inbound listener port in front of the proxy's own app, and where that app listens. */
-  inboundPort?: number;
-  appPort?: number;
-  /** TCP services are exposed locally at their port plus this offset. */
-  tcpPortOffset?: number;
-  delta: boolean;
-}
+/**
+ * `meshcp bootstrap`: an Envoy bootstrap that points the proxy's ADS stream at meshcp.
+ * Pure (options in, bootstrap object out) so the CLI and a Kubernetes sidecar injector
+ * share it without importing the server.
+ */
+import { METADATA } from '../proxy.js';
+import { type BootstrapOptions, localityOf, type XdsClientSecurity } from './options.js';
 
 export const XDS_CLUSTER = 'meshcp-xds';
 
@@ -31,10 +18,11 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
   if (options.inboundPort !== undefined) metadata[METADATA.inboundPort] = options.inboundPort;
   if (options.appPort !== undefined) metadata[METADATA.appPort] = options.appPort;
   if (options.tcpPortOffset !== undefined) metadata[METADATA.tcpPortOffset] = options.tcpPortOffset;
-  const locality: Record<string, string> = {};
-  if (options.region) locality.region = options.region;
-  if (options.zone) locality.zone = options.zone;
-  if (options.subZone) locality.sub_zone = options.subZone;
+  if (options.serviceAccount !== undefined) metadata[METADATA.serviceAccount] = options.serviceAccount;
+  const security = options.security;
+  const grpcService: Record<string, unknown> = { envoy_grpc: { cluster_name: XDS_CLUSTER } };
+  if (security?.token) grpcService.initial_metadata = [{ key: 'authorization', value: `Bearer ${security.token}` }];
+  const locality = localityOf(options);
   const configSource = { ads: {}, resource_api_version: 'V3' };
   return {
     node: { id: options.nodeId, cluster: options.service, ...(Object.keys(locality).length > 0 ? { locality } : {}), metadata },
@@ -44,7 +32,7 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
         api_type: options.delta ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        grpc_services: [grpcService],
       },
       cds_config: configSource,
       lds_config: configSource,
@@ -65,28 +53,34 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
             cluster_name: XDS_CLUSTER,
             endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
           },
+          ...(security ? { transport_socket: xdsTransportSocket(security, host, isIp) } : {}),
         },
       ],
     },
   };
 }
 
-/** `meshcp bootstrap --grpc`: the gRPC xDS bootstrap JSON (GRPC_XDS_BOOTSTRAP / GRPC_XDS_BOOTSTRAP_CONFIG). */
-export function grpcBootstrap(
-  options: Pick<BootstrapOptions, 'nodeId' | 'service' | 'namespace' | 'region' | 'zone' | 'subZone' | 'xdsAddress'>,
-): Record<string, unknown> {
-  const locality: Record<string, string> = {};
-  if (options.region) locality.region = options.region;
-  if (options.zone) locality.zone = options.zone;
-  if (options.subZone) locality.sub_zone = options.subZone;
+/** TLS to meshcp: the server's certificate must chain to the mesh bundle and name the xDS host; the client shows its SVID if it has one. */
+function xdsTransportSocket(security: XdsClientSecurity, host: string, hostIsIp: boolean): Record<string, unknown> {
+  const serverName = security.serverName ?? host;
+  const nameIsIp = security.serverName ? /^[\d.]+$|:/.test(serverName) : hostIsIp;
+  const commonTlsContext: Record<string, unknown> = {
+    // gRPC over TLS negotiates HTTP/2 with ALPN.
+    alpn_protocols: ['h2'],
+    validation_context: {
+      trusted_ca: { filename: security.caFile },
+      match_typed_subject_alt_names: [{ san_type: nameIsIp ? 'IP_ADDRESS' : 'DNS', matcher: { exact: serverName } }],
+    },
+  };
+  if (security.certFile && security.keyFile) {
+    commonTlsContext.tls_certificates = [{ certificate_chain: { filename: security.certFile }, private_key: { filename: security.keyFile } }];
+  }
   return {
-    xds_servers: [{ server_uri: options.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: {
-      id: options.nodeId,
-      cluster: options.service,
-      // grpc-js-xds rejects a bootstrap whose node has no locality, even an empty one.
-      locality,
-      metadata: { [METADATA.namespace]: options.namespace, [METADATA.service]: options.service },
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      ...(nameIsIp ? {} : { sni: serverName }),
+      common_tls_context: commonTlsContext,
     },
   };
 }

@@ -1,16 +1,21 @@
-import type { HttpConnectionManager, Listener, Packed, RouteConfiguration, Router, TcpProxy } from '@meshcp/xds-protos';
-import { outboundListenerName, outboundRouteName } from '../names.js';
+import type { HttpConnectionManager, HttpFilter, Listener, Packed, RouteConfiguration, Router, TcpProxy } from '@meshcp/xds-protos';
+import { outboundListenerName, outboundRouteName } from './names.js';
 
 const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
 const ROUTER: Packed<Router> = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
 
-function httpConnectionManager(statPrefix: string, routing: { rdsName: string } | { routeConfig: RouteConfiguration }): Packed<HttpConnectionManager> {
+/** An HTTP connection manager: the registered features' filters, then the router (which must be last). */
+export function httpConnectionManager(
+  statPrefix: string,
+  routing: { rdsName: string } | { routeConfig: RouteConfiguration },
+  filters: readonly HttpFilter[],
+): Packed<HttpConnectionManager> {
   return {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     stat_prefix: statPrefix,
     codec_type: 'AUTO',
     ...('rdsName' in routing ? { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routing.rdsName } } : { route_config: routing.routeConfig }),
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: ROUTER }],
+    http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: ROUTER }],
   };
 }
 
@@ -19,7 +24,7 @@ function socketAddress(address: string, port: number): Listener['address'] {
 }
 
 /** The sidecar's outbound HTTP listener: routes by Host through RDS. */
-export function outboundHttpListener(address: string, port: number): Listener {
+export function outboundHttpListener(address: string, port: number, filters: readonly HttpFilter[]): Listener {
   return {
     name: outboundListenerName(port),
     address: socketAddress(address, port),
@@ -29,7 +34,7 @@ export function outboundHttpListener(address: string, port: number): Listener {
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
-            typed_config: httpConnectionManager(outboundListenerName(port), { rdsName: outboundRouteName(port) }),
+            typed_config: httpConnectionManager(outboundListenerName(port), { rdsName: outboundRouteName(port) }, filters),
           },
         ],
       },
@@ -53,7 +58,7 @@ export function outboundTcpListener(address: string, listenPort: number, cluster
 }
 
 /** The inbound listener in front of the proxy's own application. */
-export function inboundHttpListener(address: string, port: number, localCluster: string): Listener {
+export function inboundHttpListener(address: string, port: number, localCluster: string, filters: readonly HttpFilter[]): Listener {
   const routeConfig: RouteConfiguration = {
     name: `inbound:${port}`,
     virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ name: 'local-app', match: { prefix: '/' }, route: { cluster: localCluster } }] }],
@@ -63,7 +68,9 @@ export function inboundHttpListener(address: string, port: number, localCluster:
     address: socketAddress(address, port),
     traffic_direction: 'INBOUND',
     filter_chains: [
-      { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(`inbound:${port}`, { routeConfig }) }] },
+      {
+        filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(`inbound:${port}`, { routeConfig }, filters) }],
+      },
     ],
   };
 }

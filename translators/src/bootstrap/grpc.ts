@@ -1,0 +1,45 @@
+import { METADATA } from '../proxy.js';
+import { type BootstrapOptions, localityOf } from './options.js';
+
+/**
+ * `meshcp bootstrap --grpc`: the gRPC xDS bootstrap JSON (GRPC_XDS_BOOTSTRAP /
+ * GRPC_XDS_BOOTSTRAP_CONFIG). With security: `tls` channel credentials from files
+ * (gRFC A65) and, where a token is used, `jwt_token_file` call credentials (gRFC A97);
+ * implementations without them refuse the bootstrap rather than fall back to plaintext.
+ */
+export function grpcBootstrap(
+  options: Pick<BootstrapOptions, 'nodeId' | 'service' | 'namespace' | 'region' | 'zone' | 'subZone' | 'xdsAddress' | 'serviceAccount' | 'security'>,
+): Record<string, unknown> {
+  const locality = localityOf(options);
+  const security = options.security;
+  const channelCreds = security
+    ? [
+        {
+          type: 'tls',
+          config: {
+            ca_certificate_file: security.caFile,
+            ...(security.certFile && security.keyFile ? { certificate_file: security.certFile, private_key_file: security.keyFile } : {}),
+          },
+        },
+      ]
+    : [{ type: 'insecure' }];
+  const metadata: Record<string, string> = { [METADATA.namespace]: options.namespace, [METADATA.service]: options.service };
+  if (options.serviceAccount) metadata[METADATA.serviceAccount] = options.serviceAccount;
+  return {
+    xds_servers: [
+      {
+        server_uri: options.xdsAddress,
+        channel_creds: channelCreds,
+        ...(security?.tokenFile ? { call_creds: [{ type: 'jwt_token_file', config: { jwt_token_file: security.tokenFile } }] } : {}),
+        server_features: ['xds_v3'],
+      },
+    ],
+    node: {
+      id: options.nodeId,
+      cluster: options.service,
+      // grpc-js-xds rejects a bootstrap whose node has no locality, even an empty one.
+      locality,
+      metadata,
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Which translator a connected client gets: one entry per client kind, each with
+ * its capability table, its variant keys and its translation. The cache asks
+ * `translationFor(proxy)` and never looks at the client kind itself.
+ */
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '@meshcp/xds-protos';
+import { type ClientProfile, envoyProfile } from './envoy/capabilities.js';
+import { envoyConfigScopeKey, envoyDegraded, translateEnvoyConfig, translateEnvoyEndpoints } from './envoy/translate.js';
+import { grpcProfile } from './grpc/capabilities.js';
+import { grpcDegraded, grpcUsableEndpoints, translateGrpcConfig, translateGrpcEndpoints } from './grpc/translate.js';
+import type { MeshModel } from './model/types.js';
+import { localityKey, type ProxyInfo } from './proxy.js';
+
+/** LDS/RDS/CDS of one variant, plus what its clients cannot be given. */
+export interface ClientConfig {
+  listeners: Listener[];
+  routes: RouteConfiguration[];
+  clusters: Cluster[];
+  degraded: string[];
+}
+
+/** The translation one proxy gets, bound to its profile. Proxies with equal keys share its output. */
+export interface ProxyTranslation {
+  readonly family: 'envoy' | 'grpc';
+  readonly profile: ClientProfile;
+  /** Proxies with equal config keys get identical LDS/RDS/CDS. */
+  readonly configKey: string;
+  /** Proxies with equal endpoint keys get identical ClusterLoadAssignments. */
+  readonly endpointKey: string;
+  config(model: MeshModel): ClientConfig;
+  /** The CLA of one EDS cluster, or undefined when the model has no such EDS cluster. */
+  endpoints(model: MeshModel, cluster: string): ClusterLoadAssignment | undefined;
+  /**
+   * How many endpoints of a CLA this client will really use, where that can be fewer
+   * than were sent (gRPC drops unweighted localities, gRFC A27); absent when all are.
+   */
+  usableEndpoints?(cla: ClusterLoadAssignment): number;
+}
+
+function envoyTranslation(proxy: ProxyInfo): ProxyTranslation {
+  const profile = envoyProfile(proxy);
+  return {
+    family: 'envoy',
+    profile,
+    configKey: `${profile.name}|${envoyConfigScopeKey(proxy)}`,
+    endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
+    config: (model) => ({ ...translateEnvoyConfig(model, proxy, profile), degraded: envoyDegraded(model, profile) }),
+    endpoints: (model, cluster) => translateEnvoyEndpoints(model, cluster, proxy.locality, profile),
+  };
+}
+
+function grpcTranslation(proxy: ProxyInfo): ProxyTranslation {
+  const profile = grpcProfile(proxy);
+  return {
+    family: 'grpc',
+    profile,
+    // Proxyless gRPC output does not depend on listener ports; routes depend on the caller's namespace (GEP-1294).
+    configKey: `${profile.name}|${proxy.namespace}`,
+    endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
+    config: (model) => ({ ...translateGrpcConfig(model, profile, proxy.namespace), degraded: grpcDegraded(model, profile, proxy.namespace) }),
+    endpoints: (model, cluster) => translateGrpcEndpoints(model, cluster, proxy.locality),
+    usableEndpoints: grpcUsableEndpoints,
+  };
+}
+
+export function translationFor(proxy: ProxyInfo): ProxyTranslation {
+  return proxy.clientKind.startsWith('grpc-') ? grpcTranslation(proxy) : envoyTranslation(proxy);
+}

@@ -1,0 +1,26 @@
+import type { Http2ProtocolOptions, HttpProtocolOptions, Packed } from '@meshcp/xds-protos';
+import { isHttp2 } from '../cluster.js';
+import type { EnvoyFeature } from '../feature.js';
+
+/**
+ * HTTP/2 limits pinned to the values Envoy 1.36 made default, so every version in
+ * the fleet behaves alike (capability 'http2.safeDefaultsPinned': older versions
+ * default to 2^31-1 streams and 256 MiB windows).
+ */
+export const PINNED_HTTP2: Http2ProtocolOptions = {
+  max_concurrent_streams: 1024,
+  initial_stream_window_size: 16 * 1024 * 1024,
+  initial_connection_window_size: 24 * 1024 * 1024,
+};
+
+export const http2Options: EnvoyFeature = {
+  name: 'http2-options',
+  cluster(cluster, _service, port) {
+    if (!isHttp2(port)) return;
+    const options: Packed<HttpProtocolOptions> = {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      explicit_http_config: { http2_protocol_options: PINNED_HTTP2 },
+    };
+    cluster.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };
+  },
+};
