@@ -131,6 +131,8 @@ describe('compat matrix: a planted client regression', () => {
       });
       const md = readFileSync(join(dir, 'report.md'), 'utf8');
       expect(md).toMatch(/\*\*grpc-resolve-connect × grpc-go@[\d.]+\*\*: no RPC succeeded .*UNAVAILABLE: /);
+      // …and grpc-go's own log line saying why.
+      expect(md).toMatch(/client: `client stderr: .*Ignoring locality .* with weight 0/);
       expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('✗ grpc-resolve-connect × grpc-go@');
     },
     5 * 60_000,

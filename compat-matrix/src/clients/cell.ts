@@ -160,7 +160,7 @@ export class ClientCell {
    * RPCs until one succeeds (the client resolving LDS → RDS → CDS → EDS and
    * connecting); fails with the client's own error text when none does in time.
    */
-  async firstSuccess(timeoutMs = 30_000): Promise<number> {
+  async firstSuccess(timeoutMs = 60_000): Promise<number> {
     const started = Date.now();
     let last: RpcResult | undefined;
     while (Date.now() - started < timeoutMs) {

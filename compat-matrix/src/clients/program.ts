@@ -79,7 +79,8 @@ export class GrpcClientProcess {
 
   constructor(launcher: string, target: string, bootstrapFile: string, logFile: string, cleanup: Cleanup, extraEnv: NodeJS.ProcessEnv = {}) {
     this.child = spawn(launcher, ['client', target], {
-      env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrapFile, ...extraEnv },
+      // The libraries' own warnings go to client.log (grpc-go logs nothing below ERROR by default).
+      env: { GRPC_GO_LOG_SEVERITY_LEVEL: 'warning', GRPC_VERBOSITY: 'error', ...process.env, GRPC_XDS_BOOTSTRAP: bootstrapFile, ...extraEnv },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     cleanup.add(() => stopProcess(this.child, 3000));

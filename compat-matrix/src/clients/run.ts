@@ -56,7 +56,8 @@ export interface ClientMatrixOptions {
   onCell?: (result: ClientCellResult) => void;
 }
 
-const DEFAULT_CELL_TIMEOUT_MS = 60_000;
+// JVM start-up alone takes 5-15 s on two busy cores.
+const DEFAULT_CELL_TIMEOUT_MS = 120_000;
 
 /** Features of the table the profile lacks (for the report's "what each client version lacks"). */
 function lacks(profile: GrpcProfile, all: readonly string[]): string[] {

@@ -128,7 +128,7 @@ export const CLIENT_SCENARIOS: readonly ClientScenario[] = [
   {
     id: 'grpc-priority-failover',
     title: 'same-zone endpoint first; when it dies RPCs fail over to the other zone, and come back when it returns',
-    timeoutMs: 90_000,
+    timeoutMs: 150_000,
     async run(cell) {
       const near = await cell.backend('near');
       const far = await cell.backend('far');

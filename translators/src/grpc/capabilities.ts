@@ -157,8 +157,8 @@ export const GRPC_REQUIREMENTS: readonly GrpcRequirement[] = [
 export interface GrpcDefect {
   id: 'route.coldClusterSwitch';
   implementation: GrpcImplementation;
-  /** First version without the defect, as far as the matrix has seen (versions in between are untested). */
-  fixedBy: string;
+  /** First version without the defect, once the matrix has seen one; absent: every version so far. */
+  fixedBy?: string;
   /** When it bites, in words for the degraded list. */
   effect: string;
   seen: string;
@@ -168,10 +168,9 @@ export const GRPC_DEFECTS: readonly GrpcDefect[] = [
   {
     id: 'route.coldClusterSwitch',
     implementation: 'grpc-go',
-    fixedBy: '1.81.1',
     effect:
-      'when a route shifts traffic to a backend cluster this client has not used yet, its first RPCs fail UNAVAILABLE "unknown cluster selected for RPC" (seen for ~50-200 ms)',
-    seen: 'compat-matrix grpc-live-switch: grpc-go 1.40.0 and 1.41.0 fail 1-10 RPCs; 1.81.1 and 1.85.0 none (versions in between untested)',
+      'when a route shifts traffic to a backend cluster this client has not used yet, its first RPCs can fail UNAVAILABLE "unknown cluster selected for RPC" (a race, seen for ~50-200 ms)',
+    seen: 'compat-matrix grpc-live-switch: grpc-go 1.40.0 and 1.41.0 fail 1-10 RPCs in most runs, 1.81.1 2 RPCs in one run of five; 1.85.0 none seen yet',
   },
 ];
 
@@ -291,8 +290,8 @@ export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'v
   const defects = new Set<GrpcDefect['id']>();
   for (const defect of GRPC_DEFECTS) {
     if (defect.implementation !== implementation) continue;
-    const fixedBy = parseVersion(defect.fixedBy) as Version;
-    if (compareVersions(version, fixedBy) < 0) defects.add(defect.id);
+    const fixedBy = defect.fixedBy ? (parseVersion(defect.fixedBy) as Version) : undefined;
+    if (!fixedBy || compareVersions(version, fixedBy) < 0) defects.add(defect.id);
     else if (compareVersions(fixedBy, boundary) > 0) boundary = fixedBy;
   }
   // C-core languages differ in rows (Ruby/PHP lack some): the language is part of the name.

@@ -32,7 +32,9 @@ export function grpcSupportTable(): string {
     lines.push(`| ${row.title} | ${row.grfc} | ${cells.join(' | ')} |`);
   }
   for (const defect of GRPC_DEFECTS) {
-    const cells = COLUMNS.map((c) => (c.implementation === defect.implementation ? `known bug before ${defect.fixedBy}` : ''));
+    const cells = COLUMNS.map((c) =>
+      c.implementation === defect.implementation ? (defect.fixedBy ? `known bug before ${defect.fixedBy}` : 'known bug, every version seen') : '',
+    );
     lines.push(`| ${defect.id} (client bug, shown as degraded) | | ${cells.join(' | ')} |`);
   }
   return `${SUPPORT_TABLE_BEGIN}\n${lines.join('\n')}\n${SUPPORT_TABLE_END}`;

@@ -56,7 +56,8 @@ function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade:
   const weighted = rule.backends.filter((b) => b.weight > 0);
   const action: RouteAction = {};
   const cold = GRPC_DEFECTS.find((d) => d.id === 'route.coldClusterSwitch' && profile.defects.has(d.id));
-  if (cold && rule.backends.length > 1) degrade(`${name}: backendRefs (${cold.implementation} ${cold.effect}; fixed by ${cold.fixedBy} or earlier)`);
+  if (cold && rule.backends.length > 1)
+    degrade(`${name}: backendRefs (${cold.implementation} ${cold.effect}${cold.fixedBy ? `; fixed by ${cold.fixedBy}` : ''})`);
   if (weighted.length > 1) {
     if (!supports(profile, 'route.weightedClusters')) {
       degrade(`${name}: backendRefs weights, all traffic goes to the first backend (${grpcMissingReason(profile, 'route.weightedClusters')})`);
