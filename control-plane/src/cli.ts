@@ -143,6 +143,7 @@ async function serve(args: string[]): Promise<void> {
     ...xds,
     ...(security.credentials ? { credentials: security.credentials } : {}),
     ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(security.ca ? { ca: security.ca } : {}),
   };
   const admin = { adminAccess: new AdminAccess(kubeClient) };
   const plane = new ControlPlane(

@@ -7,6 +7,7 @@ export { type EndpointOptions, failoverTier, loadAssignment } from './envoy/endp
 export type { EnvoyContext, EnvoyFeature, FeatureResources, TrafficDirection } from './envoy/feature.js';
 export { PINNED_HTTP2 } from './envoy/features/http2-options.js';
 export { ENVOY_FEATURES } from './envoy/features/index.js';
+export { identityPath, TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from './envoy/features/mtls.js';
 export * from './envoy/names.js';
 export * from './envoy/translate.js';
 export * from './grpc/capabilities.js';

@@ -31,6 +31,12 @@ export type HttpProtocolOptions = g.envoy_extensions_upstreams_http_v3_HttpProto
 export type Bootstrap = g.envoy_config_bootstrap_v3_Bootstrap;
 export type Node = g.envoy_config_core_v3_Node;
 export type Router = g.envoy_extensions_filters_http_router_v3_Router;
+export type Secret = g.envoy_extensions_transport_sockets_tls_v3_Secret;
+export type UpstreamTlsContext = g.envoy_extensions_transport_sockets_tls_v3_UpstreamTlsContext;
+export type DownstreamTlsContext = g.envoy_extensions_transport_sockets_tls_v3_DownstreamTlsContext;
+export type CommonTlsContext = g.envoy_extensions_transport_sockets_tls_v3_CommonTlsContext;
+export type TransportSocket = g.envoy_config_core_v3_TransportSocket;
+export type ListenerFilter = g.envoy_config_listener_v3_ListenerFilter;
 
 /** A typed `Any`: the message body plus its type URL. */
 export type Packed<T> = T & { '@type': string };

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigError } from '@meshcp/translators';
-import { ALL_TYPE_URLS, SHORT_NAME } from '@meshcp/xds-protos';
+import { ALL_TYPE_URLS, SECRET, SHORT_NAME } from '@meshcp/xds-protos';
 import { AdminAccess } from '../auth/admin-access.js';
 import type { SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Metrics } from '../metrics.js';
@@ -88,6 +88,8 @@ export class AdminServer {
             return shown;
           }),
         });
+      case '/debug/certificates':
+        return json(200, { certificates: xds.certificateStatus() });
       case '/debug/errors':
         return json(200, { configErrors: this.deps.configErrors(), rejectedResources: cache.rejectedResources() });
       case '/debug/config_dump': {
@@ -99,7 +101,11 @@ export class AdminServer {
         const dump: Record<string, unknown> = {};
         for (const typeUrl of ALL_TYPE_URLS) {
           const resources = cache.resources(view, typeUrl, 'all');
-          dump[SHORT_NAME[typeUrl]] = [...resources.values()].map((r) => ({ name: r.name, version: r.version, resource: r.json }));
+          dump[SHORT_NAME[typeUrl]] = [...resources.values()].map((r) => ({
+            name: r.name,
+            version: r.version,
+            resource: typeUrl === SECRET ? redactSecret(r.json) : r.json,
+          }));
         }
         return json(200, { proxy: connectionJson(record), resources: dump });
       }
@@ -107,4 +113,11 @@ export class AdminServer {
         return { status: 404, type: 'text/plain', body: 'not found\n' };
     }
   }
+}
+
+/** A Secret as the admin API may show it: certificates yes, private keys never. */
+function redactSecret(json: unknown): unknown {
+  const secret = json as { tls_certificate?: { private_key?: unknown } };
+  if (!secret.tls_certificate?.private_key) return json;
+  return { ...secret, tls_certificate: { ...secret.tls_certificate, private_key: '[redacted]' } };
 }

@@ -18,7 +18,17 @@ import {
   type ProxyTranslation,
   translationFor,
 } from '@meshcp/translators';
-import { type ClusterLoadAssignment, ENDPOINT, type EncodedResource, type EnvoyApi, loadEnvoyApi, SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
+import {
+  type ClusterLoadAssignment,
+  ENDPOINT,
+  type EncodedResource,
+  type EnvoyApi,
+  loadEnvoyApi,
+  SECRET,
+  SHORT_NAME,
+  setVersion,
+  type TypeUrl,
+} from '@meshcp/xds-protos';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type ConfigSet, type ConfigType, EMPTY_SET, type Rejection, type ResourceHook, type ResourceSet, SnapshotBuilder } from '../snapshot/builder.js';
@@ -34,6 +44,8 @@ export interface ProxyView {
   readonly configKey: string;
   /** Key of its EDS variant (locality + profile). */
   readonly endpointKey: string;
+  /** The workload identity (`namespace/serviceAccount`) it authenticated as: whose SDS secrets it gets. */
+  readonly identityKey?: string;
 }
 
 export interface CacheChange {
@@ -41,6 +53,8 @@ export interface CacheChange {
   config: boolean;
   /** Clusters whose endpoints may have changed. */
   clusters: ReadonlySet<string>;
+  /** Workload identities whose SDS secrets changed (a certificate renewed, the trust bundle rotated). */
+  identities?: ReadonlySet<string>;
 }
 
 export type RejectedResource = Rejection;
@@ -74,6 +88,8 @@ export class SnapshotCache {
   private readonly configReaders = new Map<string, number>();
   private readonly endpointReaders = new Map<string, number>();
   private readonly endpointRejections = new Map<string, Rejection>();
+  /** SDS: the secrets of each workload identity (its certificate and the trust bundle), set by WorkloadCertificates. */
+  private readonly secretSets = new Map<string, ResourceSet>();
   private readonly listeners = new Set<(change: CacheChange) => void>();
   private readonly log: Logger = logger('cache');
   private readonly builder: SnapshotBuilder;
@@ -145,10 +161,37 @@ export class SnapshotCache {
     return change;
   }
 
+  /**
+   * Publishes one workload identity's SDS secrets (validated and encoded like any
+   * resource) and tells its streams; an empty list forgets the identity.
+   */
+  setSecrets(identityKey: string, secrets: readonly object[]): void {
+    if (secrets.length === 0) this.secretSets.delete(identityKey);
+    else {
+      const map = new Map<string, EncodedResource>();
+      for (const json of secrets) {
+        const encoded = this.builder.encode(SECRET, json);
+        // Never log the issues' values here: a secret's fields are key material.
+        if (Array.isArray(encoded)) this.log.error('secret not published', { identity: identityKey, paths: encoded.map((i) => i.path) });
+        else map.set(encoded.name, encoded);
+      }
+      this.secretSets.set(identityKey, { map, version: setVersion(map.values()) });
+    }
+    const change: CacheChange = { config: false, clusters: new Set(), identities: new Set([identityKey]) };
+    for (const listener of this.listeners) listener(change);
+  }
+
   /** The view a new stream reads through; pair with `release` when the stream ends. */
-  viewFor(info: ProxyInfo): ProxyView {
+  viewFor(info: ProxyInfo, identityKey?: string): ProxyView {
     const translation = translationFor(info);
-    const view: ProxyView = { info, translation, profile: translation.profile, configKey: translation.configKey, endpointKey: translation.endpointKey };
+    const view: ProxyView = {
+      info,
+      translation,
+      profile: translation.profile,
+      configKey: translation.configKey,
+      endpointKey: translation.endpointKey,
+      ...(identityKey ? { identityKey } : {}),
+    };
     this.configReaders.set(view.configKey, (this.configReaders.get(view.configKey) ?? 0) + 1);
     this.endpointReaders.set(view.endpointKey, (this.endpointReaders.get(view.endpointKey) ?? 0) + 1);
     return view;
@@ -190,6 +233,7 @@ export class SnapshotCache {
 
   /** The full set of one config type (LDS/RDS/CDS) for a proxy's variant. */
   resourceSet(view: ProxyView, typeUrl: TypeUrl): ResourceSet {
+    if (typeUrl === SECRET) return (view.identityKey ? this.secretSets.get(view.identityKey) : undefined) ?? EMPTY_SET;
     return this.configSet(view).byType.get(typeUrl as ConfigType) ?? EMPTY_SET;
   }
 

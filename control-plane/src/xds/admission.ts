@@ -107,7 +107,7 @@ export class Admission {
       );
     }
     this.streamsPerNode.set(info.nodeId, open + 1);
-    const view = this.cache.viewFor(info);
+    const view = this.cache.viewFor(info, identityKeyOf(identity));
     const record: ConnectionRecord = {
       streamId,
       nodeId: info.nodeId,
@@ -158,4 +158,9 @@ export class Admission {
   openStreams(nodeId: string): number {
     return this.streamsPerNode.get(nodeId) ?? 0;
   }
+}
+
+/** The key of a workload identity's SDS secrets, when the stream authenticated as a workload. */
+export function identityKeyOf(identity: StreamIdentity): string | undefined {
+  return identity.method !== 'none' && identity.namespace && identity.serviceAccount ? `${identity.namespace}/${identity.serviceAccount}` : undefined;
 }

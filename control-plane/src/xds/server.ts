@@ -12,9 +12,11 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-pr
 import type { CallCredentialsView, StreamAuthenticator } from '../auth/authenticator.js';
 import { AuthError } from '../auth/identity.js';
 import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
+import type { CertificateAuthority } from '../identity/ca.js';
+import { WorkloadCertificates } from '../identity/workload-certificates.js';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { Admission, DEFAULT_LIMITS, Status, type StreamLimits } from './admission.js';
+import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { type SessionContext, XdsSession } from './session.js';
 
@@ -59,6 +61,8 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
   credentials?: grpc.ServerCredentials;
   /** Who opens each stream; without one every stream is unauthenticated (an --insecure server). */
   authenticator?: StreamAuthenticator;
+  /** The mesh CA: authenticated workloads get their SVID and the trust bundle over SDS. */
+  ca?: CertificateAuthority;
   /** Largest request accepted, in bytes (default 4 MiB); larger ones end their stream with RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
   /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -132,6 +136,7 @@ export class XdsServer {
 
   private readonly credentials: grpc.ServerCredentials;
   private readonly authenticator?: StreamAuthenticator;
+  private readonly certificates?: WorkloadCertificates;
 
   constructor(
     cache: SnapshotCache,
@@ -140,6 +145,10 @@ export class XdsServer {
   ) {
     this.credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
     if (options.authenticator) this.authenticator = options.authenticator;
+    if (options.ca) {
+      this.certificates = new WorkloadCertificates(options.ca, cache);
+      this.certificates.start();
+    }
     const limits: StreamLimits = {
       maxResourceNames: options.maxResourceNames ?? DEFAULT_LIMITS.maxResourceNames,
       maxStreamsPerNode: options.maxStreamsPerNode ?? DEFAULT_LIMITS.maxStreamsPerNode,
@@ -191,8 +200,14 @@ export class XdsServer {
     });
   }
 
+  /** Workload certificates served over SDS, for the admin API. */
+  certificateStatus() {
+    return this.certificates?.status() ?? [];
+  }
+
   /** Ends every stream (proxies reconnect elsewhere or later), then shuts the server down within 500 ms. */
   async stop(): Promise<void> {
+    this.certificates?.stop();
     for (const end of this.enders) end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -271,6 +286,8 @@ export class XdsServer {
       finished = true;
       ended = true;
       this.enders.delete(endCall);
+      if (heldIdentity) this.certificates?.release(heldIdentity);
+      heldIdentity = undefined;
       session.close();
       this.metrics.connectedStreams.dec({ mode });
     };
@@ -280,8 +297,14 @@ export class XdsServer {
       if (waiting) waiting.push(bytes);
       else this.requests.push(bytes, session, finish);
     });
+    let heldIdentity: string | undefined;
     this.authenticator?.authenticate(call as unknown as CallCredentialsView).then(
-      (identity) => {
+      async (identity) => {
+        const identityKey = identityKeyOf(identity);
+        if (identityKey && this.certificates && !finished) {
+          heldIdentity = identityKey;
+          await this.certificates.acquire(identityKey);
+        }
         session.identity = identity;
         const pending = waiting ?? [];
         waiting = undefined;

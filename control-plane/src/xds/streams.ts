@@ -30,6 +30,7 @@ import {
   isTypeUrl,
   LISTENER,
   ROUTE,
+  SECRET,
   SHORT_NAME,
   setVersion,
   type TypeUrl,
@@ -224,6 +225,11 @@ abstract class StateMachine<S extends TypeStateBase> {
           touched = true;
         }
       }
+    }
+    const secrets = this.types.get(SECRET);
+    if (secrets && this.client.view.identityKey && change.identities?.has(this.client.view.identityKey)) {
+      secrets.dirty = 'all';
+      touched = true;
     }
     const endpoints = this.types.get(ENDPOINT);
     if (endpoints && change.clusters.size > 0) {

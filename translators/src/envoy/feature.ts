@@ -43,6 +43,8 @@ export interface EnvoyFeature {
   resources?(ctx: EnvoyContext): FeatureResources;
   /** HTTP filters for each HTTP connection manager of this direction, placed before the router. */
   httpFilters?(ctx: EnvoyContext, direction: TrafficDirection): HttpFilter[];
+  /** Adjusts a listener once every listener is built (the core's and other features'). */
+  listener?(listener: Listener, ctx: EnvoyContext): void;
   /** Adjusts the cluster of one service port (before its discovery type is set). */
   cluster?(cluster: Cluster, service: MeshService, port: ServicePort, ctx: EnvoyContext): void;
   /**

@@ -80,6 +80,7 @@ export function translateEnvoyConfig(
     routes.push(...(added.routes ?? []));
     clusters.push(...(added.clusters ?? []));
   }
+  for (const feature of features) if (feature.listener) for (const listener of listeners) feature.listener(listener, ctx);
   return { listeners, routes, clusters };
 }
 

@@ -4,7 +4,7 @@
  * documentation all take them from here. k8s/test/crd.test.ts fails when the CRD
  * documents a default that differs from `documentedDefaults()`.
  */
-import type { EndpointHealth, LoadBalancing, LocalityLabel, Protocol } from './types.js';
+import type { EndpointHealth, LoadBalancing, LocalityLabel, MtlsMode, Protocol } from './types.js';
 
 export const DEFAULTS = {
   portProtocol: 'HTTP' as Protocol,
@@ -17,6 +17,9 @@ export const DEFAULTS = {
   outlierDetection: { consecutive5xx: 5, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50 },
   backendWeight: 1,
   retryAttempts: 1,
+  serviceAccount: 'default',
+  /** Opt-in for now: sidecars without SDS-capable identity (the plaintext setups of earlier releases) keep working. */
+  mtlsMode: 'DISABLE' as MtlsMode,
 } as const;
 
 /** Milliseconds as the manifests write durations ("1s", "250ms", "1m"). */
@@ -38,6 +41,8 @@ export function documentedDefaults(): Record<string, string> {
     'endpoints[].health': d.endpointHealth,
     'failover.localityPriority': `[${d.localityPriority.join(', ')}]`,
     loadBalancing: d.loadBalancing,
+    serviceAccount: d.serviceAccount,
+    'mtls.mode': d.mtlsMode,
     connectTimeout: formatDuration(d.connectTimeoutMs),
     'healthCheck.path': `"${d.healthCheck.path}"`,
     'healthCheck.interval': formatDuration(d.healthCheck.intervalMs),

@@ -19,6 +19,7 @@ import {
   type MeshModel,
   type MeshRoute,
   type MeshService,
+  type MtlsMode,
   type OutlierDetection,
   type Protocol,
   type RouteMatch,
@@ -52,6 +53,7 @@ export interface ParsedManifests {
 type Obj = Record<string, unknown>;
 const PROTOCOLS: readonly Protocol[] = ['HTTP', 'HTTP2', 'GRPC', 'TCP'];
 const LOAD_BALANCING: readonly LoadBalancing[] = ['RoundRobin', 'LeastRequest', 'RingHash', 'Maglev', 'Random'];
+const MTLS_MODES: readonly MtlsMode[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
 const HEALTH: readonly EndpointHealth[] = ['Healthy', 'Unhealthy', 'Draining'];
 const LOCALITY_LABELS: readonly LocalityLabel[] = ['region', 'zone', 'subZone'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -245,6 +247,17 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
     loadBalancing: r.oneOf(spec.loadBalancing, 'spec.loadBalancing', LOAD_BALANCING, DEFAULTS.loadBalancing),
     connectTimeoutMs: r.durationMs(spec.connectTimeout, 'spec.connectTimeout', DEFAULTS.connectTimeoutMs),
   };
+  const serviceAccount = r.optStr(spec.serviceAccount, 'spec.serviceAccount');
+  if (serviceAccount !== undefined) {
+    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(serviceAccount))
+      r.error('spec.serviceAccount', `must be a Kubernetes name, got ${describe(serviceAccount)}`);
+    else if (serviceAccount !== DEFAULTS.serviceAccount) service.serviceAccount = serviceAccount;
+  }
+  const mtls = r.optObj(spec.mtls, 'spec.mtls');
+  if (mtls) {
+    const mode = r.oneOf(mtls.mode, 'spec.mtls.mode', MTLS_MODES, DEFAULTS.mtlsMode);
+    if (mode !== DEFAULTS.mtlsMode) service.mtls = mode;
+  }
   const healthCheck = readHealthCheck(r, spec.healthCheck);
   if (healthCheck) service.healthCheck = healthCheck;
   const outlier = readOutlierDetection(r, spec.outlierDetection);

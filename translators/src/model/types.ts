@@ -62,9 +62,16 @@ export interface CircuitBreakers {
   maxRetries?: number;
 }
 
+/** How a service's sidecars take inbound traffic: mTLS only, mTLS or plaintext (the migration path), or plaintext. */
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+
 export interface MeshService {
   namespace: string;
   name: string;
+  /** The service account its workloads run as: their SPIFFE ID is spiffe://<trust domain>/ns/<namespace>/sa/<serviceAccount>. Absent: "default". */
+  serviceAccount?: string;
+  /** Inbound mTLS of its sidecars, and whether callers must use it. Absent: DISABLE. */
+  mtls?: MtlsMode;
   ports: ServicePort[];
   endpoints: Endpoint[];
   failover: FailoverPolicy;

@@ -11,6 +11,7 @@ import { healthCheck } from './health-check.js';
 import { http2Options } from './http2-options.js';
 import { inbound } from './inbound.js';
 import { localityWeighting } from './locality-weighting.js';
+import { mtls } from './mtls.js';
 import { outlierDetection } from './outlier-detection.js';
 import { retries } from './retries.js';
 import { routeTimeout } from './route-timeout.js';
@@ -34,4 +35,6 @@ export const ENVOY_FEATURES: readonly EnvoyFeature[] = [
   // listeners of their own
   tcpListeners,
   inbound,
+  // security
+  mtls,
 ];

@@ -1,0 +1,103 @@
+/**
+ * SVIDs for the workloads that are connected, delivered over SDS. The CA issues a
+ * certificate when the first stream of an identity authenticates, publishes it and
+ * the trust bundle as that identity's secrets, re-issues at half life and when the
+ * bundle changes, and forgets the identity when its last stream ends. Keys are made
+ * here and go only to streams that authenticated as that identity (the cache keys
+ * secrets by identity); why not CSRs: Envoy cannot make one, and a sidecar agent
+ * would be one more moving part per pod (docs/architecture.md).
+ */
+import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '@meshcp/translators';
+import type { SnapshotCache } from '../cache/snapshot-cache.js';
+import { logger } from '../log.js';
+import type { CertificateAuthority, Svid } from './ca.js';
+
+interface Held {
+  readers: number;
+  svid?: Svid;
+  bundleVersion?: string;
+  issuing?: Promise<void>;
+}
+
+export class WorkloadCertificates {
+  private readonly held = new Map<string, Held>();
+  private readonly log = logger('identity');
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ca: CertificateAuthority,
+    private readonly cache: SnapshotCache,
+    private readonly checkEveryMs = 1000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.refreshAll(), this.checkEveryMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** A stream of `namespace/serviceAccount` opened: its secrets are published before this resolves. */
+  async acquire(identityKey: string): Promise<void> {
+    let held = this.held.get(identityKey);
+    if (!held) {
+      held = { readers: 0 };
+      this.held.set(identityKey, held);
+    }
+    held.readers++;
+    await this.refresh(identityKey, held);
+  }
+
+  release(identityKey: string): void {
+    const held = this.held.get(identityKey);
+    if (!held) return;
+    held.readers--;
+    if (held.readers > 0) return;
+    this.held.delete(identityKey);
+    this.cache.setSecrets(identityKey, []);
+  }
+
+  /** What the admin API shows: identities served, and when their certificates expire. */
+  status(): { identity: string; spiffeId?: string; notAfter?: string; trustBundle?: string }[] {
+    return [...this.held].map(([identity, held]) => ({
+      identity,
+      ...(held.svid ? { spiffeId: held.svid.spiffeId, notAfter: held.svid.notAfter.toISOString() } : {}),
+      ...(held.bundleVersion ? { trustBundle: held.bundleVersion } : {}),
+    }));
+  }
+
+  private refreshAll(): void {
+    for (const [key, held] of this.held) {
+      this.refresh(key, held).catch((error: unknown) =>
+        this.log.error('certificate renewal failed', { identity: key, error: String((error as Error).message) }),
+      );
+    }
+  }
+
+  private refresh(identityKey: string, held: Held): Promise<void> {
+    if (held.issuing) return held.issuing;
+    const bundleVersion = this.ca.trustBundleVersion();
+    if (held.svid && !held.svid.renewalDue() && held.bundleVersion === bundleVersion) return Promise.resolve();
+    held.issuing = (async () => {
+      const [namespace = '', serviceAccount = ''] = identityKey.split('/');
+      const renew = !held.svid || held.svid.renewalDue();
+      const svid = renew ? await this.ca.issue({ trustDomain: this.ca.trustDomain, namespace, serviceAccount }) : (held.svid as Svid);
+      held.svid = svid;
+      held.bundleVersion = bundleVersion;
+      if (this.held.get(identityKey) !== held) return; // released meanwhile
+      this.cache.setSecrets(identityKey, [
+        {
+          name: WORKLOAD_CERTIFICATE_SECRET,
+          tls_certificate: { certificate_chain: { inline_string: svid.certificateChainPem }, private_key: { inline_string: svid.privateKeyPem } },
+        },
+        { name: TRUST_BUNDLE_SECRET, validation_context: { trusted_ca: { inline_string: this.ca.trustBundle().join('\n') } } },
+      ]);
+      this.log.info('workload certificate published', { identity: svid.spiffeId, notAfter: svid.notAfter.toISOString(), trustBundle: bundleVersion });
+    })().finally(() => {
+      held.issuing = undefined;
+    });
+    return held.issuing;
+  }
+}
