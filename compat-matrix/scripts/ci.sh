@@ -88,7 +88,22 @@ summary() {
   node "$HERE/ci-summary.mjs" "$REPORT_DIR" "${DISCOVERED:-}" >> "$out"
 }
 
+# The proxyless gRPC client axis (the workflow's `clients` job).
+clients-discover() {
+  bash "$HERE/../clients/discover.sh" | tee -a "${GITHUB_STEP_SUMMARY:-/dev/null}"
+}
+
+clients-run() {
+  node control-plane/bin/meshcp.js compat run --client default --out "${CLIENTS_REPORT_DIR:-compat-clients}"
+}
+
+clients-summary() {
+  local report="${CLIENTS_REPORT_DIR:-compat-clients}/report.md"
+  [ -f "$report" ] || die "no client report at $report"
+  cat "$report" >> "${GITHUB_STEP_SUMMARY:-/dev/stdout}"
+}
+
 case "${1:-}" in
-  build|runtime|discover|run|summary) "$1" ;;
-  *) die "usage: $0 build|runtime|discover|run|summary" ;;
+  build|runtime|discover|run|summary|clients-discover|clients-run|clients-summary) "$1" ;;
+  *) die "usage: $0 build|runtime|discover|run|summary|clients-discover|clients-run|clients-summary" ;;
 esac

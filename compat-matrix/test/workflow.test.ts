@@ -54,7 +54,11 @@ describe('the compat workflow delegates every step to ci.sh', () => {
     };
     expect(Object.keys(workflow.on)).toEqual(['schedule', 'workflow_dispatch']);
     const runs = Object.values(workflow.jobs).flatMap((j) => j.steps.filter((s) => s.run));
-    expect(runs.map((s) => s.run)).toEqual(['build', 'runtime', 'discover', 'run', 'summary'].map((c) => `bash compat-matrix/scripts/ci.sh ${c}`));
+    expect(runs.map((s) => s.run)).toEqual(
+      ['build', 'runtime', 'discover', 'run', 'summary', 'build', 'clients-discover', 'clients-run', 'clients-summary'].map(
+        (c) => `bash compat-matrix/scripts/ci.sh ${c}`,
+      ),
+    );
     for (const step of Object.values(workflow.jobs).flatMap((j) => j.steps)) expect([undefined, 'always()']).toContain(step.if);
   });
 

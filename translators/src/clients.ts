@@ -22,6 +22,8 @@ export interface ClientConfig {
 /** The translation one proxy gets, bound to its profile. Proxies with equal keys share its output. */
 export interface ProxyTranslation {
   readonly family: 'envoy' | 'grpc';
+  /** The proxy this translation was chosen for (the first of its variant: only variant-keyed fields matter). */
+  readonly info: ProxyInfo;
   readonly profile: ClientProfile;
   /** Proxies with equal config keys get identical LDS/RDS/CDS. */
   readonly configKey: string;
@@ -41,6 +43,7 @@ function envoyTranslation(proxy: ProxyInfo): ProxyTranslation {
   const profile = envoyProfile(proxy);
   return {
     family: 'envoy',
+    info: proxy,
     profile,
     configKey: `${profile.name}|${envoyConfigScopeKey(proxy)}`,
     endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
@@ -53,6 +56,7 @@ function grpcTranslation(proxy: ProxyInfo): ProxyTranslation {
   const profile = grpcProfile(proxy);
   return {
     family: 'grpc',
+    info: proxy,
     profile,
     // Proxyless gRPC output does not depend on listener ports; routes depend on the caller's namespace (GEP-1294).
     configKey: `${profile.name}|${proxy.namespace}`,

@@ -72,9 +72,11 @@ export interface ConfigSet {
 /**
  * Rewrites translator output before it is validated and published. Only for
  * planting faults in tests and in the compatibility matrix (e.g. a resource that
- * passes validation but one Envoy version rejects); never set in production.
+ * passes validation but one Envoy version rejects); never set in production. The
+ * third argument says which proxies the resources are for (`info.version`,
+ * `info.clientKind`, `profile`): the same fields a cache view has.
  */
-export type ResourceHook = (typeUrl: TypeUrl, resources: object[], translation: ProxyTranslation) => object[];
+export type ResourceHook = (typeUrl: TypeUrl, resources: object[], target: Pick<ProxyTranslation, 'info' | 'profile' | 'family'>) => object[];
 
 function referencesOf(typeUrl: ConfigType, json: object): References {
   if (typeUrl === LISTENER) return listenerReferences(json);
