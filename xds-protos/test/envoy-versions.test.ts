@@ -55,7 +55,14 @@ describe('everything else derives from envoy-api.json', () => {
     const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: repo, encoding: 'utf8' })
       .split('\n')
       .filter((f) => /\.(ts|mjs|js|sh|json|ya?ml)$|(^|\/)(Containerfile|run)$/.test(f))
-      .filter((f) => f !== 'xds-protos/envoy-api.json' && !/(^|\/)(test|testdata)\//.test(f) && !f.endsWith('package-lock.json'));
+      // grpc-clients.json lists gRPC library versions (its own axis), not Envoy's.
+      .filter(
+        (f) =>
+          f !== 'xds-protos/envoy-api.json' &&
+          f !== 'compat-matrix/grpc-clients.json' &&
+          !/(^|\/)(test|testdata)\//.test(f) &&
+          !f.endsWith('package-lock.json'),
+      );
     // A quoted list of two or more Envoy minors/releases, or a default (`??`, `||`, `:-`) that is a release.
     const list = /['"`]1\.\d{2}(\.\d+)?['"`]\s*,\s*['"`]1\.\d{2}(\.\d+)?['"`]/;
     const fallback = /(\?\?|\|\||:-)\s*['"`]?1\.\d{2}\.\d+/;
