@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup, GrpcClientProcess, installClient, startServer, tempDir } from '@meshcp/compat-matrix';
-import { grpcBootstrap } from 'meshcp';
+import { grpcBootstrap } from '@meshcp/translators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPlane, type TestPlane } from '../src/plane.js';
 
