@@ -13,10 +13,10 @@ import type { ClientAxisReport, ClientTarget } from '../src/clients/index.js';
 const REPO = join(import.meta.dirname, '..', '..');
 const OUT = join(REPO, '.test-output', 'compat-matrix', 'clients');
 
-/** Strips load_balancing_weight from every EDS locality sent to one client kind: gRFC A27 says that client then drops every locality. */
-function withoutLocalityWeights(clientKind: string): ResourceHook {
-  return (typeUrl, list, view) =>
-    typeUrl.endsWith('ClusterLoadAssignment') && view.info.clientKind === clientKind
+/** Strips load_balancing_weight from every EDS locality sent to one gRPC implementation: gRFC A27 says that client then drops every locality. */
+function withoutLocalityWeights(implementation: string): ResourceHook {
+  return (typeUrl, list, translation) =>
+    typeUrl.endsWith('ClusterLoadAssignment') && 'implementation' in translation.profile && translation.profile.implementation === implementation
       ? list.map((cla) => {
           const copy = structuredClone(cla) as { endpoints?: { load_balancing_weight?: number }[] };
           for (const locality of copy.endpoints ?? []) delete locality.load_balancing_weight;

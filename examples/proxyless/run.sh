@@ -6,6 +6,7 @@
 # Usage: bash examples/proxyless/run.sh   (from the repository root, after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/node.sh  # the Node.js LTS meshcp runs on (and the Node client uses)
 install=compat-matrix/clients/install.sh
 declare -A run=(
   [go]=$(bash $install grpc-go 1.85.0)
