@@ -84,6 +84,8 @@ class ServeProcess {
         `127.0.0.1:${xdsPort}`,
         '--admin-address',
         `127.0.0.1:${adminPort}`,
+        // Plaintext on loopback: these attacks come before authentication (tls-auth.test.ts and xds-security covers that).
+        '--insecure',
         ...extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MESHCP_STALL_LOG: stallLog } },

@@ -54,6 +54,7 @@ describe('Helm chart k8s/chart/meshcp', () => {
       'ClusterRole/meshcp',
       'ClusterRoleBinding/meshcp',
       'Deployment/meshcp',
+      'NetworkPolicy/meshcp',
       'PodDisruptionBudget/meshcp',
       'Role/meshcp-leader-election',
       'RoleBinding/meshcp-leader-election',

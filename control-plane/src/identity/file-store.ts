@@ -1,5 +1,6 @@
 /** The CA's state in a file (the file source's store): written atomically, readable by its owner only. */
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { CaState, CaStore } from './ca.js';
 
 export class FileCaStore implements CaStore {
@@ -16,6 +17,7 @@ export class FileCaStore implements CaStore {
   }
 
   async save(state: CaState): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     const temporary = `${this.path}.tmp-${process.pid}`;
     writeFileSync(temporary, JSON.stringify(state), { mode: 0o600 });
     chmodSync(temporary, 0o600);
