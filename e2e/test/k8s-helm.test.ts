@@ -72,12 +72,18 @@ describe('Helm chart k8s/chart/meshcp', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(container.resources.requests).toBeDefined();
     expect(container.args).not.toContain('--kubeconfig');
-    // Least privilege: no verbs beyond list/watch on specs and patch on status.
+    // Least privilege: list/watch on specs, patch on status, and create on the reviews that authenticate
+    // xDS streams and admin readers (TokenReview, SubjectAccessReview) — nothing else.
     const clusterRole = objects.find((o) => o.kind === 'ClusterRole')!;
+    const reviews = new Set(['tokenreviews', 'subjectaccessreviews']);
     for (const rule of clusterRole.rules!) {
       const statusRule = rule.resources.every((r) => r.endsWith('/status'));
-      expect(rule.verbs, JSON.stringify(rule)).toEqual(statusRule ? ['patch'] : ['list', 'watch']);
+      const reviewRule = rule.resources.every((r) => reviews.has(r));
+      expect(rule.verbs, JSON.stringify(rule)).toEqual(statusRule ? ['patch'] : reviewRule ? ['create'] : ['list', 'watch']);
     }
+    // Always TLS: the chart never runs meshcp with --insecure.
+    expect(container.args.join(' ')).not.toContain('--insecure');
+    expect(container.args).toContain('--trust-domain=cluster.local');
   });
 
   it('the chart ships the same CRD as k8s/crds', () => {
