@@ -20,7 +20,7 @@ import { FileSource } from './source/file-source.js';
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
-               [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD]
+               [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
                [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
@@ -111,6 +111,7 @@ async function serve(args: string[]): Promise<void> {
       'state-dir': { type: 'string' },
       'tls-name': { type: 'string', multiple: true },
       'token-audience': { type: 'string' },
+      'svid-ttl-seconds': { type: 'string' },
     },
   });
   const xds = {
@@ -137,6 +138,7 @@ async function serve(args: string[]): Promise<void> {
     ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
     ...(values['tls-name'] ? { names: values['tls-name'] } : {}),
     ...(values['token-audience'] ? { tokenAudience: values['token-audience'] } : {}),
+    ...(values['svid-ttl-seconds'] ? { svidTtlMs: positive(values['svid-ttl-seconds'], 'svid-ttl-seconds') * 1000 } : {}),
     ...(kubeClient ? { kube: { client: kubeClient, namespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'meshcp-system' } } : {}),
   });
   const secured = {

@@ -26,6 +26,8 @@ export interface ServeSecurityOptions {
   /** Extra names for the serving certificate (DNS names or IPs). */
   names?: string[];
   tokenAudience?: string;
+  /** Lifetime of workload SVIDs (default 24 h); renewed at half of it. */
+  svidTtlMs?: number;
   /** With a Kubernetes API: tokens are reviewed and the CA lives in a Secret of this namespace. */
   kube?: { client: KubeRequester; namespace: string };
   env?: NodeJS.ProcessEnv;
@@ -55,7 +57,7 @@ export async function serveSecurity(options: ServeSecurityOptions): Promise<Serv
   const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
   if (!isValidTrustDomain(trustDomain)) throw new Error(`--trust-domain ${JSON.stringify(trustDomain)} is not a valid SPIFFE trust domain`);
   const store = options.kube ? new SecretCaStore(options.kube.client, options.kube.namespace) : new FileCaStore(join(options.stateDir, 'ca.json'));
-  const ca = await CertificateAuthority.open({ trustDomain, store });
+  const ca = await CertificateAuthority.open({ trustDomain, store, ...(options.svidTtlMs ? { svidTtlMs: options.svidTtlMs } : {}) });
   const names = new Set(['localhost', '127.0.0.1', '::1', hostname(), ...(options.names ?? [])]);
   if (options.xdsHost && options.xdsHost !== '0.0.0.0' && options.xdsHost !== '::') names.add(options.xdsHost);
   const provider = new MeshCertificateProvider(ca, {

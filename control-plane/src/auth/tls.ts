@@ -63,7 +63,7 @@ export class MeshCertificateProvider implements CertificateProvider {
       const svid = await this.ca.issueServing(this.names);
       this.identity = { certificate: Buffer.from(svid.certificateChainPem), privateKey: Buffer.from(svid.privateKeyPem) };
       this.notAfter = svid.notAfter.getTime();
-      this.renewAt = svid.notBefore.getTime() + (svid.notAfter.getTime() - svid.notBefore.getTime()) / 2;
+      this.renewAt = svid.renewAt();
       for (const listener of this.identityListeners) listener(this.identity);
     }
     const bundle = this.ca.trustBundle().join('\n');

@@ -61,6 +61,8 @@ export class Svid {
     readonly notBefore: Date,
     readonly notAfter: Date,
     readonly serialNumber: string,
+    /** When it was issued (notBefore is set back for clock skew, so it is not this). */
+    readonly issuedAt: Date = notBefore,
   ) {
     this.#privateKeyPem = privateKeyPem;
   }
@@ -69,9 +71,13 @@ export class Svid {
     return this.#privateKeyPem;
   }
 
-  /** Renewal is due at half of the lifetime (as SPIRE and Istio do). */
+  /** Renewal is due at half of the lifetime it was issued for (as SPIRE and Istio do). */
   renewalDue(now = Date.now()): boolean {
-    return now >= this.notBefore.getTime() + (this.notAfter.getTime() - this.notBefore.getTime()) / 2;
+    return now >= this.renewAt();
+  }
+
+  renewAt(): number {
+    return this.issuedAt.getTime() + (this.notAfter.getTime() - this.issuedAt.getTime()) / 2;
   }
 
   toJSON(): object {
@@ -234,6 +240,6 @@ export class CertificateAuthority {
       ],
     });
     const chain = [certificate.toString('pem'), ...(this.state.signer.chainPem ? [this.state.signer.chainPem] : [])].join('\n');
-    return new Svid(id, chain, await exportKeyPem(keys.privateKey), notBefore, notAfter, serialNumber);
+    return new Svid(id, chain, await exportKeyPem(keys.privateKey), notBefore, notAfter, serialNumber, new Date(now));
   }
 }
