@@ -127,7 +127,10 @@ export class SnapshotCache {
   setModel(next: MeshModel): CacheChange {
     const previous = this.model;
     const changedClusters = new Set<string>();
-    let config = !this.ready || (previous.routes !== next.routes && JSON.stringify(previous.routes) !== JSON.stringify(next.routes));
+    let config =
+      !this.ready ||
+      (previous.routes !== next.routes && JSON.stringify(previous.routes) !== JSON.stringify(next.routes)) ||
+      (previous.policies !== next.policies && JSON.stringify(previous.policies) !== JSON.stringify(next.policies));
     const keys = new Set([...previous.services.keys(), ...next.services.keys()]);
     for (const key of keys) {
       const before = previous.services.get(key);

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { DEFAULTS } from './defaults.js';
 import {
+  type AccessRule,
   type BackendRef,
   type CircuitBreakers,
   type ConfigError,
@@ -16,6 +17,7 @@ import {
   type LoadBalancing,
   type Locality,
   type LocalityLabel,
+  type MeshAccessPolicy,
   type MeshModel,
   type MeshRoute,
   type MeshService,
@@ -474,8 +476,61 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
   return { namespace, name, parents, rules };
 }
 
-const READERS: Record<string, { apiVersions: string[]; read: (r: FieldReader, doc: Obj) => MeshService | MeshRoute }> = {
+export function readAccessPolicy(r: FieldReader, doc: Obj): MeshAccessPolicy {
+  const { namespace, name } = readMeta(r, doc, 'MeshAccessPolicy');
+  const spec = r.obj(doc.spec, 'spec');
+  const targetRef = r.obj(spec.targetRef, 'spec.targetRef');
+  if (targetRef.kind !== undefined && targetRef.kind !== 'MeshService' && targetRef.kind !== 'Service')
+    r.fail('spec.targetRef.kind', `must be MeshService or Service, got ${describe(targetRef.kind)}`);
+  const target = r.dnsLabel(targetRef.name, 'spec.targetRef.name');
+  const rules: AccessRule[] = r.list(spec.rules, 'spec.rules').map((rule, i) => {
+    const path = `spec.rules[${i}]`;
+    const o = r.obj(rule, path);
+    const from = r.list(o.from ?? [], `${path}.from`).map((f, j) => {
+      const fp = `${path}.from[${j}]`;
+      const fo = r.obj(f, fp);
+      const source: AccessRule['from'][number] = {};
+      if (fo.namespaces !== undefined) source.namespaces = r.list(fo.namespaces, `${fp}.namespaces`).map((n, k) => r.dnsLabel(n, `${fp}.namespaces[${k}]`));
+      if (fo.serviceAccounts !== undefined)
+        source.serviceAccounts = r.list(fo.serviceAccounts, `${fp}.serviceAccounts`).map((sa, k) => {
+          const text = r.str(sa, `${fp}.serviceAccounts[${k}]`);
+          const [ns, account] = text.includes('/') ? text.split('/', 2) : [namespace, text];
+          if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns ?? '') || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(account ?? ''))
+            r.error(`${fp}.serviceAccounts[${k}]`, `must be NAMESPACE/NAME or NAME, got ${describe(text)}`);
+          return { namespace: ns ?? namespace, name: account ?? '' };
+        });
+      if (fo.spiffeIds !== undefined)
+        source.spiffeIds = r.list(fo.spiffeIds, `${fp}.spiffeIds`).map((id, k) => {
+          const text = r.str(id, `${fp}.spiffeIds[${k}]`);
+          if (!/^spiffe:\/\/[a-z0-9.-]+\/[\x21-\x7e]+$/.test(text)) r.error(`${fp}.spiffeIds[${k}]`, `must be a SPIFFE ID, got ${describe(text)}`);
+          return text;
+        });
+      return source;
+    });
+    const parsed: AccessRule = { from };
+    const to = r.optObj(o.to, `${path}.to`);
+    if (to) {
+      parsed.to = {};
+      if (to.paths !== undefined)
+        parsed.to.paths = r.list(to.paths, `${path}.to.paths`).map((p, k) => {
+          const text = r.str(p, `${path}.to.paths[${k}]`);
+          if (!text.startsWith('/')) r.error(`${path}.to.paths[${k}]`, `must start with "/", got ${describe(text)}`);
+          return text;
+        });
+      if (to.methods !== undefined)
+        parsed.to.methods = r.list(to.methods, `${path}.to.methods`).map((m, k) => r.oneOf(m, `${path}.to.methods[${k}]`, HTTP_METHODS));
+    }
+    return parsed;
+  });
+  if (rules.length === 0) r.error('spec.rules', 'must list at least one rule (a policy with none would deny everything: delete it instead)');
+  return { namespace, name, target, rules };
+}
+
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+
+const READERS: Record<string, { apiVersions: string[]; read: (r: FieldReader, doc: Obj) => MeshService | MeshRoute | MeshAccessPolicy }> = {
   MeshService: { apiVersions: ['meshcp.io/v1alpha1'], read: readMeshService },
+  MeshAccessPolicy: { apiVersions: ['meshcp.io/v1alpha1'], read: readAccessPolicy },
   HTTPRoute: { apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'], read: readHttpRoute },
 };
 
@@ -523,6 +578,8 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
   const declared = new Map<string, { service: MeshService; index: number }>();
   const routeOwners = new Map<string, number>();
   const routes: { route: MeshRoute; index: number }[] = [];
+  const policyOwners = new Map<string, number>();
+  const policies: { policy: MeshAccessPolicy; index: number }[] = [];
   /** TCP service port → the service holding it: every proxy listens on it (plus its offset) mesh-wide. */
   const tcpPorts = new Map<number, { key: string; index: number }>();
   for (const index of order) {
@@ -535,14 +592,14 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
       const o = r.obj(doc, '(document)');
       const kind = r.str(o.kind, 'kind');
       const reader = READERS[kind];
-      if (!reader) r.fail('kind', `unsupported kind ${kind} (expected ${Object.keys(READERS).join(' or ')})`);
+      if (!reader) r.fail('kind', `unsupported kind ${kind} (expected ${Object.keys(READERS).join(', ')})`);
       if (!reader.apiVersions.includes(String(o.apiVersion)))
         r.fail('apiVersion', `must be ${reader.apiVersions.join(' or ')} for ${kind}, got ${describe(o.apiVersion)}`);
       const parsed = reader.read(r, o);
       outcome.object = r.object;
       if (r.errors.length === 0) {
         const key = serviceKey(parsed.namespace, parsed.name);
-        const ownerIndex = 'ports' in parsed ? declared.get(key)?.index : routeOwners.get(key);
+        const ownerIndex = 'ports' in parsed ? declared.get(key)?.index : 'target' in parsed ? policyOwners.get(key) : routeOwners.get(key);
         if (ownerIndex !== undefined) {
           const other = manifests[ownerIndex] as Manifest;
           r.errors.push({
@@ -570,6 +627,10 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
             for (const port of parsed.ports) if (port.protocol === 'TCP') tcpPorts.set(port.port, { key, index });
             outcome.accepted = true;
           }
+        } else if ('target' in parsed) {
+          policyOwners.set(key, index);
+          policies.push({ policy: parsed, index });
+          outcome.accepted = true;
         } else {
           routeOwners.set(key, index);
           routes.push({ route: parsed, index });
@@ -632,8 +693,23 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
       resolvedRoutes.push(route);
     }
   }
+  const resolvedPolicies: MeshAccessPolicy[] = [];
+  for (const { policy, index } of policies.sort((a, b) => a.index - b.index)) {
+    const outcome = outcomes[index] as ManifestOutcome;
+    if (services.has(serviceKey(policy.namespace, policy.target))) resolvedPolicies.push(policy);
+    else {
+      outcome.errors.push({
+        source: (manifests[index] as Manifest).source,
+        object: `MeshAccessPolicy ${policy.namespace}/${policy.name}`,
+        path: 'spec.targetRef.name',
+        message: `MeshService ${policy.namespace}/${policy.target} not found (a policy guards a service of its own namespace)`,
+        reason: 'unresolved',
+      });
+      outcome.accepted = false;
+    }
+  }
   return {
-    model: { services, routes: resolvedRoutes },
+    model: { services, routes: resolvedRoutes, ...(resolvedPolicies.length > 0 ? { policies: resolvedPolicies } : {}) },
     errors: outcomes.flatMap((o) => o.errors),
     accepted: outcomes.flatMap((o) => (o.accepted && o.object ? [o.object] : [])),
     outcomes,

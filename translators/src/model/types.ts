@@ -136,10 +136,31 @@ export interface MeshRoute {
   rules: RouteRule[];
 }
 
+/**
+ * Who may call a service (kind MeshAccessPolicy): once any policy targets a
+ * service, its sidecars admit only requests some rule allows (403 otherwise).
+ * Sources are workload identities, so policies need mTLS (STRICT or PERMISSIVE).
+ */
+export interface MeshAccessPolicy {
+  namespace: string;
+  name: string;
+  /** The MeshService (in the policy's namespace) it guards. */
+  target: string;
+  rules: AccessRule[];
+}
+
+export interface AccessRule {
+  /** Callers: any of these matches. Empty: any authenticated workload. */
+  from: { namespaces?: string[]; serviceAccounts?: { namespace: string; name: string }[]; spiffeIds?: string[] }[];
+  /** Requests: path prefixes and methods; absent: any. */
+  to?: { paths?: string[]; methods?: string[] };
+}
+
 export interface MeshModel {
   /** Keyed by `namespace/name`. */
   services: ReadonlyMap<string, MeshService>;
   routes: readonly MeshRoute[];
+  policies?: readonly MeshAccessPolicy[];
 }
 
 export function serviceKey(namespace: string, name: string): string {

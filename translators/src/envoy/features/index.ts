@@ -4,6 +4,7 @@
  * the golden files pin). A new feature is one file in this folder plus one line here.
  */
 import type { EnvoyFeature } from '../feature.js';
+import { accessPolicy } from './access-policy.js';
 import { circuitBreakers } from './circuit-breakers.js';
 import { endpointNames } from './endpoint-names.js';
 import { headerModifiers } from './header-modifiers.js';
@@ -37,4 +38,5 @@ export const ENVOY_FEATURES: readonly EnvoyFeature[] = [
   inbound,
   // security
   mtls,
+  accessPolicy,
 ];
