@@ -201,8 +201,8 @@ function bootstrap(args: string[]): void {
     ? {
         caFile: values['xds-ca'],
         ...(values['client-cert'] && values['client-key'] ? { certFile: values['client-cert'], keyFile: values['client-key'] } : {}),
-        // Envoy sends a static header, so the token is read now; gRPC clients re-read the file.
-        ...(tokenFile ? (values.grpc ? { tokenFile } : { token: readFileSync(tokenFile, 'utf8').trim() }) : {}),
+        // Both re-read the file: gRPC clients with jwt_token_file, Envoy with the file-based metadata plugin.
+        ...(tokenFile ? { tokenFile } : {}),
         ...(values['xds-server-name'] ? { serverName: values['xds-server-name'] } : {}),
       }
     : undefined;

@@ -93,6 +93,16 @@ describe('xDS streams authenticated with ServiceAccount tokens (TokenReview), re
     });
   }
 
+  it('Envoy reading a rotating token from a file (projected-token style, Google gRPC) gets its config', async () => {
+    const tokenFile = join(tempDir('projected-token', cleanup), 'token');
+    writeFileSync(tokenFile, await token('meshcp'));
+    const envoy = await startEnvoy({ xdsPort, nodeId: 'token-file', namespace: 'shop', serviceAccount: 'frontend', security: { caFile, tokenFile } }, cleanup);
+    await waitFor('routes payments through a token read from a file', async () =>
+      (await envoy.request('payments.shop')).body === 'payments-1' ? true : undefined,
+    );
+    expect(await nodeIds()).toContain('token-file');
+  });
+
   it('a token minted for another audience is refused', async () => {
     const before = await failures('invalid-token');
     await startEnvoy(

@@ -20,7 +20,9 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
   if (options.tcpPortOffset !== undefined) metadata[METADATA.tcpPortOffset] = options.tcpPortOffset;
   if (options.serviceAccount !== undefined) metadata[METADATA.serviceAccount] = options.serviceAccount;
   const security = options.security;
-  const grpcService: Record<string, unknown> = { envoy_grpc: { cluster_name: XDS_CLUSTER } };
+  const grpcService: Record<string, unknown> = security?.tokenFile
+    ? googleGrpcWithTokenFile(options.xdsAddress, security.caFile, security.tokenFile, security.serverName)
+    : { envoy_grpc: { cluster_name: XDS_CLUSTER } };
   if (security?.token) grpcService.initial_metadata = [{ key: 'authorization', value: `Bearer ${security.token}` }];
   const locality = localityOf(options);
   const configSource = { ads: {}, resource_api_version: 'V3' };
@@ -81,6 +83,37 @@ function xdsTransportSocket(security: XdsClientSecurity, host: string, hostIsIp:
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
       ...(nameIsIp ? {} : { sni: serverName }),
       common_tls_context: commonTlsContext,
+    },
+  };
+}
+
+/**
+ * A token that rotates (a projected ServiceAccount token) cannot be a static header:
+ * Envoy's Google gRPC client reads it from the file with the file-based metadata
+ * credentials plugin, over TLS with the mesh bundle.
+ */
+function googleGrpcWithTokenFile(target: string, caFile: string, tokenFile: string, serverName?: string): Record<string, unknown> {
+  return {
+    google_grpc: {
+      target_uri: target,
+      stat_prefix: XDS_CLUSTER,
+      // The factory that understands the plugin below (the default one ignores it).
+      credentials_factory_name: 'envoy.grpc_credentials.file_based_metadata',
+      channel_credentials: { ssl_credentials: { root_certs: { filename: caFile } } },
+      call_credentials: [
+        {
+          from_plugin: {
+            name: 'envoy.grpc_credentials.file_based_metadata',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig',
+              secret_data: { filename: tokenFile },
+              header_key: 'authorization',
+              header_prefix: 'Bearer ',
+            },
+          },
+        },
+      ],
+      ...(serverName ? { channel_args: { args: { 'grpc.ssl_target_name_override': { string_value: serverName } } } } : {}),
     },
   };
 }

@@ -30,7 +30,7 @@ export interface XdsClientSecurity {
   keyFile?: string;
   /** A ServiceAccount token (its text), sent as `authorization: Bearer …` on the stream. */
   token?: string;
-  /** A gRPC client reads its token from this file instead (it rotates). */
+  /** The token as a file that rotates (a projected ServiceAccount token): gRPC clients and Envoy (Google gRPC, file-based metadata) re-read it. */
   tokenFile?: string;
   /** The name the server's certificate must carry (DNS name or IP); default: the xDS host. */
   serverName?: string;
