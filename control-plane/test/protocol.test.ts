@@ -354,7 +354,7 @@ describe('xDS server with a real grpc-js client', () => {
     expect(await tooMany.ended()).toMatchObject({ code: 8, details: expect.stringContaining('100000') });
 
     const unknownType = connect();
-    unknownType.send({ node: ENVOY_NODE, type_url: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret' });
+    unknownType.send({ node: ENVOY_NODE, type_url: 'type.googleapis.com/envoy.service.runtime.v3.Runtime' });
     unknownType.send({ type_url: CLUSTER });
     expect((await unknownType.next()).type_url).toBe(CLUSTER);
     expect(JSON.stringify(await metrics.ignoredRequests.get())).toContain('unknown_type');
