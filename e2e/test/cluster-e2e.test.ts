@@ -1,0 +1,132 @@
+/**
+ * The real local cluster (k8s/scripts/cluster.sh): up from nothing, pods from
+ * images built here, kubectl exec, Services through kube-proxy, and a `down`
+ * that leaves the host exactly as `up` found it. Every test that needs a running
+ * cluster lives in this one file, so one cluster serves them all (one cluster
+ * per host; a second file would fight over it).
+ *
+ * Skipped only when the machine cannot run a cluster at all (not root, Debian
+ * packages not installed) — and then it says so on stderr.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLUSTER_SH, ClusterTools, clusterUnsupportedReason, hostSnapshot, IMAGES_SH, must, run } from './cluster-support.js';
+
+const unsupported = clusterUnsupportedReason();
+if (unsupported) {
+  console.error(`\n*** cluster-e2e SKIPPED: this machine cannot run the local cluster: ${unsupported} ***\n`);
+}
+
+const MINUTE = 60_000;
+
+function parseEnv(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}
+
+describe.skipIf(unsupported !== undefined)('the local cluster (cluster.sh)', () => {
+  let before: Record<string, string[]>;
+  let tools: ClusterTools;
+  let env: Record<string, string>;
+  const images = new Map<string, string>();
+
+  beforeAll(async () => {
+    // Whatever an aborted earlier run left: `down` is idempotent.
+    await must('bash', [CLUSTER_SH, 'down'], { timeoutMs: 5 * MINUTE });
+    before = hostSnapshot();
+    const built = await must('bash', [IMAGES_SH, 'busybox'], { timeoutMs: 10 * MINUTE });
+    for (const line of built.stdout.trim().split('\n')) {
+      const [ref, tar] = line.split(' ');
+      if (ref && tar) images.set(ref, tar);
+    }
+    const up = await must('bash', [CLUSTER_SH, 'up'], { timeoutMs: 30 * MINUTE });
+    console.log(`cluster.sh up: ${up.seconds.toFixed(1)}s (${up.stderr.trim().split('\n').pop()})`);
+    env = parseEnv(up.stdout);
+    const kubeTools = (await must('bash', [`${CLUSTER_SH.replace(/cluster\.sh$/, 'install-kube-tools.sh')}`])).stdout.trim().split('\n');
+    tools = new ClusterTools(kubeTools[0] as string, kubeTools[1] as string, env.KUBECONFIG as string);
+    await must('bash', [CLUSTER_SH, 'load', ...images.values()], { timeoutMs: 5 * MINUTE });
+  }, 35 * MINUTE);
+
+  afterAll(async () => {
+    const down = await run('bash', [CLUSTER_SH, 'down'], { timeoutMs: 5 * MINUTE });
+    console.log(`cluster.sh down: ${down.seconds.toFixed(1)}s`);
+    expect(down.status, down.stderr).toBe(0);
+    // The host as `up` found it: no chains, links, mounts, netns, files,
+    // processes or cgroups of the cluster; sysctls restored.
+    expect(hostSnapshot()).toEqual(before);
+  }, 6 * MINUTE);
+
+  it('is up: one Ready node, and `up` again keeps the running cluster', async () => {
+    const nodes = JSON.parse(await tools.kubectlOk(['get', 'nodes', '-o', 'json'])) as {
+      items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[];
+    };
+    expect(nodes.items.map((n) => n.metadata.name)).toEqual(['meshcp-node']);
+    expect(nodes.items[0]?.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+    const pidsBefore = (await must('cat', ['/var/lib/meshcp-cluster/pids'])).stdout;
+    const again = await must('bash', [CLUSTER_SH, 'up'], { timeoutMs: 5 * MINUTE });
+    expect(again.stderr).toContain('already up');
+    expect((await must('cat', ['/var/lib/meshcp-cluster/pids'])).stdout).toBe(pidsBefore);
+  });
+
+  it(
+    'runs a pod from an image built here; kubectl exec and logs reach it; a Service reaches it through kube-proxy',
+    async () => {
+      const manifest = `
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: web
+      image: meshcp.local/busybox:1
+      imagePullPolicy: Never
+      command: [/bin/sh, -c, 'mkdir -p /www && echo "served by $(hostname)" > /www/index.html && echo started && exec httpd -f -p 8080 -h /www']
+      ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: default}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: client
+      image: meshcp.local/busybox:1
+      imagePullPolicy: Never
+      command: [/bin/sleep, '3600']
+`;
+      await tools.kubectlOk(['apply', '-f', '-'], { input: manifest });
+      await tools.kubectlOk(['wait', '--for=condition=Ready', 'pod/web', 'pod/client', '--timeout=120s'], { timeoutMs: 150_000 });
+
+      const exec = await tools.kubectlOk(['exec', 'client', '--', '/bin/sh', '-c', 'echo "hello from $(hostname)"; id -u']);
+      expect(exec).toBe('hello from client\n0\n');
+      expect(await tools.kubectlOk(['logs', 'web'])).toContain('started');
+
+      const podIp = (await tools.kubectlOk(['get', 'pod', 'web', '-o', 'jsonpath={.status.podIP}'])).trim();
+      expect(podIp).toMatch(/^10\.244\.\d+\.\d+$/);
+      const clusterIp = (await tools.kubectlOk(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+      expect(clusterIp).toMatch(/^10\.96\.\d+\.\d+$/);
+      // Pod to pod, then pod to the Service's virtual IP (kube-proxy's DNAT);
+      // kube-proxy may take a moment to program a new Service.
+      expect(await tools.kubectlOk(['exec', 'client', '--', 'wget', '-q', '-O', '-', `http://${podIp}:8080/`])).toBe('served by web\n');
+      let viaService = '';
+      for (let attempt = 0; attempt < 20 && viaService === ''; attempt++) {
+        const result = await tools.kubectl(['exec', 'client', '--', 'wget', '-q', '-T', '2', '-O', '-', `http://${clusterIp}:80/`]);
+        if (result.status === 0) viaService = result.stdout;
+        else await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(viaService).toBe('served by web\n');
+    },
+    5 * MINUTE,
+  );
+});
