@@ -117,11 +117,12 @@ spec:
       const clusterIp = (await tools.kubectlOk(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
       expect(clusterIp).toMatch(/^10\.96\.\d+\.\d+$/);
       // Pod to pod, then pod to the Service's virtual IP (kube-proxy's DNAT);
-      // kube-proxy may take a moment to program a new Service.
+      // kube-proxy may take a moment to program a new Service. (busybox-static
+    // wget segfaults with -T and on a refused connection: exit 139 = retry.)
       expect(await tools.kubectlOk(['exec', 'client', '--', 'wget', '-q', '-O', '-', `http://${podIp}:8080/`])).toBe('served by web\n');
       let viaService = '';
       for (let attempt = 0; attempt < 20 && viaService === ''; attempt++) {
-        const result = await tools.kubectl(['exec', 'client', '--', 'wget', '-q', '-T', '2', '-O', '-', `http://${clusterIp}:80/`]);
+        const result = await tools.kubectl(['exec', 'client', '--', 'wget', '-q', '-O', '-', `http://${clusterIp}:80/`]);
         if (result.status === 0) viaService = result.stdout;
         else await new Promise((resolve) => setTimeout(resolve, 500));
       }

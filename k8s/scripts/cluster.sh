@@ -87,7 +87,8 @@ alive() { # NAME: the recorded pid runs and is not a zombie
 }
 start() { # NAME BINARY ARGS...: run in the background, own session, log to $LOGS/NAME.log
   local name=$1; shift
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  # 8>&-: the lock must not outlive this script in the daemons.
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 8>&- &
   echo "$name $!" >>"$STATE/pids"
 }
 stop_pid() { # PID: TERM, wait up to 10s, KILL
@@ -300,6 +301,7 @@ control_plane_up() {
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --kubelet-preferred-address-types=InternalIP,Hostname \
     --allow-privileged=true --profiling=false
   wait_until kube-apiserver 90 curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
     "https://$NODE_IP:$API_PORT/readyz" || die "kube-apiserver did not become ready"
@@ -486,6 +488,13 @@ teardown() {
   for name in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_named "$name"; done
   # 3. Whatever containers remain: kill them, remember their network namespaces.
   netns=""
+  if ! alive containerd && [[ -f $STATE/containerd.toml ]]; then
+    # containerd died (or was killed): start it again, only to find and stop
+    # the containers it left and learn their network namespaces.
+    mkdir -p "$LOGS"
+    start containerd containerd --config "$STATE/containerd.toml"
+    wait_until "containerd (for cleanup)" 30 ctr --address "$SOCK" version
+  fi
   if alive containerd; then
     netns=$(netns_of_sandboxes)
     for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1; done
