@@ -118,7 +118,7 @@ spec:
       expect(clusterIp).toMatch(/^10\.96\.\d+\.\d+$/);
       // Pod to pod, then pod to the Service's virtual IP (kube-proxy's DNAT);
       // kube-proxy may take a moment to program a new Service. (busybox-static
-    // wget segfaults with -T and on a refused connection: exit 139 = retry.)
+      // wget segfaults with -T and on a refused connection: exit 139 = retry.)
       expect(await tools.kubectlOk(['exec', 'client', '--', 'wget', '-q', '-O', '-', `http://${podIp}:8080/`])).toBe('served by web\n');
       let viaService = '';
       for (let attempt = 0; attempt < 20 && viaService === ''; attempt++) {
