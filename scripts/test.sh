@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
+source scripts/node.sh || { echo "no supported Node.js"; echo "0 passed, 1 failed"; exit 1; }
+echo "node $(node --version) ($(command -v node))"
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 mkdir -p .test-output
 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-output/vitest.json "$@"

@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { NEWEST_ENVOY_RELEASE } from '@meshcp/xds-protos';
 import { parse } from 'yaml';
 import { BENCH_CACHE, GCP_SERVER_BIN, LOADGEN_BIN, MESHCP_SERVER_JS, REPO_ROOT, runCommand, type Server, startServer } from './procs.js';
 import { summarizeProfiles } from './profile-summary.js';
@@ -85,7 +86,7 @@ async function prepareWorkload(dir: string, w: Workload): Promise<string> {
       '--file',
       meshFile,
       '--envoy-version',
-      '1.40.0',
+      NEWEST_ENVOY_RELEASE,
       '--namespace',
       w.namespace,
       '--region',

@@ -5,7 +5,8 @@
  */
 import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlPlane, envoyBootstrap, type ResourceHook } from 'meshcp';
+import { envoyBootstrap } from '@meshcp/translators';
+import { ControlPlane, type ResourceHook } from 'meshcp';
 import { stringify } from 'yaml';
 import { tail } from './exec.js';
 import type { EnvoyInstance, EnvoyRuntime, Provisioned } from './runtime/types.js';
@@ -57,7 +58,10 @@ class CellCleanup extends Cleanup {
 
 export interface CellSetup {
   targetLabel: string;
+  /** The version Envoy must report (/server_info), e.g. 1.41.0-dev. */
   expectedVersion: string | undefined;
+  /** The X.Y.Z the capability table is read with (1.41.0 for 1.41.0-dev). */
+  tableVersion?: string | undefined;
   provisioned: Provisioned;
   runtime: EnvoyRuntime;
   scenarioId: string;
@@ -89,7 +93,7 @@ export class Cell implements CellContext {
   constructor(private readonly setup: CellSetup) {
     this.dir = setup.dir;
     this.signal = setup.signal;
-    this.version = setup.expectedVersion;
+    this.version = setup.tableVersion ?? setup.expectedVersion;
     mkdirSync(this.dir, { recursive: true });
     this.logFile = join(this.dir, 'cell.log');
     this.envoyLogFile = join(this.dir, 'envoy.log');
@@ -229,7 +233,7 @@ export class Cell implements CellContext {
     if (this.setup.expectedVersion && reported !== this.setup.expectedVersion) {
       throw new CellFailure(`the ${runtime.name} target runs Envoy ${reported ?? serverInfo.version}, expected ${this.setup.expectedVersion}`, 'envoy-start');
     }
-    this.version = this.setup.expectedVersion ?? reported;
+    this.version = this.setup.tableVersion ?? this.setup.expectedVersion ?? reported;
     this.envoyRef = {
       adminPort,
       outboundPort,

@@ -2,10 +2,12 @@
  * `meshcp-compat` (and `meshcp compat …`, which runs this):
  *   run --envoy X.Y.Z[,…] [--image REF[,…]] [--runtime podman|docker|process] --out DIR
  *       [--scenarios ID,…] [--concurrency N] [--cell-timeout S] [--connect-timeout S]
- *   provision [--envoy X.Y.Z,…] [--runtime …]     (default: envoy-versions.json)
+ *   provision [--envoy X.Y.Z,…] [--runtime …]     (default: the releases in xds-protos/envoy-api.json)
  *   scenarios | versions
  */
 import { parseArgs } from 'node:util';
+import { type ClientTarget, clientTarget, defaultClients, runClientAxis } from './clients/index.js';
+import { cleanupLines, writeReport } from './report.js';
 import { runMatrix, targetsFrom } from './runner.js';
 import { createRuntime } from './runtime/index.js';
 import { RUNTIMES } from './runtime/types.js';
@@ -14,9 +16,12 @@ import { defaultVersions } from './versions.js';
 
 export const USAGE = `usage:
   meshcp compat run [--envoy X.Y.Z[,…]] [--image REF[,…]] [--runtime podman|docker|process] --out DIR
+                    [--client IMPL@X.Y.Z[,…] | --client default] [--client-scenarios ID[,…]]
                     [--scenarios ID[,…]] [--concurrency N] [--cell-timeout SECONDS] [--connect-timeout SECONDS]
       (--cell-timeout default: the scenario's own, else 120)
-      (no --envoy/--image: the versions in compat-matrix/envoy-versions.json)
+      (no --envoy/--image/--client: the versions in the "releases" of xds-protos/envoy-api.json)
+      (--client: proxyless gRPC clients, IMPL one of grpc-go, grpc-java, grpcio, grpc-js-xds;
+       'default' = compat-matrix/grpc-clients.json; with --client alone the Envoy axis is skipped)
   meshcp compat provision [--envoy X.Y.Z[,…]] [--runtime podman|docker|process]
   meshcp compat scenarios
   meshcp compat versions`;
@@ -54,11 +59,21 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
       concurrency: { type: 'string' },
       'cell-timeout': { type: 'string' },
       'connect-timeout': { type: 'string' },
+      client: { type: 'string', multiple: true },
+      'client-scenarios': { type: 'string' },
     },
   });
   if (!values.out) throw new UsageError('missing --out DIR');
   const envoy = (values.envoy ?? []).flatMap(list);
   const images = (values.image ?? []).flatMap(list);
+  const clientArgs = (values.client ?? []).flatMap(list);
+  let clients: ClientTarget[] = [];
+  try {
+    clients = clientArgs.flatMap((c) => (c === 'default' ? defaultClients() : [clientTarget(c)]));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (clients.length > 0 && envoy.length === 0 && images.length === 0) return runClientsOnly(clients, values, signal);
   let targets: ReturnType<typeof targetsFrom>;
   try {
     targets = targetsFrom(envoy.length === 0 && images.length === 0 ? defaultVersions() : envoy, images);
@@ -85,8 +100,63 @@ async function run(args: string[], signal: AbortSignal): Promise<number> {
         `${c.status.toUpperCase().padEnd(4)} ${c.scenario} × ${c.target} (${(c.durationMs / 1000).toFixed(1)}s)${c.reason ? `: ${c.reason.split('\n')[0]?.slice(0, 300)}` : ''}\n`,
       ),
   });
+  if (clients.length > 0) {
+    report.clients = await runClientAxis(clients, clientOptions(values), signal);
+    for (const c of report.clients.cells) report.summary[c.status === 'pass' ? 'passed' : c.status === 'fail' ? 'failed' : 'skipped']++;
+    report.summary.total += report.clients.cells.length;
+    report.durationMs += report.clients.durationMs;
+    report.finishedAt = new Date().toISOString();
+    writeReport(values.out, report);
+  }
   const { summary } = report;
   process.stdout.write(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped in ${(report.durationMs / 1000).toFixed(1)}s\n`);
+  process.stdout.write(`report: ${values.out}/report.html (also report.md, report.json)\n`);
+  const { cleanup } = report;
+  for (const line of cleanupLines(report)) process.stdout.write(`${line.replace(/\*\*/g, '')}\n`);
+  const cleanedUp = !cleanup || (cleanup.leftovers.length === 0 && cleanup.errors.length === 0);
+  return summary.failed === 0 && cleanedUp && !signal.aborted ? 0 : 1;
+}
+
+interface ClientValues {
+  out?: string;
+  concurrency?: string;
+  'cell-timeout'?: string;
+  'client-scenarios'?: string;
+}
+
+function clientOptions(values: ClientValues) {
+  const cellTimeout = positive(values['cell-timeout'], 'cell-timeout');
+  const scenarios = list(values['client-scenarios']);
+  return {
+    outDir: values.out as string,
+    ...(scenarios.length > 0 ? { scenarios } : {}),
+    ...(values.concurrency ? { concurrency: positive(values.concurrency, 'concurrency') as number } : {}),
+    ...(cellTimeout ? { cellTimeoutMs: cellTimeout * 1000 } : {}),
+  };
+}
+
+/** `--client` without `--envoy`/`--image`: the client axis alone, in the same report format. */
+async function runClientsOnly(clients: ClientTarget[], values: ClientValues, signal: AbortSignal): Promise<number> {
+  const startedAt = new Date().toISOString();
+  process.stderr.write(`compat: clients ${clients.map((c) => c.label).join(', ')} → ${values.out}\n`);
+  const axis = await runClientAxis(clients, clientOptions(values), signal);
+  const count = (s: string) => axis.cells.filter((c) => c.status === s).length;
+  const summary = { passed: count('pass'), failed: count('fail'), skipped: count('skip'), total: axis.cells.length };
+  writeReport(values.out as string, {
+    tool: 'meshcp compat run',
+    runId: `clients-${Date.now().toString(36)}`,
+    runtime: 'process',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    durationMs: axis.durationMs,
+    concurrency: clientOptions(values).concurrency ?? 2,
+    targets: [],
+    scenarios: [],
+    cells: [],
+    summary,
+    clients: axis,
+  });
+  process.stdout.write(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped in ${(axis.durationMs / 1000).toFixed(1)}s\n`);
   process.stdout.write(`report: ${values.out}/report.html (also report.md, report.json)\n`);
   return summary.failed === 0 && !signal.aborted ? 0 : 1;
 }

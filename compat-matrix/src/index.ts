@@ -1,5 +1,6 @@
 export { Cell, type CellFault, RUN_LABEL } from './cell.js';
 export { main as compatMain, USAGE as COMPAT_USAGE } from './cli.js';
+export * from './clients/index.js';
 export { type ExecResult, exec } from './exec.js';
 export { type CellResult, type CellStatus, type MatrixReport, renderHtml, renderMarkdown, type TargetResult, writeReport } from './report.js';
 export { type MatrixOptions, runMatrix, targetsFrom } from './runner.js';

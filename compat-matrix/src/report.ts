@@ -5,6 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { renderClientHtml, renderClientMarkdown } from './clients/report.js';
+import type { ClientAxisReport } from './clients/run.js';
 import type { CellPhase } from './scenario.js';
 
 export type CellStatus = 'pass' | 'fail' | 'skip';
@@ -34,6 +36,10 @@ export interface TargetResult {
   provisionMs: number;
   provisioned?: string;
   provisionError?: string;
+  /** For an image: what its binary reported (`version` is what the table was read with). */
+  binaryVersion?: string;
+  /** Why `version` differs from `binaryVersion` (a dev build is read as the next minor). */
+  versionNote?: string;
 }
 
 export interface MatrixReport {
@@ -47,7 +53,12 @@ export interface MatrixReport {
   targets: TargetResult[];
   scenarios: { id: string; title: string }[];
   cells: CellResult[];
+  /** What the run removed and what it could not: leftovers or errors fail the run. */
+  cleanup?: { orphansRemoved: string[]; leftovers: string[]; errors: string[] };
+  /** Both axes together. */
   summary: { passed: number; failed: number; skipped: number; total: number };
+  /** The proxyless gRPC client axis (`--client`), when it ran. */
+  clients?: ClientAxisReport;
 }
 
 export function cellOf(report: MatrixReport, target: string, scenario: string): CellResult | undefined {
@@ -69,16 +80,20 @@ export function renderMarkdown(report: MatrixReport): string {
     `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped of ${summary.total} cells · runtime ${report.runtime} · ` +
       `${seconds(report.durationMs)} wall time, ${report.concurrency} cells at a time · ${report.startedAt}`,
     '',
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
   ];
-  for (const scenario of report.scenarios) {
+  // A client-only run (`--client` without `--envoy`) has no Envoy table.
+  if (report.targets.length > 0) lines.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
+  for (const scenario of report.targets.length > 0 ? report.scenarios : []) {
     const row = report.targets.map((t) => {
       const cell = cellOf(report, t.label, scenario.id);
       return cell ? `${MARK[cell.status]} ${seconds(cell.durationMs)}` : '';
     });
     lines.push(`| ${scenario.id} | ${row.join(' | ')} |`);
   }
+  for (const t of report.targets) {
+    if (t.binaryVersion) lines.push('', `Envoy ${t.label}: version ${t.binaryVersion} read from its binary${t.versionNote ? `; ${t.versionNote}` : ''}.`);
+  }
+  lines.push('', ...cleanupLines(report));
   const failures = report.cells.filter((c) => c.status === 'fail');
   if (failures.length > 0) {
     lines.push('', '## Failures', '');
@@ -89,7 +104,20 @@ export function renderMarkdown(report: MatrixReport): string {
       lines.push(`  - logs: ${Object.values(c.logs).join(', ')}`);
     }
   }
+  if (report.clients) lines.push('', renderClientMarkdown(report.clients));
   return `${lines.join('\n')}\n`;
+}
+
+/** The run's cleanup in words (empty when there was nothing to say). */
+export function cleanupLines(report: MatrixReport): string[] {
+  const c = report.cleanup;
+  if (!c) return [];
+  const lines: string[] = [];
+  if (c.leftovers.length > 0) lines.push(`**Cleanup failed**: ${c.leftovers.length} container(s) of this run still exist: ${c.leftovers.join(', ')}`);
+  for (const e of c.errors) lines.push(`**Cleanup error**: ${e}`);
+  if (c.orphansRemoved.length > 0) lines.push(`Removed ${c.orphansRemoved.length} container(s) left by runs that died: ${c.orphansRemoved.join(', ')}`);
+  if (lines.length === 0) lines.push('Cleanup: nothing left behind.');
+  return lines;
 }
 
 function esc(text: string): string {
@@ -104,7 +132,10 @@ export function renderHtml(report: MatrixReport): string {
   const { summary } = report;
   const ok = summary.failed === 0;
   const header = report.targets
-    .map((t) => `<th scope="col">Envoy ${esc(t.label)}${t.provisionError ? '<br><span class="small bad">not provisioned</span>' : ''}</th>`)
+    .map(
+      (t) =>
+        `<th scope="col">Envoy ${esc(t.label)}${t.binaryVersion ? `<br><span class="small">binary ${esc(t.binaryVersion)}${t.versionNote ? ` → ${esc(t.version ?? '')}` : ''}</span>` : ''}${t.provisionError ? '<br><span class="small bad">not provisioned</span>' : ''}</th>`,
+    )
     .join('');
   const rows = report.scenarios
     .map((s) => {
@@ -137,7 +168,7 @@ ${c.envoyErrors.length > 0 ? `<p>Envoy said:</p><pre class="envoy">${esc(c.envoy
   const targets = report.targets
     .map(
       (t) =>
-        `<li><b>${esc(t.label)}</b>: ${t.provisionError ? `<span class="bad">${esc(t.provisionError)}</span>` : esc(t.provisioned ?? '')} <span class="small">(${seconds(t.provisionMs)})</span></li>`,
+        `<li><b>${esc(t.label)}</b>: ${t.provisionError ? `<span class="bad">${esc(t.provisionError)}</span>` : esc(t.provisioned ?? '')}${t.versionNote ? ` <b>${esc(t.versionNote)}</b>` : ''} <span class="small">(${seconds(t.provisionMs)})</span></li>`,
     )
     .join('');
   return `<!doctype html>
@@ -163,13 +194,21 @@ pre.envoy { border-left: 4px solid #cf222e; }
 <h1>meshcp compatibility matrix</h1>
 <div class="banner">${summary.passed} passed · ${summary.failed} failed · ${summary.skipped} skipped of ${summary.total}</div>
 <p class="small">runtime ${esc(report.runtime)} · ${esc(report.startedAt)} · ${seconds(report.durationMs)} wall time · ${report.concurrency} cells at a time · run ${esc(report.runId)}</p>
-<table>
+${
+  report.targets.length > 0
+    ? `<table>
 <thead><tr><th scope="col">scenario</th>${header}</tr></thead>
 <tbody>
 ${rows}
-</tbody></table>
+</tbody></table>`
+    : ''
+}
 ${failures ? `<h2>Failures</h2>\n${failures}` : ''}
-<h2>Envoy targets</h2><ul>${targets}</ul>
+${report.targets.length > 0 ? `<h2>Envoy targets</h2><ul>${targets}</ul>` : ''}
+${report.clients ? renderClientHtml(report.clients) : ''}
+<h2>Cleanup</h2>${cleanupLines(report)
+    .map((l) => `<p${/^\*\*/.test(l) ? ' class="bad"' : ''}>${esc(l.replace(/\*\*/g, ''))}</p>`)
+    .join('')}
 </body></html>
 `;
 }

@@ -63,6 +63,12 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
   const scenarios = await loadScenarios(options.scenarios);
   const concurrency = Math.max(1, options.concurrency ?? 2);
   const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+  const cleanup: NonNullable<MatrixReport['cleanup']> = { orphansRemoved: [], leftovers: [], errors: [] };
+  // What runs that died (killed, crashed) left behind goes first: it holds ports and memory.
+  cleanup.orphansRemoved = await (runtime.sweepOrphans?.() ?? Promise.resolve([])).catch((error: Error) => {
+    cleanup.errors.push(`removing containers of dead runs failed: ${error.message}`);
+    return [];
+  });
 
   // Provisioning happens once per target, on first need, so cells of a ready
   // target run while the next one downloads or builds.
@@ -83,6 +89,11 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
         (p) => {
           result.provisionMs = Date.now() - t0;
           result.provisioned = p.detail;
+          if (p.envoyVersion) {
+            result.version = p.envoyVersion.effective;
+            result.binaryVersion = p.envoyVersion.reported;
+            if (p.envoyVersion.note) result.versionNote = p.envoyVersion.note;
+          }
           return p;
         },
         (error: Error) => {
@@ -122,6 +133,9 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
         logs: {},
       };
     }
+    // An image's version is known once its binary has been asked.
+    const imageSkip = target.version ? undefined : scenario.skip?.(provisioned.envoyVersion?.effective);
+    if (imageSkip) return { ...base, version: provisioned.envoyVersion?.effective as string, status: 'skip', durationMs: 0, reason: imageSkip, logs: {} };
     const timeoutMs = options.cellTimeoutMs ?? scenario.timeoutMs ?? DEFAULT_CELL_TIMEOUT_MS;
     const controller = new AbortController();
     const onRunAbort = () => controller.abort(new Error('the run was aborted'));
@@ -130,7 +144,8 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
     const fault = options.faults?.({ target, scenario: scenario.id });
     const cell = new Cell({
       targetLabel: target.label,
-      expectedVersion: target.version,
+      expectedVersion: target.version ?? provisioned.envoyVersion?.reported,
+      tableVersion: target.version ?? provisioned.envoyVersion?.effective,
       provisioned,
       runtime,
       scenarioId: scenario.id,
@@ -185,7 +200,9 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
     });
     await Promise.all(workers);
   } finally {
-    await runtime.sweep(RUN_LABEL, runId).catch(() => undefined);
+    await runtime.sweep(RUN_LABEL, runId).catch((error: Error) => cleanup.errors.push(`the end-of-run sweep failed: ${error.message}`));
+    // Proof, not hope: whatever still carries this run's label is reported (and fails the run).
+    cleanup.leftovers = await runtime.list(RUN_LABEL, runId).catch((error: Error) => [`(cannot list: ${error.message})`]);
   }
 
   const finished = Date.now();
@@ -214,6 +231,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixReport> {
     ),
     scenarios: scenarios.map((s) => ({ id: s.id, title: s.title })),
     cells,
+    cleanup,
     summary: {
       passed: cells.filter((c) => c.status === 'pass').length,
       failed: cells.filter((c) => c.status === 'fail').length,

@@ -1,19 +1,13 @@
-/** The Envoy versions the matrix runs by default: data in compat-matrix/envoy-versions.json, not code. */
-import { readFileSync } from 'node:fs';
+/** The Envoy versions the matrix runs by default: the releases in xds-protos/envoy-api.json, the one version file. */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENVOY_RELEASES, ENVOY_VERSIONS_FILE } from '@meshcp/xds-protos';
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const VERSIONS_FILE = join(PACKAGE_ROOT, 'envoy-versions.json');
+export const VERSIONS_FILE = ENVOY_VERSIONS_FILE;
 
-export interface VersionList {
-  versions: string[];
-}
-
-export function defaultVersions(file = VERSIONS_FILE): string[] {
-  const data = JSON.parse(readFileSync(file, 'utf8')) as VersionList;
-  if (!Array.isArray(data.versions) || data.versions.some((v) => !isVersion(v))) throw new Error(`${file}: "versions" must be a list of X.Y.Z strings`);
-  return data.versions;
+export function defaultVersions(): string[] {
+  return [...ENVOY_RELEASES];
 }
 
 export function isVersion(value: unknown): value is string {

@@ -3,7 +3,7 @@
  * targets with Envoy's own error text; an Envoy that never connects, a container
  * that will not start, an image that does not exist and a wheel that cannot be
  * downloaded each end their cell as failed with a reason — none hangs the run.
- * A version missing from envoy-versions.json, given to `meshcp compat run`, is
+ * A version missing from the releases in envoy-api.json, given to `meshcp compat run`, is
  * provisioned and run.
  */
 import { spawn } from 'node:child_process';
@@ -175,7 +175,7 @@ describe('a cell that overruns its deadline', () => {
 });
 
 describe('meshcp compat run', () => {
-  it('provisions and runs a version that is not in envoy-versions.json (1.39.1)', async () => {
+  it('provisions and runs a version that is not in the default releases (1.39.1)', async () => {
     expect(lib.defaultVersions()).not.toContain('1.39.1');
     const out = join(OUT, 'cli-1.39.1');
     const run = await runCli(

@@ -1,5 +1,5 @@
 /**
- * The whole matrix on podman: every Envoy version in envoy-versions.json × every
+ * The whole matrix on podman: every Envoy release in xds-protos/envoy-api.json × every
  * scenario, each cell in its own container with its own control plane. Every cell
  * must pass, nothing may be left running, and the report must read in a browser.
  */

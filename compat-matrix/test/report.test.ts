@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type MatrixReport, renderMarkdown, writeReport } from '../src/report.js';
+import { type MatrixReport, renderHtml, renderMarkdown, writeReport } from '../src/report.js';
+import { binaryVersion, parseEnvoyVersionOutput } from '../src/runtime/version.js';
 import { analyse, decodePng, FAIL_RED, PASS_GREEN, screenshot } from './chromium.js';
 
 const versions = ['1.36.4', '1.37.0', '1.38.3', '1.39.0', '1.40.0'];
@@ -76,4 +77,44 @@ describe('compat report', () => {
     expect(seen.near.green).toBeGreaterThan(14 * 1500);
     expect(seen.near.red).toBeGreaterThan(1500);
   }, 120_000);
+});
+
+describe('Envoy version from the binary', () => {
+  it('reads `envoy --version` output and treats a dev build as the next minor', () => {
+    expect(parseEnvoyVersionOutput('\nenvoy  version: 8f9b0a1c2d3e/1.40.0/Clean/RELEASE/BoringSSL\n\n')).toBe('1.40.0');
+    expect(parseEnvoyVersionOutput('envoy  version: 0123abcd/1.41.0-dev/Modified/RELEASE/BoringSSL')).toBe('1.41.0-dev');
+    expect(parseEnvoyVersionOutput('exec /docker-entrypoint.sh: no such file or directory')).toBeUndefined();
+    expect(binaryVersion('1.40.0')).toEqual({ reported: '1.40.0', effective: '1.40.0' });
+    expect(binaryVersion('1.41.0-dev')).toEqual({
+      reported: '1.41.0-dev',
+      effective: '1.41.0',
+      note: 'Envoy 1.41.0-dev is a development build: treated as 1.41.0, the next minor after 1.40',
+    });
+    expect(() => binaryVersion('main')).toThrow(/not an Envoy version/);
+  });
+
+  it('the report says which version an image’s binary reported, and why the table read another', () => {
+    const report = sample();
+    report.targets.push({
+      label: 'envoyproxy/envoy:dev-0123abcd',
+      image: 'envoyproxy/envoy:dev-0123abcd',
+      version: '1.41.0',
+      binaryVersion: '1.41.0-dev',
+      versionNote: binaryVersion('1.41.0-dev').note as string,
+      provisionMs: 10,
+      provisioned: 'image envoyproxy/envoy:dev-0123abcd',
+    });
+    report.cleanup = { orphansRemoved: [], leftovers: [], errors: [] };
+    const md = renderMarkdown(report);
+    expect(md).toContain(
+      'Envoy envoyproxy/envoy:dev-0123abcd: version 1.41.0-dev read from its binary; Envoy 1.41.0-dev is a development build: treated as 1.41.0, the next minor after 1.40.',
+    );
+    expect(md).toContain('Cleanup: nothing left behind.');
+    report.cleanup = { orphansRemoved: ['0123456789ab (pid 42)'], leftovers: ['fedcba987654'], errors: ['the end-of-run sweep failed: boom'] };
+    const bad = renderMarkdown(report);
+    expect(bad).toContain('**Cleanup failed**: 1 container(s) of this run still exist: fedcba987654');
+    expect(bad).toContain('**Cleanup error**: the end-of-run sweep failed: boom');
+    expect(bad).toContain('Removed 1 container(s) left by runs that died: 0123456789ab (pid 42)');
+    expect(renderHtml(report)).toContain('binary 1.41.0-dev → 1.41.0');
+  });
 });

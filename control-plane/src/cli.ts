@@ -1,18 +1,19 @@
-/** The `meshcp` command line (DESIGN.md §3). */
+/** The `meshcp` command line: serve, bootstrap, translate, status, envoy install, compat (usage below; README "Try it"). */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
-import { envoyProfile, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
+import { envoyBootstrap, envoyProfile, grpcBootstrap, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
 import { stringify } from 'yaml';
-import { envoyBootstrap, grpcBootstrap } from './bootstrap.js';
 import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
 import { FileSource } from './source/file-source.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
+               [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--region R --zone Z] [--xds-address HOST:PORT]
                    [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
@@ -20,20 +21,38 @@ const USAGE = `usage:
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp envoy install X.Y.Z
-  meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)`;
+  meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)
+  meshcp --version`;
+
+/** The version of the installed meshcp package (all @meshcp packages, the image and the chart share it). */
+export function meshcpVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
 
 class UsageError extends Error {}
 
 /**
- * `meshcp compat …` runs the compat matrix's own bin in a child process. The
- * dependency goes compat-matrix → meshcp, so the control plane finds it by path
- * (present in a checkout of the repository) instead of importing it.
+ * `meshcp compat …` runs the compat matrix's own bin in a child process. The compat
+ * matrix imports the control plane, so meshcp neither imports it nor lists it as a
+ * dependency (a package.json cycle also breaks a clean `tsc -b`): it runs the
+ * @meshcp/compat-matrix installed next to it (a checkout's workspace, or
+ * `npm install meshcp @meshcp/compat-matrix`), else the same version through `npm exec`.
  */
 function compat(args: string[]): Promise<number> {
-  const bin = fileURLToPath(new URL('../../compat-matrix/bin/meshcp-compat.js', import.meta.url));
-  if (!existsSync(bin)) throw new Error(`the compat matrix is not installed (${bin} not found; it ships with a checkout of the meshcp repository)`);
+  let command: string[];
+  try {
+    const packageDir = dirname(createRequire(import.meta.url).resolve('@meshcp/compat-matrix/package.json'));
+    command = [process.execPath, join(packageDir, 'bin', 'meshcp-compat.js')];
+    if (!existsSync(command[1] as string)) throw new Error(`the compat matrix is incomplete (${command[1]} not found)`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+    process.stderr.write(`meshcp compat: @meshcp/compat-matrix is not installed; running @meshcp/compat-matrix@${meshcpVersion()} through npm exec\n`);
+    command = ['npm', 'exec', '--yes', `--package=@meshcp/compat-matrix@${meshcpVersion()}`, '--', 'meshcp-compat'];
+  }
+  const [file, ...prefix] = command as [string, ...string[]];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: 'inherit' });
+    const child = spawn(file, [...prefix, ...args], { stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -47,6 +66,15 @@ function compat(args: string[]): Promise<number> {
       resolve(code ?? (signal ? 1 : 0));
     });
   });
+}
+
+/** How long `serve` may take to stop after SIGTERM/SIGINT before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+function positive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function need(value: string | undefined, flag: string): string {
@@ -63,8 +91,18 @@ async function serve(args: string[]): Promise<void> {
       'lease-namespace': { type: 'string' },
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+      'max-resource-names': { type: 'string' },
+      'max-streams-per-node': { type: 'string' },
+      'write-deadline-seconds': { type: 'string' },
     },
   });
+  const xds = {
+    ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
+    ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
+    ...(values['max-streams-per-node'] ? { maxStreamsPerNode: positive(values['max-streams-per-node'], 'max-streams-per-node') } : {}),
+    ...(values['write-deadline-seconds'] ? { writeDeadlineMs: positive(values['write-deadline-seconds'], 'write-deadline-seconds') * 1000 } : {}),
+  };
   const addresses = { xdsAddress: values['xds-address'] ?? '127.0.0.1:18000', adminAddress: values['admin-address'] ?? '127.0.0.1:9902' };
   // Kubernetes: --kubeconfig, or in-cluster config when run in a pod without --file.
   const kubernetes = values.kubeconfig || (!values.file && process.env.KUBERNETES_SERVICE_HOST);
@@ -75,10 +113,13 @@ async function serve(args: string[]): Promise<void> {
       ...(values['lease-namespace'] ? { lease: { namespace: values['lease-namespace'] } } : {}),
     });
   }
-  const plane = new ControlPlane(onKubernetes ? { source: onKubernetes.source, ...addresses } : { file: need(values.file, 'file'), ...addresses });
+  const plane = new ControlPlane(onKubernetes ? { source: onKubernetes.source, ...addresses, xds } : { file: need(values.file, 'file'), ...addresses, xds });
   await plane.start();
   onKubernetes?.startStatus(plane);
   const shutdown = () => {
+    // Bounded whatever the load: a stop that hangs (a stuck source, a peer that never
+    // closes) must not keep the process alive past its grace period.
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
     Promise.resolve(onKubernetes?.stop())
       .then(() => plane.stop())
       .finally(() => process.exit(0));
@@ -205,6 +246,11 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'compat':
         return await compat(rest);
+      case '--version':
+      case '-v':
+      case 'version':
+        process.stdout.write(`${meshcpVersion()}\n`);
+        return 0;
       default:
         process.stderr.write(`${USAGE}\n`);
         return command === undefined || command === 'help' || command === '--help' ? 0 : 2;

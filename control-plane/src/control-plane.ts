@@ -7,7 +7,7 @@ import { Metrics } from './metrics.js';
 import { Debouncer } from './source/debounce.js';
 import { FileSource } from './source/file-source.js';
 import { statusOf } from './xds/connection.js';
-import { XdsServer } from './xds/server.js';
+import { XdsServer, type XdsServerOptions } from './xds/server.js';
 
 /** Proxies of one service (the namespace/service their xDS node names), by sync state. */
 export interface ServiceProxyCounts {
@@ -24,6 +24,8 @@ export interface ControlPlaneOptions {
   adminAddress: string;
   debounceQuietMs?: number;
   debounceMaxMs?: number;
+  /** Transport limits of the xDS server (message size, streams, write deadline). */
+  xds?: XdsServerOptions;
 }
 
 function splitHostPort(address: string): { host: string; port: number } {
@@ -34,7 +36,7 @@ function splitHostPort(address: string): { host: string; port: number } {
 export class ControlPlane {
   readonly metrics = new Metrics();
   readonly cache = new SnapshotCache(this.metrics);
-  readonly xds = new XdsServer(this.cache, this.metrics);
+  readonly xds: XdsServer;
   private readonly log = logger('control-plane');
   private source?: MeshSource;
   private admin?: AdminServer;
@@ -46,6 +48,7 @@ export class ControlPlane {
   adminPort = 0;
 
   constructor(private readonly options: ControlPlaneOptions) {
+    this.xds = new XdsServer(this.cache, this.metrics, options.xds);
     this.debouncer = new Debouncer(options.debounceQuietMs ?? 100, options.debounceMaxMs ?? 1000, () => this.apply());
   }
 

@@ -1,4 +1,3 @@
-export { type BootstrapOptions, envoyBootstrap, grpcBootstrap } from './bootstrap.js';
 export { type CacheChange, type ProxyView, type ResourceHook, SnapshotCache } from './cache/snapshot-cache.js';
 export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 export { cacheRoot, envoyPath, installEnvoy } from './envoy-install.js';
@@ -6,6 +5,8 @@ export { logger, setLogLevel } from './log.js';
 export { Metrics } from './metrics.js';
 export { Debouncer } from './source/debounce.js';
 export { FileSource } from './source/file-source.js';
+export { Admission, DEFAULT_LIMITS, type StreamLimits } from './xds/admission.js';
 export * from './xds/protocol.js';
-export { XdsServer } from './xds/server.js';
-export { DeltaStream, SotwStream, type StreamContext, type StreamSink } from './xds/streams.js';
+export { XdsServer, type XdsServerOptions } from './xds/server.js';
+export { type SessionContext, type StreamTransport, XdsSession } from './xds/session.js';
+export { DeltaStream, type ResponseSink, SotwStream, type StreamDeps } from './xds/streams.js';

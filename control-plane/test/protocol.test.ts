@@ -304,6 +304,26 @@ describe('xDS server with a real grpc-js client', () => {
     expect(first).toBeUndefined();
   });
 
+  it('caps the streams of one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); the next waits for a free slot', async () => {
+    await server.stop();
+    server = new XdsServer(cache, metrics, { maxStreamsPerConnection: 3 });
+    port = await server.start('127.0.0.1:0');
+    cache.setModel(mesh(serviceYaml('a', [1001])));
+    // grpc-js shares one connection per target between clients: these five streams share it.
+    const streams = Array.from({ length: 5 }, (_, i) => {
+      const s = connect();
+      s.send({ node: { ...ENVOY_NODE, id: `conn-${i}` }, type_url: CLUSTER });
+      return s;
+    });
+    await expect.poll(() => server.openStreams()).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.openStreams()).toBe(3);
+    const waiting = streams.filter((s) => s.pending() === 0);
+    expect(waiting).toHaveLength(2);
+    streams.find((s) => s.pending() > 0)?.close();
+    await expect.poll(() => streams.filter((s) => s.pending() > 0).length).toBe(4);
+  });
+
   it('serves the standalone per-type services', async () => {
     cache.setModel(mesh(serviceYaml('a', [1001])));
     const cds = connect('sotw', '/envoy.service.cluster.v3.ClusterDiscoveryService/StreamClusters');

@@ -24,24 +24,35 @@ export class XdsTestClient {
     port: number,
     readonly mode: 'sotw' | 'delta' = 'sotw',
     path = mode === 'sotw' ? `${ADS}/StreamAggregatedResources` : `${ADS}/DeltaAggregatedResources`,
+    options: {
+      /** Never read responses (a client that stopped reading: flow control stays shut). */
+      paused?: boolean;
+      /** A connection of its own instead of grpc-js's shared one per target. */
+      ownConnection?: boolean;
+    } = {},
   ) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {});
     this.call = this.client.makeBidiStreamRequest(
       path,
       (b: Buffer) => b,
       (b: Buffer) => b,
     );
+    if (options.paused) this.call.pause();
+    else this.attachReader(mode);
+    this.call.on('status', (status) => {
+      this.status = status;
+      for (const w of this.statusWaiters) w(status);
+    });
+    this.call.on('error', () => undefined);
+  }
+
+  private attachReader(mode: 'sotw' | 'delta'): void {
     this.call.on('data', (bytes: Buffer) => {
       const decoded = mode === 'sotw' ? decodeDiscoveryResponse(bytes) : decodeDeltaDiscoveryResponse(bytes);
       const waiter = this.waiters.shift();
       if (waiter) waiter(decoded);
       else this.queue.push(decoded);
     });
-    this.call.on('status', (status) => {
-      this.status = status;
-      for (const w of this.statusWaiters) w(status);
-    });
-    this.call.on('error', () => undefined);
   }
 
   send(request: DiscoveryRequestJson | DeltaDiscoveryRequestJson): void {

@@ -10,7 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Cleanup, freePort, httpGet, parseClusterHosts, type RunningProcess, startProcess, tempDir, waitFor } from '@meshcp/compat-matrix';
-import { type BootstrapOptions, envoyBootstrap, installEnvoy } from 'meshcp';
+import { type BootstrapOptions, envoyBootstrap } from '@meshcp/translators';
+import { NEWEST_ENVOY_RELEASE } from '@meshcp/xds-protos';
+import { installEnvoy } from 'meshcp';
 import { stringify } from 'yaml';
 
 export {
@@ -28,7 +30,7 @@ export {
   waitFor,
 } from '@meshcp/compat-matrix';
 
-export const NEWEST_ENVOY = process.env.MESHCP_TEST_ENVOY ?? '1.40.0';
+export const NEWEST_ENVOY = process.env.MESHCP_TEST_ENVOY ?? NEWEST_ENVOY_RELEASE;
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MESHCP_BIN = join(REPO_ROOT, 'control-plane', 'bin', 'meshcp.js');
 

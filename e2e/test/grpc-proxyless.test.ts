@@ -4,7 +4,7 @@
  * including a weighted split counted from the backends' own counters.
  */
 import * as grpc from '@grpc/grpc-js';
-import { grpcBootstrap } from 'meshcp';
+import { grpcBootstrap } from '@meshcp/translators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, waitFor } from '../src/harness.js';
 import { startPlane, type TestPlane } from '../src/plane.js';

@@ -12,11 +12,11 @@
  * - While the API server is away each informer keeps its last view, so the last
  *   good model keeps being served; it catches up when the informers reconnect.
  */
-import type { MeshSource, SourceResult } from '@meshcp/translators';
+import { emptyLastGood, type LastGoodState, type MeshSource, type SourceResult } from '@meshcp/translators';
 import type { KubeClient } from './client.js';
 import { Informer, type InformerOptions, type InformerStats, type ResourceType } from './informer.js';
 import { type Logger, logger } from './log.js';
-import { type Assembled, assembleModel, type LastGood, type ObjectReport } from './mapping/assemble.js';
+import { type Assembled, assembleModel, type ObjectReport } from './mapping/assemble.js';
 import { type CustomObjectView, projectCustom } from './mapping/custom.js';
 import { type NodeView, projectNode, projectService, projectSlice, type ServiceView, type SliceView } from './mapping/native.js';
 
@@ -42,7 +42,7 @@ export class KubernetesSource implements MeshSource {
   private readonly httpRoutes: Informer<CustomObjectView>;
   private onUpdate?: (result: SourceResult) => void;
   private scheduled = false;
-  private lastGood: ReadonlyMap<string, LastGood> = new Map();
+  private lastGood: LastGoodState = emptyLastGood();
   private lastPublished = '';
   private lastErrors = '';
   private assembled?: Assembled;

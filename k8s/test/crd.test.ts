@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { documentedDefaults } from '@meshcp/translators';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -13,6 +14,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 interface Schema {
   type?: string;
   description?: string;
+  default?: unknown;
   properties?: Record<string, Schema>;
   items?: Schema;
   additionalProperties?: Schema;
@@ -33,6 +35,24 @@ function lookup(schema: Schema, path: string[]): Schema | undefined {
   return at;
 }
 
+/** Every default the schema states, as `default:` or "(default …)" in a description, by spec path (`ports[].protocol`). */
+function statedDefaults(schema: Schema, path = ''): Record<string, string> {
+  const found: Record<string, string> = {};
+  if (path !== '') {
+    if (schema.default !== undefined) found[path] = String(schema.default);
+    const described = /\(default ([^):][^)]*)\)/.exec(schema.description ?? '');
+    if (described) {
+      expect(found[path] ?? described[1], `${path}: default: and its description disagree`).toBe(described[1]);
+      found[path] = described[1] as string;
+    }
+  }
+  const item = schema.type === 'array' ? schema.items : undefined;
+  const properties = item?.properties ?? schema.properties ?? {};
+  const prefix = path === '' ? '' : item ? `${path}[].` : `${path}.`;
+  for (const [name, child] of Object.entries(properties)) Object.assign(found, statedDefaults(child, `${prefix}${name}`));
+  return found;
+}
+
 describe('meshservices.meshcp.io CRD', () => {
   it('has a schema entry, with a description, for every MeshService field the parser reads', () => {
     const parser = readFileSync(join(ROOT, 'translators', 'src', 'model', 'manifests.ts'), 'utf8');
@@ -49,6 +69,10 @@ describe('meshservices.meshcp.io CRD', () => {
   it('endpoint fields the parser reads are in the schema', () => {
     const endpoint = specSchema().properties?.endpoints?.items?.properties ?? {};
     expect(Object.keys(endpoint).sort()).toEqual(['address', 'health', 'locality', 'port', 'ports', 'priority', 'weight']);
+  });
+
+  it('documents exactly the defaults the parser applies (translators/src/model/defaults.ts)', () => {
+    expect(statedDefaults(specSchema())).toEqual(documentedDefaults());
   });
 
   it('the chart ships the same CRD', () => {

@@ -1,4 +1,5 @@
 /** The pure parts: projections, native mapping, model assembly, status building, backoff. */
+import { emptyLastGood } from '@meshcp/translators';
 import { describe, expect, it } from 'vitest';
 import {
   assembleModel,
@@ -7,7 +8,6 @@ import {
   type CustomObjectView,
   endpointHealth,
   httpRouteStatus,
-  type LastGood,
   meshServiceStatus,
   microTime,
   nativeMeshService,
@@ -162,12 +162,12 @@ const empty = { services: [], slices: [], nodes: [], meshServices: [], httpRoute
 describe('assembleModel', () => {
   it('a MeshService wins over a native Service of the same name', () => {
     const native = projectService(service('payments', [{ name: 'http', port: 80 }]))!;
-    const { model } = assembleModel({ ...empty, services: [native], meshServices: [meshServiceObject('payments', goodSpec)] }, new Map());
+    const { model } = assembleModel({ ...empty, services: [native], meshServices: [meshServiceObject('payments', goodSpec)] }, emptyLastGood());
     expect(model.services.get('shop/payments')?.ports[0]?.port).toBe(8080);
   });
 
   it('a rejected generation keeps serving the last good one, with the field path reported', () => {
-    const first = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', goodSpec, 1)] }, new Map());
+    const first = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', goodSpec, 1)] }, emptyLastGood());
     const second = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', badSpec, 2)] }, first.lastGood);
     expect(second.model.services.get('shop/payments')?.endpoints[0]?.ports.http).toBe(9001);
     expect(second.errors.map((e) => e.path)).toEqual(['spec.endpoints[0].ports.metrics']);
@@ -182,7 +182,7 @@ describe('assembleModel', () => {
     const native = projectService(service('orders', [{ name: 'http', port: 80 }]))!;
     const route = httpRoute('split', { parentRefs: [{ kind: 'Service', name: 'orders' }], rules: [{ backendRefs: [{ name: 'orders', port: 80 }] }] });
     const broken = httpRoute('broken', { parentRefs: [{ kind: 'Service', name: 'orders' }], rules: [{ backendRefs: [{ name: 'nope', port: 80 }] }] });
-    const out = assembleModel({ ...empty, services: [native], httpRoutes: [route, broken] }, new Map());
+    const out = assembleModel({ ...empty, services: [native], httpRoutes: [route, broken] }, emptyLastGood());
     expect(out.model.routes.map((r) => r.name)).toEqual(['split']);
     const brokenReport = out.reports.find((r) => r.object.name === 'broken')!;
     expect(brokenReport.unresolved.map((e) => e.path)).toEqual(['spec.rules[0].backendRefs[0]']);
@@ -259,7 +259,7 @@ describe('small helpers', () => {
   });
 
   it('lastGood is keyed by uid', () => {
-    const lastGood: Map<string, LastGood> = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', goodSpec)] }, new Map()).lastGood;
-    expect([...lastGood.keys()]).toEqual(['uid-payments']);
+    const { lastGood } = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', goodSpec)] }, emptyLastGood());
+    expect([...lastGood.versions.keys()]).toEqual(['uid-payments']);
   });
 });

@@ -2,7 +2,7 @@
  * KubernetesSource against a real kube-apiserver + etcd (k8s/scripts): initial
  * sync, only-used-fields, a CRD that appears later, and the API server going
  * away with etcd compacted meanwhile (410 Gone → relist) without ever
- * publishing a partial or empty model.
+ * publishing a partial or empty model; a TCP port conflict between MeshServices.
  */
 import { join } from 'node:path';
 import type { SourceResult } from '@meshcp/translators';
@@ -123,6 +123,33 @@ spec:
     );
     const withRoute = await waitFor('the route in the model', () => results.at(-1)?.model.routes.find((r) => r.name === 'split'));
     expect(withRoute.rules[0]?.backends.map((b) => b.name)).toEqual(['b', 'orders']);
+  });
+
+  it('two MeshServices claiming one TCP port: the one serving keeps it, the newcomer is rejected with a field path', async () => {
+    const tcp = (name: string) => `apiVersion: meshcp.io/v1alpha1
+kind: MeshService
+metadata: {name: ${name}, namespace: shop}
+spec:
+  ports: [{name: sql, port: 5432, protocol: TCP}]
+  endpoints: [{address: 127.0.0.1, port: 15432}]
+`;
+    await api.kubectlOk(['apply', '-f', '-'], tcp('db-z'));
+    await waitFor('db-z in the model', () => results.at(-1)?.model.services.has('shop/db-z'));
+    const since = results.length - 1;
+    // The newcomer sorts first, yet the incumbent keeps the port.
+    await api.kubectlOk(['apply', '-f', '-'], tcp('db-a'));
+    const conflict = await waitFor('the conflict reported', () => results.at(-1)?.errors.find((e) => e.object === 'MeshService shop/db-a'));
+    expect(conflict).toMatchObject({ path: 'spec.ports[0].port', reason: 'conflict' });
+    expect(conflict.message).toContain('already taken by MeshService shop/db-z');
+    const report = source.reports().find((r) => r.object.name === 'db-a');
+    expect(report?.invalid).toEqual([conflict]);
+    expect(report?.servedGeneration).toBeUndefined();
+    await api.kubectlOk(['delete', 'meshservice', '-n', 'shop', 'db-a']);
+    await waitFor('the conflict cleared', () => results.at(-1)?.errors.length === 0);
+    for (const result of results.slice(since)) {
+      expect(result.model.services.has('shop/db-z')).toBe(true);
+      expect(result.model.services.has('shop/db-a')).toBe(false);
+    }
   });
 
   it('API server stopped, etcd compacted, API server back: relists on 410 Gone, never publishes a partial or empty model', async () => {

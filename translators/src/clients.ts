@@ -5,10 +5,9 @@
  */
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '@meshcp/xds-protos';
 import { type ClientProfile, envoyProfile } from './envoy/capabilities.js';
-import { loadAssignment } from './envoy/endpoints.js';
-import { edsClusterNames, envoyConfigScopeKey, envoyDegraded, serviceOfCluster, translateEnvoyConfig, translateEnvoyEndpoints } from './envoy/translate.js';
+import { envoyConfigScopeKey, envoyDegraded, translateEnvoyConfig, translateEnvoyEndpoints } from './envoy/translate.js';
 import { grpcProfile } from './grpc/capabilities.js';
-import { translateGrpcConfig } from './grpc/translate.js';
+import { grpcDegraded, grpcUsableEndpoints, translateGrpcConfig, translateGrpcEndpoints } from './grpc/translate.js';
 import type { MeshModel } from './model/types.js';
 import { localityKey, type ProxyInfo } from './proxy.js';
 
@@ -31,6 +30,11 @@ export interface ProxyTranslation {
   config(model: MeshModel): ClientConfig;
   /** The CLA of one EDS cluster, or undefined when the model has no such EDS cluster. */
   endpoints(model: MeshModel, cluster: string): ClusterLoadAssignment | undefined;
+  /**
+   * How many endpoints of a CLA this client will really use, where that can be fewer
+   * than were sent (gRPC drops unweighted localities, gRFC A27); absent when all are.
+   */
+  usableEndpoints?(cla: ClusterLoadAssignment): number;
 }
 
 function envoyTranslation(proxy: ProxyInfo): ProxyTranslation {
@@ -50,16 +54,12 @@ function grpcTranslation(proxy: ProxyInfo): ProxyTranslation {
   return {
     family: 'grpc',
     profile,
-    // Proxyless gRPC output does not depend on listener ports or namespace.
-    configKey: profile.name,
+    // Proxyless gRPC output does not depend on listener ports; routes depend on the caller's namespace (GEP-1294).
+    configKey: `${profile.name}|${proxy.namespace}`,
     endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
-    config: (model) => translateGrpcConfig(model, profile),
-    endpoints: (model, cluster) => {
-      const target = serviceOfCluster(model, cluster);
-      if (!target || target.port.protocol === 'TCP' || !edsClusterNames(model).includes(cluster)) return undefined;
-      // Every gRPC implementation ignores localities without a weight (gRFC A27).
-      return loadAssignment(target.service, target.port, proxy.locality, { alwaysWeighLocalities: true });
-    },
+    config: (model) => ({ ...translateGrpcConfig(model, profile, proxy.namespace), degraded: grpcDegraded(model, profile, proxy.namespace) }),
+    endpoints: (model, cluster) => translateGrpcEndpoints(model, cluster, proxy.locality),
+    usableEndpoints: grpcUsableEndpoints,
   };
 }
 

@@ -84,13 +84,22 @@ export function proxyFromNode(node: NodeLike): ProxyInfo {
   const build = node.user_agent_build_version?.version;
   let versionText = node.user_agent_version ?? '';
   let version = parseVersion(versionText);
+  let kind = clientKind;
+  // C-core names its wrapping language in the version ("C-core 58.0.0 Python 1.85.1"):
+  // the kind is that language, the version its release (the C-core number is internal).
+  const core = kind === 'grpc-c-core' ? /^C-core\s+\S+\s+(\S+)\s+v?(\d+\.\d+(?:\.\d+)?)/i.exec(versionText) : null;
+  if (core?.[1] && core[2]) {
+    const language = core[1].toLowerCase();
+    kind = `grpc-${language === 'c++' ? 'cpp' : language}`;
+    version = parseVersion(core[2]);
+  }
   if (build && (build.major_number !== undefined || build.minor_number !== undefined)) {
     version = { major: build.major_number ?? 0, minor: build.minor_number ?? 0, patch: build.patch ?? 0 };
     versionText = formatVersion(version);
   }
   const info: ProxyInfo = {
     nodeId: node.id ?? '',
-    clientKind,
+    clientKind: kind,
     versionText,
     namespace: String(metadata[METADATA.namespace] ?? metadata.NAMESPACE ?? 'default'),
     service: String(metadata[METADATA.service] ?? node.cluster ?? ''),

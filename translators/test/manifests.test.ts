@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { envoyEndpointOptions, envoyProfile, failoverTier, loadAssignment, type MeshService, parseManifests } from '../src/index.js';
+import {
+  emptyLastGood,
+  envoyEndpointOptions,
+  envoyProfile,
+  failoverTier,
+  loadAssignment,
+  type MeshService,
+  parseManifests,
+  resolveLastGood,
+} from '../src/index.js';
 
 const service = (spec: Record<string, unknown>, name = 'payments') => ({
   apiVersion: 'meshcp.io/v1alpha1',
@@ -51,6 +60,107 @@ spec:
       },
     ]);
     expect(result.model.routes).toEqual([]);
+  });
+});
+
+const tcpService = (name: string, ports: { name: string; port: number; protocol: string }[]) =>
+  service({ ports, endpoints: [{ address: '10.0.0.1', port: 5000 }] }, name);
+
+describe('conflicts between objects', () => {
+  it('one object defined twice: the later one is rejected, naming both places; the first serves', () => {
+    const result = parseManifests([
+      { source: 'a.yaml', document: 1, doc: service({ ports: [{ port: 8080 }], endpoints: [{ address: '10.0.0.1', port: 1 }] }) },
+      { source: 'b.yaml', document: 3, doc: service({ ports: [{ port: 8080 }], endpoints: [{ address: '10.0.0.2', port: 1 }] }) },
+    ]);
+    expect(result.model.services.get('shop/payments')?.endpoints[0]?.address).toBe('10.0.0.1');
+    expect(result.errors).toEqual([
+      {
+        source: 'b.yaml',
+        object: 'MeshService shop/payments',
+        path: 'metadata.name',
+        message: 'MeshService shop/payments is defined twice: here (b.yaml (document 3)) and in a.yaml (document 1), which keeps serving; remove one of them',
+        reason: 'conflict',
+      },
+    ]);
+    expect(result.outcomes.map((o) => o.accepted)).toEqual([true, false]);
+  });
+
+  it('an HTTPRoute defined twice is a conflict too', () => {
+    const route = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'r', namespace: 'shop' },
+      spec: { parentRefs: [{ name: 'payments' }] },
+    };
+    const result = manifests(service({ ports: [{ port: 8080 }] }), route, route);
+    expect(result.model.routes).toHaveLength(1);
+    expect(result.errors.map((e) => [e.object, e.reason])).toEqual([['HTTPRoute shop/r', 'conflict']]);
+  });
+
+  it('two TCP services on one port: the later is rejected at spec.ports[i].port naming the holder; HTTP ports may share a number', () => {
+    const result = manifests(
+      tcpService('postgres', [{ name: 'sql', port: 5432, protocol: 'TCP' }]),
+      tcpService('web', [{ name: 'http', port: 5432, protocol: 'HTTP' }]),
+      tcpService('other-db', [
+        { name: 'http', port: 8080, protocol: 'HTTP' },
+        { name: 'sql', port: 5432, protocol: 'TCP' },
+      ]),
+    );
+    expect([...result.model.services.keys()]).toEqual(['shop/postgres', 'shop/web']);
+    expect(result.errors).toEqual([expect.objectContaining({ object: 'MeshService shop/other-db', path: 'spec.ports[1].port', reason: 'conflict' })]);
+    expect(result.errors[0]?.message).toContain('TCP port 5432 is already taken by MeshService shop/postgres (mesh/test.yaml)');
+  });
+
+  it('the incumbent keeps its TCP port even when the newcomer comes first in the input', () => {
+    const newcomer = { key: 'new', manifest: { source: 'a.yaml', doc: tcpService('new-db', [{ name: 'sql', port: 5432, protocol: 'TCP' }]) } };
+    const incumbent = { key: 'old', manifest: { source: 'b.yaml', doc: tcpService('old-db', [{ name: 'sql', port: 5432, protocol: 'TCP' }]) } };
+    const first = resolveLastGood([incumbent], emptyLastGood());
+    const second = resolveLastGood([newcomer, incumbent], first.state);
+    expect([...second.model.services.keys()]).toEqual(['shop/old-db']);
+    expect(second.outcomes.map((o) => [o.key, o.served !== undefined, o.conflicts.map((e) => e.path)])).toEqual([
+      ['new', false, ['spec.ports[0].port']],
+      ['old', true, []],
+    ]);
+  });
+
+  it('an object that turns invalid keeps serving its last good version; a new invalid one is left out', () => {
+    const good = { key: 'k', manifest: { source: 'f.yaml', doc: service({ ports: [{ port: 8080 }], endpoints: [{ address: '10.0.0.1', port: 1 }] }) } };
+    const bad = { key: 'k', manifest: { source: 'f.yaml', doc: service({ ports: [{ port: 8080 }], endpoints: [{ address: '10.0.0.1', port: 0 }] }) } };
+    const fresh = { key: 'other', manifest: { source: 'f.yaml', doc: service({ ports: [{ port: 70000 }] }, 'orders') } };
+    const first = resolveLastGood([good], emptyLastGood());
+    const second = resolveLastGood([bad, fresh], first.state);
+    expect([...second.model.services.keys()]).toEqual(['shop/payments']);
+    expect(second.model.services.get('shop/payments')?.endpoints[0]?.ports['port-0']).toBe(1);
+    expect(second.outcomes.map((o) => [o.invalid.map((e) => e.path), o.served?.manifest === good.manifest])).toEqual([
+      [['spec.endpoints[0].port'], true],
+      [['spec.ports[0].port'], false],
+    ]);
+    // Gone from the input: forgotten, not resurrected later.
+    expect([...resolveLastGood([], second.state).state.versions.keys()]).toEqual([]);
+  });
+});
+
+describe('weights and error texts', () => {
+  const route = (weight: unknown) => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: 'r', namespace: 'shop' },
+    spec: { parentRefs: [{ name: 'payments' }], rules: [{ backendRefs: [{ name: 'payments', port: 8080, weight }] }] },
+  });
+
+  it('a backend weight of 0 is representable; a negative one is rejected with its field path', () => {
+    const zero = manifests(service({ ports: [{ port: 8080 }] }), route(0));
+    expect(zero.errors).toEqual([]);
+    expect(zero.model.routes[0]?.rules[0]?.backends[0]?.weight).toBe(0);
+    const negative = manifests(service({ ports: [{ port: 8080 }] }), route(-1));
+    expect(negative.errors.map((e) => [e.path, e.message])).toEqual([['spec.rules[0].backendRefs[0].weight', 'must be 0-1000000, got -1']]);
+  });
+
+  it('a huge bad value is described, not copied, in the error', () => {
+    const result = manifests(service({ ports: [{ port: 8080, name: 'x'.repeat(5_000_000) }] }), service({ ports: [{ port: 'y'.repeat(1000) }] }, 'orders'));
+    expect(result.errors.map((e) => e.path)).toEqual(['spec.ports[0].name', 'spec.ports[0].port']);
+    for (const error of result.errors) expect(error.message.length).toBeLessThan(200);
+    expect(result.errors[1]?.message).toContain('(1000 characters)');
   });
 });
 

@@ -2,7 +2,7 @@
 // Builds one FileDescriptorSet (+ PGV rules) per Envoy API version from the
 // go-control-plane "envoy" Go module, into ~/.cache/meshcp/descriptors/<minor>/,
 // and links them under xds-protos/generated/. Nothing generated is committed.
-// Usage: node build-descriptors.mjs [MINOR ...]   (default: every version in envoy-api.json)
+// Usage: node build-descriptors.mjs [MINOR ...]   (default: every minor in envoy-api.json "descriptorModules")
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -34,14 +34,15 @@ function go(args, cwd) {
 }
 
 function build(minor) {
-  const moduleVersion = api.versions[minor];
+  const moduleVersion = api.descriptorModules[minor];
   if (!moduleVersion) throw new Error(`no go-control-plane module version listed for Envoy ${minor}`);
-  const outDir = join(cacheRoot, 'descriptors', minor);
+  // Keyed by what went into it, so checkouts with different package lists never rebuild each other's.
+  const outDir = join(cacheRoot, 'descriptors', `${minor}-${moduleVersion}-${cacheTag}`);
   const stamp = join(outDir, 'stamp');
   const linkDir = join(generatedDir, minor);
   const fresh = existsSync(stamp) && readFileSync(stamp, 'utf8') === `${moduleVersion} ${cacheTag}`;
   if (!fresh) {
-    const work = join(cacheRoot, 'descriptors', `${minor}.src`);
+    const work = join(cacheRoot, 'descriptors', `${minor}-${moduleVersion}-${cacheTag}.src`);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     writeFileSync(join(work, 'go.mod'), 'module meshcp.local/descdump\n\ngo 1.22\n');
@@ -66,14 +67,14 @@ function build(minor) {
 }
 
 const wanted = process.argv.slice(2);
-const minors = wanted.length > 0 ? wanted : Object.keys(api.versions);
+const minors = wanted.length > 0 ? wanted : Object.keys(api.descriptorModules);
 for (const minor of minors) {
   const started = Date.now();
   const result = build(minor);
   const how = result.fresh ? 'cached' : `built in ${((Date.now() - started) / 1000).toFixed(1)}s`;
   console.log(`descriptors ${minor} (${result.moduleVersion}): ${how}`);
 }
-if (minors.includes(api.runtime)) {
+if (minors.includes(api.runtimeMinor)) {
   // TypeScript types for the runtime API, generated from the same descriptors.
   execFileSync(process.execPath, [join(packageDir, 'scripts', 'generate-types.mjs')], { stdio: 'inherit' });
 }

@@ -10,7 +10,7 @@ import descriptorExt from 'protobufjs/ext/descriptor/index.js';
 
 const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const api = JSON.parse(readFileSync(join(packageDir, 'envoy-api.json'), 'utf8'));
-const set = descriptorExt.FileDescriptorSet.decode(readFileSync(join(packageDir, 'generated', api.runtime, 'descriptors.pb')));
+const set = descriptorExt.FileDescriptorSet.decode(readFileSync(join(packageDir, 'generated', api.runtimeMinor, 'descriptors.pb')));
 const root = protobuf.Root.fromDescriptor(set);
 root.resolveAll();
 

@@ -2,8 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliDecompressSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import descriptorExt from 'protobufjs/ext/descriptor/index.js';
+import { API_MINORS, compareMinor, RUNTIME_MINOR } from './envoy-versions.js';
 
 /** PGV rules of one message, as exported by go/descdump (protojson, proto field names). */
 export interface MessageRules {
@@ -22,35 +24,36 @@ export interface EnvoyApi {
   lookupType(fullName: string): protobuf.Type;
 }
 
-interface ApiManifest {
-  runtime: string;
-  versions: Record<string, string>;
-}
-
 const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
-const manifest: ApiManifest = JSON.parse(readFileSync(join(packageDir, 'envoy-api.json'), 'utf8'));
 
-/** Envoy minors we have API descriptors for, oldest first. */
-export const API_MINORS: readonly string[] = Object.keys(manifest.versions).sort(compareMinor);
-/** The API the server encodes with: the newest, a superset of the older ones. */
-export const RUNTIME_MINOR = manifest.runtime;
-
-export function compareMinor(a: string, b: string): number {
-  const [aMajor = 0, aMinor = 0] = a.split('.').map(Number);
-  const [bMajor = 0, bMinor = 0] = b.split('.').map(Number);
-  return aMajor - bMajor || aMinor - bMinor;
+/** Where one minor's `descriptors.pb` + `rules.json` are, and whether they are brotli-compressed (`.br`, as packed). */
+interface DescriptorFiles {
+  dir: string;
+  compressed: boolean;
 }
 
-function descriptorDir(minor: string): string {
-  const candidates = [
-    process.env.MESHCP_DESCRIPTORS ? join(process.env.MESHCP_DESCRIPTORS, minor) : undefined,
-    join(packageDir, 'generated', minor),
-    join(process.env.MESHCP_CACHE ?? join(homedir(), '.cache', 'meshcp'), 'descriptors', minor),
+/**
+ * In order: $MESHCP_DESCRIPTORS; `generated/` (links made by build-descriptors.mjs in a
+ * checkout); `descriptors/` (compressed, written by `npm pack`, in an installed
+ * package); the set-up cache.
+ */
+function descriptorFiles(minor: string): DescriptorFiles {
+  const candidates: DescriptorFiles[] = [
+    ...(process.env.MESHCP_DESCRIPTORS ? [{ dir: join(process.env.MESHCP_DESCRIPTORS, minor), compressed: false }] : []),
+    { dir: join(packageDir, 'generated', minor), compressed: false },
+    { dir: join(packageDir, 'descriptors', minor), compressed: true },
+    { dir: join(process.env.MESHCP_CACHE ?? join(homedir(), '.cache', 'meshcp'), 'descriptors', minor), compressed: false },
   ];
-  for (const dir of candidates) {
-    if (dir && existsSync(join(dir, 'descriptors.pb'))) return dir;
+  for (const candidate of candidates) {
+    if (existsSync(join(candidate.dir, candidate.compressed ? 'descriptors.pb.br' : 'descriptors.pb'))) return candidate;
   }
-  throw new Error(`Envoy API ${minor} descriptors not found; run \`npm run build:descriptors\` (looked in ${candidates.filter(Boolean).join(', ')})`);
+  throw new Error(
+    `Envoy API ${minor} descriptors not found (looked in ${candidates.map((c) => c.dir).join(', ')}); in a checkout run \`npm run build:descriptors\`, else reinstall @meshcp/xds-protos (its package carries them)`,
+  );
+}
+
+function readDescriptorFile(files: DescriptorFiles, name: string): Buffer {
+  return files.compressed ? brotliDecompressSync(readFileSync(join(files.dir, `${name}.br`))) : readFileSync(join(files.dir, name));
 }
 
 const loaded = new Map<string, EnvoyApi>();
@@ -83,14 +86,14 @@ function restoreMapFields(namespace: protobuf.NamespaceBase): void {
 export function loadEnvoyApi(minor: string = RUNTIME_MINOR): EnvoyApi {
   const cached = loaded.get(minor);
   if (cached) return cached;
-  const dir = descriptorDir(minor);
-  const set = descriptorExt.FileDescriptorSet.decode(readFileSync(join(dir, 'descriptors.pb')));
+  const files = descriptorFiles(minor);
+  const set = descriptorExt.FileDescriptorSet.decode(readDescriptorFile(files, 'descriptors.pb'));
   // biome-ignore lint/suspicious/noExplicitAny: protobufjs types fromDescriptor loosely
   const root = (protobuf.Root as any).fromDescriptor(set) as protobuf.Root;
   root.resolveAll();
   restoreMapFields(root);
   root.resolveAll();
-  const rulesJson: Record<string, MessageRules> = JSON.parse(readFileSync(join(dir, 'rules.json'), 'utf8'));
+  const rulesJson: Record<string, MessageRules> = JSON.parse(readDescriptorFile(files, 'rules.json').toString('utf8'));
   const types = new Map<string, protobuf.Type>();
   const api: EnvoyApi = {
     minor,

@@ -1,8 +1,9 @@
 /**
  * How an Envoy of a given version (or image) is provisioned and run. The matrix
- * talks only to this interface; podman is tested here, docker is for users' CI,
+ * talks only to this interface; podman and docker (a private dockerd) are tested here,
  * process is the fallback when no container runtime is available.
  */
+import type { BinaryVersion } from './version.js';
 
 export type RuntimeName = 'podman' | 'docker' | 'process';
 export const RUNTIMES: readonly RuntimeName[] = ['podman', 'docker', 'process'];
@@ -23,6 +24,8 @@ export interface Provisioned {
   binary?: string;
   /** What provisioning did, for the report. */
   detail: string;
+  /** For an image: the version its binary reports (`envoy --version`), and the one the table is read with. */
+  envoyVersion?: BinaryVersion;
 }
 
 export interface EnvoyLaunch {
@@ -56,8 +59,10 @@ export interface EnvoyRuntime {
   start(provisioned: Provisioned, launch: EnvoyLaunch): Promise<EnvoyInstance>;
   /** Ids of containers (or processes) carrying this label that still exist. */
   list(label: string, value: string): Promise<string[]>;
-  /** Removes anything still running with this label (a run's safety net). */
+  /** Removes anything still running with this label (a run's safety net); throws when that fails. */
   sweep(label: string, value: string): Promise<void>;
+  /** Removes what runs that died left behind (containers whose owner process is gone); returns what it removed. */
+  sweepOrphans?(): Promise<string[]>;
 }
 
 /** The Envoy arguments every cell uses; containers share the host network, hence no hot restart. */

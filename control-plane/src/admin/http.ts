@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConfigError } from '@meshcp/translators';
 import { ALL_TYPE_URLS, SHORT_NAME } from '@meshcp/xds-protos';
+import { AdminAccess } from '../auth/admin-access.js';
 import type { SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Metrics } from '../metrics.js';
 import { connectionJson } from '../xds/connection.js';
@@ -14,6 +15,8 @@ export interface AdminDeps {
   metrics: Metrics;
   configErrors: () => ConfigError[];
   sourcesSynced: () => boolean;
+  /** Who may read what; default: everything on loopback, `/debug` nowhere else. */
+  access?: AdminAccess;
 }
 
 export class AdminServer {
@@ -22,8 +25,17 @@ export class AdminServer {
   constructor(private readonly deps: AdminDeps) {}
 
   async start(host: string, port: number): Promise<number> {
+    const access = this.deps.access ?? new AdminAccess(undefined);
     const server = createServer((req, res) => {
-      this.route(req.url ?? '/')
+      const url = req.url ?? '/';
+      access
+        .check({
+          method: req.method ?? 'GET',
+          path: new URL(url, 'http://admin').pathname,
+          remoteAddress: req.socket.remoteAddress ?? '',
+          ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        })
+        .then((verdict) => (verdict.allowed ? this.route(url) : { status: verdict.status, type: 'text/plain', body: `${verdict.message}\n` }))
         .then(({ status, type, body }) => {
           res.writeHead(status, { 'content-type': type });
           res.end(body);
@@ -62,7 +74,18 @@ export class AdminServer {
         return json(200, {
           proxies: xds.connections().map((record) => {
             const view = xds.viewOf(record);
-            return { ...connectionJson(record), degraded: view && cache.isReady() ? cache.degradedFor(view) : [] };
+            const shown = { ...connectionJson(record), degraded: view && cache.isReady() ? cache.degradedFor(view) : [] };
+            // A gRPC client ACKs endpoints it will not use (gRFC A27): such EDS is not shown as SYNCED.
+            const empty = view && cache.isReady() ? cache.clustersWithoutUsableEndpoints(view) : [];
+            if (empty.length > 0) {
+              shown.degraded = [
+                ...shown.degraded,
+                ...empty.map((cluster) => `${cluster}: EDS sent with no endpoint gRPC will use (gRFC A27): RPCs fail UNAVAILABLE`),
+              ];
+              for (const type of Object.values(shown.types) as { short: string; status: string }[])
+                if (type.short === 'EDS' && type.status === 'SYNCED') type.status = 'NO_ENDPOINTS';
+            }
+            return shown;
           }),
         });
       case '/debug/errors':

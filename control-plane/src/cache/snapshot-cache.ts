@@ -18,7 +18,7 @@ import {
   type ProxyTranslation,
   translationFor,
 } from '@meshcp/translators';
-import { ENDPOINT, type EncodedResource, type EnvoyApi, loadEnvoyApi, SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
+import { type ClusterLoadAssignment, ENDPOINT, type EncodedResource, type EnvoyApi, loadEnvoyApi, SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type ConfigSet, type ConfigType, EMPTY_SET, type Rejection, type ResourceHook, type ResourceSet, SnapshotBuilder } from '../snapshot/builder.js';
@@ -54,6 +54,8 @@ interface StoredConfig {
 interface StoredEndpoints {
   resource?: EncodedResource;
   fresh: boolean;
+  /** For clients that use fewer endpoints than they are sent: how many of this CLA's they will use. */
+  usable?: number;
 }
 
 /** Service fingerprint without endpoints: equal fingerprints mean only endpoints changed. */
@@ -171,6 +173,16 @@ export class SnapshotCache {
     return { config: this.configVariants.size, endpoints };
   }
 
+  /**
+   * The clusters this client was sent endpoints for of which it will use none (a
+   * gRPC client drops unweighted localities, gRFC A27), so the admin API never shows
+   * such a client as healthy.
+   */
+  clustersWithoutUsableEndpoints(view: ProxyView): string[] {
+    if (!view.translation.usableEndpoints) return [];
+    return this.eds().list.filter((cluster) => this.endpointVariants.get(cluster)?.get(view.endpointKey)?.usable === 0);
+  }
+
   /** What this proxy was asked to do but cannot, for the admin API. */
   degradedFor(view: ProxyView): readonly string[] {
     return this.configSet(view).degraded;
@@ -238,7 +250,13 @@ export class SnapshotCache {
     if (stored?.fresh) return stored.resource;
     const started = process.hrtime.bigint();
     const built = this.builder.buildEndpoints(this.model, view.translation, cluster, stored?.resource);
-    variants.set(view.endpointKey, { ...(built.resource ? { resource: built.resource } : {}), fresh: true });
+    const countUsable = view.translation.usableEndpoints;
+    variants.set(view.endpointKey, {
+      ...(built.resource ? { resource: built.resource } : {}),
+      fresh: true,
+      // What is actually sent (after any fault hook) decides: zero usable endpoints must not pass for healthy.
+      ...(countUsable ? { usable: built.resource ? countUsable(built.resource.json as ClusterLoadAssignment) : 0 } : {}),
+    });
     const rejectionKey = `${cluster}|${view.endpointKey}`;
     if (built.rejection) {
       this.endpointRejections.set(rejectionKey, built.rejection);

@@ -1,17 +1,59 @@
 /**
  * The embedded default source: one YAML file or a directory of them, watched.
- * A file that does not parse keeps its last good content; an object that fails
- * validation keeps its last good version if it had one (and is left out if not);
- * either way the error is reported with file, object and field path.
+ *
+ * A source must never wipe the mesh by accident, so a file keeps its last good
+ * content, with an error at /debug/errors, when it
+ * - does not parse, is empty (only whitespace), or looks cut off mid-write (its
+ *   last document is incomplete and the file shrank);
+ * - is removed or moved away (to remove objects, delete them from the file: a
+ *   file holding only a comment is a deliberate "no objects");
+ * - cannot be read, or is larger than `maxFileBytes` (it is not even read).
+ * A changed file is applied only once its size and mtime stayed the same across
+ * the stability window, so a file being written is not read half-way. Objects
+ * then go through translators' resolveLastGood, as the Kubernetes source's do: an
+ * invalid object keeps its last good version; one defined twice (across files or
+ * within one) is a conflict and the definition that was serving keeps serving.
  */
-import { existsSync, type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
+import { closeSync, type FSWatcher, openSync, readdirSync, readSync, type Stats, statSync, watch } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type ConfigError, type Manifest, type MeshSource, parseManifests, type SourceResult } from '@meshcp/translators';
-import { parseAllDocuments } from 'yaml';
+import {
+  type ConfigError,
+  emptyLastGood,
+  type LastGoodState,
+  type Manifest,
+  type MeshSource,
+  parseManifests,
+  resolveLastGood,
+  type SourceObject,
+  type SourceResult,
+  truncateText,
+} from '@meshcp/translators';
+import { type Document, parseAllDocuments } from 'yaml';
 import { type Logger, logger } from '../log.js';
 import { Debouncer } from './debounce.js';
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
+export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_STABLE_MS = 100;
+
+export interface FileSourceOptions {
+  /** Largest manifest file meshcp reads (default 8 MiB, or MESHCP_MAX_FILE_BYTES). */
+  maxFileBytes?: number;
+  /** A changed file is applied once its size and mtime stay unchanged this long. */
+  stableMs?: number;
+}
+
+/** What is known about one file: the content last examined, and the last good documents. */
+interface FileState {
+  /** size, mtime and inode of the content last examined; unchanged → nothing to re-read. */
+  signature: string;
+  /** The documents of the last good content, served while the file is broken or gone. */
+  docs: Manifest[];
+  /** Size of the last good content, to tell a truncated file from an edited one. */
+  goodSize: number;
+  /** What is wrong with the content last examined (none if it is the good content). */
+  errors: ConfigError[];
+}
 
 function objectId(doc: unknown): string | undefined {
   if (typeof doc !== 'object' || doc === null) return undefined;
@@ -20,28 +62,61 @@ function objectId(doc: unknown): string | undefined {
   return `${o.kind} ${typeof o.metadata.namespace === 'string' ? o.metadata.namespace : 'default'}/${o.metadata.name}`;
 }
 
+function signatureOf(stats: Stats): string {
+  return `${stats.size}:${stats.mtimeMs}:${stats.ino}`;
+}
+
+function fileError(source: string, message: string, path = ''): ConfigError {
+  return { source, object: 'file', path, message: truncateText(message) };
+}
+
+/** Reads at most `expected + 1` bytes: a file that grew since its stat is caught, never read whole. */
+function readExpected(file: string, expected: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(expected + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class FileSource implements MeshSource {
   readonly name: string;
   private readonly path: string;
-  private readonly lastGoodFile = new Map<string, Manifest[]>();
-  private readonly lastGoodObject = new Map<string, Manifest>();
+  private readonly maxFileBytes: number;
+  private readonly stableMs: number;
+  private readonly fileStates = new Map<string, FileState>();
+  /** Signature of a changed file first seen at the previous check: applied once it is seen again unchanged. */
+  private readonly settling = new Map<string, string>();
+  private settleTimer?: NodeJS.Timeout;
+  private lastGood: LastGoodState = emptyLastGood();
   private watcher?: FSWatcher;
-  private readonly reload = new Debouncer(30, 300, () => this.load());
+  private readonly reload = new Debouncer(30, 300, () => this.load('change'));
   private readonly log: Logger = logger('file-source');
   private lastErrorsText = '';
 
   private onUpdate: (result: SourceResult) => void = () => undefined;
 
-  constructor(path: string) {
+  constructor(path: string, options: FileSourceOptions = {}) {
     this.path = resolve(path);
     this.name = `file:${this.path}`;
+    const fromEnv = Number(process.env.MESHCP_MAX_FILE_BYTES);
+    this.maxFileBytes = options.maxFileBytes ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_MAX_FILE_BYTES);
+    this.stableMs = options.stableMs ?? DEFAULT_STABLE_MS;
   }
 
   /** Loads once and starts watching. */
   async start(onUpdate: (result: SourceResult) => void): Promise<void> {
     this.onUpdate = onUpdate;
     this.load();
-    const isDirectory = existsSync(this.path) && statSync(this.path).isDirectory();
+    const isDirectory = this.isDirectory();
     const watchDir = isDirectory ? this.path : dirname(this.path);
     // Watch the directory, not the file: editors and `mv` replace files by rename.
     this.watcher = watch(watchDir, { persistent: false }, (_event, name) => {
@@ -52,72 +127,196 @@ export class FileSource implements MeshSource {
 
   stop(): void {
     this.reload.cancel();
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
     this.watcher?.close();
   }
 
-  private files(): string[] {
-    if (!existsSync(this.path)) return [];
-    if (!statSync(this.path).isDirectory()) return [this.path];
-    return readdirSync(this.path)
-      .filter((name) => MANIFEST_FILE.test(name))
-      .sort()
-      .map((name) => join(this.path, name));
+  private isDirectory(): boolean {
+    try {
+      return statSync(this.path).isDirectory();
+    } catch {
+      return false;
+    }
   }
 
-  load(): SourceResult {
-    const fileErrors: ConfigError[] = [];
-    const manifests: Manifest[] = [];
-    const files = this.files();
-    if (files.length === 0) fileErrors.push({ source: this.path, object: 'file', path: '', message: 'no such file or no manifest files in directory' });
-    for (const file of files) {
-      let docs: Manifest[] | undefined;
-      try {
-        const parsed = parseAllDocuments(readFileSync(file, 'utf8'));
-        const list = Array.isArray(parsed) ? parsed : [parsed];
-        const broken = list.flatMap((d) => d.errors);
-        if (broken.length > 0) {
-          for (const e of broken)
-            fileErrors.push({
-              source: file,
-              object: 'file',
-              path: e.linePos ? `line ${e.linePos[0].line}` : '',
-              message: `${e.code}: ${e.message.split('\n')[0]}`,
-            });
-        } else {
-          docs = list.map((d) => ({ source: file, doc: d.toJS() as unknown })).filter((m) => m.doc !== null && m.doc !== undefined);
-        }
-      } catch (error) {
-        fileErrors.push({ source: file, object: 'file', path: '', message: (error as Error).message });
-      }
-      if (docs) this.lastGoodFile.set(file, docs);
-      else if (this.lastGoodFile.has(file)) this.log.warn('keeping the last good content of a file that does not parse', { file });
-      manifests.push(...(this.lastGoodFile.get(file) ?? []));
+  /** The manifest files there are now, or an error saying why there are none. */
+  private listFiles(): { files: string[]; error?: ConfigError } {
+    try {
+      if (!statSync(this.path).isDirectory()) return { files: [this.path] };
+      const files = readdirSync(this.path)
+        .filter((name) => MANIFEST_FILE.test(name))
+        .sort()
+        .map((name) => join(this.path, name));
+      return files.length > 0 ? { files } : { files, error: fileError(this.path, 'no manifest files (*.yaml, *.yml, *.json) in the directory') };
+    } catch (error) {
+      return { files: [], error: fileError(this.path, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`) };
     }
-    for (const file of [...this.lastGoodFile.keys()]) if (!files.includes(file)) this.lastGoodFile.delete(file);
+  }
 
-    // An object that is invalid on its own falls back to its last good version.
-    const ownErrors: ConfigError[] = [];
-    const substituted = manifests.map((manifest) => {
-      const id = objectId(manifest.doc);
-      const errors = parseManifests([manifest]).errors.filter((e) => e.reason !== 'unresolved');
-      if (errors.length === 0) {
-        if (id) this.lastGoodObject.set(id, manifest);
-        return manifest;
+  /**
+   * Reads what changed and delivers the model. `start` (the first load, and the
+   * CLI's one-shot load) reads files as they are; `change` (the watcher) applies a
+   * changed file only once it has stayed the same for `stableMs`.
+   */
+  load(mode: 'start' | 'change' = 'start'): SourceResult {
+    const { files, error: listError } = this.listFiles();
+    const fileErrors: ConfigError[] = listError && this.fileStates.size === 0 ? [listError] : [];
+    let settling = false;
+    for (const file of files) {
+      if (this.examine(file, mode) === 'settling') settling = true;
+    }
+    if (settling) this.scheduleSettleCheck();
+
+    // A removed file keeps its last good objects, unless another file now defines them (a rename).
+    const liveIds = new Set(files.flatMap((file) => (this.fileStates.get(file)?.docs ?? []).map((m) => objectId(m.doc))));
+    const objects: SourceObject[] = [];
+    for (const [file, state] of this.fileStates) {
+      const present = files.includes(file);
+      let docs = state.docs;
+      if (!present) {
+        docs = docs.filter((m) => !liveIds.has(objectId(m.doc)));
+        if (docs.length === 0) {
+          this.fileStates.delete(file);
+          this.settling.delete(file);
+          continue;
+        }
+        fileErrors.push(
+          fileError(
+            file,
+            `the file was removed or moved away; its last good content (${docs.length} objects) keeps serving. To remove objects, delete them from the file, not the file`,
+          ),
+        );
+      } else {
+        fileErrors.push(...state.errors);
       }
-      ownErrors.push(...errors);
-      return (id && this.lastGoodObject.get(id)) || manifest;
-    });
-    const parsed = parseManifests(substituted);
-    const crossErrors = parsed.errors.filter((e) => e.reason === 'unresolved');
-    const errors = [...fileErrors, ...ownErrors, ...crossErrors];
+      for (const manifest of docs) objects.push({ key: `${objectId(manifest.doc) ?? `#${manifest.document}`}|${file}`, manifest });
+    }
+
+    const resolved = resolveLastGood(objects, this.lastGood);
+    this.lastGood = resolved.state;
+    const errors = [...fileErrors, ...resolved.errors];
     const text = JSON.stringify(errors);
     if (text !== this.lastErrorsText) {
       for (const error of errors) this.log.error('rejected', { ...error });
       if (errors.length === 0 && this.lastErrorsText !== '') this.log.info('all objects accepted');
       this.lastErrorsText = text;
     }
-    const result = { model: parsed.model, errors };
+    const result = { model: resolved.model, errors };
     this.onUpdate(result);
     return result;
+  }
+
+  private scheduleSettleCheck(): void {
+    if (this.settleTimer) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.load('change');
+    }, this.stableMs);
+  }
+
+  /** Brings one file's state up to date; 'settling' when it changed and must be looked at again. */
+  private examine(file: string, mode: 'start' | 'change'): 'settled' | 'settling' {
+    const state = this.fileStates.get(file) ?? { signature: '', docs: [], goodSize: 0, errors: [] };
+    this.fileStates.set(file, state);
+    let stats: Stats;
+    try {
+      stats = statSync(file);
+    } catch (error) {
+      state.signature = '';
+      state.errors = [fileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; keeping its last good content`)];
+      return 'settled';
+    }
+    const signature = signatureOf(stats);
+    if (signature === state.signature) return 'settled';
+    if (stats.size > this.maxFileBytes) {
+      // Not read at all: parsing 50 MiB of YAML would stall the event loop for seconds.
+      state.signature = signature;
+      state.errors = [
+        fileError(
+          file,
+          `the file is ${stats.size} bytes, more than the limit of ${this.maxFileBytes} (MESHCP_MAX_FILE_BYTES); not read, keeping its last good content`,
+        ),
+      ];
+      return 'settled';
+    }
+    if (mode === 'change' && this.settling.get(file) !== signature) {
+      this.settling.set(file, signature);
+      return 'settling';
+    }
+    this.settling.delete(file);
+    let bytes: Buffer;
+    try {
+      bytes = readExpected(file, stats.size);
+    } catch (error) {
+      state.signature = '';
+      state.errors = [fileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; keeping its last good content`)];
+      return 'settled';
+    }
+    if (bytes.length !== stats.size) {
+      // Written to while being read: look again once it settles.
+      this.settling.set(file, '');
+      return mode === 'change' ? 'settling' : 'settled';
+    }
+    state.signature = signature;
+    this.parse(file, bytes, state);
+    return 'settled';
+  }
+
+  private parse(file: string, bytes: Buffer, state: FileState): void {
+    const text = bytes.toString('utf8');
+    if (text.trim() === '') {
+      // Zero bytes is what a truncating writer (`>` redirect, a crashed editor) leaves behind.
+      state.errors =
+        state.docs.length > 0
+          ? [fileError(file, 'the file is empty; keeping its last good content. To remove every object, leave a comment in the file (e.g. "# no objects")')]
+          : [];
+      return;
+    }
+    const parsed = parseAllDocuments(text);
+    const list: Document[] = Array.isArray(parsed) ? parsed : [parsed as unknown as Document];
+    const broken = list.flatMap((d) => d.errors);
+    if (broken.length > 0) {
+      state.errors = broken
+        .slice(0, 5)
+        .map((e) =>
+          fileError(
+            file,
+            `${e.code}: ${(e.message.split('\n')[0] ?? '').trim()}; keeping the file's last good content`,
+            e.linePos ? `line ${e.linePos[0].line}` : '',
+          ),
+        );
+      return;
+    }
+    let docs: Manifest[];
+    try {
+      docs = list
+        .map((d, i) => ({ source: file, doc: d.toJS({ maxAliasCount: 100 }) as unknown, document: i + 1 }))
+        .filter((m) => m.doc !== null && m.doc !== undefined);
+    } catch (error) {
+      state.errors = [fileError(file, `${(error as Error).message}; keeping the file's last good content`)];
+      return;
+    }
+    const last = docs.at(-1);
+    const lastErrors = last ? parseManifests([last]).errors.filter((e) => e.reason === undefined || e.reason === 'invalid') : [];
+    // Cut off mid-write: the file shrank and its last document is invalid and either
+    // lacks its skeleton or stops mid-line (editors end a file with a newline). The
+    // documents after the cut are missing, not deleted, so the whole file is kept.
+    const cutMidLine = !text.endsWith('\n');
+    const noSkeleton = last !== undefined && (objectId(last.doc) === undefined || (last.doc as { spec?: unknown }).spec == null);
+    if (last && lastErrors.length > 0 && (cutMidLine || noSkeleton) && state.docs.length > 0 && bytes.length < state.goodSize) {
+      state.errors = [
+        fileError(
+          file,
+          `the file looks truncated (it shrank from ${state.goodSize} to ${bytes.length} bytes and its last document is incomplete); keeping its last good content`,
+          `document ${last.document}`,
+        ),
+        ...lastErrors.slice(0, 5),
+      ];
+      return;
+    }
+    state.docs = docs;
+    state.goodSize = bytes.length;
+    state.errors = [];
   }
 }

@@ -1,4 +1,7 @@
-/** What the admin API shows per connected stream; updated by the stream state machines. */
+/**
+ * The admin record: what /debug/proxies, `meshcp status` and object status show per
+ * connected stream. Admission creates it; the stream state machine updates its types.
+ */
 import { SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
 import type { SyncStatus } from './protocol.js';
 
@@ -59,4 +62,13 @@ export function connectionJson(record: ConnectionRecord) {
       ]),
     ),
   };
+}
+
+/** Longest NACK text kept in logs and the admin record (1 KiB): a client can send megabytes. */
+export const MAX_ERROR_TEXT_CHARS = 1024;
+
+/** Cuts client-supplied text to `maxChars` characters, saying how much was dropped. */
+export function truncateText(text: string, maxChars = MAX_ERROR_TEXT_CHARS): string {
+  if (text.length <= maxChars) return text;
+  return `${text.slice(0, maxChars)}… (${text.length - maxChars} more characters dropped)`;
 }

@@ -10,6 +10,8 @@ export class HeldVersions {
   private readonly versions = new Map<string, string>();
   private readonly digest = new SetDigest();
   private undoLog = new Map<string, string | undefined>();
+  /** Versions the last response carried, by name. */
+  private sentLog = new Map<string, string>();
 
   get(name: string): string | undefined {
     return this.versions.get(name);
@@ -49,27 +51,39 @@ export class HeldVersions {
   /** Applies a response (updates and removals) and returns the new set version. */
   apply(resources: Iterable<{ name: string; version: string }>, removed: Iterable<string> = []): string {
     this.undoLog = new Map();
+    this.sentLog = new Map();
     for (const r of resources) {
       this.undoLog.set(r.name, this.versions.get(r.name));
+      this.sentLog.set(r.name, r.version);
       this.hold(r.name, r.version);
     }
     for (const name of removed) {
-      this.undoLog.set(name, this.versions.get(name));
+      const before = this.versions.get(name);
+      // A removal of something never held (a reconnect's stale claim) has nothing to undo.
+      if (before === undefined) continue;
+      this.undoLog.set(name, before);
       this.forget(name);
     }
     return this.version();
   }
 
-  /** Reverts the last response (it was NACKed); returns name → the version rejected. */
+  /**
+   * Reverts the last response (it was NACKed) for what the client still holds of it,
+   * and returns name → the version it rejected: every resource of that response, even
+   * one the client dropped from its subscription since, so it is never sent again.
+   */
   undo(): Map<string, string> {
-    const rejected = new Map<string, string>();
     for (const [name, before] of this.undoLog) {
-      const sent = this.versions.get(name);
-      if (sent !== undefined) rejected.set(name, sent);
+      const sent = this.sentLog.get(name);
+      const now = this.versions.get(name);
+      // Changed since (unsubscribed, or removed): nothing of this response is held any more.
+      if (now !== sent) continue;
       this.forget(name);
       if (before !== undefined) this.hold(name, before);
     }
+    const rejected = this.sentLog;
     this.undoLog = new Map();
+    this.sentLog = new Map();
     return rejected;
   }
 }

@@ -1,9 +1,12 @@
 /**
  * The xDS protocol decisions, in one place and free of I/O, so they can be tested
- * directly as well as through a real gRPC client. References are to the xDS REST
- * and gRPC protocol document (envoyproxy.io, "xDS REST and gRPC protocol").
+ * directly as well as through a real gRPC client. Each rule is a named function
+ * with the section of the xDS protocol document it implements
+ * (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol, cited as
+ * `xds_protocol#anchor`) and, where a peer got it wrong, the issue that shows it.
+ * Every issue number here was checked to be the issue it describes.
  */
-import { CLUSTER, LISTENER } from '@meshcp/xds-protos';
+import { CLUSTER, ENDPOINT, LISTENER, type TypeUrl } from '@meshcp/xds-protos';
 
 /** What one request on a stream means for one resource type. */
 export type RequestKind =
@@ -13,10 +16,7 @@ export type RequestKind =
   | 'ack'
   /** Answers our latest response and rejects it (`error_detail` set). */
   | 'nack'
-  /**
-   * Answers a response older than our latest. Ignored: the client will answer the
-   * newer one (Contour #1176 answered stale nonces and pushed twice).
-   */
+  /** Answers a response older than our latest (see `isStaleNonce`). */
   | 'stale'
   /** A request without nonce after the first one: a subscription change. */
   | 'update';
@@ -26,11 +26,54 @@ export interface TypeProgress {
   latestNonce?: string;
 }
 
+/**
+ * xds_protocol#resource-updates: "A nonce becomes stale following a newer nonce
+ * being presented to Envoy in a DiscoveryResponse", and the server should not send
+ * a response for a request with a stale nonce — the client will answer the newer
+ * response anyway. Answering them pushes twice (Contour #1187, "xDS stale nonce is
+ * ignored").
+ */
+export function isStaleNonce(progress: TypeProgress, responseNonce: string): boolean {
+  return responseNonce !== progress.latestNonce;
+}
+
+/**
+ * xds_protocol#xds-ack-nack: a request carrying the nonce of our latest response
+ * ACKs it, or NACKs it when `error_detail` is set (the presence of error_detail is
+ * what marks a NACK, not the version: envoyproxy/envoy PR #14841).
+ */
 export function classifyRequest(progress: TypeProgress | undefined, responseNonce: string | undefined, hasError: boolean): RequestKind {
   if (!progress) return 'initial';
   if (!responseNonce) return 'update';
-  if (responseNonce !== progress.latestNonce) return 'stale';
+  if (isStaleNonce(progress, responseNonce)) return 'stale';
   return hasError ? 'nack' : 'ack';
+}
+
+/**
+ * Delta (xds_protocol#incremental-xds): "the server must honor changes to the
+ * subscription state even if the nonce is stale" (envoyproxy/envoy PR #16659) —
+ * subscribe/unsubscribe are changes, not a restatement. A SotW request restates its
+ * whole list on the next ACK, so a stale one is dropped entirely.
+ */
+export function staleRequestChangesSubscription(mode: 'sotw' | 'delta'): boolean {
+  return mode === 'delta';
+}
+
+/**
+ * xds_protocol#grouping-resources-into-responses: in SotW, Listener and Cluster
+ * responses carry every resource the client subscribes to, and omission means
+ * removal; RDS/EDS responses may carry only what changed.
+ */
+export function requiresFullStateInSotw(typeUrl: string): boolean {
+  return typeUrl === LISTENER || typeUrl === CLUSTER;
+}
+
+/**
+ * xds_protocol#how-the-client-specifies-what-resources-to-return: only Listener and
+ * Cluster support the legacy "no names on the first request means everything" form.
+ */
+export function allowsLegacyWildcard(typeUrl: string): boolean {
+  return typeUrl === LISTENER || typeUrl === CLUSTER;
 }
 
 export interface Subscription {
@@ -40,20 +83,20 @@ export interface Subscription {
   names: Set<string>;
 }
 
-/** Only Listener and Cluster support the legacy "empty names means everything" form. */
-export function allowsLegacyWildcard(typeUrl: string): boolean {
-  return typeUrl === LISTENER || typeUrl === CLUSTER;
-}
-
 /**
- * SotW subscription after a request (protocol doc, "How the client specifies what
- * resources to return"): '*' subscribes to everything; empty names on the first
- * LDS/CDS request is the legacy wildcard, which later empty requests keep;
- * otherwise the list replaces the previous one.
+ * SotW subscription after a request (xds_protocol#how-the-client-specifies-what-resources-to-return):
+ * '*' subscribes to everything; empty names on the first LDS/CDS request is the
+ * legacy wildcard, which later empty requests keep; otherwise the list replaces the
+ * previous one. Linear in the request's names.
  */
 export function nextSotwSubscription(previous: Subscription | undefined, typeUrl: string, requested: readonly string[]): Subscription {
-  const names = new Set(requested.filter((n) => n !== '*'));
-  if (requested.includes('*')) return { wildcard: true, legacyWildcard: false, names };
+  const names = new Set<string>();
+  let star = false;
+  for (const name of requested) {
+    if (name === '*') star = true;
+    else names.add(name);
+  }
+  if (star) return { wildcard: true, legacyWildcard: false, names };
   if (requested.length === 0 && allowsLegacyWildcard(typeUrl) && (!previous || previous.legacyWildcard)) {
     return { wildcard: true, legacyWildcard: true, names };
   }
@@ -61,9 +104,11 @@ export function nextSotwSubscription(previous: Subscription | undefined, typeUrl
 }
 
 /**
- * Delta subscription after a request: subscribe/unsubscribe are changes to the set;
- * '*' toggles wildcard; an LDS/CDS stream whose first request subscribes to nothing
- * is wildcard (legacy), until it names resources explicitly.
+ * Delta subscription after a request (xds_protocol#incremental-xds): subscribe and
+ * unsubscribe change the set; '*' toggles wildcard; an LDS/CDS stream whose first
+ * request subscribes to nothing is wildcard (legacy) until it names resources.
+ * Linear in the request's names; `previous` is updated in place when given, so an
+ * ACK on a stream subscribed to 50,000 names costs nothing.
  */
 export function nextDeltaSubscription(
   previous: Subscription | undefined,
@@ -71,37 +116,93 @@ export function nextDeltaSubscription(
   subscribe: readonly string[],
   unsubscribe: readonly string[],
 ): Subscription {
-  const names = new Set(previous?.names ?? []);
-  let wildcard = previous?.wildcard ?? false;
-  let legacyWildcard = previous?.legacyWildcard ?? false;
+  const sub: Subscription = previous ?? { wildcard: false, legacyWildcard: false, names: new Set() };
   if (!previous && subscribe.length === 0 && allowsLegacyWildcard(typeUrl)) {
-    wildcard = true;
-    legacyWildcard = true;
+    sub.wildcard = true;
+    sub.legacyWildcard = true;
   }
+  let star = false;
+  let named = false;
   for (const name of subscribe) {
-    if (name === '*') wildcard = true;
-    else names.add(name);
+    if (name === '*') star = true;
+    else {
+      named = true;
+      sub.names.add(name);
+    }
   }
-  if (subscribe.some((n) => n !== '*') && legacyWildcard) {
-    wildcard = subscribe.includes('*');
-    legacyWildcard = false;
+  if (star) sub.wildcard = true;
+  if (named && sub.legacyWildcard) {
+    sub.wildcard = star;
+    sub.legacyWildcard = false;
   }
   for (const name of unsubscribe) {
     if (name === '*') {
-      wildcard = false;
-      legacyWildcard = false;
-    } else names.delete(name);
+      sub.wildcard = false;
+      sub.legacyWildcard = false;
+    } else sub.names.delete(name);
   }
-  return { wildcard, legacyWildcard, names };
+  return sub;
 }
 
 /**
- * Which way this push goes: additions make before break (CDS → EDS → LDS → RDS,
- * so no route points at a cluster Envoy does not know and no cluster warms without
- * its endpoints: go-control-plane #526); pure removals break in reverse.
+ * xds_protocol#eventual-consistency-considerations: additions make before break
+ * (CDS → EDS → LDS → RDS, so no route points at a cluster Envoy does not know);
+ * pure removals break in reverse. go-control-plane #526 ("send EDS before CDS, CDS
+ * will not resubscribe") is what happens otherwise.
  */
 export function pushOrder<T extends string>(addOrder: readonly T[], onlyRemovals: boolean): readonly T[] {
   return onlyRemovals ? [...addOrder].reverse() : addOrder;
+}
+
+/**
+ * xds_protocol#resource-warming: an updated cluster warms until its endpoints
+ * arrive, and Envoy ACKs the CDS response only once warming is done — so EDS must
+ * not wait for that ACK, while every other type waits for the types before it.
+ */
+export function mayPushWhileUnanswered(typeUrl: TypeUrl, unanswered: TypeUrl): boolean {
+  return typeUrl === ENDPOINT && unanswered === CLUSTER;
+}
+
+/**
+ * xds_protocol#resource-warming: a cluster that CDS updates (not adds) is re-created
+ * and warms only on a fresh EDS response, even when its endpoints did not change —
+ * so they are sent again (go-control-plane #245, "Trigger EDS push whenever CDS
+ * changes"; without it Envoy waits out initial_fetch_timeout).
+ */
+export function endpointsFollowClusterUpdate(typeUrl: TypeUrl): boolean {
+  return typeUrl === CLUSTER;
+}
+
+/**
+ * xds_protocol#xds-ack-nack: after a NACK the client keeps its previous version;
+ * sending the same rejected version again only earns the same NACK, forever
+ * (go-control-plane PR #794, "Provide callback to decide if nack should be
+ * retried", and issue #962, "Resource is constantly re-sent if NACKed"). A resource
+ * is sent again only once its version changes.
+ */
+export function mayResend(rejectedVersion: string | undefined, currentVersion: string): boolean {
+  return rejectedVersion !== currentVersion;
+}
+
+/**
+ * Delta removals (xds_protocol#knowing-when-a-requested-resource-does-not-exist):
+ * a resource is reported in `removed_resources` only when the client holds it or
+ * subscribed to it by name — a name it never asked for is never "removed" (no
+ * phantom removals). Asking by name for one that does not exist gets a removal
+ * (go-control-plane #565); the name stays subscribed, so it is sent if it appears.
+ */
+export function reportsRemoval(clientHolds: boolean, subscribedByName: boolean): boolean {
+  return clientHolds || subscribedByName;
+}
+
+/**
+ * SotW RDS/EDS: when the client drops a name from its list it also drops the
+ * resource, so a later re-subscribe must send it again even if its version did not
+ * change (go-control-plane #583, "Removing and adding a cluster will cause EDS not
+ * sending to Envoy").
+ */
+export function forgetsDroppedNames(typeUrl: string): boolean {
+  return !requiresFullStateInSotw(typeUrl);
 }
 
 /** Status of one type for one proxy, as the admin API and `meshcp status` show it. */

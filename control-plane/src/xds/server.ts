@@ -1,20 +1,24 @@
 /**
  * The xDS gRPC transport: ADS (SotW and Delta) and the per-type CDS/EDS/LDS/RDS
- * services on @grpc/grpc-js. Messages arrive as raw bytes and are decoded here so a
- * malformed one ends only its own stream, with a clear status.
+ * services on @grpc/grpc-js, and the limits only the transport can enforce (message
+ * size, streams per HTTP/2 connection, resetting a stream nobody reads). Messages
+ * arrive as raw bytes; each call is an `XdsSession` (session.ts) that decodes them,
+ * so a malformed one ends only its own stream, with a clear status.
  */
+import type * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { CLUSTER, decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, ENDPOINT, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
 import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { Admission, DEFAULT_LIMITS, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
-import { DeltaStream, ProtocolError, SotwStream, Status, type StreamContext, type StreamSink } from './streams.js';
-
-type Stream = SotwStream | DeltaStream;
+import { type SessionContext, XdsSession } from './session.js';
 
 /** Streams told about a cache change per event-loop turn. */
 const FAN_OUT_SLICE = 256;
+/** Time spent on queued requests before the event loop gets a turn. */
+const REQUEST_SLICE_MS = 10;
 type Duplex = grpc.ServerDuplexStream<Buffer, Buffer>;
 
 const identity = (value: Buffer) => value;
@@ -47,31 +51,108 @@ const ENDPOINTS: readonly Endpoint[] = [
   { service: 'route.v3.RouteDiscoveryService', sotw: 'StreamRoutes', delta: 'DeltaRoutes', only: ROUTE },
 ];
 
-export interface XdsServerOptions {
-  /** Requests naming more resources are refused with RESOURCE_EXHAUSTED. */
-  maxResourceNames?: number;
+export interface XdsServerOptions extends Partial<StreamLimits> {
+  /** Largest request accepted, in bytes (default 4 MiB); larger ones end their stream with RESOURCE_EXHAUSTED. */
+  maxMessageBytes?: number;
+  /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection?: number;
+}
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 16;
+
+/**
+ * The HTTP/2 stream under a grpc-js server call. grpc-js has no public way to reset
+ * a stream, and a status sent to a client that stopped reading queues behind the
+ * data it does not read; resetting the stream frees that data at once. Reached
+ * through grpc-js internals (1.14: call.call.stream), checked by the slow-reader test.
+ */
+function http2StreamOf(call: Duplex): http2.ServerHttp2Stream | undefined {
+  const inner = (call as unknown as { call?: { stream?: unknown; nextCall?: { stream?: unknown } } }).call;
+  const stream = inner?.stream ?? inner?.nextCall?.stream;
+  return stream && typeof (stream as http2.ServerHttp2Stream).close === 'function' ? (stream as http2.ServerHttp2Stream) : undefined;
+}
+
+/** NGHTTP2_CANCEL: the RST_STREAM code for "no longer needed". */
+const RST_CANCEL = 8;
+
+/**
+ * Requests of every stream, handled in arrival order but never all in one event-loop
+ * turn: HTTP/2 delivers the messages of many streams from one socket read, and ten
+ * large requests handled back to back would hold the loop for their sum. After each
+ * time slice the queue yields, so keepalives, the admin API and other reads get in.
+ */
+class RequestQueue {
+  private readonly queue: { bytes: Buffer; session: XdsSession; onClosed: () => void }[] = [];
+  private head = 0;
+  private scheduled = false;
+
+  constructor(private readonly sliceMs: number) {}
+
+  push(bytes: Buffer, session: XdsSession, onClosed: () => void): void {
+    this.queue.push({ bytes, session, onClosed });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    const started = performance.now();
+    while (this.head < this.queue.length && performance.now() - started < this.sliceMs) {
+      const item = this.queue[this.head++] as (typeof this.queue)[number];
+      item.session.receive(item.bytes);
+      if (item.session.isClosed) item.onClosed();
+    }
+    if (this.head >= this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+      this.scheduled = false;
+    } else setImmediate(() => this.drain());
+  }
 }
 
 export class XdsServer {
   private readonly server: grpc.Server;
-  private readonly streams = new Set<Stream>();
+  private readonly requests = new RequestQueue(REQUEST_SLICE_MS);
+  private readonly sessions = new Set<XdsSession>();
   private readonly enders = new Set<() => void>();
-  /** The stream behind each registered connection record (streams register once their node is known). */
-  private readonly streamsByRecord = new Map<ConnectionRecord, Stream>();
+  /** The session behind each registered connection record (sessions register once their node is admitted). */
+  private readonly sessionsByRecord = new Map<ConnectionRecord, XdsSession>();
   private readonly log: Logger = logger('xds');
-  private readonly ctx: Omit<StreamContext, 'register'>;
+  readonly admission: Admission;
+  private readonly ctx: SessionContext;
 
   constructor(
     cache: SnapshotCache,
     private readonly metrics: Metrics,
     options: XdsServerOptions = {},
   ) {
-    this.ctx = { cache, metrics, log: this.log, limits: { maxResourceNames: options.maxResourceNames ?? 50_000 } };
+    const limits: StreamLimits = {
+      maxResourceNames: options.maxResourceNames ?? DEFAULT_LIMITS.maxResourceNames,
+      maxStreamsPerNode: options.maxStreamsPerNode ?? DEFAULT_LIMITS.maxStreamsPerNode,
+      writeDeadlineMs: options.writeDeadlineMs ?? DEFAULT_LIMITS.writeDeadlineMs,
+    };
+    this.admission = new Admission(cache, metrics, this.log, limits);
+    this.ctx = {
+      cache,
+      metrics,
+      log: this.log,
+      admission: this.admission,
+      onAdmitted: (session) => {
+        if (session.record) this.sessionsByRecord.set(session.record, session);
+      },
+      onClosed: (session) => {
+        this.sessions.delete(session);
+        if (session.record) this.sessionsByRecord.delete(session.record);
+      },
+    };
     this.server = new grpc.Server({
       // Full-state pushes to many streams can exceed grpc-js's 10 MB default per HTTP/2 session.
       'grpc-node.max_session_memory': 1024,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': -1,
+      'grpc.max_concurrent_streams': options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 20_000,
       'grpc.keepalive_permit_without_calls': 1,
@@ -98,7 +179,7 @@ export class XdsServer {
     });
   }
 
-  /** Ends every stream (proxies reconnect elsewhere or later), then shuts the server down. */
+  /** Ends every stream (proxies reconnect elsewhere or later), then shuts the server down within 500 ms. */
   async stop(): Promise<void> {
     for (const end of this.enders) end();
     await new Promise<void>((resolve) => {
@@ -118,75 +199,70 @@ export class XdsServer {
    * streams never blocks the event loop long enough to starve keepalives and reads.
    */
   private fanOut(change: CacheChange): void {
-    const streams = [...this.streams];
+    const sessions = [...this.sessions];
     let next = 0;
     const step = () => {
-      const end = Math.min(next + FAN_OUT_SLICE, streams.length);
-      for (; next < end; next++) streams[next]?.onCacheChange(change);
-      if (next < streams.length) setImmediate(step);
+      const end = Math.min(next + FAN_OUT_SLICE, sessions.length);
+      for (; next < end; next++) sessions[next]?.onCacheChange(change);
+      if (next < sessions.length) setImmediate(step);
     };
     step();
   }
 
   /** Streams with a known node, for the admin API. */
   connections(): ConnectionRecord[] {
-    return [...this.streamsByRecord.keys()];
+    return [...this.sessionsByRecord.keys()];
   }
 
   viewOf(record: ConnectionRecord) {
-    return this.streamsByRecord.get(record)?.proxyView;
+    return this.sessionsByRecord.get(record)?.view;
+  }
+
+  /** Open streams, admitted or not. */
+  openStreams(): number {
+    return this.sessions.size;
   }
 
   /** Pushes whatever became sendable (e.g. when the cache first turns ready). */
   pushAll(): void {
-    for (const stream of this.streams) stream.onCacheChange({ config: true, clusters: new Set() });
+    for (const session of this.sessions) session.onCacheChange({ config: true, clusters: new Set() });
   }
 
   private handle(call: Duplex, mode: 'sotw' | 'delta', only: TypeUrl | undefined): void {
     let ended = false;
-    const sink: StreamSink = {
-      write: (bytes) => {
-        if (!ended) call.write(bytes);
+    const session = new XdsSession(this.ctx, mode, only, {
+      write: (bytes, taken) => {
+        if (!ended) call.write(bytes, () => taken());
       },
-      fail: (code, message) => {
+      end: (code, message) => {
         if (ended) return;
         ended = true;
         call.emit('error', { code, details: message });
       },
-    };
-    const ctx: StreamContext = { ...this.ctx, register: (record) => this.streamsByRecord.set(record, stream) };
-    const stream: Stream = mode === 'sotw' ? new SotwStream(ctx, sink, only) : new DeltaStream(ctx, sink, only);
-    this.streams.add(stream);
+      abort: (message) => {
+        if (ended) return;
+        ended = true;
+        const stream = http2StreamOf(call);
+        if (stream) stream.close(RST_CANCEL);
+        else call.emit('error', { code: Status.DEADLINE_EXCEEDED, details: message });
+      },
+    });
+    this.sessions.add(session);
     const endCall = () => {
       if (!ended) call.end();
     };
     this.enders.add(endCall);
     this.metrics.connectedStreams.inc({ mode });
+    let finished = false;
     const finish = () => {
-      this.enders.delete(endCall);
-      if (!this.streams.delete(stream)) return;
+      if (finished) return;
+      finished = true;
       ended = true;
-      stream.close();
-      if (stream.connection) this.streamsByRecord.delete(stream.connection);
+      this.enders.delete(endCall);
+      session.close();
       this.metrics.connectedStreams.dec({ mode });
     };
-    call.on('data', (bytes: Buffer) => {
-      if (ended) return;
-      try {
-        if (stream instanceof SotwStream) stream.onRequest(decodeDiscoveryRequest(bytes));
-        else stream.onRequest(decodeDeltaDiscoveryRequest(bytes));
-      } catch (error) {
-        const code = error instanceof ProtocolError ? error.code : Status.INVALID_ARGUMENT;
-        const message =
-          error instanceof ProtocolError
-            ? error.message
-            : `malformed ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${(error as Error).message}`;
-        this.metrics.ignoredRequests.inc({ reason: error instanceof ProtocolError ? 'protocol_error' : 'malformed' });
-        this.log.warn('ending stream', { nodeId: stream.nodeId, code, message });
-        sink.fail(code, message);
-        finish();
-      }
-    });
+    call.on('data', (bytes: Buffer) => this.requests.push(bytes, session, finish));
     call.on('end', () => {
       finish();
       call.end();

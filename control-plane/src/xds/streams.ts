@@ -1,18 +1,23 @@
 /**
- * Per-stream xDS state machines for SotW and Delta. Transport-free: requests come in
- * as decoded JSON, responses go out as bytes through a sink, so tests can drive them
- * directly and the gRPC layer stays thin.
+ * Per-stream xDS protocol state machines for SotW and Delta. They see only requests
+ * that admission (admission.ts) accepted, as decoded JSON, and hand encoded responses
+ * to a `ResponseSink`; a session (session.ts) connects them to a transport, and tests
+ * drive them through an in-memory one.
  *
  * Flow control: at most one unanswered response per type per stream. A change that
  * arrives meanwhile marks the type dirty and is sent when the client answers, so a
  * slow stream costs one buffered response per type, never a queue, and never holds
  * back other streams.
  *
- * Cost: work is proportional to what changed. A plain ACK plans nothing; a cache
- * change marks only the types (and, for endpoints, only the clusters) it touched;
- * LDS/CDS compare precomputed set versions; RDS/EDS keep an incremental digest.
+ * Sending is a single-flight loop (`flush`): whoever wants responses out asks for a
+ * flush; if one is running it is asked to go round once more, so there is never a
+ * nested send and every pass sees the state the previous one left.
+ *
+ * Cost: work is proportional to what changed and to the request's size, linear in
+ * both. A plain ACK plans nothing; a cache change marks only the types (and, for
+ * endpoints, only the clusters) it touched; LDS/CDS compare precomputed set
+ * versions; RDS/EDS keep an incremental digest.
  */
-import { formatVersion, localityKey, proxyFromNode } from '@meshcp/translators';
 import {
   ADS_ADD_ORDER,
   CLUSTER,
@@ -26,41 +31,50 @@ import {
   LISTENER,
   ROUTE,
   SHORT_NAME,
-  STATE_OF_THE_WORLD_TYPES,
   setVersion,
   type TypeUrl,
 } from '@meshcp/xds-protos';
 import type { CacheChange, ProxyView, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { ConnectionRecord, TypeRecord } from './connection.js';
+import { ProtocolError, Status, type StreamLimits } from './admission.js';
+import { type ConnectionRecord, type TypeRecord, truncateText } from './connection.js';
 import { HeldVersions } from './held-versions.js';
-import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder, type RequestKind, type Subscription } from './protocol.js';
+import {
+  classifyRequest,
+  endpointsFollowClusterUpdate,
+  forgetsDroppedNames,
+  mayPushWhileUnanswered,
+  mayResend,
+  nextDeltaSubscription,
+  nextSotwSubscription,
+  pushOrder,
+  reportsRemoval,
+  requiresFullStateInSotw,
+  type Subscription,
+  staleRequestChangesSubscription,
+} from './protocol.js';
 
-export interface StreamSink {
-  write(bytes: Buffer): void;
-  /** Ends the stream with a gRPC status code and message. */
-  fail(code: number, message: string): void;
+export { ProtocolError, Status } from './admission.js';
+
+/** Where a state machine's responses go. */
+export interface ResponseSink {
+  send(bytes: Buffer): void;
 }
 
-export interface StreamContext {
+/** What a state machine reads and reports to; shared by every stream of a server. */
+export interface StreamDeps {
   cache: SnapshotCache;
   metrics: Metrics;
   log: Logger;
-  limits: { maxResourceNames: number };
-  register(record: ConnectionRecord): void;
+  limits: Pick<StreamLimits, 'maxResourceNames'>;
 }
 
-/** gRPC status codes we use. */
-export const Status = { INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8 } as const;
-
-export class ProtocolError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
+/** The admitted client a state machine serves. */
+export interface StreamClient {
+  streamId: number;
+  view: ProxyView;
+  record: ConnectionRecord;
 }
 
 /** What changed in the cache for one type since it was last planned. */
@@ -74,13 +88,9 @@ interface TypeStateBase {
   /** The client opened or widened its subscription and is owed a response. */
   owed: Set<string> | 'all';
   dirty: Dirty;
-  /**
-   * Names to send even though the client holds their version: endpoints of clusters
-   * that CDS just updated, which Envoy re-creates and warms only on a fresh EDS
-   * response (go-control-plane #245: otherwise they wait out initial_fetch_timeout).
-   */
+  /** Names to send even though the client holds their version (`endpointsFollowClusterUpdate`). */
   resend: Set<string>;
-  /** Versions the client rejected: never re-sent (go-control-plane PR #794 looped). */
+  /** Versions the client rejected: never re-sent (`mayResend`). */
   rejected: Map<string, string>;
   record: TypeRecord;
 }
@@ -110,112 +120,78 @@ function hasOwed(state: TypeStateBase): boolean {
   return state.owed === 'all' || state.owed.size > 0 || state.resend.size > 0;
 }
 
-let nextStreamId = 1;
+/**
+ * EDS names of the current model as a set, built once per model: lets a stream skip
+ * names the cache does not know before asking the cache, so a request naming 50,000
+ * bogus clusters allocates nothing in the cache.
+ */
+const knownEndpointNames = new WeakMap<readonly string[], ReadonlySet<string>>();
+function endpointNameSet(cache: SnapshotCache): ReadonlySet<string> {
+  const names = cache.endpointNames();
+  let set = knownEndpointNames.get(names);
+  if (!set) {
+    set = new Set(names);
+    knownEndpointNames.set(names, set);
+  }
+  return set;
+}
 
-abstract class StreamBase<S extends TypeStateBase> {
-  readonly id = nextStreamId++;
-  protected view?: ProxyView;
-  protected record?: ConnectionRecord;
+abstract class StateMachine<S extends TypeStateBase> {
   protected readonly types = new Map<TypeUrl, S>();
   private nonceCounter = 0;
   private closed = false;
-  private endpointsMarked = false;
+  /** Single-flight send loop: set while a flush runs; `again` asks it to go round once more. */
+  private flushing = false;
+  private again = false;
+  private requestDriven = false;
 
   constructor(
-    protected readonly ctx: StreamContext,
-    protected readonly sink: StreamSink,
+    protected readonly deps: StreamDeps,
+    protected readonly client: StreamClient,
+    private readonly sink: ResponseSink,
     /** The one type a standalone (non-ADS) service carries, or undefined for ADS. */
     protected readonly onlyType: TypeUrl | undefined,
     private readonly mode: 'sotw' | 'delta',
   ) {}
 
-  get proxyView(): ProxyView | undefined {
-    return this.view;
-  }
-
-  /** What the admin API shows for this stream, once its node is known. */
-  get connection(): ConnectionRecord | undefined {
-    return this.record;
-  }
-
-  get nodeId(): string | undefined {
-    return this.record?.nodeId;
-  }
-
   close(): void {
     this.closed = true;
   }
 
-  protected nextNonce(): string {
-    return `${this.id}-${++this.nonceCounter}`;
+  private nextNonce(): string {
+    return `${this.client.streamId}-${++this.nonceCounter}`;
   }
 
-  /** Node on the first request, known type URL, bounded name lists; throws ProtocolError. */
-  protected admit(node: unknown, typeUrlText: string | undefined, nameCount: number): TypeUrl | undefined {
-    if (!this.view) {
-      if (!node) throw new ProtocolError(Status.INVALID_ARGUMENT, 'the first request on a stream must carry node');
-      const info = proxyFromNode(node as Parameters<typeof proxyFromNode>[0]);
-      if (!info.nodeId) throw new ProtocolError(Status.INVALID_ARGUMENT, 'node.id is required');
-      this.view = this.ctx.cache.viewFor(info);
-      this.record = {
-        streamId: this.id,
-        nodeId: info.nodeId,
-        clientKind: info.clientKind,
-        version: info.version ? formatVersion(info.version) : info.versionText || 'unknown',
-        profile: this.view.profile.name,
-        profileWarnings: this.view.profile.warnings,
-        mode: this.mode,
-        service: info.service,
-        namespace: info.namespace,
-        locality: localityKey(info.locality),
-        connectedAt: new Date().toISOString(),
-        types: new Map(),
-      };
-      this.ctx.register(this.record);
-      for (const warning of this.view.profile.warnings) this.ctx.log.warn(warning, { nodeId: info.nodeId });
-    }
-    if (nameCount > this.ctx.limits.maxResourceNames) {
-      throw new ProtocolError(Status.RESOURCE_EXHAUSTED, `request names ${nameCount} resources; the limit is ${this.ctx.limits.maxResourceNames}`);
-    }
+  /** The request's type, checked against the service; undefined for types we do not serve. */
+  protected typeOf(typeUrlText: string | undefined): TypeUrl | undefined {
     const typeUrl = typeUrlText || this.onlyType;
     if (!typeUrl) throw new ProtocolError(Status.INVALID_ARGUMENT, 'type_url is required on ADS streams');
     if (this.onlyType && typeUrl !== this.onlyType) {
-      throw new ProtocolError(Status.INVALID_ARGUMENT, `this service serves ${this.onlyType}, not ${typeUrl}`);
+      throw new ProtocolError(Status.INVALID_ARGUMENT, `this service serves ${this.onlyType}, not ${typeUrl.slice(0, 200)}`);
     }
     if (!isTypeUrl(typeUrl)) {
       // Clients may ask for types we do not serve (secrets, runtime): no answer, just count it.
-      this.ctx.metrics.ignoredRequests.inc({ reason: 'unknown_type' });
-      this.ctx.log.debug('ignoring request for a type meshcp does not serve', { typeUrl, nodeId: this.record?.nodeId });
+      this.deps.metrics.ignoredRequests.inc({ reason: 'unknown_type' });
+      this.deps.log.debug('ignoring request for a type meshcp does not serve', { typeUrl: typeUrl.slice(0, 200), nodeId: this.client.record.nodeId });
       return undefined;
     }
     return typeUrl;
   }
 
-  /**
-   * The common start of every request: admission, then what the request means for its
-   * type. Undefined when it needs no further handling (an unserved type, a stale nonce).
-   */
-  protected classify(
-    node: unknown,
-    typeUrlText: string | undefined,
-    nameCount: number,
-    nonce: string | undefined,
-    hasError: boolean,
-  ): { typeUrl: TypeUrl; state: S | undefined; kind: RequestKind } | undefined {
-    const typeUrl = this.admit(node, typeUrlText, nameCount);
-    if (!typeUrl) return undefined;
-    const state = this.types.get(typeUrl);
-    const kind = classifyRequest(state, nonce, hasError);
-    if (kind === 'stale') {
-      this.ctx.metrics.ignoredRequests.inc({ reason: 'stale_nonce' });
-      return undefined;
+  /** A subscription may not grow past the per-request limit by adding names request after request. */
+  protected checkSubscriptionSize(sub: Subscription): void {
+    if (sub.names.size > this.deps.limits.maxResourceNames) {
+      this.deps.metrics.ignoredRequests.inc({ reason: 'too_many_names' });
+      throw new ProtocolError(
+        Status.RESOURCE_EXHAUSTED,
+        `stream subscribes to ${sub.names.size} resources of one type; the limit is ${this.deps.limits.maxResourceNames}`,
+      );
     }
-    return { typeUrl, state, kind };
   }
 
   protected newRecord(typeUrl: TypeUrl): TypeRecord {
     const record: TypeRecord = { waiting: false, lastResponseNacked: false };
-    this.record?.types.set(typeUrl, record);
+    this.client.record.types.set(typeUrl, record);
     return record;
   }
 
@@ -223,16 +199,18 @@ abstract class StreamBase<S extends TypeStateBase> {
     state.inFlight = false;
     state.record.ackedVersion = state.record.sentVersion;
     state.record.lastResponseNacked = false;
-    this.ctx.metrics.acks.inc({ type: SHORT_NAME[state.typeUrl] });
+    this.deps.metrics.acks.inc({ type: SHORT_NAME[state.typeUrl] });
   }
 
   protected recordNack(state: S, message: string): void {
     state.inFlight = false;
     const version = state.record.sentVersion ?? '';
-    state.record.lastNack = { version, error: message, at: new Date().toISOString() };
+    // The client chooses this text: it is cut before it reaches the log or the admin record.
+    const error = truncateText(message);
+    state.record.lastNack = { version, error, at: new Date().toISOString() };
     state.record.lastResponseNacked = true;
-    this.ctx.metrics.nacks.inc({ type: SHORT_NAME[state.typeUrl] });
-    this.ctx.log.warn('proxy rejected a response (NACK)', { nodeId: this.record?.nodeId, type: SHORT_NAME[state.typeUrl], version, error: message });
+    this.deps.metrics.nacks.inc({ type: SHORT_NAME[state.typeUrl] });
+    this.deps.log.warn('proxy rejected a response (NACK)', { nodeId: this.client.record.nodeId, type: SHORT_NAME[state.typeUrl], version, error });
   }
 
   /** Called by the server when the cache changed; marks only what the change touched. */
@@ -249,13 +227,14 @@ abstract class StreamBase<S extends TypeStateBase> {
     }
     const endpoints = this.types.get(ENDPOINT);
     if (endpoints && change.clusters.size > 0) {
-      const hit = endpoints.sub.wildcard ? new Set(change.clusters) : new Set([...change.clusters].filter((c) => endpoints.sub.names.has(c)));
+      const hit = new Set<string>();
+      for (const cluster of change.clusters) if (endpoints.sub.wildcard || endpoints.sub.names.has(cluster)) hit.add(cluster);
       if (hit.size > 0) {
         endpoints.dirty = mergeDirty(endpoints.dirty, hit);
         touched = true;
       }
     }
-    if (touched) this.pump(false);
+    if (touched) this.flush(false);
   }
 
   /**
@@ -263,8 +242,28 @@ abstract class StreamBase<S extends TypeStateBase> {
    * the client just opened and go out at once; change-driven pushes follow the ADS
    * order and wait while an earlier type has a response unanswered.
    */
-  protected pump(requestDriven: boolean): void {
-    if (this.closed || !this.view || !this.ctx.cache.isReady()) return;
+  protected flush(requestDriven: boolean): void {
+    this.requestDriven ||= requestDriven;
+    if (this.flushing) {
+      this.again = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.again = false;
+        const driven = this.requestDriven;
+        this.requestDriven = false;
+        this.sendDue(driven);
+      } while (this.again && !this.closed);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** One pass of the send loop. */
+  private sendDue(requestDriven: boolean): void {
+    if (this.closed || !this.deps.cache.isReady()) return;
     const plans = new Map<TypeUrl, Plan>();
     for (const state of this.types.values()) {
       const pending = state.dirty !== false || hasOwed(state);
@@ -275,28 +274,21 @@ abstract class StreamBase<S extends TypeStateBase> {
       else {
         state.dirty = false;
         state.owed = new Set();
+        state.resend = new Set();
       }
     }
     if (plans.size === 0) return;
-    const onlyRemovals = [...plans.values()].every((p) => p.onlyRemovals);
-    const order = pushOrder(ADS_ADD_ORDER, onlyRemovals);
-    const unanswered = new Set<TypeUrl>();
-    for (const typeUrl of order) {
+    let onlyRemovals = true;
+    for (const plan of plans.values()) onlyRemovals &&= plan.onlyRemovals;
+    const unanswered: TypeUrl[] = [];
+    for (const typeUrl of pushOrder(ADS_ADD_ORDER, onlyRemovals)) {
       const state = this.types.get(typeUrl);
       if (!state) continue;
-      // Envoy ACKs an updated cluster only once it has warmed on EDS, so EDS must not
-      // wait for that ACK; the other types wait for every earlier one.
-      const blocked = [...unanswered].some((earlier) => !(typeUrl === ENDPOINT && earlier === CLUSTER));
+      const blocked = unanswered.some((earlier) => !mayPushWhileUnanswered(typeUrl, earlier));
       const plan = plans.get(typeUrl);
       if (plan && (!blocked || (requestDriven && hasOwed(state)))) this.send(state, plan);
       else if (plan) state.record.waiting = true; // stays dirty: planned again after the ACK
-      if (state.inFlight) unanswered.add(typeUrl);
-    }
-    // A CDS response that updated clusters marked their endpoints for re-sending after
-    // the plans above were made; plan again (terminates: CDS is now in flight).
-    if (this.endpointsMarked) {
-      this.endpointsMarked = false;
-      this.pump(false);
+      if (state.inFlight) unanswered.push(typeUrl);
     }
   }
 
@@ -309,20 +301,20 @@ abstract class StreamBase<S extends TypeStateBase> {
     state.resend = new Set();
     state.record.waiting = false;
     const version = this.applySent(state, plan);
-    if (state.typeUrl === CLUSTER) this.resendEndpointsOfUpdatedClusters(plan);
+    if (endpointsFollowClusterUpdate(state.typeUrl)) this.resendEndpointsOf(plan.updated ?? []);
     state.record.sentVersion = version;
-    this.sink.write(this.encode(state, plan, version, nonce));
-    this.ctx.metrics.responses.inc({ type: SHORT_NAME[state.typeUrl], mode: this.mode });
+    this.sink.send(this.encode(state, plan, version, nonce));
+    this.deps.metrics.responses.inc({ type: SHORT_NAME[state.typeUrl], mode: this.mode });
   }
 
-  /** Clusters this response changed (not added): their endpoints must follow. */
-  private resendEndpointsOfUpdatedClusters(plan: Plan): void {
+  /** Clusters a response changed (not added): their endpoints follow, in the next pass of the loop. */
+  private resendEndpointsOf(updatedClusters: readonly string[]): void {
     const endpoints = this.types.get(ENDPOINT);
     if (!endpoints) return;
-    for (const name of plan.updated ?? []) {
+    for (const name of updatedClusters) {
       if (endpoints.sub.wildcard || endpoints.sub.names.has(name)) {
         endpoints.resend.add(name);
-        this.endpointsMarked = true;
+        this.again = true;
       }
     }
   }
@@ -338,15 +330,27 @@ abstract class StreamBase<S extends TypeStateBase> {
    * whole type is dirty or owed, else just the dirty and owed names.
    */
   protected candidates(state: S): Iterable<string> {
-    const view = this.view as ProxyView;
     const everything = (): Iterable<string> => {
       if (!state.sub.wildcard) return state.sub.names;
-      return state.typeUrl === ENDPOINT ? this.ctx.cache.endpointNames() : this.ctx.cache.resourceSet(view, state.typeUrl).map.keys();
+      return state.typeUrl === ENDPOINT ? this.deps.cache.endpointNames() : this.deps.cache.resourceSet(this.client.view, state.typeUrl).map.keys();
     };
     if (state.owed === 'all' || state.dirty === 'all') return everything();
-    const names = new Set<string>([...state.owed, ...state.resend]);
+    const names = new Set<string>(state.owed);
+    for (const name of state.resend) names.add(name);
     if (state.dirty) for (const name of state.dirty) if (state.sub.wildcard || state.sub.names.has(name)) names.add(name);
     return names;
+  }
+
+  /** Every name the cache has of a type for this client, once it is ready; undefined before. */
+  protected knownNames(typeUrl: TypeUrl): { has(name: string): boolean } | undefined {
+    if (!this.deps.cache.isReady()) return undefined;
+    return typeUrl === ENDPOINT ? endpointNameSet(this.deps.cache) : this.deps.cache.resourceSet(this.client.view, typeUrl).map;
+  }
+
+  /** The cache's resource, without asking the cache about EDS names it does not know. */
+  protected lookup(typeUrl: TypeUrl, name: string): EncodedResource | undefined {
+    if (typeUrl === ENDPOINT && !endpointNameSet(this.deps.cache).has(name)) return undefined;
+    return this.deps.cache.resource(this.client.view, typeUrl, name);
   }
 
   protected isOwed(state: S, name: string): boolean {
@@ -364,21 +368,28 @@ interface SotwState extends TypeStateBase {
   rejectedSetVersion?: string;
 }
 
-export class SotwStream extends StreamBase<SotwState> {
-  constructor(ctx: StreamContext, sink: StreamSink, onlyType?: TypeUrl) {
-    super(ctx, sink, onlyType, 'sotw');
+export class SotwStream extends StateMachine<SotwState> {
+  constructor(deps: StreamDeps, client: StreamClient, sink: ResponseSink, onlyType?: TypeUrl) {
+    super(deps, client, sink, onlyType, 'sotw');
   }
 
+  /** Handles one admitted request; throws ProtocolError to end the stream. */
   onRequest(request: DiscoveryRequestJson): void {
+    const typeUrl = this.typeOf(request.type_url);
+    if (!typeUrl) return;
     const names = request.resource_names ?? [];
-    const classified = this.classify(request.node, request.type_url, names.length, request.response_nonce, request.error_detail !== undefined);
-    if (!classified) return;
-    const { typeUrl, kind } = classified;
-    let state = classified.state;
+    let state = this.types.get(typeUrl);
+    const kind = classifyRequest(state, request.response_nonce, request.error_detail !== undefined);
+    if (kind === 'stale') {
+      this.deps.metrics.ignoredRequests.inc({ reason: 'stale_nonce' });
+      return;
+    }
     if (!state) {
+      const sub = nextSotwSubscription(undefined, typeUrl, names);
+      this.checkSubscriptionSize(sub);
       state = {
         typeUrl,
-        sub: nextSotwSubscription(undefined, typeUrl, names),
+        sub,
         inFlight: false,
         owed: 'all',
         dirty: false,
@@ -393,12 +404,12 @@ export class SotwStream extends StreamBase<SotwState> {
       else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       this.resubscribe(state, names);
     }
-    this.pump(true);
+    this.flush(true);
   }
 
   private undoLastSent(state: SotwState, message: string): void {
     this.recordNack(state, message);
-    if (STATE_OF_THE_WORLD_TYPES.has(state.typeUrl)) {
+    if (requiresFullStateInSotw(state.typeUrl)) {
       state.rejectedSetVersion = state.record.sentVersion;
       state.sentSet = state.previousSet;
       return;
@@ -410,20 +421,24 @@ export class SotwStream extends StreamBase<SotwState> {
     const previous = state.sub;
     // Envoy repeats the full name list on every ACK: skip the common unchanged case cheaply.
     if (!previous.wildcard && names.length === previous.names.size && names.every((n) => previous.names.has(n))) return;
-    state.sub = nextSotwSubscription(previous, state.typeUrl, names);
-    if (state.sub.wildcard && !previous.wildcard) state.owed = 'all';
-    if (state.owed !== 'all') for (const name of state.sub.names) if (!previous.names.has(name)) state.owed.add(name);
-    // Forget what the client had of names it dropped, so a later re-subscribe gets them
-    // again (go-control-plane #583: a re-added cluster never got its endpoints).
-    if (!state.sub.wildcard) {
-      for (const name of [...state.held.names()]) if (!state.sub.names.has(name)) state.held.forget(name);
+    const sub = nextSotwSubscription(previous, state.typeUrl, names);
+    this.checkSubscriptionSize(sub);
+    state.sub = sub;
+    if (sub.wildcard && !previous.wildcard) state.owed = 'all';
+    const owed = state.owed;
+    if (owed !== 'all') for (const name of sub.names) if (!previous.names.has(name)) owed.add(name);
+    if (owed !== 'all') for (const name of owed) if (!sub.wildcard && !sub.names.has(name)) owed.delete(name);
+    // A full-state type answers any change of its subscription, a shrink included.
+    if (requiresFullStateInSotw(state.typeUrl)) state.dirty = 'all';
+    if (!sub.wildcard && forgetsDroppedNames(state.typeUrl)) {
+      for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
     }
   }
 
   protected plan(state: SotwState): Plan | undefined {
-    const view = this.view as ProxyView;
-    if (STATE_OF_THE_WORLD_TYPES.has(state.typeUrl)) {
-      const full = this.ctx.cache.resourceSet(view, state.typeUrl);
+    const view = this.client.view;
+    if (requiresFullStateInSotw(state.typeUrl)) {
+      const full = this.deps.cache.resourceSet(view, state.typeUrl);
       let set = full.map;
       let version = full.version;
       if (!state.sub.wildcard) {
@@ -435,17 +450,18 @@ export class SotwStream extends StreamBase<SotwState> {
         set = named;
         version = setVersion(named.values());
       }
-      if (!hasOwed(state) && (version === state.record.sentVersion || version === state.rejectedSetVersion)) return undefined;
+      if (!hasOwed(state) && (version === state.record.sentVersion || !mayResend(state.rejectedSetVersion, version))) return undefined;
       const before = state.sentSet;
       const updated: string[] = [];
       if (before) for (const r of set.values()) if (before.has(r.name) && before.get(r.name)?.version !== r.version) updated.push(r.name);
-      const onlyRemovals = before !== undefined && set.size < before.size && updated.length === 0 && [...set.values()].every((r) => before.has(r.name));
+      let onlyRemovals = before !== undefined && set.size < before.size && updated.length === 0;
+      if (onlyRemovals && before) for (const r of set.values()) onlyRemovals &&= before.has(r.name);
       return { resources: set.values(), removed: [], version, fullSet: set, updated, onlyRemovals };
     }
     const changed: EncodedResource[] = [];
     for (const name of this.candidates(state)) {
-      const resource = this.ctx.cache.resource(view, state.typeUrl, name);
-      if (!resource || state.rejected.get(name) === resource.version) continue;
+      const resource = this.lookup(state.typeUrl, name);
+      if (!resource || !mayResend(state.rejected.get(name), resource.version)) continue;
       if (this.isOwed(state, name) || state.held.get(name) !== resource.version) changed.push(resource);
     }
     return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
@@ -468,59 +484,80 @@ export class SotwStream extends StreamBase<SotwState> {
 interface DeltaState extends TypeStateBase {
   /** What the client holds: initial_resource_versions, then what we sent. */
   held: HeldVersions;
+  /**
+   * Names a reconnecting client claimed that the cache did not have: reported
+   * removed in the first response, without ever entering `held` (a claim of
+   * 50,000 unknown names costs a list, not a digest update per name).
+   */
+  missingClaims?: string[];
 }
 
-export class DeltaStream extends StreamBase<DeltaState> {
-  constructor(ctx: StreamContext, sink: StreamSink, onlyType?: TypeUrl) {
-    super(ctx, sink, onlyType, 'delta');
+export class DeltaStream extends StateMachine<DeltaState> {
+  constructor(deps: StreamDeps, client: StreamClient, sink: ResponseSink, onlyType?: TypeUrl) {
+    super(deps, client, sink, onlyType, 'delta');
   }
 
+  /** Handles one admitted request; throws ProtocolError to end the stream. */
   onRequest(request: DeltaDiscoveryRequestJson): void {
+    const typeUrl = this.typeOf(request.type_url);
+    if (!typeUrl) return;
     const subscribe = request.resource_names_subscribe ?? [];
     const unsubscribe = request.resource_names_unsubscribe ?? [];
-    const classified = this.classify(
-      request.node,
-      request.type_url,
-      subscribe.length + unsubscribe.length,
-      request.response_nonce,
-      request.error_detail !== undefined,
-    );
-    if (!classified) return;
-    const { typeUrl, kind } = classified;
-    let state = classified.state;
+    let state = this.types.get(typeUrl);
+    let kind = classifyRequest(state, request.response_nonce, request.error_detail !== undefined);
+    if (kind === 'stale') {
+      this.deps.metrics.ignoredRequests.inc({ reason: 'stale_nonce' });
+      if (!staleRequestChangesSubscription('delta') || (subscribe.length === 0 && unsubscribe.length === 0)) return;
+      kind = 'update';
+    }
     if (!state) {
       const sub = nextDeltaSubscription(undefined, typeUrl, subscribe, unsubscribe);
+      this.checkSubscriptionSize(sub);
       const held = new HeldVersions();
+      const missingClaims: string[] = [];
       // Reconnect: the client says what it already has, so unchanged resources are not re-sent.
-      for (const [name, version] of Object.entries(request.initial_resource_versions ?? {})) {
-        if (sub.wildcard || sub.names.has(name)) held.hold(name, version);
+      const initial = request.initial_resource_versions;
+      if (initial) {
+        const known = this.knownNames(typeUrl);
+        for (const name in initial) {
+          if (!sub.wildcard && !sub.names.has(name)) continue;
+          if (known && !known.has(name)) missingClaims.push(name);
+          else held.hold(name, String(initial[name]));
+        }
       }
-      const owed = sub.wildcard ? 'all' : new Set([...sub.names, ...held.names()]);
-      state = {
-        typeUrl,
-        sub,
-        inFlight: false,
-        owed,
-        dirty: false,
-        resend: new Set(),
-        rejected: new Map(),
-        record: this.newRecord(typeUrl),
-        held,
-      };
+      let owed: Set<string> | 'all' = 'all';
+      if (!sub.wildcard) {
+        owed = new Set(sub.names);
+        for (const name of held.names()) owed.add(name);
+      }
+      state = { typeUrl, sub, inFlight: false, owed, dirty: false, resend: new Set(), rejected: new Map(), record: this.newRecord(typeUrl), held };
+      if (missingClaims.length > 0) state.missingClaims = missingClaims;
       this.types.set(typeUrl, state);
     } else {
       if (kind === 'ack') this.recordAck(state);
       else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
-      const previous = state.sub;
-      state.sub = nextDeltaSubscription(previous, typeUrl, subscribe, unsubscribe);
-      if (state.sub.wildcard && !previous.wildcard) state.owed = 'all';
-      const owed = state.owed;
-      if (owed !== 'all') for (const name of subscribe) if (name !== '*') owed.add(name);
-      // Unsubscribed names are simply forgotten: no removal is sent for them.
-      for (const name of unsubscribe) state.held.forget(name);
-      if (!state.sub.wildcard && unsubscribe.includes('*')) for (const name of [...state.held.names()]) if (!state.sub.names.has(name)) state.held.forget(name);
+      if (subscribe.length > 0 || unsubscribe.length > 0) this.resubscribe(state, subscribe, unsubscribe);
     }
-    this.pump(true);
+    this.flush(true);
+  }
+
+  private resubscribe(state: DeltaState, subscribe: readonly string[], unsubscribe: readonly string[]): void {
+    const wasWildcard = state.sub.wildcard;
+    const sub = nextDeltaSubscription(state.sub, state.typeUrl, subscribe, unsubscribe);
+    this.checkSubscriptionSize(sub);
+    if (sub.wildcard && !wasWildcard) state.owed = 'all';
+    const owed = state.owed;
+    if (owed !== 'all') for (const name of subscribe) if (name !== '*') owed.add(name);
+    // Unsubscribed names are simply forgotten: no removal is sent for them.
+    let unsubscribedStar = false;
+    for (const name of unsubscribe) {
+      if (name === '*') unsubscribedStar = true;
+      else {
+        state.held.forget(name);
+        if (owed !== 'all') owed.delete(name);
+      }
+    }
+    if (!sub.wildcard && unsubscribedStar) for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
   }
 
   private undoLastSent(state: DeltaState, message: string): void {
@@ -529,26 +566,25 @@ export class DeltaStream extends StreamBase<DeltaState> {
   }
 
   protected plan(state: DeltaState): Plan | undefined {
-    const view = this.view as ProxyView;
     const changed: EncodedResource[] = [];
-    const removed: string[] = [];
+    const removed = new Set<string>();
     const looked = new Set<string>();
     for (const name of this.candidates(state)) {
       looked.add(name);
-      const resource = this.ctx.cache.resource(view, state.typeUrl, name);
+      const resource = this.lookup(state.typeUrl, name);
       if (!resource) {
-        // Only what the client holds, or asked for by name, is ever reported removed:
-        // no phantom removals (go-control-plane PR #488).
-        if (state.held.has(name) || this.isOwed(state, name)) removed.push(name);
+        if (reportsRemoval(state.held.has(name), this.isOwed(state, name))) removed.add(name);
         continue;
       }
-      if ((state.held.get(name) !== resource.version || state.resend.has(name)) && state.rejected.get(name) !== resource.version) changed.push(resource);
+      if ((state.held.get(name) !== resource.version || state.resend.has(name)) && mayResend(state.rejected.get(name), resource.version))
+        changed.push(resource);
     }
     // A whole-type check of a wildcard subscription also finds what vanished from the set.
     if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
-      for (const name of state.held.names()) if (!looked.has(name) && !removed.includes(name)) removed.push(name);
+      for (const name of state.held.names()) if (!looked.has(name)) removed.add(name);
     }
-    if (changed.length === 0 && removed.length === 0) {
+    for (const name of state.missingClaims ?? []) if (!looked.has(name) && !this.lookup(state.typeUrl, name)) removed.add(name);
+    if (changed.length === 0 && removed.size === 0) {
       // A reconnecting client that already holds every current version is in sync
       // although nothing is sent: record that, so the admin API does not say NOT_SENT.
       if (state.record.sentVersion === undefined && state.held.size > 0) {
@@ -558,10 +594,11 @@ export class DeltaStream extends StreamBase<DeltaState> {
       return undefined;
     }
     const updated = changed.filter((r) => state.held.has(r.name)).map((r) => r.name);
-    return { resources: changed, removed, updated, onlyRemovals: changed.length === 0 };
+    return { resources: changed, removed: [...removed], updated, onlyRemovals: changed.length === 0 };
   }
 
   protected applySent(state: DeltaState, plan: Plan): string {
+    state.missingClaims = undefined;
     return state.held.apply(plan.resources, plan.removed);
   }
 
@@ -569,3 +606,5 @@ export class DeltaStream extends StreamBase<DeltaState> {
     return encodeDeltaResponse({ systemVersionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources, removed: plan.removed });
   }
 }
+
+export type AnyStateMachine = SotwStream | DeltaStream;

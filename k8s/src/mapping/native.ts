@@ -5,7 +5,7 @@
  * else (labels, annotations, managedFields, status heartbeats) is not a change.
  * Everything here is pure.
  */
-import type { Endpoint, EndpointHealth, MeshService, Protocol, ServicePort } from '@meshcp/translators';
+import { DEFAULTS, type Endpoint, type EndpointHealth, type MeshService, type Protocol, type ServicePort } from '@meshcp/translators';
 
 type Obj = Record<string, unknown>;
 
@@ -85,7 +85,7 @@ export function portProtocol(port: { name?: string; protocol?: string; appProtoc
   const prefix = (port.name ?? '').toLowerCase().split('-')[0] ?? '';
   // TLS is passed through as TCP: the sidecar cannot route it by Host.
   const byName: Record<string, Protocol> = { http: 'HTTP', http2: 'HTTP2', h2c: 'HTTP2', grpc: 'GRPC', tcp: 'TCP', https: 'TCP', tls: 'TCP' };
-  return byName[prefix] ?? 'HTTP';
+  return byName[prefix] ?? DEFAULTS.portProtocol;
 }
 
 /** The model's name for a Service port: its own, or `port-N` for the single unnamed port Kubernetes allows. */
@@ -199,8 +199,8 @@ export function nativeMeshService(service: ServiceView, slices: readonly SliceVi
     name: service.name,
     ports,
     endpoints,
-    failover: { localityPriority: ['zone', 'region'] },
-    loadBalancing: 'RoundRobin',
-    connectTimeoutMs: 1000,
+    failover: { localityPriority: [...DEFAULTS.localityPriority] },
+    loadBalancing: DEFAULTS.loadBalancing,
+    connectTimeoutMs: DEFAULTS.connectTimeoutMs,
   };
 }

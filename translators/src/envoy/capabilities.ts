@@ -4,6 +4,7 @@
  * A proxy's profile is the set of rows its version satisfies, so proxies whose
  * versions cross no row boundary share one profile and one cached translation.
  */
+import { CONSERVATIVE_ENVOY_VERSION } from '@meshcp/xds-protos';
 import { compareVersions, formatVersion, type ProxyInfo, parseVersion, type Version } from '../proxy.js';
 
 export interface Capability<Name extends string = string> {
@@ -62,11 +63,8 @@ export type EnvoyCapability = (typeof ENVOY_ROWS)[number]['feature'];
 
 export const ENVOY_CAPABILITIES: readonly Capability<EnvoyCapability>[] = ENVOY_ROWS;
 
-/** Envoy minors meshcp supports, oldest first; goldens and API checks cover each. */
-export const SUPPORTED_ENVOY_MINORS: readonly string[] = ['1.32', '1.33', '1.34', '1.35', '1.36', '1.37', '1.38', '1.39', '1.40'];
-
-/** Oldest Envoy we translate for; anything unknown is treated as this. */
-export const CONSERVATIVE_ENVOY_VERSION = '1.32.0';
+// Supported minors and the conservative (oldest) version come from xds-protos/envoy-api.json.
+export { CONSERVATIVE_ENVOY_VERSION, SUPPORTED_ENVOY_MINORS } from '@meshcp/xds-protos';
 
 /** What one client kind at one version can be given: the rows its version satisfies. */
 export interface ClientProfile<Name extends string = string> {

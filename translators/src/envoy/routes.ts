@@ -1,5 +1,6 @@
 import type { RouteMatch as EnvoyRouteMatch, HeaderMatcher, Route, RouteAction, RouteConfiguration, StringMatcher, VirtualHost } from '@meshcp/xds-protos';
-import { type MeshModel, type MeshRoute, type MeshService, type RouteMatch, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
+import type { MeshModel, MeshRoute, MeshService, RouteMatch, RouteRule, ServicePort } from '../model/types.js';
+import { routesByParent, routesForCaller } from '../routing.js';
 import type { EnvoyContext, EnvoyFeature } from './feature.js';
 import { clusterName, domainsFor, outboundRouteName } from './names.js';
 
@@ -100,23 +101,7 @@ function routesFor(service: MeshService, port: ServicePort, routes: readonly Mes
   return [...entries.map((e) => e.route), envoyRoute('default', defaultRule, match, ctx, features)];
 }
 
-/**
- * Routes per parent Service (`namespace/name`), each list in a stable order
- * (namespace/name) so output does not depend on input order. Built once per
- * translation: scanning every route for every service is quadratic at 10k services.
- */
-export function routesByParent(model: MeshModel): Map<string, MeshRoute[]> {
-  const sorted = [...model.routes].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-  const byParent = new Map<string, MeshRoute[]>();
-  for (const route of sorted) {
-    for (const key of new Set(route.parents.map((p) => serviceKey(p.namespace, p.name)))) {
-      const list = byParent.get(key) ?? [];
-      list.push(route);
-      byParent.set(key, list);
-    }
-  }
-  return byParent;
-}
+export { routesByParent } from '../routing.js';
 
 export function httpServicePorts(model: MeshModel): { service: MeshService; port: ServicePort }[] {
   const out: { service: MeshService; port: ServicePort }[] = [];
@@ -137,7 +122,7 @@ export function outboundRouteConfiguration(ctx: EnvoyContext, features: readonly
       ({ service, port }): VirtualHost => ({
         name: clusterName(service.namespace, service.name, port.port),
         domains: domainsFor(service, port, ctx.scope.namespace),
-        routes: routesFor(service, port, byParent.get(serviceKey(service.namespace, service.name)) ?? [], ctx, features),
+        routes: routesFor(service, port, routesForCaller(byParent, service, ctx.scope.namespace), ctx, features),
       }),
     ),
   };

@@ -5,13 +5,27 @@
  * can be dialed by. Features gRPC does not implement are left out and reported as
  * degraded, never sent.
  */
-import type { Cluster, HttpConnectionManager, Listener, Packed, Route, RouteAction, RouteConfiguration, Router } from '@meshcp/xds-protos';
-import { supports } from '../envoy/capabilities.js';
+import type {
+  Cluster,
+  ClusterLoadAssignment,
+  HttpConnectionManager,
+  Listener,
+  Packed,
+  Route,
+  RouteAction,
+  RouteConfiguration,
+  Router,
+} from '@meshcp/xds-protos';
 import { durationText } from '../envoy/cluster.js';
+import { loadAssignment } from '../envoy/endpoints.js';
 import { clusterName } from '../envoy/names.js';
-import { routesByParent } from '../envoy/routes.js';
-import { type MeshModel, type MeshRoute, type MeshService, type RouteRule, type ServicePort, serviceKey } from '../model/types.js';
-import type { GrpcProfile } from './capabilities.js';
+import { serviceOfCluster } from '../envoy/translate.js';
+import type { MeshModel, MeshRoute, MeshService, RouteRule, ServicePort } from '../model/types.js';
+import type { ProxyInfo } from '../proxy.js';
+import { routesByParent, routesForCaller } from '../routing.js';
+import { GRPC_DEFECTS, type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
+
+const supports = (profile: GrpcProfile, feature: GrpcFeature) => grpcSupports(profile, feature);
 
 export interface GrpcConfig {
   listeners: Listener[];
@@ -41,9 +55,11 @@ function apiListener(target: string): Listener {
 function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade: (what: string) => void): Route[] {
   const weighted = rule.backends.filter((b) => b.weight > 0);
   const action: RouteAction = {};
+  const cold = GRPC_DEFECTS.find((d) => d.id === 'route.coldClusterSwitch' && profile.defects.has(d.id));
+  if (cold && rule.backends.length > 1) degrade(`${name}: backendRefs (${cold.implementation} ${cold.effect}; fixed by ${cold.fixedBy} or earlier)`);
   if (weighted.length > 1) {
     if (!supports(profile, 'route.weightedClusters')) {
-      degrade(`${name}: weighted backends (sending all traffic to the first)`);
+      degrade(`${name}: backendRefs weights, all traffic goes to the first backend (${grpcMissingReason(profile, 'route.weightedClusters')})`);
       action.cluster = clusterName(weighted[0]?.namespace ?? '', weighted[0]?.name ?? '', weighted[0]?.port ?? 0);
     } else {
       action.weighted_clusters = { clusters: weighted.map((b) => ({ name: clusterName(b.namespace, b.name, b.port), weight: b.weight })) };
@@ -54,12 +70,12 @@ function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade:
   }
   if (rule.timeoutMs !== undefined) {
     if (supports(profile, 'route.maxStreamDuration')) action.max_stream_duration = { max_stream_duration: durationText(rule.timeoutMs) };
-    else degrade(`${name}: request timeout`);
+    else degrade(`${name}: timeouts.request (${grpcMissingReason(profile, 'route.maxStreamDuration')})`);
   }
   if (rule.retry) {
     // gRPC retries on status codes, not HTTP ones: UNAVAILABLE is what 502/503/connect failures become.
     if (supports(profile, 'route.retryPolicy')) action.retry_policy = { retry_on: 'unavailable', num_retries: rule.retry.attempts };
-    else degrade(`${name}: retries`);
+    else degrade(`${name}: retry (${grpcMissingReason(profile, 'route.retryPolicy')})`);
   }
   if (rule.requestHeaders || rule.responseHeaders) degrade(`${name}: header modifiers (not implemented by proxyless gRPC)`);
   if (rule.urlRewrite) degrade(`${name}: URL rewrite (not implemented by proxyless gRPC)`);
@@ -110,27 +126,45 @@ function routeConfiguration(
 function grpcCluster(service: MeshService, port: ServicePort, profile: GrpcProfile, degrade: (what: string) => void): Cluster {
   const name = clusterName(service.namespace, service.name, port.port);
   const cluster: Cluster = { name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } }, lb_policy: 'ROUND_ROBIN' };
+  // An unsupported lb_policy value is NACKed (with every other cluster in the response): never sent.
   if (service.loadBalancing === 'RingHash' && supports(profile, 'cluster.ringHash')) cluster.lb_policy = 'RING_HASH';
-  else if (service.loadBalancing !== 'RoundRobin') degrade(`${name}: ${service.loadBalancing} load balancing (round robin used)`);
+  else if (service.loadBalancing !== 'RoundRobin')
+    degrade(
+      `${name}: loadBalancing ${service.loadBalancing}, round robin used (${
+        service.loadBalancing === 'RingHash'
+          ? grpcMissingReason(profile, 'cluster.ringHash')
+          : service.loadBalancing === 'LeastRequest'
+            ? 'only grpc-java implements least request (gRFC A48); meshcp does not send it'
+            : 'no gRPC xDS client implements it'
+      })`,
+    );
   if (service.outlierDetection) {
-    if (supports(profile, 'cluster.outlierDetection')) {
-      const od = service.outlierDetection;
-      cluster.outlier_detection = {
-        consecutive_5xx: od.consecutive5xx,
-        interval: durationText(od.intervalMs),
-        base_ejection_time: durationText(od.baseEjectionTimeMs),
-        max_ejection_percent: od.maxEjectionPercent,
-      };
-    } else degrade(`${name}: outlier detection`);
+    // gRFC A50 implements success-rate and failure-percentage ejection only: the
+    // model's consecutive-errors rule has no gRPC equivalent, so it is not sent.
+    degrade(
+      supports(profile, 'cluster.outlierDetection')
+        ? `${name}: outlierDetection.consecutive5xx (gRPC ejects by success rate or failure percentage only, gRFC A50)`
+        : `${name}: outlierDetection (${grpcMissingReason(profile, 'cluster.outlierDetection')})`,
+    );
   }
-  if (service.circuitBreakers?.maxRequests !== undefined && supports(profile, 'cluster.circuitBreakers')) {
-    cluster.circuit_breakers = { thresholds: [{ priority: 'DEFAULT', max_requests: service.circuitBreakers.maxRequests }] };
+  if (service.circuitBreakers?.maxRequests !== undefined) {
+    if (supports(profile, 'cluster.circuitBreakers'))
+      cluster.circuit_breakers = { thresholds: [{ priority: 'DEFAULT', max_requests: service.circuitBreakers.maxRequests }] };
+    else degrade(`${name}: circuitBreakers.maxRequests (${grpcMissingReason(profile, 'cluster.circuitBreakers')})`);
   }
+  const otherLimits = Object.entries(service.circuitBreakers ?? {}).filter(([key, value]) => key !== 'maxRequests' && value !== undefined);
+  if (otherLimits.length > 0) degrade(`${name}: circuitBreakers.${otherLimits.map(([key]) => key).join(', ')} (gRPC honours max_requests only, gRFC A32)`);
+  if (service.failover.overprovisioningFactor !== undefined)
+    degrade(`${name}: failover.overprovisioningFactor (gRPC fails over only when a priority has no reachable endpoint)`);
   if (service.healthCheck) degrade(`${name}: active health checks (gRPC clients rely on endpoint health from EDS)`);
   return cluster;
 }
 
-export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile): GrpcConfig {
+/**
+ * LDS/RDS/CDS for proxyless gRPC clients in `callerNamespace`: routes follow the
+ * mesh's namespace rules (GEP-1294, `routing.ts`), so the namespace is part of the variant.
+ */
+export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, callerNamespace = 'default'): GrpcConfig {
   const degraded = new Set<string>();
   const degrade = (what: string) => degraded.add(what);
   const listeners: Listener[] = [];
@@ -144,9 +178,71 @@ export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile): Grp
       clusters.push(grpcCluster(service, port, profile, degrade));
       for (const target of grpcTargets(service, port)) {
         listeners.push(apiListener(target));
-        routes.push(routeConfiguration(target, service, port, byParent.get(serviceKey(service.namespace, service.name)) ?? [], profile, degrade));
+        routes.push(routeConfiguration(target, service, port, routesForCaller(byParent, service, callerNamespace), profile, degrade));
       }
     }
   }
   return { listeners, routes, clusters, degraded: [...degraded].sort() };
+}
+
+/**
+ * The ClusterLoadAssignment of one cluster for a gRPC client at `locality`. Every
+ * locality carries a load_balancing_weight, for every gRPC client kind (a
+ * requirement, GRPC_REQUIREMENTS 'eds.localityWeights'): without one gRPC drops it.
+ */
+export function translateGrpcEndpoints(model: MeshModel, cluster: string, locality: ProxyInfo['locality']): ClusterLoadAssignment | undefined {
+  const target = serviceOfCluster(model, cluster);
+  if (!target || target.port.protocol === 'TCP') return undefined;
+  // Envoy-only endpoint features (observability names) are never sent to gRPC: no decorations.
+  return loadAssignment(target.service, target.port, locality, { alwaysWeighLocalities: true });
+}
+
+// 0 and 1 are UNKNOWN and HEALTHY as enum numbers.
+const USABLE_HEALTH = new Set<unknown>([undefined, 'UNKNOWN', 'HEALTHY', 0, 1]);
+
+/**
+ * How many endpoints of a ClusterLoadAssignment a gRPC client will use (gRFC A27):
+ * only those in a locality with a non-zero load_balancing_weight and with health
+ * UNKNOWN or HEALTHY. Zero means RPCs to the cluster fail UNAVAILABLE although the
+ * client ACKed the resource. Reads what is actually sent, so it also catches a
+ * regression after translation.
+ */
+export function grpcUsableEndpoints(cla: ClusterLoadAssignment): number {
+  let usable = 0;
+  for (const locality of cla.endpoints ?? []) {
+    if (!locality.load_balancing_weight) continue;
+    for (const endpoint of locality.lb_endpoints ?? []) if (USABLE_HEALTH.has(endpoint.health_status)) usable++;
+  }
+  return usable;
+}
+
+/**
+ * What a gRPC client with this profile will not do of what the model asks, one
+ * entry per object and field, plus every cluster it would resolve to no endpoint
+ * (which must never pass for healthy). Pure, like `envoyDegraded`.
+ */
+export function grpcDegraded(model: MeshModel, profile: GrpcProfile, callerNamespace = 'default'): string[] {
+  const degraded = new Set(translateGrpcConfig(model, profile, callerNamespace).degraded);
+  for (const key of [...model.services.keys()].sort()) {
+    const service = model.services.get(key) as MeshService;
+    for (const port of service.ports) {
+      if (port.protocol === 'TCP') continue;
+      // gRFC A27: round robin inside a locality; endpoint weights only add up to the locality's weight.
+      const byLocality = new Map<string, Set<number>>();
+      for (const e of service.endpoints) {
+        const key = `${e.locality.region ?? ''}/${e.locality.zone ?? ''}/${e.locality.subZone ?? ''}`;
+        byLocality.set(key, (byLocality.get(key) ?? new Set()).add(e.weight ?? 1));
+      }
+      if ([...byLocality.values()].some((weights) => weights.size > 1))
+        degraded.add(
+          `${clusterName(service.namespace, service.name, port.port)}: endpoints[].weight within a locality (gRPC picks round robin inside a locality, gRFC A27; the weights only weigh localities)`,
+        );
+      const healthy = service.endpoints.filter((e) => e.health === 'Healthy').length;
+      if (healthy === 0)
+        degraded.add(
+          `${clusterName(service.namespace, service.name, port.port)}: no usable endpoints (${service.endpoints.length} listed, none healthy): RPCs fail UNAVAILABLE`,
+        );
+    }
+  }
+  return [...degraded].sort();
 }

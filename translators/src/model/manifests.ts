@@ -4,6 +4,7 @@
  * one is reported with its field path and left out, the others still count.
  */
 import { isIP } from 'node:net';
+import { DEFAULTS } from './defaults.js';
 import {
   type BackendRef,
   type CircuitBreakers,
@@ -24,12 +25,21 @@ import {
   type RouteRule,
   type ServicePort,
   serviceKey,
+  truncateText,
   type UrlRewrite,
 } from './types.js';
 
 export interface Manifest {
+  /** Where the object came from: a file path, or `kubernetes:<resource>`. */
   source: string;
   doc: unknown;
+  /** 1-based position of the document in a multi-document file, where that matters. */
+  document?: number;
+}
+
+/** `file (document 2)`: enough for a user to find the object. */
+export function manifestLocation(manifest: Pick<Manifest, 'source' | 'document'>): string {
+  return manifest.document === undefined ? manifest.source : `${manifest.source} (document ${manifest.document})`;
 }
 
 export interface ParsedManifests {
@@ -59,7 +69,7 @@ class FieldReader {
   ) {}
 
   error(path: string, message: string): void {
-    this.errors.push({ source: this.source, object: this.object, path, message });
+    this.errors.push({ source: this.source, object: this.object, path, message: truncateText(message) });
   }
 
   fail(path: string, message: string): never {
@@ -122,14 +132,21 @@ class FieldReader {
 
   dnsLabel(value: unknown, path: string): string {
     const s = this.str(value, path);
-    if (!DNS_LABEL.test(s)) this.fail(path, `must be a DNS label (lower-case letters, digits, '-'), got ${JSON.stringify(s)}`);
+    if (!DNS_LABEL.test(s)) this.fail(path, `must be a DNS label (lower-case letters, digits, '-'), got ${describe(s)}`);
     return s;
   }
 }
 
+/**
+ * A short description of a bad value for an error message. Bounded whatever the
+ * input: a 50 MiB string or a huge object is never copied into the error text.
+ */
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
-  return JSON.stringify(value) ?? String(value);
+  if (typeof value === 'string') return value.length > 80 ? `${JSON.stringify(value.slice(0, 80))}… (${value.length} characters)` : JSON.stringify(value);
+  if (Array.isArray(value)) return `a list of ${value.length} items`;
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
 }
 
 /** Durations as Gateway API writes them: "500ms", "10s", "1m". */
@@ -169,7 +186,7 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
     return {
       name: o.name === undefined ? `port-${i}` : r.dnsLabel(o.name, `${path}.name`),
       port: r.int(o.port, `${path}.port`, 1, 65535),
-      protocol: r.oneOf(o.protocol, `${path}.protocol`, PROTOCOLS, 'HTTP'),
+      protocol: r.oneOf(o.protocol, `${path}.protocol`, PROTOCOLS, DEFAULTS.portProtocol),
     };
   });
   if (ports.length === 0) r.error('spec.ports', 'must list at least one port');
@@ -182,7 +199,7 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
     const path = `spec.endpoints[${i}]`;
     const o = r.obj(e, path);
     const address = r.str(o.address, `${path}.address`);
-    if (isIP(address) === 0 && !HOSTNAME.test(address)) r.error(`${path}.address`, `must be an IP address or hostname, got ${JSON.stringify(address)}`);
+    if (isIP(address) === 0 && !HOSTNAME.test(address)) r.error(`${path}.address`, `must be an IP address or hostname, got ${describe(address)}`);
     const endpointPorts: Record<string, number> = {};
     if (o.ports !== undefined) {
       const byName = r.obj(o.ports, `${path}.ports`);
@@ -197,7 +214,7 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
       address,
       ports: endpointPorts,
       locality: readLocality(r, o.locality, `${path}.locality`),
-      health: r.oneOf(o.health, `${path}.health`, HEALTH, 'Healthy'),
+      health: r.oneOf(o.health, `${path}.health`, HEALTH, DEFAULTS.endpointHealth),
     };
     const endpointName = r.optStr(o.name, `${path}.name`);
     if (endpointName !== undefined) endpoint.name = endpointName;
@@ -209,7 +226,7 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
   });
   const failoverSpec = r.optObj(spec.failover, 'spec.failover') ?? {};
   const localityPriority = r
-    .list(failoverSpec.localityPriority ?? ['zone', 'region'], 'spec.failover.localityPriority')
+    .list(failoverSpec.localityPriority ?? [...DEFAULTS.localityPriority], 'spec.failover.localityPriority')
     .map((l, i) => r.oneOf(l, `spec.failover.localityPriority[${i}]`, LOCALITY_LABELS));
   const overprovisioningFactor = r.optInt(failoverSpec.overprovisioningFactor, 'spec.failover.overprovisioningFactor', 100, 1000);
   const failover: MeshService['failover'] = { localityPriority };
@@ -225,8 +242,8 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
     ports,
     endpoints,
     failover,
-    loadBalancing: r.oneOf(spec.loadBalancing, 'spec.loadBalancing', LOAD_BALANCING, 'RoundRobin'),
-    connectTimeoutMs: r.durationMs(spec.connectTimeout, 'spec.connectTimeout', 1000),
+    loadBalancing: r.oneOf(spec.loadBalancing, 'spec.loadBalancing', LOAD_BALANCING, DEFAULTS.loadBalancing),
+    connectTimeoutMs: r.durationMs(spec.connectTimeout, 'spec.connectTimeout', DEFAULTS.connectTimeoutMs),
   };
   const healthCheck = readHealthCheck(r, spec.healthCheck);
   if (healthCheck) service.healthCheck = healthCheck;
@@ -240,25 +257,27 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
 function readHealthCheck(r: FieldReader, value: unknown): HealthCheck | undefined {
   const o = r.optObj(value, 'spec.healthCheck');
   if (!o) return undefined;
-  const path = r.optStr(o.path, 'spec.healthCheck.path') ?? '/';
-  if (!path.startsWith('/')) r.error('spec.healthCheck.path', `must start with "/", got ${JSON.stringify(path)}`);
+  const d = DEFAULTS.healthCheck;
+  const path = r.optStr(o.path, 'spec.healthCheck.path') ?? d.path;
+  if (!path.startsWith('/')) r.error('spec.healthCheck.path', `must start with "/", got ${describe(path)}`);
   return {
     path,
-    intervalMs: r.durationMs(o.interval, 'spec.healthCheck.interval', 5000),
-    timeoutMs: r.durationMs(o.timeout, 'spec.healthCheck.timeout', 1000),
-    unhealthyThreshold: r.optInt(o.unhealthyThreshold, 'spec.healthCheck.unhealthyThreshold', 1, 100) ?? 2,
-    healthyThreshold: r.optInt(o.healthyThreshold, 'spec.healthCheck.healthyThreshold', 1, 100) ?? 1,
+    intervalMs: r.durationMs(o.interval, 'spec.healthCheck.interval', d.intervalMs),
+    timeoutMs: r.durationMs(o.timeout, 'spec.healthCheck.timeout', d.timeoutMs),
+    unhealthyThreshold: r.optInt(o.unhealthyThreshold, 'spec.healthCheck.unhealthyThreshold', 1, 100) ?? d.unhealthyThreshold,
+    healthyThreshold: r.optInt(o.healthyThreshold, 'spec.healthCheck.healthyThreshold', 1, 100) ?? d.healthyThreshold,
   };
 }
 
 function readOutlierDetection(r: FieldReader, value: unknown): OutlierDetection | undefined {
   const o = r.optObj(value, 'spec.outlierDetection');
   if (!o) return undefined;
+  const d = DEFAULTS.outlierDetection;
   return {
-    consecutive5xx: r.optInt(o.consecutive5xx, 'spec.outlierDetection.consecutive5xx', 1, 1000) ?? 5,
-    intervalMs: r.durationMs(o.interval, 'spec.outlierDetection.interval', 10_000),
-    baseEjectionTimeMs: r.durationMs(o.baseEjectionTime, 'spec.outlierDetection.baseEjectionTime', 30_000),
-    maxEjectionPercent: r.optInt(o.maxEjectionPercent, 'spec.outlierDetection.maxEjectionPercent', 0, 100) ?? 50,
+    consecutive5xx: r.optInt(o.consecutive5xx, 'spec.outlierDetection.consecutive5xx', 1, 1000) ?? d.consecutive5xx,
+    intervalMs: r.durationMs(o.interval, 'spec.outlierDetection.interval', d.intervalMs),
+    baseEjectionTimeMs: r.durationMs(o.baseEjectionTime, 'spec.outlierDetection.baseEjectionTime', d.baseEjectionTimeMs),
+    maxEjectionPercent: r.optInt(o.maxEjectionPercent, 'spec.outlierDetection.maxEjectionPercent', 0, 100) ?? d.maxEjectionPercent,
   };
 }
 
@@ -292,7 +311,7 @@ function readHeaderModifier(r: FieldReader, value: unknown, path: string): Heade
       const itemPath = `${listPath}[${i}]`;
       const io = r.obj(item, itemPath);
       const name = r.str(io.name, `${itemPath}.name`);
-      if (!HEADER_NAME.test(name)) r.error(`${itemPath}.name`, `is not a valid header name: ${JSON.stringify(name)}`);
+      if (!HEADER_NAME.test(name)) r.error(`${itemPath}.name`, `is not a valid header name: ${describe(name)}`);
       const headerValue = typeof io.value === 'string' ? io.value : r.fail(`${itemPath}.value`, `must be a string, got ${describe(io.value)}`);
       if (/[\0\r\n]/.test(headerValue)) r.error(`${itemPath}.value`, 'must not contain NUL, CR or LF');
       return { name, value: headerValue };
@@ -309,7 +328,7 @@ function readUrlRewrite(r: FieldReader, value: unknown, path: string): UrlRewrit
   const rewrite: UrlRewrite = {};
   const hostname = r.optStr(o.hostname, `${path}.hostname`);
   if (hostname !== undefined) {
-    if (!HOSTNAME.test(hostname)) r.error(`${path}.hostname`, `must be a hostname, got ${JSON.stringify(hostname)}`);
+    if (!HOSTNAME.test(hostname)) r.error(`${path}.hostname`, `must be a hostname, got ${describe(hostname)}`);
     rewrite.hostname = hostname;
   }
   const p = r.optObj(o.path, `${path}.path`);
@@ -317,7 +336,7 @@ function readUrlRewrite(r: FieldReader, value: unknown, path: string): UrlRewrit
     const type = r.oneOf(p.type, `${path}.path.type`, ['ReplaceFullPath', 'ReplacePrefixMatch'] as const);
     const key = type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
     const replacement = r.str(p[key], `${path}.path.${key}`);
-    if (!replacement.startsWith('/')) r.error(`${path}.path.${key}`, `must start with "/", got ${JSON.stringify(replacement)}`);
+    if (!replacement.startsWith('/')) r.error(`${path}.path.${key}`, `must start with "/", got ${describe(replacement)}`);
     rewrite.path = { type, value: replacement };
   }
   return rewrite;
@@ -344,7 +363,7 @@ function readMatch(r: FieldReader, value: unknown, path: string): RouteMatch {
     const p = r.obj(o.path, `${path}.path`);
     const type = r.oneOf(p.type, `${path}.path.type`, ['PathPrefix', 'Exact', 'RegularExpression'] as const, 'PathPrefix');
     const pathValue = r.str(p.value ?? '/', `${path}.path.value`);
-    if (type !== 'RegularExpression' && !pathValue.startsWith('/')) r.error(`${path}.path.value`, `must start with "/", got ${JSON.stringify(pathValue)}`);
+    if (type !== 'RegularExpression' && !pathValue.startsWith('/')) r.error(`${path}.path.value`, `must start with "/", got ${describe(pathValue)}`);
     if (type === 'RegularExpression') checkRegex(r, pathValue, `${path}.path.value`);
     match.path = { type, value: pathValue };
   }
@@ -361,7 +380,7 @@ function readMatch(r: FieldReader, value: unknown, path: string): RouteMatch {
   if (o.headers !== undefined) {
     match.headers = readKeyed(o.headers, `${path}.headers`);
     match.headers.forEach((h, i) => {
-      if (!HEADER_NAME.test(h.name)) r.error(`${path}.headers[${i}].name`, `is not a valid header name: ${JSON.stringify(h.name)}`);
+      if (!HEADER_NAME.test(h.name)) r.error(`${path}.headers[${i}].name`, `is not a valid header name: ${describe(h.name)}`);
     });
   }
   if (o.queryParams !== undefined) match.queryParams = readKeyed(o.queryParams, `${path}.queryParams`);
@@ -379,7 +398,7 @@ function checkRegex(r: FieldReader, pattern: string, path: string): void {
     return;
   }
   const re2 = re2Incompatibility(pattern);
-  if (re2) r.error(path, `${re2}: ${JSON.stringify(pattern)}`);
+  if (re2) r.error(path, `${re2}: ${describe(pattern)}`);
 }
 
 export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
@@ -414,7 +433,7 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
         namespace: bo.namespace === undefined ? namespace : r.dnsLabel(bo.namespace, `${bp}.namespace`),
         name: r.dnsLabel(bo.name, `${bp}.name`),
         port: r.int(bo.port, `${bp}.port`, 1, 65535),
-        weight: r.optInt(bo.weight, `${bp}.weight`, 0, 1_000_000) ?? 1,
+        weight: r.optInt(bo.weight, `${bp}.weight`, 0, 1_000_000) ?? DEFAULTS.backendWeight,
       };
     });
     if (backends.length === 0) r.error(`${path}.backendRefs`, 'must list at least one backend');
@@ -430,7 +449,7 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
     const retry = r.optObj(o.retry, `${path}.retry`);
     if (retry) {
       parsed.retry = {
-        attempts: r.optInt(retry.attempts, `${path}.retry.attempts`, 1, 10) ?? 1,
+        attempts: r.optInt(retry.attempts, `${path}.retry.attempts`, 1, 10) ?? DEFAULTS.retryAttempts,
         codes: r.list(retry.codes, `${path}.retry.codes`).map((c, j) => r.int(c, `${path}.retry.codes[${j}]`, 400, 599)),
       };
       const backoff = r.durationMs(retry.backoff, `${path}.retry.backoff`);
@@ -447,13 +466,56 @@ const READERS: Record<string, { apiVersions: string[]; read: (r: FieldReader, do
   HTTPRoute: { apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'], read: readHttpRoute },
 };
 
-/** Validates each manifest on its own, then checks references across them. */
-export function parseManifests(manifests: readonly Manifest[]): ParsedManifests {
-  const errors: ConfigError[] = [];
-  const services = new Map<string, MeshService>();
-  const routes: { route: MeshRoute; source: string }[] = [];
-  const accepted: string[] = [];
-  for (const { source, doc } of manifests) {
+export interface ParseOptions {
+  /**
+   * Services that exist without a manifest (native Kubernetes Services): they are
+   * in the model and routes resolve against them. A MeshService manifest of the
+   * same namespace/name replaces one.
+   */
+  services?: ReadonlyMap<string, MeshService>;
+  /**
+   * Manifests (by index) that were serving before this parse. When two objects
+   * conflict (defined twice, or one TCP port claimed twice), an incumbent wins
+   * over a newcomer; among equals the earlier manifest wins. Output order does
+   * not depend on it.
+   */
+  incumbent?: (index: number) => boolean;
+}
+
+/** What became of one input manifest. */
+export interface ManifestOutcome {
+  /** `Kind namespace/name`, once that much could be read. */
+  object?: string;
+  errors: ConfigError[];
+  /** In the model. */
+  accepted: boolean;
+}
+
+function manifestOutcomes(manifests: readonly Manifest[]): ManifestOutcome[] {
+  return manifests.map(() => ({ errors: [], accepted: false }));
+}
+
+/**
+ * Validates each manifest on its own, then across them: an object defined twice
+ * and a TCP port claimed by two services are conflicts (the incumbent, else the
+ * earlier one, keeps serving), and routes must resolve to existing services.
+ */
+export function parseManifests(manifests: readonly Manifest[], options: ParseOptions = {}): ParsedManifests & { outcomes: ManifestOutcome[] } {
+  const outcomes = manifestOutcomes(manifests);
+  const order = manifests.map((_, i) => i);
+  if (options.incumbent) {
+    const first = options.incumbent;
+    order.sort((a, b) => Number(first(b)) - Number(first(a)) || a - b);
+  }
+  const declared = new Map<string, { service: MeshService; index: number }>();
+  const routeOwners = new Map<string, number>();
+  const routes: { route: MeshRoute; index: number }[] = [];
+  /** TCP service port → the service holding it: every proxy listens on it (plus its offset) mesh-wide. */
+  const tcpPorts = new Map<number, { key: string; index: number }>();
+  for (const index of order) {
+    const manifest = manifests[index] as Manifest;
+    const { source, doc } = manifest;
+    const outcome = outcomes[index] as ManifestOutcome;
     if (doc === null || doc === undefined) continue;
     const r: FieldReader = new FieldReader(source, 'document');
     try {
@@ -464,23 +526,54 @@ export function parseManifests(manifests: readonly Manifest[]): ParsedManifests 
       if (!reader.apiVersions.includes(String(o.apiVersion)))
         r.fail('apiVersion', `must be ${reader.apiVersions.join(' or ')} for ${kind}, got ${describe(o.apiVersion)}`);
       const parsed = reader.read(r, o);
+      outcome.object = r.object;
       if (r.errors.length === 0) {
         const key = serviceKey(parsed.namespace, parsed.name);
-        if ('ports' in parsed) {
-          if (services.has(key)) r.fail('metadata.name', `MeshService ${key} is defined twice`);
-          services.set(key, parsed);
+        const ownerIndex = 'ports' in parsed ? declared.get(key)?.index : routeOwners.get(key);
+        if (ownerIndex !== undefined) {
+          const other = manifests[ownerIndex] as Manifest;
+          r.errors.push({
+            source,
+            object: r.object,
+            path: 'metadata.name',
+            message: `${r.object} is defined twice: here (${manifestLocation(manifest)}) and in ${manifestLocation(other)}, which keeps serving; remove one of them`,
+            reason: 'conflict',
+          });
+        } else if ('ports' in parsed) {
+          const clashes = parsed.ports.flatMap((port, i) => {
+            const holder = port.protocol === 'TCP' ? tcpPorts.get(port.port) : undefined;
+            return holder ? [{ i, port: port.port, holder }] : [];
+          });
+          for (const { i, port, holder } of clashes)
+            r.errors.push({
+              source,
+              object: r.object,
+              path: `spec.ports[${i}].port`,
+              message: `TCP port ${port} is already taken by MeshService ${holder.key} (${manifestLocation(manifests[holder.index] as Manifest)}): every proxy listens for a TCP service on its port, so two TCP services cannot share one; this service is left out`,
+              reason: 'conflict',
+            });
+          if (clashes.length === 0) {
+            declared.set(key, { service: parsed, index });
+            for (const port of parsed.ports) if (port.protocol === 'TCP') tcpPorts.set(port.port, { key, index });
+            outcome.accepted = true;
+          }
         } else {
-          routes.push({ route: parsed, source });
+          routeOwners.set(key, index);
+          routes.push({ route: parsed, index });
+          outcome.accepted = true;
         }
-        accepted.push(r.object);
       }
     } catch (error) {
       if (!(error instanceof ObjectErrors)) throw error;
     }
-    errors.push(...r.errors);
+    outcome.errors.push(...r.errors);
   }
+  const services = new Map<string, MeshService>(options.services ?? []);
+  for (const { service } of [...declared.values()].sort((a, b) => a.index - b.index)) services.set(serviceKey(service.namespace, service.name), service);
+  routes.sort((a, b) => a.index - b.index);
   const resolvedRoutes: MeshRoute[] = [];
-  for (const { route, source } of routes) {
+  for (const { route, index } of routes) {
+    const { source } = manifests[index] as Manifest;
     const object = `HTTPRoute ${route.namespace}/${route.name}`;
     const refErrors: ConfigError[] = [];
     route.parents.forEach((parent, i) => {
@@ -518,13 +611,18 @@ export function parseManifests(manifests: readonly Manifest[]): ParsedManifests 
           });
       });
     });
+    const outcome = outcomes[index] as ManifestOutcome;
     if (refErrors.length > 0) {
-      errors.push(...refErrors);
-      const at = accepted.indexOf(object);
-      if (at >= 0) accepted.splice(at, 1);
+      outcome.errors.push(...refErrors);
+      outcome.accepted = false;
     } else {
       resolvedRoutes.push(route);
     }
   }
-  return { model: { services, routes: resolvedRoutes }, errors, accepted };
+  return {
+    model: { services, routes: resolvedRoutes },
+    errors: outcomes.flatMap((o) => o.errors),
+    accepted: outcomes.flatMap((o) => (o.accepted && o.object ? [o.object] : [])),
+    outcomes,
+  };
 }

@@ -149,8 +149,20 @@ export interface ConfigError {
   object: string;
   path: string;
   message: string;
-  /** 'unresolved': the object is valid but refers to something missing. */
-  reason?: 'invalid' | 'unresolved';
+  /**
+   * 'unresolved': the object is valid but refers to something missing.
+   * 'conflict': the object is valid on its own but clashes with another one
+   * (defined twice, or claims a TCP port another service holds); the one that
+   * was there first keeps serving.
+   */
+  reason?: 'invalid' | 'unresolved' | 'conflict';
+}
+
+/** Longest message an error carries: a bad value is never copied whole into logs, metrics or status. */
+export const MAX_ERROR_TEXT = 300;
+
+export function truncateText(text: string, max = MAX_ERROR_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
 export function formatConfigError(error: ConfigError): string {

@@ -1,23 +1,10 @@
-/** `meshcp bootstrap`: an Envoy bootstrap that points the proxy's ADS stream at meshcp. */
-import { METADATA } from '@meshcp/translators';
-
-export interface BootstrapOptions {
-  nodeId: string;
-  service: string;
-  namespace: string;
-  region?: string;
-  zone?: string;
-  subZone?: string;
-  xdsAddress: string;
-  adminPort: number;
-  outboundPort?: number;
-  /** Inbound listener port in front of the proxy's own app, and where that app listens. */
-  inboundPort?: number;
-  appPort?: number;
-  /** TCP services are exposed locally at their port plus this offset. */
-  tcpPortOffset?: number;
-  delta: boolean;
-}
+/**
+ * `meshcp bootstrap`: an Envoy bootstrap that points the proxy's ADS stream at meshcp.
+ * Pure (options in, bootstrap object out) so the CLI and a Kubernetes sidecar injector
+ * share it without importing the server.
+ */
+import { METADATA } from '../proxy.js';
+import { type BootstrapOptions, localityOf } from './options.js';
 
 export const XDS_CLUSTER = 'meshcp-xds';
 
@@ -31,10 +18,7 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
   if (options.inboundPort !== undefined) metadata[METADATA.inboundPort] = options.inboundPort;
   if (options.appPort !== undefined) metadata[METADATA.appPort] = options.appPort;
   if (options.tcpPortOffset !== undefined) metadata[METADATA.tcpPortOffset] = options.tcpPortOffset;
-  const locality: Record<string, string> = {};
-  if (options.region) locality.region = options.region;
-  if (options.zone) locality.zone = options.zone;
-  if (options.subZone) locality.sub_zone = options.subZone;
+  const locality = localityOf(options);
   const configSource = { ads: {}, resource_api_version: 'V3' };
   return {
     node: { id: options.nodeId, cluster: options.service, ...(Object.keys(locality).length > 0 ? { locality } : {}), metadata },
@@ -67,26 +51,6 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
           },
         },
       ],
-    },
-  };
-}
-
-/** `meshcp bootstrap --grpc`: the gRPC xDS bootstrap JSON (GRPC_XDS_BOOTSTRAP / GRPC_XDS_BOOTSTRAP_CONFIG). */
-export function grpcBootstrap(
-  options: Pick<BootstrapOptions, 'nodeId' | 'service' | 'namespace' | 'region' | 'zone' | 'subZone' | 'xdsAddress'>,
-): Record<string, unknown> {
-  const locality: Record<string, string> = {};
-  if (options.region) locality.region = options.region;
-  if (options.zone) locality.zone = options.zone;
-  if (options.subZone) locality.sub_zone = options.subZone;
-  return {
-    xds_servers: [{ server_uri: options.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: {
-      id: options.nodeId,
-      cluster: options.service,
-      // grpc-js-xds rejects a bootstrap whose node has no locality, even an empty one.
-      locality,
-      metadata: { [METADATA.namespace]: options.namespace, [METADATA.service]: options.service },
     },
   };
 }

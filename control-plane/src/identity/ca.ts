@@ -1,0 +1,233 @@
+/**
+ * meshcp's certificate authority: issues short-lived X.509 SVIDs (a SPIFFE ID as
+ * the only URI SAN) from a root it creates and keeps, or from an intermediate the
+ * user provides. Roots rotate with an overlap: during it both roots are in the
+ * trust bundle, so a proxy holding a certificate from either is trusted.
+ *
+ * Keys are ECDSA P-256, made with WebCrypto. Private keys live in memory and in the
+ * store the operator chose (a file with mode 0600, or a Kubernetes Secret); they
+ * never appear in logs, metrics, debug output or errors — `Svid` keeps its key out
+ * of JSON and `inspect` on purpose.
+ */
+import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
+import { createHash, webcrypto } from 'node:crypto';
+import { inspect } from 'node:util';
+import * as x509 from '@peculiar/x509';
+import { spiffeId, type WorkloadIdentity } from './spiffe.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
+/** Clocks on different hosts disagree a little; certificates start this much in the past. */
+const CLOCK_SKEW_MS = 60_000;
+
+export const DEFAULT_SVID_TTL_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_ROOT_TTL_MS = 365 * 24 * 60 * 60 * 1000;
+
+/** A signing certificate and its key, as PEM. */
+export interface SigningMaterial {
+  certificatePem: string;
+  privateKeyPem: string;
+  /** For an intermediate: the chain up to (not including) the root, PEM, concatenated. */
+  chainPem?: string;
+}
+
+/** What a CA store holds: the signer in use and every root still trusted. */
+export interface CaState {
+  signer: SigningMaterial;
+  /** Trusted roots, PEM, newest first; the signer's root among them. */
+  roots: string[];
+  /** When each root other than the current one stops being trusted (epoch ms), by PEM. */
+  retiring: Record<string, number>;
+}
+
+export interface CaStore {
+  load(): Promise<CaState | undefined>;
+  save(state: CaState): Promise<void>;
+}
+
+/** An issued workload certificate. Its key is reachable only through `privateKeyPem`. */
+export class Svid {
+  readonly #privateKeyPem: string;
+
+  constructor(
+    readonly spiffeId: string,
+    /** Leaf first, then intermediates. */
+    readonly certificateChainPem: string,
+    privateKeyPem: string,
+    readonly notBefore: Date,
+    readonly notAfter: Date,
+    readonly serialNumber: string,
+  ) {
+    this.#privateKeyPem = privateKeyPem;
+  }
+
+  get privateKeyPem(): string {
+    return this.#privateKeyPem;
+  }
+
+  /** Renewal is due at half of the lifetime (as SPIRE and Istio do). */
+  renewalDue(now = Date.now()): boolean {
+    return now >= this.notBefore.getTime() + (this.notAfter.getTime() - this.notBefore.getTime()) / 2;
+  }
+
+  toJSON(): object {
+    return { spiffeId: this.spiffeId, notAfter: this.notAfter.toISOString(), serialNumber: this.serialNumber };
+  }
+
+  [inspect.custom](): string {
+    return `Svid(${this.spiffeId}, expires ${this.notAfter.toISOString()})`;
+  }
+}
+
+function randomSerial(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive
+  return Buffer.from(bytes).toString('hex');
+}
+
+async function exportKeyPem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key as webcrypto.CryptoKey);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+async function importSigningKey(pem: string): Promise<CryptoKey> {
+  const der = x509.PemConverter.decode(pem)[0];
+  if (!der) throw new Error('signing key: no PEM block');
+  return (await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign'])) as unknown as CryptoKey;
+}
+
+/** A new self-signed root for a trust domain. */
+export async function createRoot(trustDomain: string, ttlMs = DEFAULT_ROOT_TTL_MS, now = Date.now()): Promise<SigningMaterial> {
+  const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: `O=meshcp, CN=meshcp root ${trustDomain} ${new Date(now).toISOString()}`,
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + ttlMs),
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 1, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: `spiffe://${trustDomain}` }]),
+    ],
+  });
+  return { certificatePem: certificate.toString('pem'), privateKeyPem: await exportKeyPem(keys.privateKey) };
+}
+
+export interface CertificateAuthorityOptions {
+  trustDomain: string;
+  store: CaStore;
+  /** Sign with this (e.g. an intermediate from cert-manager) instead of a root meshcp creates. */
+  signer?: SigningMaterial;
+  /** Trust bundle to publish with a user-provided signer (its root, PEM). */
+  roots?: string[];
+  svidTtlMs?: number;
+  now?: () => number;
+}
+
+export class CertificateAuthority {
+  private constructor(
+    readonly trustDomain: string,
+    private state: CaState,
+    private signingKey: CryptoKey,
+    private readonly store: CaStore,
+    private readonly svidTtlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Loads the CA from its store, or creates (and stores) a root on first start. */
+  static async open(options: CertificateAuthorityOptions): Promise<CertificateAuthority> {
+    const now = options.now ?? Date.now;
+    let state: CaState | undefined;
+    if (options.signer) {
+      state = { signer: options.signer, roots: options.roots ?? [options.signer.certificatePem], retiring: {} };
+    } else {
+      state = await options.store.load();
+      if (!state) {
+        const root = await createRoot(options.trustDomain, DEFAULT_ROOT_TTL_MS, now());
+        state = { signer: root, roots: [root.certificatePem], retiring: {} };
+        await options.store.save(state);
+      }
+    }
+    const key = await importSigningKey(state.signer.privateKeyPem);
+    return new CertificateAuthority(options.trustDomain, state, key, options.store, options.svidTtlMs ?? DEFAULT_SVID_TTL_MS, now);
+  }
+
+  /** The roots a proxy must trust now, PEM, newest first. Retired roots past their overlap are dropped. */
+  trustBundle(): string[] {
+    const now = this.now();
+    return this.state.roots.filter((pem) => pem === this.state.signer.certificatePem || (this.state.retiring[pem] ?? Number.POSITIVE_INFINITY) > now);
+  }
+
+  /** A version string that changes whenever the bundle does. */
+  trustBundleVersion(): string {
+    return createHash('sha256').update(this.trustBundle().join('\n')).digest('base64url').slice(0, 16);
+  }
+
+  /**
+   * Starts signing with a new root; the old one stays trusted for `overlapMs`, so
+   * certificates issued from it keep working until they are renewed.
+   */
+  async rotateRoot(overlapMs: number): Promise<void> {
+    const now = this.now();
+    const root = await createRoot(this.trustDomain, DEFAULT_ROOT_TTL_MS, now);
+    const retiring = { ...this.state.retiring };
+    for (const pem of this.state.roots) retiring[pem] = Math.min(retiring[pem] ?? Number.POSITIVE_INFINITY, now + overlapMs);
+    this.state = { signer: root, roots: [root.certificatePem, ...this.trustBundle()], retiring };
+    this.signingKey = await importSigningKey(root.privateKeyPem);
+    await this.store.save(this.state);
+  }
+
+  /** Issues an SVID for a workload identity, valid for the CA's SVID lifetime (or `ttlMs`). */
+  async issue(identity: WorkloadIdentity, ttlMs = this.svidTtlMs): Promise<Svid> {
+    if (identity.trustDomain !== this.trustDomain)
+      throw new Error(`identity is in trust domain ${identity.trustDomain}, this CA signs for ${this.trustDomain}`);
+    const id = spiffeId(identity);
+    return this.sign(id, [{ type: 'url', value: id }], ttlMs);
+  }
+
+  /**
+   * A serving certificate for meshcp itself (the xDS server, the injection webhook):
+   * DNS names and IP addresses as SANs, plus meshcp's own SPIFFE ID.
+   */
+  async issueServing(names: { dns: string[]; ips: string[]; spiffeId: string }, ttlMs = this.svidTtlMs): Promise<Svid> {
+    const sans: x509.JsonGeneralName[] = [
+      ...names.dns.map((value) => ({ type: 'dns' as const, value })),
+      ...names.ips.map((value) => ({ type: 'ip' as const, value })),
+      { type: 'url', value: names.spiffeId },
+    ];
+    return this.sign(names.spiffeId, sans, ttlMs);
+  }
+
+  private async sign(id: string, sans: x509.JsonGeneralName[], ttlMs: number): Promise<Svid> {
+    const now = this.now();
+    const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+    const issuer = new x509.X509Certificate(this.state.signer.certificatePem);
+    const notBefore = new Date(now - CLOCK_SKEW_MS);
+    const notAfter = new Date(Math.min(now + ttlMs, issuer.notAfter.getTime()));
+    const serialNumber = randomSerial();
+    const certificate = await x509.X509CertificateGenerator.create({
+      serialNumber,
+      subject: `O=meshcp`,
+      issuer: issuer.subject,
+      notBefore,
+      notAfter,
+      publicKey: keys.publicKey,
+      signingKey: this.signingKey,
+      signingAlgorithm: SIGNING_ALGORITHM,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.SubjectAlternativeNameExtension(sans, true),
+        await x509.AuthorityKeyIdentifierExtension.create(issuer),
+      ],
+    });
+    const chain = [certificate.toString('pem'), ...(this.state.signer.chainPem ? [this.state.signer.chainPem] : [])].join('\n');
+    return new Svid(id, chain, await exportKeyPem(keys.privateKey), notBefore, notAfter, serialNumber);
+  }
+}
