@@ -37,7 +37,7 @@ describe.skipIf(unsupported !== undefined)('the local cluster (cluster.sh)', () 
     // Whatever an aborted earlier run left: `down` is idempotent.
     await must('bash', [CLUSTER_SH, 'down'], { timeoutMs: 5 * MINUTE });
     before = hostSnapshot();
-    const built = await must('bash', [IMAGES_SH, 'busybox'], { timeoutMs: 10 * MINUTE });
+    const built = await must('bash', [IMAGES_SH, 'busybox', 'meshcp'], { timeoutMs: 10 * MINUTE });
     for (const line of built.stdout.trim().split('\n')) {
       const [ref, tar] = line.split(' ');
       if (ref && tar) images.set(ref, tar);
@@ -127,6 +127,61 @@ spec:
         else await new Promise((resolve) => setTimeout(resolve, 500));
       }
       expect(viaService).toBe('served by web\n');
+    },
+    5 * MINUTE,
+  );
+
+  it(
+    'helm installs meshcp from the image built here: replicas Ready, a leader holds the Lease, status is written to MeshServices',
+    async () => {
+      const meshcpImage = [...images.keys()].find((ref) => ref.startsWith('meshcp.local/meshcp:'));
+      expect(meshcpImage).toBeDefined();
+      const [repository, tag] = (meshcpImage as string).split(/:(?=[^:]+$)/);
+      await tools.helmOk([
+        'install',
+        'meshcp',
+        join(REPO, 'k8s', 'chart', 'meshcp'),
+        '--namespace',
+        'meshcp',
+        '--create-namespace',
+        '--set',
+        `image.repository=${repository}`,
+        '--set',
+        `image.tag=${tag}`,
+        '--set',
+        'image.pullPolicy=Never',
+        '--wait',
+        '--timeout',
+        '3m',
+      ]);
+      const pods = JSON.parse(await tools.kubectlOk(['-n', 'meshcp', 'get', 'pods', '-l', 'app.kubernetes.io/name=meshcp', '-o', 'json'])) as {
+        items: { metadata: { name: string }; status: { containerStatuses: { ready: boolean; image: string }[] } }[];
+      };
+      expect(pods.items).toHaveLength(2);
+      for (const pod of pods.items) expect(pod.status.containerStatuses.map((c) => [c.ready, c.image])).toEqual([[true, meshcpImage]]);
+      const holder = (await tools.kubectlOk(['-n', 'meshcp', 'get', 'lease', 'meshcp-leader', '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
+      expect(pods.items.map((p) => p.metadata.name)).toContain(holder);
+
+      await tools.kubectlOk(['create', 'namespace', 'shop']);
+      await tools.kubectlOk(['apply', '-f', '-'], {
+        input:
+          'apiVersion: meshcp.io/v1alpha1\nkind: MeshService\nmetadata: {name: payments, namespace: shop}\nspec: {ports: [{name: http, port: 8080}], endpoints: [{address: 10.244.9.9, port: 9001}]}\n',
+      });
+      let programmed = '';
+      for (let attempt = 0; attempt < 60 && programmed !== 'True'; attempt++) {
+        programmed = await tools.kubectlOk([
+          '-n',
+          'shop',
+          'get',
+          'meshservice',
+          'payments',
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Programmed")].status}',
+        ]);
+        if (programmed !== 'True') await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(programmed).toBe('True');
+      expect(await tools.kubectlOk(['-n', 'shop', 'get', 'meshservice', 'payments', '-o', 'jsonpath={.status.endpoints}'])).toBe('1');
     },
     5 * MINUTE,
   );
