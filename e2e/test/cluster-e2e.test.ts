@@ -37,7 +37,7 @@ describe.skipIf(unsupported !== undefined)('the local cluster (cluster.sh)', () 
     // Whatever an aborted earlier run left: `down` is idempotent.
     await must('bash', [CLUSTER_SH, 'down'], { timeoutMs: 5 * MINUTE });
     before = hostSnapshot();
-    const built = await must('bash', [IMAGES_SH, 'busybox', 'meshcp'], { timeoutMs: 10 * MINUTE });
+    const built = await must('bash', [IMAGES_SH, 'busybox', 'meshcp', 'envoy@1.40.0', 'init'], { timeoutMs: 10 * MINUTE });
     for (const line of built.stdout.trim().split('\n')) {
       const [ref, tar] = line.split(' ');
       if (ref && tar) images.set(ref, tar);
@@ -185,4 +185,134 @@ spec:
     },
     5 * MINUTE,
   );
+
+  it(
+    'injects Envoy sidecars in a labelled namespace; an app calls http://web.demo unchanged and both sidecars carry it',
+    async () => {
+      const meshcpImage = [...images.keys()].find((ref) => ref.startsWith('meshcp.local/meshcp:')) as string;
+      const [repository, tag] = meshcpImage.split(/:(?=[^:]+$)/);
+      // The injector is a second container of the meshcp pods; this upgrade turns it on.
+      await tools.helmOk([
+        'upgrade',
+        'meshcp',
+        join(REPO, 'k8s', 'chart', 'meshcp'),
+        '--namespace',
+        'meshcp',
+        '--set',
+        `image.repository=${repository}`,
+        '--set',
+        `image.tag=${tag}`,
+        '--set',
+        'image.pullPolicy=Never',
+        '--set',
+        'injector.enabled=true',
+        '--set',
+        'injector.envoyImage=meshcp.local/envoy:v{version}',
+        '--set',
+        'injector.initImage=meshcp.local/init:1',
+        '--set',
+        'injector.imagePullPolicy=Never',
+        '--wait',
+        '--timeout',
+        '3m',
+      ]);
+      // meshcp sets the webhook's caBundle from the CA it keeps in a Secret.
+      let caBundle = '';
+      for (let attempt = 0; attempt < 60 && caBundle === ''; attempt++) {
+        caBundle = await tools.kubectlOk(['get', 'mutatingwebhookconfiguration', 'meshcp-injector', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
+        if (caBundle === '') await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      const caSecret = await tools.kubectlOk(['-n', 'meshcp', 'get', 'secret', 'meshcp-injector-ca', '-o', 'jsonpath={.data.ca\\.crt}']);
+      expect(caBundle).toBe(caSecret);
+
+      await tools.kubectlOk(['create', 'namespace', 'demo']);
+      await tools.kubectlOk(['label', 'namespace', 'demo', 'meshcp.io/inject=enabled']);
+      await tools.kubectlOk(['apply', '-f', '-'], {
+        input: `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: demo}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: demo, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: web
+      image: meshcp.local/busybox:1
+      imagePullPolicy: Never
+      command: [/bin/sh, -c, 'mkdir -p /www && echo "served by $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www']
+      ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: optout, namespace: demo, annotations: {meshcp.io/inject: "false"}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: box, image: meshcp.local/busybox:1, imagePullPolicy: Never, command: [/bin/sleep, '3600']}]
+`,
+      });
+      const clusterIp = (await tools.kubectlOk(['-n', 'demo', 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+      // No cluster DNS here: the name resolves through /etc/hosts; the URL is the app's own.
+      await tools.kubectlOk(['apply', '-f', '-'], {
+        input: `
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: demo, labels: {app: client}}
+spec:
+  terminationGracePeriodSeconds: 1
+  hostAliases: [{ip: "${clusterIp}", hostnames: [web.demo]}]
+  containers: [{name: client, image: meshcp.local/busybox:1, imagePullPolicy: Never, command: [/bin/sleep, '3600']}]
+`,
+      });
+      await tools.kubectlOk(['-n', 'demo', 'wait', '--for=condition=Ready', 'pod/web', 'pod/client', 'pod/optout', '--timeout=120s'], { timeoutMs: 150_000 });
+
+      const initNames = async (pod: string): Promise<string> =>
+        tools.kubectlOk(['-n', 'demo', 'get', 'pod', pod, '-o', 'jsonpath={.spec.initContainers[*].name}']);
+      expect(await initNames('web')).toBe('meshcp-init meshcp-proxy');
+      expect(await initNames('client')).toBe('meshcp-init meshcp-proxy');
+      expect(await initNames('optout')).toBe('');
+      expect(await tools.kubectlOk(['-n', 'demo', 'get', 'pod', 'web', '-o', 'jsonpath={.spec.initContainers[1].image}'])).toBe('meshcp.local/envoy:v1.40.0');
+
+      // Envoy gets its listeners from meshcp (LDS ACKed) before traffic can flow.
+      const stat = async (pod: string, container: string, name: string): Promise<number> => {
+        const stats = await tools.kubectlOk(['-n', 'demo', 'exec', pod, '-c', container, '--', 'wget', '-q', '-O', '-', 'http://127.0.0.1:15000/stats']);
+        const line = stats.split('\n').find((l) => l.startsWith(`${name}: `));
+        return line ? Number(line.slice(name.length + 2)) : 0;
+      };
+      let body = '';
+      for (let attempt = 0; attempt < 40 && body === ''; attempt++) {
+        const result = await tools.kubectl(['-n', 'demo', 'exec', 'client', '-c', 'client', '--', 'wget', '-q', '-O', '-', 'http://web.demo/']);
+        if (result.status === 0) body = result.stdout;
+        else await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(body).toBe('served by web\n');
+      // The client's sidecar routed it by Host to the mesh cluster of web.demo:80 …
+      expect(await stat('client', 'client', 'cluster.web.demo_80.upstream_rq_total')).toBeGreaterThanOrEqual(1);
+      // … and the server's sidecar took it in on its inbound listener and handed it to the app.
+      expect(await stat('web', 'web', 'http.inbound_15006.downstream_rq_total')).toBeGreaterThanOrEqual(1);
+      expect(await stat('web', 'web', 'cluster.inbound_80.upstream_rq_2xx')).toBeGreaterThanOrEqual(1);
+      // The opted-out pod reaches the app directly, no sidecar in between.
+      expect(await tools.kubectlOk(['-n', 'demo', 'exec', 'optout', '--', 'wget', '-q', '-O', '-', `http://${clusterIp}/`])).toBe('served by web\n');
+    },
+    8 * MINUTE,
+  );
+
+  it('the injector refuses a pod asking for an Envoy version that is not a version', async () => {
+    const result = await tools.kubectl(['apply', '-f', '-'], {
+      input: `
+apiVersion: v1
+kind: Pod
+metadata: {name: bad, namespace: demo, annotations: {meshcp.io/envoy-version: "latest"}}
+spec:
+  containers: [{name: box, image: meshcp.local/busybox:1, imagePullPolicy: Never, command: [/bin/sleep, '1']}]
+`,
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('meshcp.io/envoy-version must be an Envoy version X.Y.Z');
+  });
 });

@@ -29,6 +29,10 @@ build_init() {
   base_files "$r"
   busybox_applets "$r"
   copy_with_libs "$r" "$multi" /usr/sbin/xtables-legacy-multi
+  # Matches and targets (owner, REDIRECT, …) are dlopen()ed from here, so ldd
+  # does not list them.
+  local xt
+  for xt in /usr/lib/*/xtables; do mkdir -p "$r$xt" && cp -L "$xt"/*.so "$r$xt/"; done
   local t
   for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
     ln -sf xtables-legacy-multi "$r/usr/sbin/$t"
