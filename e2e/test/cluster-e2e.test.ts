@@ -8,8 +8,9 @@
  * Skipped only when the machine cannot run a cluster at all (not root, Debian
  * packages not installed) — and then it says so on stderr.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLUSTER_SH, ClusterTools, clusterUnsupportedReason, hostSnapshot, IMAGES_SH, must, run } from './cluster-support.js';
+import { CLUSTER_SH, ClusterTools, clusterUnsupportedReason, hostSnapshot, IMAGES_SH, must, REPO, run } from './cluster-support.js';
 
 const unsupported = clusterUnsupportedReason();
 if (unsupported) {
@@ -245,7 +246,7 @@ spec:
     - name: web
       image: meshcp.local/busybox:1
       imagePullPolicy: Never
-      command: [/bin/sh, -c, 'mkdir -p /www && echo "served by $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www']
+      command: [/bin/sh, -c, 'mkdir -p /www && echo "served by $(hostname)" > /www/index.html && httpd -p 8081 -h /www && exec httpd -f -p 8080 -h /www']
       ports: [{containerPort: 8080}]
 ---
 apiVersion: v1
@@ -296,6 +297,16 @@ spec:
       // … and the server's sidecar took it in on its inbound listener and handed it to the app.
       expect(await stat('web', 'web', 'http.inbound_15006.downstream_rq_total')).toBeGreaterThanOrEqual(1);
       expect(await stat('web', 'web', 'cluster.inbound_80.upstream_rq_2xx')).toBeGreaterThanOrEqual(1);
+      // A port no mesh service uses (the pod's own address; the web pod also
+      // serves on 8081): passed through to the original destination, and taken
+      // in by the server's sidecar. (8080 would not do: shop/payments has an HTTP
+      // port 8080, and captured HTTP on a mesh port is routed by Host only.)
+      const podIp = (await tools.kubectlOk(['-n', 'demo', 'get', 'pod', 'web', '-o', 'jsonpath={.status.podIP}'])).trim();
+      expect(await tools.kubectlOk(['-n', 'demo', 'exec', 'client', '-c', 'client', '--', 'wget', '-q', '-O', '-', `http://${podIp}:8081/`])).toBe(
+        'served by web\n',
+      );
+      expect(await stat('client', 'client', 'cluster.passthrough.upstream_cx_total')).toBeGreaterThanOrEqual(1);
+      expect(await stat('web', 'web', 'http.inbound_15006.downstream_rq_total')).toBeGreaterThanOrEqual(2);
       // The opted-out pod reaches the app directly, no sidecar in between.
       expect(await tools.kubectlOk(['-n', 'demo', 'exec', 'optout', '--', 'wget', '-q', '-O', '-', `http://${clusterIp}/`])).toBe('served by web\n');
     },

@@ -49,7 +49,8 @@ describe('injectPod', () => {
     expect(bootstrap.node.metadata).toMatchObject({
       'meshcp.namespace': 'shop',
       'meshcp.service': 'web',
-      'meshcp.outbound_port': 15001,
+      'meshcp.outbound_port': 15081,
+      'meshcp.capture_port': 15001,
       'meshcp.outbound_address': '0.0.0.0',
       'meshcp.inbound_port': 15006,
       'meshcp.app_port': 8080,

@@ -37,7 +37,9 @@ export interface InjectorConfig {
   imagePullPolicy: string;
   /** Envoy's uid (and gid); its traffic is never captured. */
   proxyUid: number;
-  /** Where captured outbound TCP goes: Envoy's outbound listener on 127.0.0.1. */
+  /** Where iptables sends the app's outbound TCP: Envoy's capture listener (original destination). */
+  capturePort: number;
+  /** Envoy's explicit outbound HTTP listener (for apps that address the proxy themselves). */
   outboundPort: number;
   inboundPort: number;
   adminPort: number;
@@ -50,7 +52,8 @@ export const DEFAULT_INJECTOR_CONFIG: Omit<InjectorConfig, 'xdsAddress'> = {
   initImage: 'meshcp.local/init:1',
   imagePullPolicy: 'IfNotPresent',
   proxyUid: 101,
-  outboundPort: 15001,
+  capturePort: 15001,
+  outboundPort: 15081,
   inboundPort: 15006,
   adminPort: 15000,
   tcpPortOffset: 20000,
@@ -117,6 +120,7 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
   // own address (PREROUTING), outbound to 127.0.0.1 (OUTPUT).
   const nodeMetadata = obj(obj(bootstrap.node).metadata);
   nodeMetadata[METADATA.outboundAddress] = '0.0.0.0';
+  nodeMetadata[METADATA.capturePort] = config.capturePort;
 
   const excludedInbound = [config.adminPort];
   const init: Obj = {
@@ -124,7 +128,7 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
     image: config.initImage,
     imagePullPolicy: config.imagePullPolicy,
     env: [
-      { name: 'MESHCP_CAPTURE_PORT', value: String(config.outboundPort) },
+      { name: 'MESHCP_CAPTURE_PORT', value: String(config.capturePort) },
       { name: 'MESHCP_INBOUND_PORT', value: String(config.inboundPort) },
       { name: 'MESHCP_PROXY_UID', value: String(config.proxyUid) },
       { name: 'MESHCP_EXCLUDE_INBOUND_PORTS', value: excludedInbound.join(',') },
