@@ -76,7 +76,7 @@ describe('injectPod', () => {
     );
     const init = patch.find((op) => op.path === '/spec/initContainers');
     expect(init?.op).toBe('replace');
-    expect((init?.value as { name: string; image: string }[]).map((c) => `${c.name}=${c.image}`)).toEqual([
+    expect(((init?.value ?? []) as { name: string; image: string }[]).map((c) => `${c.name}=${c.image}`)).toEqual([
       'meshcp-init=meshcp.local/init:1',
       'meshcp-proxy=meshcp.local/envoy:v1.36.4',
       'migrate=m:1',
