@@ -313,6 +313,55 @@ spec:
     8 * MINUTE,
   );
 
+  it(
+    'captured TCP to a mesh TCP service goes to that service by its original destination port',
+    async () => {
+      // The server opts out: Envoy's inbound side speaks HTTP only (see README).
+      await tools.kubectlOk(['apply', '-f', '-'], {
+        input: `
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: demo}
+spec:
+  selector: {app: echo}
+  ports: [{name: tcp-echo, port: 9000, targetPort: 9000}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo, namespace: demo, labels: {app: echo}, annotations: {meshcp.io/inject: "false"}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: echo
+      image: meshcp.local/busybox:1
+      imagePullPolicy: Never
+      command: [nc, -ll, -p, '9000', -e, /bin/sh, -c, 'read line; echo "echo: $line"']
+`,
+      });
+      await tools.kubectlOk(['-n', 'demo', 'wait', '--for=condition=Ready', 'pod/echo', '--timeout=60s'], { timeoutMs: 90_000 });
+      const clusterIp = (await tools.kubectlOk(['-n', 'demo', 'get', 'service', 'echo', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+      let reply = '';
+      for (let attempt = 0; attempt < 40 && reply === ''; attempt++) {
+        const result = await tools.kubectl(['-n', 'demo', 'exec', 'client', '-c', 'client', '--', 'sh', '-c', `echo hello | nc ${clusterIp} 9000`]);
+        if (result.status === 0 && result.stdout !== '') reply = result.stdout;
+        else await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(reply).toBe('echo: hello\n');
+      const stats = await tools.kubectlOk(['-n', 'demo', 'exec', 'client', '-c', 'client', '--', 'wget', '-q', '-O', '-', 'http://127.0.0.1:15000/stats']);
+      const value = (name: string): number =>
+        Number(
+          stats
+            .split('\n')
+            .find((l) => l.startsWith(`${name}: `))
+            ?.split(': ')[1] ?? 0,
+        );
+      // The capture listener's TCP chain for port 9000 carried it to the mesh cluster echo.demo:9000.
+      expect(value('cluster.echo.demo_9000.upstream_cx_total')).toBeGreaterThanOrEqual(1);
+      expect(value('tcp.capture_echo.demo_9000.downstream_cx_total')).toBeGreaterThanOrEqual(1);
+    },
+    3 * MINUTE,
+  );
+
   it('the injector refuses a pod asking for an Envoy version that is not a version', async () => {
     const result = await tools.kubectl(['apply', '-f', '-'], {
       input: `
