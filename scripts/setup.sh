@@ -37,6 +37,11 @@ if ! $minimal; then
 fi
 
 if ! $minimal; then
+  step "local cluster (k8s/scripts/cluster.sh): containerd, runc, CNI plugins, busybox-static (Debian); kubelet, controller-manager, scheduler, kube-proxy (Go modules, ~2-5 min cold)"
+  bash k8s/scripts/install-cluster-deps.sh
+fi
+
+if ! $minimal; then
   step "compat matrix: podman + runc, chromium, one Envoy image per version in the releases of xds-protos/envoy-api.json"
   eval "$(bash compat-matrix/scripts/install-podman.sh)"   # idempotent; exports CONTAINERS_CONF
   if ! command -v chromium >/dev/null; then

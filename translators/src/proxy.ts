@@ -28,6 +28,8 @@ export interface ProxyInfo {
   appPort?: number;
   /** TCP service ports are exposed locally at servicePort + this offset. */
   tcpPortOffset: number;
+  /** Port of the transparent-capture listener (iptables redirects the app's outbound TCP there), if captured. */
+  capturePort?: number;
   /** Typed extension names the node reports (`node.extensions[].name`); empty when not reported. */
   extensions: string[];
   clientFeatures: string[];
@@ -47,6 +49,7 @@ export const METADATA = {
   appPort: 'meshcp.app_port',
   tcpPortOffset: 'meshcp.tcp_port_offset',
   serviceAccount: 'meshcp.service_account',
+  capturePort: 'meshcp.capture_port',
 } as const;
 
 function portFrom(value: unknown): number | undefined {
@@ -120,6 +123,8 @@ export function proxyFromNode(node: NodeLike): ProxyInfo {
   if (inboundPort) info.inboundPort = inboundPort;
   const appPort = portFrom(metadata[METADATA.appPort]);
   if (appPort) info.appPort = appPort;
+  const capturePort = portFrom(metadata[METADATA.capturePort]);
+  if (capturePort) info.capturePort = capturePort;
   return info;
 }
 

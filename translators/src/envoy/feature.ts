@@ -16,7 +16,10 @@ import type { ProxyInfo } from '../proxy.js';
 import type { EnvoyProfile } from './capabilities.js';
 
 /** The inputs that make Envoy config (LDS/RDS/CDS) differ between proxies. */
-export type EnvoyConfigScope = Pick<ProxyInfo, 'outboundAddress' | 'outboundPort' | 'namespace' | 'service' | 'inboundPort' | 'appPort' | 'tcpPortOffset'>;
+export type EnvoyConfigScope = Pick<
+  ProxyInfo,
+  'outboundAddress' | 'outboundPort' | 'namespace' | 'service' | 'inboundPort' | 'appPort' | 'tcpPortOffset' | 'capturePort'
+>;
 
 /** Everything a hook may read. */
 export interface EnvoyContext {

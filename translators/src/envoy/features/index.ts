@@ -17,6 +17,7 @@ import { outlierDetection } from './outlier-detection.js';
 import { retries } from './retries.js';
 import { routeTimeout } from './route-timeout.js';
 import { tcpListeners } from './tcp-listeners.js';
+import { transparentCapture } from './transparent-capture.js';
 import { urlRewrite } from './url-rewrite.js';
 
 export const ENVOY_FEATURES: readonly EnvoyFeature[] = [
@@ -36,6 +37,7 @@ export const ENVOY_FEATURES: readonly EnvoyFeature[] = [
   // listeners of their own
   tcpListeners,
   inbound,
+  transparentCapture,
   // security
   mtls,
   accessPolicy,

@@ -1,0 +1,178 @@
+/**
+ * Sidecar injection as a pure function: a Pod (from an AdmissionReview) in, a
+ * JSON patch out. Opt-in is the webhook's namespaceSelector
+ * (`meshcp.io/inject=enabled`); a pod opts out with the annotation
+ * `meshcp.io/inject: "false"` and picks its Envoy with `meshcp.io/envoy-version`.
+ *
+ * What it adds:
+ *   - `meshcp-init`: an init container (NET_ADMIN, NET_RAW, root) that installs
+ *     the capture rules (k8s/images/capture.sh): outbound TCP → Envoy's
+ *     outbound listener, inbound TCP → Envoy's inbound listener, Envoy's own
+ *     uid and the xDS/admin ports excluded;
+ *   - `meshcp-proxy`: Envoy as a native sidecar (an init container with
+ *     `restartPolicy: Always`, so it starts before the app and stops after it),
+ *     running as uid 101 with its bootstrap from the pod's own annotation
+ *     (a downwardAPI volume): node id `<pod>.<namespace>` (Envoy's
+ *     --service-node, expanded by the kubelet from the pod's name), the
+ *     service, the inbound listener in front of the app's first port.
+ */
+import { envoyBootstrap, METADATA } from '@meshcp/translators';
+
+export const INJECT_LABEL = 'meshcp.io/inject';
+export const INJECT_ANNOTATION = 'meshcp.io/inject';
+export const ENVOY_VERSION_ANNOTATION = 'meshcp.io/envoy-version';
+export const SERVICE_ANNOTATION = 'meshcp.io/service';
+export const BOOTSTRAP_ANNOTATION = 'meshcp.io/bootstrap';
+export const INJECTED_ANNOTATION = 'meshcp.io/injected';
+export const PROXY_CONTAINER = 'meshcp-proxy';
+export const INIT_CONTAINER = 'meshcp-init';
+
+export interface InjectorConfig {
+  /** host:port of meshcp's xDS server as the pod reaches it. */
+  xdsAddress: string;
+  /** Image of the sidecar; `{version}` is replaced by the Envoy version. */
+  envoyImage: string;
+  defaultEnvoyVersion: string;
+  initImage: string;
+  imagePullPolicy: string;
+  /** Envoy's uid (and gid); its traffic is never captured. */
+  proxyUid: number;
+  /** Where iptables sends the app's outbound TCP: Envoy's capture listener (original destination). */
+  capturePort: number;
+  /** Envoy's explicit outbound HTTP listener (for apps that address the proxy themselves). */
+  outboundPort: number;
+  inboundPort: number;
+  adminPort: number;
+  tcpPortOffset: number;
+}
+
+export const DEFAULT_INJECTOR_CONFIG: Omit<InjectorConfig, 'xdsAddress'> = {
+  envoyImage: 'meshcp.local/envoy:v{version}',
+  defaultEnvoyVersion: '1.40.0',
+  initImage: 'meshcp.local/init:1',
+  imagePullPolicy: 'IfNotPresent',
+  proxyUid: 101,
+  capturePort: 15001,
+  outboundPort: 15081,
+  inboundPort: 15006,
+  adminPort: 15000,
+  tcpPortOffset: 20000,
+};
+
+type Obj = Record<string, unknown>;
+export interface JsonPatchOp {
+  op: 'add' | 'replace';
+  path: string;
+  value: unknown;
+}
+
+export type InjectResult = { patch: JsonPatchOp[] } | { skipped: string } | { denied: string };
+
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+const escapePointer = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/** The mesh service a pod belongs to: its annotation, else the usual app labels. */
+export function serviceOf(pod: Obj): string | undefined {
+  const metadata = obj(pod.metadata);
+  const annotations = obj(metadata.annotations);
+  const labels = obj(metadata.labels);
+  for (const value of [annotations[SERVICE_ANNOTATION], labels['app.kubernetes.io/name'], labels.app]) {
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  return undefined;
+}
+
+export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): InjectResult {
+  const metadata = obj(pod.metadata);
+  const annotations = obj(metadata.annotations);
+  const spec = obj(pod.spec);
+  if (annotations[INJECT_ANNOTATION] === 'false') return { skipped: `annotation ${INJECT_ANNOTATION}: "false"` };
+  if (spec.hostNetwork === true) return { skipped: 'hostNetwork pod (capture would change the node’s network)' };
+  const containers = arr(spec.containers);
+  const initContainers = arr(spec.initContainers);
+  if ([...containers, ...initContainers].some((c) => c.name === PROXY_CONTAINER)) return { skipped: 'already injected' };
+
+  const version = annotations[ENVOY_VERSION_ANNOTATION] ?? config.defaultEnvoyVersion;
+  if (typeof version !== 'string' || !/^\d+\.\d+\.\d+$/.test(version)) {
+    return { denied: `annotation ${ENVOY_VERSION_ANNOTATION} must be an Envoy version X.Y.Z, got ${JSON.stringify(version)}` };
+  }
+  const service = serviceOf(pod) ?? '';
+  const appPort = arr(obj(containers[0]).ports)
+    .map((p) => p.containerPort)
+    .find((p): p is number => typeof p === 'number');
+
+  const bootstrap = envoyBootstrap({
+    // Replaced by --service-node below: at admission a pod may not have its name yet (generateName).
+    nodeId: `pending.${namespace}`,
+    service,
+    namespace,
+    xdsAddress: config.xdsAddress,
+    adminPort: config.adminPort,
+    outboundPort: config.outboundPort,
+    // Explicit TCP listeners (service port + offset) stay above 1024: Envoy
+    // runs unprivileged, and one listener it cannot bind fails all of LDS.
+    tcpPortOffset: config.tcpPortOffset,
+    ...(appPort !== undefined ? { inboundPort: config.inboundPort, appPort } : {}),
+    delta: false,
+  });
+  // Listeners on every address: capture redirects inbound traffic to the pod's
+  // own address (PREROUTING), outbound to 127.0.0.1 (OUTPUT).
+  const nodeMetadata = obj(obj(bootstrap.node).metadata);
+  nodeMetadata[METADATA.outboundAddress] = '0.0.0.0';
+  nodeMetadata[METADATA.capturePort] = config.capturePort;
+
+  const excludedInbound = [config.adminPort];
+  const init: Obj = {
+    name: INIT_CONTAINER,
+    image: config.initImage,
+    imagePullPolicy: config.imagePullPolicy,
+    env: [
+      { name: 'MESHCP_CAPTURE_PORT', value: String(config.capturePort) },
+      { name: 'MESHCP_INBOUND_PORT', value: String(config.inboundPort) },
+      { name: 'MESHCP_PROXY_UID', value: String(config.proxyUid) },
+      { name: 'MESHCP_EXCLUDE_INBOUND_PORTS', value: excludedInbound.join(',') },
+      { name: 'MESHCP_EXCLUDE_OUTBOUND_PORTS', value: config.xdsAddress.slice(config.xdsAddress.lastIndexOf(':') + 1) },
+    ],
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+  };
+  const proxy: Obj = {
+    name: PROXY_CONTAINER,
+    image: config.envoyImage.replace('{version}', version),
+    imagePullPolicy: config.imagePullPolicy,
+    restartPolicy: 'Always',
+    args: ['-c', '/etc/meshcp/envoy.json', '--service-node', '$(POD_NAME).$(POD_NAMESPACE)', '--disable-hot-restart', '--log-level', 'warn'],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ],
+    securityContext: {
+      runAsUser: config.proxyUid,
+      runAsGroup: config.proxyUid,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [{ name: 'meshcp-bootstrap', mountPath: '/etc/meshcp', readOnly: true }],
+  };
+  const volume = {
+    name: 'meshcp-bootstrap',
+    downwardAPI: { items: [{ path: 'envoy.json', fieldRef: { fieldPath: `metadata.annotations['${BOOTSTRAP_ANNOTATION}']` } }] },
+  };
+
+  const patch: JsonPatchOp[] = [];
+  if (metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: {} });
+  patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(BOOTSTRAP_ANNOTATION)}`, value: JSON.stringify(bootstrap) });
+  patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: version });
+  // The capture rules first, then Envoy: both before the app's own init containers.
+  patch.push({ op: initContainers.length > 0 ? 'replace' : 'add', path: '/spec/initContainers', value: [init, proxy, ...initContainers] });
+  if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: [volume] });
+  else patch.push({ op: 'add', path: '/spec/volumes/-', value: volume });
+  return { patch };
+}
