@@ -23,6 +23,28 @@ function patchOf(result: ReturnType<typeof injectPod>): JsonPatchOp[] {
 }
 
 describe('injectPod', () => {
+  it('gives the sidecar what secure xDS needs: the trust bundle, a projected token only meshcp accepts, its service account', () => {
+    const secure: InjectorConfig = {
+      ...config,
+      xdsSecurity: { caPem: '-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----', serverName: 'meshcp-xds.meshcp.svc', tokenAudience: 'meshcp' },
+    };
+    const patch = patchOf(injectPod(pod({ spec: { serviceAccountName: 'web-sa' } }), 'shop', secure));
+    const byPath = new Map(patch.map((op) => [op.path, op]));
+    expect(byPath.get('/metadata/annotations/meshcp.io~1ca-bundle')?.value).toContain('BEGIN CERTIFICATE');
+    const volumes = byPath.get('/spec/volumes')?.value as { name: string; projected?: unknown; downwardAPI?: { items: { path: string }[] } }[];
+    expect(volumes.find((v) => v.name === 'meshcp-token')?.projected).toEqual({
+      sources: [{ serviceAccountToken: { audience: 'meshcp', expirationSeconds: 86400, path: 'token' } }],
+    });
+    expect(volumes.find((v) => v.name === 'meshcp-bootstrap')?.downwardAPI?.items.map((i) => i.path)).toEqual(['envoy.json', 'ca.pem']);
+    const bootstrap = JSON.parse(String(byPath.get('/metadata/annotations/meshcp.io~1bootstrap')?.value));
+    const ads = bootstrap.dynamic_resources.ads_config.grpc_services[0].google_grpc;
+    expect(ads.channel_credentials.ssl_credentials.root_certs.filename).toBe('/etc/meshcp/ca.pem');
+    expect(ads.call_credentials[0].from_plugin.typed_config.secret_data.filename).toBe('/var/run/secrets/meshcp/token');
+    expect(ads.channel_args.args['grpc.ssl_target_name_override'].string_value).toBe('meshcp-xds.meshcp.svc');
+    expect(bootstrap.node.metadata['meshcp.service_account']).toBe('web-sa');
+    expect(JSON.stringify(bootstrap)).not.toContain('"insecure"');
+  });
+
   it('adds the capture init container, then Envoy as a native sidecar, its bootstrap and volume', () => {
     const patch = patchOf(injectPod(pod(), 'shop', config));
     const byPath = new Map(patch.map((op) => [op.path, op]));

@@ -44,7 +44,17 @@ export interface InjectorConfig {
   inboundPort: number;
   adminPort: number;
   tcpPortOffset: number;
+  /**
+   * How sidecars reach meshcp securely: TLS checked against the mesh trust bundle
+   * (as meshcp's certificate names `serverName`), authenticated by the pod's own
+   * projected ServiceAccount token for `tokenAudience`.
+   */
+  xdsSecurity?: { caPem: string; serverName: string; tokenAudience: string };
 }
+
+export const CA_BUNDLE_ANNOTATION = 'meshcp.io/ca-bundle';
+/** Where the sidecar finds its projected token (rotated by the kubelet; Envoy re-reads it). */
+export const TOKEN_DIR = '/var/run/secrets/meshcp';
 
 export const DEFAULT_INJECTOR_CONFIG: Omit<InjectorConfig, 'xdsAddress'> = {
   envoyImage: 'meshcp.local/envoy:v{version}',
@@ -102,11 +112,15 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
     .map((p) => p.containerPort)
     .find((p): p is number => typeof p === 'number');
 
+  const serviceAccount = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
+  const security = config.xdsSecurity;
   const bootstrap = envoyBootstrap({
     // Replaced by --service-node below: at admission a pod may not have its name yet (generateName).
     nodeId: `pending.${namespace}`,
     service,
     namespace,
+    serviceAccount,
+    ...(security ? { security: { caFile: '/etc/meshcp/ca.pem', tokenFile: `${TOKEN_DIR}/token`, serverName: security.serverName } } : {}),
     xdsAddress: config.xdsAddress,
     adminPort: config.adminPort,
     outboundPort: config.outboundPort,
@@ -159,20 +173,34 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: [{ name: 'meshcp-bootstrap', mountPath: '/etc/meshcp', readOnly: true }],
+    volumeMounts: [
+      { name: 'meshcp-bootstrap', mountPath: '/etc/meshcp', readOnly: true },
+      ...(security ? [{ name: 'meshcp-token', mountPath: TOKEN_DIR, readOnly: true }] : []),
+    ],
   };
   const volume = {
     name: 'meshcp-bootstrap',
-    downwardAPI: { items: [{ path: 'envoy.json', fieldRef: { fieldPath: `metadata.annotations['${BOOTSTRAP_ANNOTATION}']` } }] },
+    downwardAPI: {
+      items: [
+        { path: 'envoy.json', fieldRef: { fieldPath: `metadata.annotations['${BOOTSTRAP_ANNOTATION}']` } },
+        ...(security ? [{ path: 'ca.pem', fieldRef: { fieldPath: `metadata.annotations['${CA_BUNDLE_ANNOTATION}']` } }] : []),
+      ],
+    },
   };
+  // The pod's own identity for xDS: a token only meshcp accepts, refreshed by the kubelet.
+  const tokenVolume = security
+    ? { name: 'meshcp-token', projected: { sources: [{ serviceAccountToken: { audience: security.tokenAudience, expirationSeconds: 86400, path: 'token' } }] } }
+    : undefined;
 
   const patch: JsonPatchOp[] = [];
   if (metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: {} });
   patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(BOOTSTRAP_ANNOTATION)}`, value: JSON.stringify(bootstrap) });
   patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: version });
+  if (security) patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(CA_BUNDLE_ANNOTATION)}`, value: security.caPem });
   // The capture rules first, then Envoy: both before the app's own init containers.
   patch.push({ op: initContainers.length > 0 ? 'replace' : 'add', path: '/spec/initContainers', value: [init, proxy, ...initContainers] });
-  if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: [volume] });
-  else patch.push({ op: 'add', path: '/spec/volumes/-', value: volume });
+  const volumes = [volume, ...(tokenVolume ? [tokenVolume] : [])];
+  if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
+  else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
   return { patch };
 }

@@ -35,9 +35,27 @@ async function main(): Promise<void> {
   const svc = await client.request<{ spec?: { clusterIP?: string } }>('GET', `/api/v1/namespaces/${namespace}/services/${xdsService}`);
   const clusterIp = svc.spec?.clusterIP;
   if (!clusterIp || clusterIp === 'None') throw new Error(`service ${namespace}/${xdsService} has no cluster IP`);
+  // meshcp serves xDS with TLS from the mesh CA: sidecars get its trust bundle and a projected token.
+  // The meshcp container beside this one creates that Secret on its first start: wait for it.
+  const caPath = `/api/v1/namespaces/${namespace}/secrets/${env('MESHCP_CA_SECRET', 'meshcp-ca')}`;
+  let caState: { roots?: string[] } = {};
+  for (let attempt = 0; !caState.roots?.length; attempt++) {
+    try {
+      const secret = await client.request<{ data?: Record<string, string> }>('GET', caPath);
+      caState = JSON.parse(Buffer.from(secret.data?.['ca.json'] ?? '', 'base64').toString('utf8') || '{}') as { roots?: string[] };
+    } catch (error) {
+      if (attempt >= 60) throw new Error(`the mesh CA Secret ${caPath} is not there after 60 s: ${String(error)}`);
+    }
+    if (!caState.roots?.length) await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
   const config: InjectorConfig = {
     ...DEFAULT_INJECTOR_CONFIG,
     xdsAddress: `${clusterIp}:${xdsPort}`,
+    xdsSecurity: {
+      caPem: (caState.roots ?? []).join('\n'),
+      serverName: `${xdsService}.${namespace}.svc`,
+      tokenAudience: env('MESHCP_TOKEN_AUDIENCE', 'meshcp'),
+    },
     envoyImage: env('MESHCP_ENVOY_IMAGE', DEFAULT_INJECTOR_CONFIG.envoyImage),
     defaultEnvoyVersion: env('MESHCP_ENVOY_VERSION', DEFAULT_INJECTOR_CONFIG.defaultEnvoyVersion),
     initImage: env('MESHCP_INIT_IMAGE', DEFAULT_INJECTOR_CONFIG.initImage),
