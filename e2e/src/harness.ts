@@ -8,6 +8,8 @@
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -92,6 +94,53 @@ export async function startSecureMeshcp(file: string, cleanup: Cleanup, extraArg
     return { caFile: join(out, 'ca.pem'), certFile: join(out, 'cert.pem'), keyFile: join(out, 'key.pem') };
   };
   return { ...meshcp, stateDir, identity };
+}
+
+/** A plain HTTP app on loopback (what a sidecar fronts): answers `body`, keeps the headers it saw. */
+export async function startApp(body: string, cleanup: Cleanup): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const app = createServer((req, res) => {
+    seen.push(req.headers);
+    res.end(`${body}\n`);
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  cleanup.add(() => new Promise<void>((resolve) => app.close(() => resolve())));
+  return { port: (app.address() as AddressInfo).port, seen };
+}
+
+/** A MeshService whose one endpoint is its own sidecar's inbound port, with an identity and an mTLS mode. */
+export function mtlsServiceYaml(name: string, serviceAccount: string, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', inboundPort: number): string {
+  return `apiVersion: meshcp.io/v1alpha1
+kind: MeshService
+metadata: {name: ${name}, namespace: shop}
+spec:
+  serviceAccount: ${serviceAccount}
+  mtls: {mode: ${mode}}
+  ports: [{name: http, port: 8080, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, port: ${inboundPort}}]
+`;
+}
+
+/** A service's own sidecar (shop namespace): its inbound listener in front of the app, with the service's SVID. */
+export async function startServiceSidecar(
+  meshcp: SecureMeshcp,
+  options: { service: string; serviceAccount: string; inboundPort: number; appPort: number; version?: string; svidTtlHours?: number },
+  cleanup: Cleanup,
+): Promise<EnvoyProcess> {
+  return startEnvoy(
+    {
+      xdsPort: meshcp.xdsPort,
+      ...(options.version ? { version: options.version } : {}),
+      nodeId: `${options.service}-sidecar`,
+      service: options.service,
+      namespace: 'shop',
+      serviceAccount: options.serviceAccount,
+      inboundPort: options.inboundPort,
+      appPort: options.appPort,
+      security: await meshcp.identity('shop', options.serviceAccount),
+    },
+    cleanup,
+  );
 }
 
 export interface EnvoyProcess extends RunningProcess {

@@ -4,12 +4,22 @@
  * lets `other` through only where a rule's path and method allow it.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ENVOY_RELEASES } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, type EnvoyProcess, freePort, type SecureMeshcp, startEnvoy, startSecureMeshcp, tempDir, waitFor } from '../src/harness.js';
+import {
+  Cleanup,
+  type EnvoyProcess,
+  freePort,
+  mtlsServiceYaml,
+  type SecureMeshcp,
+  startApp,
+  startEnvoy,
+  startSecureMeshcp,
+  startServiceSidecar,
+  tempDir,
+  waitFor,
+} from '../src/harness.js';
 
 const VERSIONS = [ENVOY_RELEASES[0] as string, ENVOY_RELEASES.at(-1) as string];
 
@@ -21,22 +31,12 @@ for (const version of VERSIONS) {
     let other: EnvoyProcess;
 
     beforeAll(async () => {
-      const app = createServer((_req, res) => res.end('payments-app\n'));
-      await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-      cleanup.add(() => new Promise<void>((resolve) => app.close(() => resolve())));
+      const app = await startApp('payments-app', cleanup);
       const inboundPort = await freePort();
       const file = join(tempDir('policy', cleanup), 'mesh.yaml');
       writeFileSync(
         file,
-        `apiVersion: meshcp.io/v1alpha1
-kind: MeshService
-metadata: {name: payments, namespace: shop}
-spec:
-  serviceAccount: payments
-  mtls: {mode: STRICT}
-  ports: [{name: http, port: 8080}]
-  endpoints: [{address: 127.0.0.1, port: ${inboundPort}}]
----
+        `${mtlsServiceYaml('payments', 'payments', 'STRICT', inboundPort)}---
 apiVersion: meshcp.io/v1alpha1
 kind: MeshAccessPolicy
 metadata: {name: payments-callers, namespace: shop}
@@ -49,20 +49,7 @@ spec:
 `,
       );
       meshcp = await startSecureMeshcp(file, cleanup);
-      await startEnvoy(
-        {
-          xdsPort: meshcp.xdsPort,
-          version,
-          nodeId: 'payments-sidecar',
-          service: 'payments',
-          namespace: 'shop',
-          serviceAccount: 'payments',
-          inboundPort,
-          appPort: (app.address() as AddressInfo).port,
-          security: await meshcp.identity('shop', 'payments'),
-        },
-        cleanup,
-      );
+      await startServiceSidecar(meshcp, { version, service: 'payments', serviceAccount: 'payments', inboundPort, appPort: app.port }, cleanup);
       const caller = async (sa: string) =>
         startEnvoy(
           { xdsPort: meshcp.xdsPort, version, nodeId: sa, namespace: 'shop', serviceAccount: sa, security: await meshcp.identity('shop', sa) },

@@ -4,11 +4,21 @@
  * least two rotations of both sides' certificates, and not one fails.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, type EnvoyProcess, freePort, type SecureMeshcp, startEnvoy, startSecureMeshcp, tempDir, waitFor } from '../src/harness.js';
+import {
+  Cleanup,
+  type EnvoyProcess,
+  freePort,
+  mtlsServiceYaml,
+  type SecureMeshcp,
+  startApp,
+  startEnvoy,
+  startSecureMeshcp,
+  startServiceSidecar,
+  tempDir,
+  waitFor,
+} from '../src/harness.js';
 
 describe('SVID rotation under traffic (STRICT mTLS, newest Envoy)', () => {
   const cleanup = new Cleanup();
@@ -16,37 +26,12 @@ describe('SVID rotation under traffic (STRICT mTLS, newest Envoy)', () => {
   let client: EnvoyProcess;
 
   beforeAll(async () => {
-    const app = createServer((_req, res) => res.end('payments-app\n'));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    cleanup.add(() => new Promise<void>((resolve) => app.close(() => resolve())));
+    const app = await startApp('payments-app', cleanup);
     const inboundPort = await freePort();
     const file = join(tempDir('rotation', cleanup), 'mesh.yaml');
-    writeFileSync(
-      file,
-      `apiVersion: meshcp.io/v1alpha1
-kind: MeshService
-metadata: {name: payments, namespace: shop}
-spec:
-  serviceAccount: payments
-  mtls: {mode: STRICT}
-  ports: [{name: http, port: 8080}]
-  endpoints: [{address: 127.0.0.1, port: ${inboundPort}}]
-`,
-    );
+    writeFileSync(file, mtlsServiceYaml('payments', 'payments', 'STRICT', inboundPort));
     meshcp = await startSecureMeshcp(file, cleanup, ['--svid-ttl-seconds', '16']);
-    await startEnvoy(
-      {
-        xdsPort: meshcp.xdsPort,
-        nodeId: 'payments-sidecar',
-        service: 'payments',
-        namespace: 'shop',
-        serviceAccount: 'payments',
-        inboundPort,
-        appPort: (app.address() as AddressInfo).port,
-        security: await meshcp.identity('shop', 'payments'),
-      },
-      cleanup,
-    );
+    await startServiceSidecar(meshcp, { service: 'payments', serviceAccount: 'payments', inboundPort, appPort: app.port }, cleanup);
     client = await startEnvoy(
       { xdsPort: meshcp.xdsPort, nodeId: 'web', namespace: 'shop', serviceAccount: 'web', security: await meshcp.identity('shop', 'web') },
       cleanup,

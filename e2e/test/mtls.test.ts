@@ -6,26 +6,28 @@
  * up in meshcp's output or its admin API.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { ENVOY_RELEASES } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, type EnvoyProcess, freePort, httpGet, type SecureMeshcp, startEnvoy, startSecureMeshcp, tempDir, waitFor } from '../src/harness.js';
+import {
+  Cleanup,
+  type EnvoyProcess,
+  freePort,
+  httpGet,
+  mtlsServiceYaml,
+  type SecureMeshcp,
+  startApp,
+  startEnvoy,
+  startSecureMeshcp,
+  startServiceSidecar,
+  tempDir,
+  waitFor,
+} from '../src/harness.js';
 
 const VERSIONS = [ENVOY_RELEASES[0] as string, ENVOY_RELEASES.at(-1) as string];
 
-function mesh(mode: string, inboundPort: number): string {
-  return `apiVersion: meshcp.io/v1alpha1
-kind: MeshService
-metadata: {name: payments, namespace: shop}
-spec:
-  serviceAccount: payments
-  mtls: {mode: ${mode}}
-  ports: [{name: http, port: 8080, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, port: ${inboundPort}}]
-`;
-}
+const mesh = (mode: 'STRICT' | 'PERMISSIVE', inboundPort: number) => mtlsServiceYaml('payments', 'payments', mode, inboundPort);
 
 async function stat(envoy: EnvoyProcess, pattern: RegExp): Promise<number> {
   const text = await envoy.admin('/stats');
@@ -40,34 +42,16 @@ for (const version of VERSIONS) {
     let inboundPort: number;
     let client: EnvoyProcess;
     let server: EnvoyProcess;
-    const seen: IncomingHttpHeaders[] = [];
+    let seen: IncomingHttpHeaders[] = [];
 
     beforeAll(async () => {
-      const app = createServer((req, res) => {
-        seen.push(req.headers);
-        res.end('payments-app\n');
-      });
-      await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-      cleanup.add(() => new Promise<void>((resolve) => app.close(() => resolve())));
-      const appPort = (app.address() as AddressInfo).port;
+      const app = await startApp('payments-app', cleanup);
+      seen = app.seen;
       inboundPort = await freePort();
       file = join(tempDir('mtls', cleanup), 'mesh.yaml');
       writeFileSync(file, mesh('STRICT', inboundPort));
       meshcp = await startSecureMeshcp(file, cleanup);
-      server = await startEnvoy(
-        {
-          xdsPort: meshcp.xdsPort,
-          version,
-          nodeId: 'payments-sidecar',
-          service: 'payments',
-          namespace: 'shop',
-          serviceAccount: 'payments',
-          inboundPort,
-          appPort,
-          security: await meshcp.identity('shop', 'payments'),
-        },
-        cleanup,
-      );
+      server = await startServiceSidecar(meshcp, { version, service: 'payments', serviceAccount: 'payments', inboundPort, appPort: app.port }, cleanup);
       client = await startEnvoy(
         {
           xdsPort: meshcp.xdsPort,
