@@ -38,7 +38,7 @@ describe.skipIf(unsupported !== undefined)('the local cluster (cluster.sh)', () 
     // Whatever an aborted earlier run left: `down` is idempotent.
     await must('bash', [CLUSTER_SH, 'down'], { timeoutMs: 5 * MINUTE });
     before = hostSnapshot();
-    const built = await must('bash', [IMAGES_SH, 'busybox', 'meshcp', 'envoy@1.40.0', 'init'], { timeoutMs: 10 * MINUTE });
+    const built = await must('bash', [IMAGES_SH, 'busybox', 'meshcp', 'envoy@1.40.0', 'envoy@1.36.4', 'init'], { timeoutMs: 10 * MINUTE });
     for (const line of built.stdout.trim().split('\n')) {
       const [ref, tar] = line.split(' ');
       if (ref && tar) images.set(ref, tar);
@@ -360,6 +360,99 @@ spec:
       expect(value('tcp.capture_echo.demo_9000.downstream_cx_total')).toBeGreaterThanOrEqual(1);
     },
     3 * MINUTE,
+  );
+
+  it(
+    'a pod picks its Envoy with meshcp.io/envoy-version, and meshcp serves that version its own config',
+    async () => {
+      const webIp = (await tools.kubectlOk(['-n', 'demo', 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+      await tools.kubectlOk(['apply', '-f', '-'], {
+        input: `
+apiVersion: v1
+kind: Pod
+metadata: {name: old-envoy, namespace: demo, annotations: {meshcp.io/envoy-version: "1.36.4"}}
+spec:
+  terminationGracePeriodSeconds: 1
+  hostAliases: [{ip: "${webIp}", hostnames: [web.demo]}]
+  containers: [{name: client, image: meshcp.local/busybox:1, imagePullPolicy: Never, command: [/bin/sleep, '3600']}]
+`,
+      });
+      await tools.kubectlOk(['-n', 'demo', 'wait', '--for=condition=Ready', 'pod/old-envoy', '--timeout=90s'], { timeoutMs: 120_000 });
+      const admin = (path: string): Promise<string> =>
+        tools.kubectlOk(['-n', 'demo', 'exec', 'old-envoy', '-c', 'client', '--', 'wget', '-q', '-O', '-', `http://127.0.0.1:15000${path}`]);
+      expect(await admin('/server_info')).toMatch(/"version": "[0-9a-f]+\/1\.36\.4\//);
+      let body = '';
+      for (let attempt = 0; attempt < 40 && body === ''; attempt++) {
+        const result = await tools.kubectl(['-n', 'demo', 'exec', 'old-envoy', '-c', 'client', '--', 'wget', '-q', '-O', '-', 'http://web.demo/']);
+        if (result.status === 0) body = result.stdout;
+        else await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(body).toBe('served by web\n');
+      expect(await admin('/stats')).toMatch(/^cluster\.web\.demo_80\.upstream_rq_total: [1-9]/m);
+    },
+    3 * MINUTE,
+  );
+
+  it(
+    'helm upgrade replaces the meshcp pods under continuous mesh traffic with zero failed requests',
+    async () => {
+      const meshcpImage = [...images.keys()].find((ref) => ref.startsWith('meshcp.local/meshcp:')) as string;
+      const [repository, tag] = meshcpImage.split(/:(?=[^:]+$)/);
+      const podsBefore = (
+        await tools.kubectlOk(['-n', 'meshcp', 'get', 'pods', '-l', 'app.kubernetes.io/name=meshcp', '-o', 'jsonpath={.items[*].metadata.name}'])
+      ).trim();
+      // 150 requests one after another through the client's sidecar, started before the upgrade.
+      const traffic = tools.kubectl(
+        [
+          '-n',
+          'demo',
+          'exec',
+          'client',
+          '-c',
+          'client',
+          '--',
+          'sh',
+          '-c',
+          'ok=0; failed=0; i=0; while [ $i -lt 150 ]; do if wget -q -O /dev/null http://web.demo/; then ok=$((ok+1)); else failed=$((failed+1)); fi; i=$((i+1)); sleep 0.1; done; echo "$ok $failed"',
+        ],
+        { timeoutMs: 5 * MINUTE },
+      );
+      await tools.helmOk([
+        'upgrade',
+        'meshcp',
+        join(REPO, 'k8s', 'chart', 'meshcp'),
+        '--namespace',
+        'meshcp',
+        '--reuse-values',
+        '--set',
+        `image.repository=${repository}`,
+        '--set',
+        `image.tag=${tag}`,
+        '--set',
+        'podAnnotations.meshcp\\.io/rollout=upgrade-test',
+        '--wait',
+        '--timeout',
+        '3m',
+      ]);
+      const result = await traffic;
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout.trim()).toBe('150 0');
+      const podsAfter = (
+        await tools.kubectlOk([
+          '-n',
+          'meshcp',
+          'get',
+          'pods',
+          '-l',
+          'app.kubernetes.io/name=meshcp',
+          '--field-selector=status.phase=Running',
+          '-o',
+          'jsonpath={.items[*].metadata.name}',
+        ])
+      ).trim();
+      for (const pod of podsBefore.split(' ')) expect(podsAfter.split(' ')).not.toContain(pod);
+    },
+    6 * MINUTE,
   );
 
   it('the injector refuses a pod asking for an Envoy version that is not a version', async () => {

@@ -106,6 +106,15 @@ describe('injectPod', () => {
     expect(patch.find((op) => op.path === '/spec/volumes/-')?.op).toBe('add');
   });
 
+  it('gives Envoy a node cluster even when the pod names no service (Envoy refuses ADS without one)', () => {
+    const unlabelled = { metadata: { name: 'box' }, spec: { containers: [{ name: 'box', image: 'b:1' }] } };
+    const patch = patchOf(injectPod(unlabelled, 'shop', config));
+    const init = patch.find((op) => op.path === '/spec/initContainers')?.value as { name: string; args?: string[] }[];
+    expect(init.find((c) => c.name === 'meshcp-proxy')?.args?.slice(-2)).toEqual(['--service-cluster', 'shop']);
+    const labelled = patchOf(injectPod(pod(), 'shop', config)).find((op) => op.path === '/spec/initContainers')?.value as { args?: string[] }[];
+    expect(labelled.flatMap((c) => c.args ?? [])).not.toContain('--service-cluster');
+  });
+
   it('skips opted-out, host-network and already injected pods; denies a version that is not X.Y.Z', () => {
     expect(injectPod(pod({ annotations: { 'meshcp.io/inject': 'false' } }), 'shop', config)).toEqual({ skipped: 'annotation meshcp.io/inject: "false"' });
     expect(injectPod(pod({ spec: { hostNetwork: true } }), 'shop', config)).toHaveProperty('skipped');

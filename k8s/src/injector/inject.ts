@@ -160,7 +160,12 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
     image: config.envoyImage.replace('{version}', version),
     imagePullPolicy: config.imagePullPolicy,
     restartPolicy: 'Always',
-    args: ['-c', '/etc/meshcp/envoy.json', '--service-node', '$(POD_NAME).$(POD_NAMESPACE)', '--disable-hot-restart', '--log-level', 'warn'],
+    args: [
+      ...['-c', '/etc/meshcp/envoy.json', '--service-node', '$(POD_NAME).$(POD_NAMESPACE)', '--disable-hot-restart', '--log-level', 'warn'],
+      // Envoy refuses an ADS bootstrap without a node cluster; a pod that
+      // names no service still gets one (meshcp reads meshcp.service, empty).
+      ...(service === '' ? ['--service-cluster', namespace] : []),
+    ],
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
