@@ -61,7 +61,10 @@ function grpcTranslation(proxy: ProxyInfo): ProxyTranslation {
     // Proxyless gRPC output does not depend on listener ports; routes depend on the caller's namespace (GEP-1294).
     configKey: `${profile.name}|${proxy.namespace}`,
     endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
-    config: (model) => ({ ...translateGrpcConfig(model, profile, proxy.namespace), degraded: grpcDegraded(model, profile, proxy.namespace) }),
+    config: (model) => {
+      const config = translateGrpcConfig(model, profile, proxy.namespace);
+      return { ...config, degraded: grpcDegraded(model, profile, proxy.namespace, config.degraded) };
+    },
     endpoints: (model, cluster) => translateGrpcEndpoints(model, cluster, proxy.locality),
     usableEndpoints: grpcUsableEndpoints,
   };

@@ -222,8 +222,14 @@ export function grpcUsableEndpoints(cla: ClusterLoadAssignment): number {
  * entry per object and field, plus every cluster it would resolve to no endpoint
  * (which must never pass for healthy). Pure, like `envoyDegraded`.
  */
-export function grpcDegraded(model: MeshModel, profile: GrpcProfile, callerNamespace = 'default'): string[] {
-  const degraded = new Set(translateGrpcConfig(model, profile, callerNamespace).degraded);
+export function grpcDegraded(
+  model: MeshModel,
+  profile: GrpcProfile,
+  callerNamespace = 'default',
+  /** What translating already found (saves translating twice). */
+  translated: readonly string[] = translateGrpcConfig(model, profile, callerNamespace).degraded,
+): string[] {
+  const degraded = new Set(translated);
   for (const key of [...model.services.keys()].sort()) {
     const service = model.services.get(key) as MeshService;
     for (const port of service.ports) {
