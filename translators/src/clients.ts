@@ -5,11 +5,12 @@
  */
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '@meshcp/xds-protos';
 import { type ClientProfile, envoyProfile } from './envoy/capabilities.js';
-import { envoyConfigScopeKey, envoyDegraded, translateEnvoyConfig, translateEnvoyEndpoints } from './envoy/translate.js';
+import { envoyConfigScopeKey, envoyDegraded, serviceOfCluster, translateEnvoyConfig, translateEnvoyEndpoints } from './envoy/translate.js';
 import { grpcProfile } from './grpc/capabilities.js';
 import { grpcDegraded, grpcUsableEndpoints, translateGrpcConfig, translateGrpcEndpoints } from './grpc/translate.js';
 import type { MeshModel } from './model/types.js';
 import { localityKey, type ProxyInfo } from './proxy.js';
+import { visibleModel, visibleTo } from './visibility.js';
 
 /** LDS/RDS/CDS of one variant, plus what its clients cannot be given. */
 export interface ClientConfig {
@@ -33,10 +34,21 @@ export interface ProxyTranslation {
   /** The CLA of one EDS cluster, or undefined when the model has no such EDS cluster. */
   endpoints(model: MeshModel, cluster: string): ClusterLoadAssignment | undefined;
   /**
+   * Whether this proxy may see a cluster's service (exportTo). EDS variants are shared
+   * across namespaces, so the cache asks this before it looks one up.
+   */
+  sees(model: MeshModel, cluster: string): boolean;
+  /**
    * How many endpoints of a CLA this client will really use, where that can be fewer
    * than were sent (gRPC drops unweighted localities, gRFC A27); absent when all are.
    */
   usableEndpoints?(cla: ClusterLoadAssignment): number;
+}
+
+/** EDS is asked for by name: a client must not get the endpoints of a service it cannot see. */
+function canSee(model: MeshModel, cluster: string, callerNamespace: string): boolean {
+  const target = serviceOfCluster(model, cluster);
+  return target !== undefined && visibleTo(target.service, callerNamespace);
 }
 
 function envoyTranslation(proxy: ProxyInfo): ProxyTranslation {
@@ -47,8 +59,12 @@ function envoyTranslation(proxy: ProxyInfo): ProxyTranslation {
     profile,
     configKey: `${profile.name}|${envoyConfigScopeKey(proxy)}`,
     endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
-    config: (model) => ({ ...translateEnvoyConfig(model, proxy, profile), degraded: envoyDegraded(model, profile) }),
+    config: (model) => {
+      const visible = visibleModel(model, proxy.namespace);
+      return { ...translateEnvoyConfig(visible, proxy, profile), degraded: envoyDegraded(visible, profile) };
+    },
     endpoints: (model, cluster) => translateEnvoyEndpoints(model, cluster, proxy.locality, profile),
+    sees: (model, cluster) => canSee(model, cluster, proxy.namespace),
   };
 }
 
@@ -62,10 +78,12 @@ function grpcTranslation(proxy: ProxyInfo): ProxyTranslation {
     configKey: `${profile.name}|${proxy.namespace}`,
     endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
     config: (model) => {
-      const config = translateGrpcConfig(model, profile, proxy.namespace);
-      return { ...config, degraded: grpcDegraded(model, profile, proxy.namespace, config.degraded) };
+      const visible = visibleModel(model, proxy.namespace);
+      const config = translateGrpcConfig(visible, profile, proxy.namespace);
+      return { ...config, degraded: grpcDegraded(visible, profile, proxy.namespace, config.degraded) };
     },
     endpoints: (model, cluster) => translateGrpcEndpoints(model, cluster, proxy.locality),
+    sees: (model, cluster) => canSee(model, cluster, proxy.namespace),
     usableEndpoints: grpcUsableEndpoints,
   };
 }

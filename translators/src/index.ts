@@ -22,3 +22,4 @@ export * from './model/source.js';
 export * from './model/types.js';
 export * from './proxy.js';
 export * from './routing.js';
+export * from './visibility.js';

@@ -286,8 +286,9 @@ export class SnapshotCache {
   }
 
   private endpoints(view: ProxyView, cluster: string): EncodedResource | undefined {
-    // Names the model does not have never allocate state: a client may ask for anything.
-    if (!this.eds().set.has(cluster)) return undefined;
+    // Names the model does not have never allocate state: a client may ask for anything,
+    // and never gets the endpoints of a service not exported to its namespace.
+    if (!this.eds().set.has(cluster) || !view.translation.sees(this.model, cluster)) return undefined;
     let variants = this.endpointVariants.get(cluster);
     if (!variants) {
       variants = new Map();

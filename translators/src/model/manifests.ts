@@ -255,6 +255,11 @@ export function readMeshService(r: FieldReader, doc: Obj): MeshService {
       r.error('spec.serviceAccount', `must be a Kubernetes name, got ${describe(serviceAccount)}`);
     else if (serviceAccount !== DEFAULTS.serviceAccount) service.serviceAccount = serviceAccount;
   }
+  if (spec.exportTo !== undefined) {
+    const targets = r.list(spec.exportTo, 'spec.exportTo').map((t, i) => (t === '.' || t === '*' ? t : r.dnsLabel(t, `spec.exportTo[${i}]`)));
+    // '*' is the default (mesh-wide); '.' is the service's own namespace.
+    if (!targets.includes('*')) service.exportTo = [...new Set(targets.map((t) => (t === '.' ? namespace : t)))];
+  }
   const mtls = r.optObj(spec.mtls, 'spec.mtls');
   if (mtls) {
     const mode = r.oneOf(mtls.mode, 'spec.mtls.mode', MTLS_MODES, DEFAULTS.mtlsMode);
@@ -526,9 +531,33 @@ export function readAccessPolicy(r: FieldReader, doc: Obj): MeshAccessPolicy {
   return { namespace, name, target, rules };
 }
 
+/** Gateway API ReferenceGrant: lets routes in `from` namespaces name Services of the grant's namespace. */
+interface ReferenceGrant {
+  namespace: string;
+  name: string;
+  grant: { fromNamespaces: string[]; toServices: (string | undefined)[] };
+}
+
+function readReferenceGrant(r: FieldReader, doc: Obj): ReferenceGrant {
+  const { namespace, name } = readMeta(r, doc, 'ReferenceGrant');
+  const spec = r.obj(doc.spec, 'spec');
+  const fromNamespaces = r
+    .list(spec.from, 'spec.from')
+    .map((f, i) => r.obj(f, `spec.from[${i}]`))
+    .filter((f) => f.group === 'gateway.networking.k8s.io' && f.kind === 'HTTPRoute')
+    .map((f) => r.dnsLabel(f.namespace, 'spec.from[].namespace'));
+  const toServices = r
+    .list(spec.to, 'spec.to')
+    .map((t, i) => r.obj(t, `spec.to[${i}]`))
+    .filter((t) => (t.group ?? '') === '' && t.kind === 'Service')
+    .map((t) => (t.name === undefined ? undefined : r.dnsLabel(t.name, 'spec.to[].name')));
+  return { namespace, name, grant: { fromNamespaces, toServices } };
+}
+
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
-const READERS: Record<string, { apiVersions: string[]; read: (r: FieldReader, doc: Obj) => MeshService | MeshRoute | MeshAccessPolicy }> = {
+const READERS: Record<string, { apiVersions: string[]; read: (r: FieldReader, doc: Obj) => MeshService | MeshRoute | MeshAccessPolicy | ReferenceGrant }> = {
+  ReferenceGrant: { apiVersions: ['gateway.networking.k8s.io/v1beta1', 'gateway.networking.k8s.io/v1'], read: readReferenceGrant },
   MeshService: { apiVersions: ['meshcp.io/v1alpha1'], read: readMeshService },
   MeshAccessPolicy: { apiVersions: ['meshcp.io/v1alpha1'], read: readAccessPolicy },
   HTTPRoute: { apiVersions: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'], read: readHttpRoute },
@@ -579,6 +608,7 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
   const routeOwners = new Map<string, number>();
   const routes: { route: MeshRoute; index: number }[] = [];
   const policyOwners = new Map<string, number>();
+  const grants: ReferenceGrant[] = [];
   const policies: { policy: MeshAccessPolicy; index: number }[] = [];
   /** TCP service port → the service holding it: every proxy listens on it (plus its offset) mesh-wide. */
   const tcpPorts = new Map<number, { key: string; index: number }>();
@@ -599,6 +629,12 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
       outcome.object = r.object;
       if (r.errors.length === 0) {
         const key = serviceKey(parsed.namespace, parsed.name);
+        if ('grant' in parsed) {
+          grants.push(parsed);
+          outcome.accepted = true;
+          outcome.errors.push(...r.errors);
+          continue;
+        }
         const ownerIndex = 'ports' in parsed ? declared.get(key)?.index : 'target' in parsed ? policyOwners.get(key) : routeOwners.get(key);
         if (ownerIndex !== undefined) {
           const other = manifests[ownerIndex] as Manifest;
@@ -674,7 +710,23 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
       rule.backends.forEach((b, j) => {
         const service = services.get(serviceKey(b.namespace, b.name));
         const path = `spec.rules[${i}].backendRefs[${j}]`;
-        if (!service) refErrors.push({ source, object, path, message: `backend Service ${b.namespace}/${b.name} not found`, reason: 'unresolved' });
+        const granted =
+          b.namespace === route.namespace ||
+          grants.some(
+            (g) =>
+              g.namespace === b.namespace &&
+              g.grant.fromNamespaces.includes(route.namespace) &&
+              g.grant.toServices.some((n) => n === undefined || n === b.name),
+          );
+        if (!granted)
+          refErrors.push({
+            source,
+            object,
+            path,
+            message: `backend Service ${b.namespace}/${b.name} is in another namespace: it needs a ReferenceGrant in ${b.namespace} from HTTPRoutes of ${route.namespace} (Gateway API)`,
+            reason: 'unresolved',
+          });
+        else if (!service) refErrors.push({ source, object, path, message: `backend Service ${b.namespace}/${b.name} not found`, reason: 'unresolved' });
         else if (!service.ports.some((p) => p.port === b.port))
           refErrors.push({
             source,

@@ -72,6 +72,8 @@ export interface MeshService {
   serviceAccount?: string;
   /** Inbound mTLS of its sidecars, and whether callers must use it. Absent: DISABLE. */
   mtls?: MtlsMode;
+  /** Namespaces whose proxies may see it (its own always can). Absent: the whole mesh. */
+  exportTo?: string[];
   ports: ServicePort[];
   endpoints: Endpoint[];
   failover: FailoverPolicy;
