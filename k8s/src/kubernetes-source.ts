@@ -26,6 +26,12 @@ export const RESOURCES = {
   nodes: { name: 'nodes', path: '/api/v1/nodes' },
   meshServices: { name: 'meshservices.meshcp.io', path: '/apis/meshcp.io/v1alpha1/meshservices', optional: true },
   httpRoutes: { name: 'httproutes.gateway.networking.k8s.io', path: '/apis/gateway.networking.k8s.io/v1/httproutes', optional: true },
+  accessPolicies: { name: 'meshaccesspolicies.meshcp.io', path: '/apis/meshcp.io/v1alpha1/meshaccesspolicies', optional: true },
+  referenceGrants: {
+    name: 'referencegrants.gateway.networking.k8s.io',
+    path: '/apis/gateway.networking.k8s.io/v1beta1/referencegrants',
+    optional: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 export interface KubernetesSourceOptions extends InformerOptions {
@@ -40,6 +46,8 @@ export class KubernetesSource implements MeshSource {
   private readonly nodes: Informer<NodeView>;
   private readonly meshServices: Informer<CustomObjectView>;
   private readonly httpRoutes: Informer<CustomObjectView>;
+  private readonly accessPolicies: Informer<CustomObjectView>;
+  private readonly referenceGrants: Informer<CustomObjectView>;
   private onUpdate?: (result: SourceResult) => void;
   private scheduled = false;
   private lastGood: LastGoodState = emptyLastGood();
@@ -64,10 +72,12 @@ export class KubernetesSource implements MeshSource {
     this.nodes = make(RESOURCES.nodes, projectNode);
     this.meshServices = make(RESOURCES.meshServices, (o) => projectCustom('MeshService', o));
     this.httpRoutes = make(RESOURCES.httpRoutes, (o) => projectCustom('HTTPRoute', o));
+    this.accessPolicies = make(RESOURCES.accessPolicies, (o) => projectCustom('MeshAccessPolicy', o));
+    this.referenceGrants = make(RESOURCES.referenceGrants, (o) => projectCustom('ReferenceGrant', o));
   }
 
   private get informers(): Informer<unknown>[] {
-    return [this.services, this.slices, this.nodes, this.meshServices, this.httpRoutes] as Informer<unknown>[];
+    return [this.services, this.slices, this.nodes, this.meshServices, this.httpRoutes, this.accessPolicies, this.referenceGrants] as Informer<unknown>[];
   }
 
   async start(onUpdate: (result: SourceResult) => void): Promise<void> {
@@ -119,13 +129,15 @@ export class KubernetesSource implements MeshSource {
         nodes: this.nodes.values(),
         meshServices: this.meshServices.values(),
         httpRoutes: this.httpRoutes.values(),
+        accessPolicies: this.accessPolicies.values(),
+        referenceGrants: this.referenceGrants.values(),
       },
       this.lastGood,
     );
     this.assembled = assembled;
     this.lastGood = assembled.lastGood;
     // Compare what the translators would see, not the raw objects.
-    const text = JSON.stringify([[...assembled.model.services], assembled.model.routes, assembled.errors]);
+    const text = JSON.stringify([[...assembled.model.services], assembled.model.routes, assembled.model.policies ?? [], assembled.errors]);
     if (text !== this.lastPublished) {
       this.lastPublished = text;
       this.published++;

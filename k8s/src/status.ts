@@ -16,6 +16,7 @@ import type { KubeClient } from './client.js';
 import type { LeaderElector } from './leader.js';
 import { type Logger, logger } from './log.js';
 import type { ObjectReport } from './mapping/assemble.js';
+import { hasStatus } from './mapping/custom.js';
 
 export const CONTROLLER_NAME = 'meshcp.io/mesh-controller';
 
@@ -223,6 +224,7 @@ export class StatusWriter {
     const live = new Set<string>();
     for (const report of this.options.reports()) {
       const { object } = report;
+      if (!hasStatus(object.kind)) continue;
       live.add(object.uid);
       const status =
         object.kind === 'MeshService' ? meshServiceStatus(report, counts.get(`${object.namespace}/${object.name}`), now) : httpRouteStatus(report, now);

@@ -35,7 +35,12 @@ describe('manifest validation', () => {
         path: 'spec.endpoints[0].address',
         message: 'must be an IP address or hostname, got "not an address!"',
       },
-      { source: 'mesh/test.yaml', object: 'document', path: 'kind', message: 'unsupported kind ConfigMap (expected ReferenceGrant, MeshService, MeshAccessPolicy, HTTPRoute)' },
+      {
+        source: 'mesh/test.yaml',
+        object: 'document',
+        path: 'kind',
+        message: 'unsupported kind ConfigMap (expected ReferenceGrant, MeshService, MeshAccessPolicy, HTTPRoute)',
+      },
     ]);
     expect([...result.model.services.keys()]).toEqual(['shop/users']);
   });

@@ -25,6 +25,9 @@ export interface AssembleInputs {
   nodes: readonly NodeView[];
   meshServices: readonly CustomObjectView[];
   httpRoutes: readonly CustomObjectView[];
+  /** MeshAccessPolicies and Gateway API ReferenceGrants (absent: none). */
+  accessPolicies?: readonly CustomObjectView[];
+  referenceGrants?: readonly CustomObjectView[];
 }
 
 export interface ObjectReport {
@@ -47,7 +50,9 @@ export interface Assembled {
 }
 
 function sourceOf(object: CustomObjectView): string {
-  return object.kind === 'MeshService' ? SOURCE_MESHSERVICES : SOURCE_HTTPROUTES;
+  if (object.kind === 'MeshService') return SOURCE_MESHSERVICES;
+  if (object.kind === 'HTTPRoute') return SOURCE_HTTPROUTES;
+  return object.kind === 'MeshAccessPolicy' ? 'kubernetes:meshaccesspolicies.meshcp.io' : 'kubernetes:referencegrants.gateway.networking.k8s.io';
 }
 
 export function assembleModel(inputs: AssembleInputs, previousLastGood: LastGoodState): Assembled {
@@ -61,7 +66,7 @@ export function assembleModel(inputs: AssembleInputs, previousLastGood: LastGood
     if (mapped) native.set(key, mapped);
   }
 
-  const objects = [...inputs.meshServices, ...inputs.httpRoutes].sort((a, b) =>
+  const objects = [...inputs.meshServices, ...inputs.httpRoutes, ...(inputs.accessPolicies ?? []), ...(inputs.referenceGrants ?? [])].sort((a, b) =>
     a.kind !== b.kind ? a.kind.localeCompare(b.kind) : serviceKey(a.namespace, a.name).localeCompare(serviceKey(b.namespace, b.name)),
   );
   const sourceObjects: SourceObject[] = objects.map((object) => ({
@@ -85,5 +90,6 @@ export function assembleModel(inputs: AssembleInputs, previousLastGood: LastGood
     report.endpoints = resolved.model.services.get(serviceKey(report.object.namespace, report.object.name))?.endpoints.length ?? 0;
   }
   const sortedServices = new Map([...resolved.model.services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { model: { services: sortedServices, routes: resolved.model.routes }, errors: resolved.errors, reports, lastGood: resolved.state };
+  const model = { services: sortedServices, routes: resolved.model.routes, ...(resolved.model.policies ? { policies: resolved.model.policies } : {}) };
+  return { model, errors: resolved.errors, reports, lastGood: resolved.state };
 }

@@ -5,7 +5,12 @@
  * objects themselves are validated by translators' parseManifests, exactly as
  * the file source's are.
  */
-export type CustomKind = 'MeshService' | 'HTTPRoute';
+export type CustomKind = 'MeshService' | 'HTTPRoute' | 'MeshAccessPolicy' | 'ReferenceGrant';
+
+/** Kinds whose status meshcp writes (the others are read only). */
+export function hasStatus(kind: CustomKind): kind is 'MeshService' | 'HTTPRoute' {
+  return kind === 'MeshService' || kind === 'HTTPRoute';
+}
 
 export interface CustomObjectView {
   kind: CustomKind;
