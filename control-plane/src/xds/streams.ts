@@ -354,6 +354,13 @@ abstract class StateMachine<S extends TypeStateBase> {
     }
   }
 
+  /** Name → version of what the client holds of a type if it accepts what was sent (CSDS). */
+  resourcesHeld(typeUrl: TypeUrl): [string, string][] {
+    const state = this.types.get(typeUrl);
+    return state ? [...this.held(state)] : [];
+  }
+
+  protected abstract held(state: S): Iterable<[string, string]>;
   /** Decides what to send for one type, without changing state; undefined when nothing. */
   protected abstract plan(state: S): Plan | undefined;
   /** Records what the client holds once it accepts the response; returns its version. */
@@ -502,6 +509,11 @@ export class SotwStream extends StateMachine<SotwState> {
     return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
   }
 
+  protected *held(state: SotwState): Iterable<[string, string]> {
+    if (!requiresFullStateInSotw(state.typeUrl)) yield* state.held.entries();
+    else for (const resource of state.sentSet?.values() ?? []) yield [resource.name, resource.version];
+  }
+
   protected applySent(state: SotwState, plan: Plan): string {
     if (plan.fullSet && plan.version) {
       state.previousSet = state.sentSet;
@@ -630,6 +642,10 @@ export class DeltaStream extends StateMachine<DeltaState> {
     }
     const updated = changed.filter((r) => state.held.has(r.name)).map((r) => r.name);
     return { resources: changed, removed: [...removed], updated, onlyRemovals: changed.length === 0 };
+  }
+
+  protected held(state: DeltaState): Iterable<[string, string]> {
+    return state.held.entries();
   }
 
   protected applySent(state: DeltaState, plan: Plan): string {
