@@ -1,7 +1,10 @@
 /** CSDS against a running control plane: real grpc-js xDS clients connect, ACK and NACK; a real grpc-js CSDS client asks. */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { CLUSTER, ENDPOINT } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +13,7 @@ import { type ClientStatusResponse, fetchClientStatus, type GenericXdsConfig, st
 import { ENVOY_NODE, serviceYaml } from './fixtures.js';
 import { XdsTestClient } from './xds-client.js';
 
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'meshcp.js');
 const OLD_ENVOY_NODE = { ...ENVOY_NODE, id: 'node-old', user_agent_build_version: { version: { major_number: 1, minor_number: 36, patch: 2 } } };
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -97,6 +101,21 @@ describe('CSDS (ClientStatusDiscoveryService)', () => {
   it('StreamClientStatus answers every request on the stream', async () => {
     const responses = await streamClientStatus(plane.xdsPort, [{}, { node_matchers: [{ node_id: { exact: 'node-1' } }] }]);
     expect(responses.map((r) => r.config?.length)).toEqual([2, 1]);
+  });
+
+  it('`meshcp status --xds-address` prints each proxy with version, profile and per-type status from CSDS', async () => {
+    // Asynchronously: the server it asks lives in this process.
+    const run = await promisify(execFile)(process.execPath, [BIN, 'status', '--xds-address', `127.0.0.1:${plane.xdsPort}`], { encoding: 'utf8' });
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^NODE\s+VERSION\s+PROFILE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS\s+SDS$/);
+    expect(lines.slice(1).sort()).toEqual([
+      expect.stringMatching(/^node-1\s+1\.40\.0\s+envoy-1\.39\+\s+sotw\s+SYNCED\s+SYNCED\s+-\s+-\s+-$/),
+      expect.stringMatching(/^node-old\s+1\.36\.2\s+envoy-\S+\s+delta\s+NACKED\s+-\s+-\s+-\s+-$/),
+    ]);
+    const one = await promisify(execFile)(process.execPath, [BIN, 'status', '--xds-address', `127.0.0.1:${plane.xdsPort}`, '--node-id', 'node-old'], {
+      encoding: 'utf8',
+    });
+    expect(one.stdout.trim().split('\n')).toHaveLength(2);
   });
 
   it('forgets a proxy whose stream closed', async () => {

@@ -59,7 +59,14 @@ export function clientStatus(fleet: CsdsFleet, request: Record<string, unknown>)
     if (!wanted(record.nodeId)) continue;
     let entry = byNode.get(record.nodeId);
     if (!entry) {
-      entry = { node: (record.node ?? { id: record.nodeId }) as Json, configs: [] };
+      // What meshcp made of the node rides along in its metadata (the client's own metadata is not echoed).
+      const metadata = {
+        'meshcp.version': record.version,
+        'meshcp.profile': record.profile,
+        'meshcp.client_kind': record.clientKind,
+        'meshcp.mode': record.mode,
+      };
+      entry = { node: { ...(record.node ?? { id: record.nodeId }), metadata } as Json, configs: [] };
       byNode.set(record.nodeId, entry);
     }
     for (const [typeUrl, type] of record.types) entry.configs.push(...typeConfigs(typeUrl, type, fleet.resourcesHeld(record, typeUrl)));
