@@ -22,6 +22,7 @@ const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
                [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
+               [--csds-reader SPIFFE_ID]...   (who may read CSDS on an authenticating server)
                [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
@@ -113,6 +114,7 @@ async function serve(args: string[]): Promise<void> {
       'trust-domain': { type: 'string' },
       'state-dir': { type: 'string' },
       'tls-name': { type: 'string', multiple: true },
+      'csds-reader': { type: 'string', multiple: true },
       'token-audience': { type: 'string' },
       'svid-ttl-seconds': { type: 'string' },
     },
@@ -148,6 +150,7 @@ async function serve(args: string[]): Promise<void> {
     ...xds,
     ...(security.credentials ? { credentials: security.credentials } : {}),
     ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(values['csds-reader'] ? { csdsReaders: values['csds-reader'] } : {}),
     ...(security.ca ? { ca: security.ca } : {}),
   };
   const admin = { adminAccess: new AdminAccess(kubeClient) };
