@@ -69,7 +69,10 @@ describe('the Grafana dashboard in the chart', () => {
     expect(exprs.length).toBeGreaterThanOrEqual(6);
     for (const { title, expr } of exprs) {
       // Identifiers outside label matchers, quotes and range brackets.
-      const bare = expr.replace(/\{[^}]*\}/g, '').replace(/"[^"]*"/g, '').replace(/\[[^\]]*\]/g, '');
+      const bare = expr
+        .replace(/\{[^}]*\}/g, '')
+        .replace(/"[^"]*"/g, '')
+        .replace(/\[[^\]]*\]/g, '');
       const groupings = [...bare.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) => (m[1] ?? '').split(',').map((l) => l.trim()));
       const identifiers = [...bare.replace(/\b(?:by|without)\s*\([^)]*\)/g, '').matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)].map((m) => m[0]);
       const series = identifiers.filter((word) => !PROMQL_WORDS.has(word));
