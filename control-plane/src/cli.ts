@@ -16,11 +16,13 @@ import { CertificateAuthority } from './identity/ca.js';
 import { FileCaStore } from './identity/file-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
+import { csdsRows, fetchCsds } from './status-csds.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
                [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
+               [--csds-reader SPIFFE_ID]...   (who may read CSDS on an authenticating server)
                [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
@@ -31,6 +33,8 @@ const USAGE = `usage:
                    (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
+  meshcp status --xds-address HOST:PORT [--node-id ID] [--xds-ca FILE [--client-cert FILE --client-key FILE] [--xds-server-name NAME]]
+               (from CSDS, the Client Status Discovery Service on the xDS port)
   meshcp envoy install X.Y.Z
   meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)
   meshcp --version`;
@@ -110,6 +114,7 @@ async function serve(args: string[]): Promise<void> {
       'trust-domain': { type: 'string' },
       'state-dir': { type: 'string' },
       'tls-name': { type: 'string', multiple: true },
+      'csds-reader': { type: 'string', multiple: true },
       'token-audience': { type: 'string' },
       'svid-ttl-seconds': { type: 'string' },
     },
@@ -145,6 +150,7 @@ async function serve(args: string[]): Promise<void> {
     ...xds,
     ...(security.credentials ? { credentials: security.credentials } : {}),
     ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(values['csds-reader'] ? { csdsReaders: values['csds-reader'] } : {}),
     ...(security.ca ? { ca: security.ca } : {}),
   };
   const admin = { adminAccess: new AdminAccess(kubeClient) };
@@ -299,8 +305,42 @@ function translate(args: string[]): void {
   process.stdout.write(stringify({ profile: profile.name, warnings: profile.warnings, ...resources }, { lineWidth: 0, aliasDuplicateObjects: false }));
 }
 
+function printTable(rows: string[][]): void {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  for (const row of rows)
+    process.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+}
+
 async function status(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { 'admin-address': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      'admin-address': { type: 'string' },
+      'xds-address': { type: 'string' },
+      'node-id': { type: 'string' },
+      'xds-ca': { type: 'string' },
+      'client-cert': { type: 'string' },
+      'client-key': { type: 'string' },
+      'xds-server-name': { type: 'string' },
+    },
+  });
+  if (values['xds-address']) {
+    const configs = await fetchCsds({
+      address: values['xds-address'],
+      ...(values['node-id'] ? { nodeId: values['node-id'] } : {}),
+      ...(values['xds-ca'] ? { caFile: values['xds-ca'] } : {}),
+      ...(values['client-cert'] ? { certFile: values['client-cert'] } : {}),
+      ...(values['client-key'] ? { keyFile: values['client-key'] } : {}),
+      ...(values['xds-server-name'] ? { serverName: values['xds-server-name'] } : {}),
+    });
+    printTable(csdsRows(configs));
+    return;
+  }
   const address = values['admin-address'] ?? '127.0.0.1:9902';
   const response = await fetch(`http://${address}/debug/proxies`);
   const { proxies } = (await response.json()) as {
@@ -311,14 +351,7 @@ async function status(args: string[]): Promise<void> {
     const byShort = Object.fromEntries(Object.values(p.types).map((t) => [t.short, t.status]));
     rows.push([p.nodeId, p.version, p.profile, p.mode, byShort.CDS ?? '-', byShort.EDS ?? '-', byShort.LDS ?? '-', byShort.RDS ?? '-']);
   }
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  for (const row of rows)
-    process.stdout.write(
-      `${row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd()}\n`,
-    );
+  printTable(rows);
 }
 
 export async function main(argv: string[]): Promise<number> {

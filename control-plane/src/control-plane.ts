@@ -52,6 +52,13 @@ export class ControlPlane {
 
   constructor(private readonly options: ControlPlaneOptions) {
     this.xds = new XdsServer(this.cache, this.metrics, options.xds);
+    this.metrics.watchFleet({
+      connections: () => this.xds.connections(),
+      degradedCount: (record) => {
+        const view = this.xds.viewOf(record);
+        return view && this.cache.isReady() ? this.cache.degradedFor(view).length : 0;
+      },
+    });
     this.debouncer = new Debouncer(options.debounceQuietMs ?? 100, options.debounceMaxMs ?? 1000, () => this.apply());
   }
 

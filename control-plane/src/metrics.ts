@@ -1,8 +1,35 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ConnectionRecord } from './xds/connection.js';
+import { statusOf } from './xds/connection.js';
+
+/** What the fleet gauges read at scrape time: the admin records of open streams, and a proxy's degraded features. */
+export interface FleetSource {
+  connections(): readonly ConnectionRecord[];
+  degradedCount(record: ConnectionRecord): number;
+}
+
+/** A stream's state: its worst type (NACKED over STALE over NOT_SENT over SYNCED). */
+export type StreamState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
+const STREAM_STATES: readonly StreamState[] = ['SYNCED', 'STALE', 'NACKED', 'NOT_SENT'];
+const STATE_RANK: Record<StreamState, number> = { SYNCED: 0, NOT_SENT: 1, STALE: 2, NACKED: 3 };
+
+export function streamStateOf(record: ConnectionRecord): StreamState {
+  let worst: StreamState | undefined;
+  for (const type of record.types.values()) {
+    const state = statusOf(type);
+    if (!worst || STATE_RANK[state] > STATE_RANK[worst]) worst = state;
+  }
+  return worst ?? 'NOT_SENT';
+}
+
+/** 1 ms … 30 s: a change reaches a near proxy in milliseconds, a loaded fleet in seconds. */
+const CONVERGENCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const PUSH_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
 
 /** All metrics of one control plane instance (a registry each, so tests can run several). */
 export class Metrics {
   readonly registry = new Registry();
+  private fleet?: FleetSource;
   readonly connectedStreams = new Gauge({ name: 'meshcp_xds_streams', help: 'Open xDS streams', labelNames: ['mode'], registers: [this.registry] });
   readonly responses = new Counter({
     name: 'meshcp_xds_responses_total',
@@ -11,7 +38,13 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly acks = new Counter({ name: 'meshcp_xds_acks_total', help: 'xDS ACKs received', labelNames: ['type'], registers: [this.registry] });
-  readonly nacks = new Counter({ name: 'meshcp_xds_nacks_total', help: 'xDS NACKs received', labelNames: ['type'], registers: [this.registry] });
+  /** The NACK's reason stays out of the labels (client-chosen text, unbounded): it is in the log line and the admin record. */
+  readonly nacks = new Counter({
+    name: 'meshcp_xds_nacks_total',
+    help: 'xDS NACKs received, by type and the rejecting proxy version',
+    labelNames: ['type', 'proxy_version'],
+    registers: [this.registry],
+  });
   readonly ignoredRequests = new Counter({
     name: 'meshcp_xds_requests_ignored_total',
     help: 'xDS requests ignored, by reason',
@@ -44,8 +77,75 @@ export class Metrics {
     buckets: [0.0005, 0.002, 0.01, 0.05, 0.2, 1, 5],
     registers: [this.registry],
   });
+  readonly convergenceSeconds = new Histogram({
+    name: 'meshcp_proxy_convergence_seconds',
+    help: "From a source change applied to the cache to a proxy's ACK of a response that includes it, by type",
+    labelNames: ['type'],
+    buckets: CONVERGENCE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly pushSeconds = new Histogram({
+    name: 'meshcp_push_seconds',
+    help: 'Time to plan, encode and hand one xDS response to the transport, by type',
+    labelNames: ['type'],
+    buckets: PUSH_BUCKETS,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const metrics = this;
+    // Fleet gauges are computed from the admin records when scraped: no per-event bookkeeping to get wrong.
+    new Gauge({
+      name: 'meshcp_proxies',
+      help: 'Connected proxies (distinct node ids), by client kind, version and translator profile',
+      labelNames: ['client_kind', 'version', 'profile'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const seen = new Set<string>();
+        for (const record of metrics.fleet?.connections() ?? []) {
+          if (seen.has(record.nodeId)) continue;
+          seen.add(record.nodeId);
+          this.inc({ client_kind: record.clientKind, version: record.version, profile: record.profile });
+        }
+      },
+    });
+    new Gauge({
+      name: 'meshcp_proxy_streams',
+      help: 'Open xDS streams by sync state (a stream is at its worst type: NACKED, STALE, NOT_SENT, else SYNCED)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const counts = new Map<StreamState, number>(STREAM_STATES.map((s) => [s, 0]));
+        for (const record of metrics.fleet?.connections() ?? []) {
+          const state = streamStateOf(record);
+          counts.set(state, (counts.get(state) ?? 0) + 1);
+        }
+        for (const [state, count] of counts) this.set({ state }, count);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_proxies_degraded',
+      help: 'Connected proxies given at least one feature degraded (their version or kind cannot take it), by client kind',
+      labelNames: ['client_kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const fleet = metrics.fleet;
+        if (!fleet) return;
+        const seen = new Set<string>();
+        for (const record of fleet.connections()) {
+          if (seen.has(record.nodeId)) continue;
+          seen.add(record.nodeId);
+          this.inc({ client_kind: record.clientKind }, fleet.degradedCount(record) > 0 ? 1 : 0);
+        }
+      },
+    });
+  }
+
+  /** Tells the fleet gauges where the connected proxies are (the xDS server, once it exists). */
+  watchFleet(fleet: FleetSource): void {
+    this.fleet = fleet;
   }
 }

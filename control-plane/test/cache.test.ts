@@ -35,7 +35,7 @@ describe('snapshot cache', () => {
     const routesBefore = cache.resources(view, ROUTE, 'all');
     const bBefore = cache.resources(view, ENDPOINT, new Set(['b.shop:8080'])).get('b.shop:8080');
     const change = cache.setModel(mesh(serviceYaml('a', [1001, 1003]), serviceYaml('b', [1002])));
-    expect(change).toEqual({ config: false, clusters: new Set(['a.shop:8080']) });
+    expect(change).toEqual({ config: false, clusters: new Set(['a.shop:8080']), appliedAt: expect.any(Number) });
     expect(cache.resources(view, LISTENER, 'all').get('outbound:15001')).toBe(listenersBefore.get('outbound:15001'));
     expect(cache.resources(view, ROUTE, 'all').get('outbound:15001')).toBe(routesBefore.get('outbound:15001'));
     expect(cache.resources(view, ENDPOINT, new Set(['b.shop:8080'])).get('b.shop:8080')).toBe(bBefore);

@@ -86,6 +86,6 @@ describe('NACK handling with a real Envoy', () => {
     await waitFor('LDS SYNCED after the fault is removed', async () => (await types()).LDS?.status === 'SYNCED');
     expect(Number(/listener_manager\.lds\.update_rejected: (\d+)/.exec(await envoy.admin('/stats?filter=lds.update_rejected'))?.[1])).toBe(1);
     const metrics = await (await fetch(`http://127.0.0.1:${plane.adminPort}/metrics`)).text();
-    expect(metrics).toMatch(/meshcp_xds_nacks_total\{type="LDS"\} 1/);
+    expect(metrics).toMatch(/meshcp_xds_nacks_total\{type="LDS",proxy_version="[^"]+"\} 1/);
   });
 });

@@ -55,6 +55,8 @@ export interface CacheChange {
   clusters: ReadonlySet<string>;
   /** Workload identities whose SDS secrets changed (a certificate renewed, the trust bundle rotated). */
   identities?: ReadonlySet<string>;
+  /** When a source change was applied (performance.now() ms): proxies' ACKs of it are measured from here (convergence). */
+  appliedAt?: number;
 }
 
 export type RejectedResource = Rejection;
@@ -159,7 +161,7 @@ export class SnapshotCache {
       } else for (const stored of variants.values()) stored.fresh = false;
     }
     this.metrics?.snapshots.inc({ kind: config ? 'config' : 'endpoints' });
-    const change: CacheChange = { config, clusters: changedClusters };
+    const change: CacheChange = { config, clusters: changedClusters, appliedAt: performance.now() };
     if (config || changedClusters.size > 0) for (const listener of this.listeners) listener(change);
     return change;
   }
@@ -180,7 +182,7 @@ export class SnapshotCache {
       }
       this.secretSets.set(identityKey, { map, version: setVersion(map.values()) });
     }
-    const change: CacheChange = { config: false, clusters: new Set(), identities: new Set([identityKey]) };
+    const change: CacheChange = { config: false, clusters: new Set(), identities: new Set([identityKey]), appliedAt: performance.now() };
     for (const listener of this.listeners) listener(change);
   }
 

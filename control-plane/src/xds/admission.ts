@@ -10,10 +10,10 @@ import { AuthError, checkNodeClaims, describe, IDENTITY_METADATA, type StreamIde
 import type { ProxyView, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { ConnectionRecord } from './connection.js';
+import type { ConnectionRecord, NodeSummary } from './connection.js';
 
 /** gRPC status codes we use. */
-export const Status = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNAUTHENTICATED: 16 } as const;
+export const Status = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, INTERNAL: 13, UNAUTHENTICATED: 16 } as const;
 
 /** A request that ends its stream with this gRPC status. */
 export class ProtocolError extends Error {
@@ -121,6 +121,7 @@ export class Admission {
       locality: localityKey(info.locality),
       identity: identity.method === 'none' ? 'unauthenticated' : describe(identity),
       connectedAt: new Date().toISOString(),
+      node: nodeSummary(node as Record<string, unknown>, info.nodeId),
       types: new Map(),
     };
     for (const warning of view.profile.warnings) this.log.warn(warning, { nodeId: info.nodeId });
@@ -158,6 +159,17 @@ export class Admission {
   openStreams(nodeId: string): number {
     return this.streamsPerNode.get(nodeId) ?? 0;
   }
+}
+
+/** The node's identifying fields for CSDS: no metadata (it may carry anything a client chose to send). */
+function nodeSummary(node: Record<string, unknown>, id: string): NodeSummary {
+  const summary: NodeSummary = { id };
+  if (typeof node.cluster === 'string') summary.cluster = node.cluster.slice(0, 256);
+  if (typeof node.user_agent_name === 'string') summary.user_agent_name = node.user_agent_name.slice(0, 128);
+  if (typeof node.user_agent_version === 'string') summary.user_agent_version = node.user_agent_version.slice(0, 128);
+  if (node.user_agent_build_version && typeof node.user_agent_build_version === 'object') summary.user_agent_build_version = node.user_agent_build_version;
+  if (node.locality && typeof node.locality === 'object') summary.locality = node.locality;
+  return summary;
 }
 
 /** The key of a workload identity's SDS secrets, when the stream authenticated as a workload. */

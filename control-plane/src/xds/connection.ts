@@ -28,7 +28,18 @@ export interface ConnectionRecord {
   /** Who the stream authenticated as (a SPIFFE ID), or 'unauthenticated' on an --insecure server. */
   identity: string;
   connectedAt: string;
+  /** The node as the client sent it, without its metadata (what CSDS answers with). */
+  node?: NodeSummary;
   types: Map<TypeUrl, TypeRecord>;
+}
+
+export interface NodeSummary {
+  id: string;
+  cluster?: string;
+  user_agent_name?: string;
+  user_agent_version?: string;
+  user_agent_build_version?: unknown;
+  locality?: unknown;
 }
 
 export function statusOf(record: TypeRecord): SyncStatus {

@@ -25,6 +25,11 @@ export class HeldVersions {
     return this.versions.size;
   }
 
+  /** Name → version of everything held (CSDS reads it). */
+  entries(): IterableIterator<[string, string]> {
+    return this.versions.entries();
+  }
+
   names(): IterableIterator<string> {
     return this.versions.keys();
   }

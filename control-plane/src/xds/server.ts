@@ -8,9 +8,9 @@
 
 import type * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
+import { CLUSTER, ENDPOINT, type EnvoyApi, LISTENER, loadEnvoyApi, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
 import type { CallCredentialsView, StreamAuthenticator } from '../auth/authenticator.js';
-import { AuthError } from '../auth/identity.js';
+import { AuthError, describe } from '../auth/identity.js';
 import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { CertificateAuthority } from '../identity/ca.js';
 import { WorkloadCertificates } from '../identity/workload-certificates.js';
@@ -18,7 +18,11 @@ import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
+import { CSDS_SERVICE, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
 import { type SessionContext, XdsSession } from './session.js';
+
+/** An authenticated caller that is not among the CSDS readers. */
+class CsdsDenied extends Error {}
 
 /** Streams told about a cache change per event-loop turn. */
 const FAN_OUT_SLICE = 256;
@@ -67,6 +71,11 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
   maxMessageBytes?: number;
   /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxStreamsPerConnection?: number;
+  /**
+   * Identities (SPIFFE IDs) that may read CSDS on an authenticating server: the fleet's
+   * status names every workload, so a workload may not read it. Unused on an --insecure server.
+   */
+  csdsReaders?: readonly string[];
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -137,6 +146,8 @@ export class XdsServer {
   private readonly credentials: grpc.ServerCredentials;
   private readonly authenticator?: StreamAuthenticator;
   private readonly certificates?: WorkloadCertificates;
+  private readonly csdsReaders: ReadonlySet<string>;
+  private api?: EnvoyApi;
 
   constructor(
     cache: SnapshotCache,
@@ -188,7 +199,86 @@ export class XdsServer {
         [endpoint.delta]: (call: Duplex) => this.handle(call, 'delta', endpoint.only),
       });
     }
+    this.csdsReaders = new Set(options.csdsReaders ?? []);
+    this.addCsds();
     cache.onChange((change) => this.fanOut(change));
+  }
+
+  /** Name → version of each resource of a type a stream's client holds (CSDS). */
+  resourcesHeld(record: ConnectionRecord, typeUrl: TypeUrl): [string, string][] {
+    return this.sessionsByRecord.get(record)?.resourcesHeld(typeUrl) ?? [];
+  }
+
+  /** CSDS (csds.ts): FetchClientStatus (unary) and StreamClientStatus (a response per request). */
+  private addCsds(): void {
+    const raw = (streaming: boolean, name: string): grpc.MethodDefinition<Buffer, Buffer> => ({
+      path: `/${CSDS_SERVICE}/${name}`,
+      requestStream: streaming,
+      responseStream: streaming,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    });
+    const answer = (bytes: Buffer): Buffer => {
+      this.api ??= loadEnvoyApi();
+      return encodeClientStatusResponse(this.api, clientStatus(this, decodeClientStatusRequest(this.api, bytes)));
+    };
+    const failure = (error: unknown): grpc.StatusObject => {
+      const status = (code: number, details: string) => ({ code, details, metadata: new grpc.Metadata() });
+      if (error instanceof CsdsDenied) return status(Status.PERMISSION_DENIED, error.message);
+      if (error instanceof AuthError) {
+        this.admission.refused(error, { method: 'none' });
+        return status(Status.UNAUTHENTICATED, `${error.reason}: ${error.message}`);
+      }
+      // An unsupported matcher or a request that does not decode; anything else is ours.
+      const message = String((error as Error)?.message ?? error).slice(0, 300);
+      if (error instanceof CsdsRequestError) return status(Status.INVALID_ARGUMENT, message);
+      this.log.error('CSDS answer failed', { message });
+      return status(Status.INTERNAL, 'internal error answering client status');
+    };
+    this.server.addService(
+      { FetchClientStatus: raw(false, 'FetchClientStatus'), StreamClientStatus: raw(true, 'StreamClientStatus') },
+      {
+        FetchClientStatus: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          this.authorizeCsds(call).then(
+            () => {
+              try {
+                callback(null, answer(call.request));
+              } catch (error) {
+                callback(failure(error));
+              }
+            },
+            (error: unknown) => callback(failure(error)),
+          );
+        },
+        StreamClientStatus: (call: Duplex) => {
+          const authorized = this.authorizeCsds(call);
+          authorized.catch((error: unknown) => call.emit('error', failure(error)));
+          call.on('data', (bytes: Buffer) => {
+            authorized.then(
+              () => {
+                try {
+                  call.write(answer(bytes));
+                } catch (error) {
+                  call.emit('error', failure(error));
+                }
+              },
+              () => undefined,
+            );
+          });
+          call.on('end', () => call.end());
+          call.on('error', () => undefined);
+        },
+      },
+    );
+  }
+
+  /** On an authenticating server only the configured readers may see the fleet's status. */
+  private async authorizeCsds(call: CallCredentialsView): Promise<void> {
+    if (!this.authenticator) return;
+    const caller = await this.authenticator.authenticate(call);
+    if (!this.csdsReaders.has(describe(caller))) throw new CsdsDenied(`${describe(caller)} may not read client status (CSDS)`);
   }
 
   async start(address: string): Promise<number> {

@@ -121,6 +121,11 @@ export class XdsSession {
     return this.admitted?.record.nodeId;
   }
 
+  /** Name → version of each resource of a type the client holds (CSDS). */
+  resourcesHeld(typeUrl: TypeUrl): [string, string][] {
+    return this.machine?.resourcesHeld(typeUrl) ?? [];
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

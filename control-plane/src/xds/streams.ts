@@ -94,6 +94,10 @@ interface TypeStateBase {
   /** Versions the client rejected: never re-sent (`mayResend`). */
   rejected: Map<string, string>;
   record: TypeRecord;
+  /** The oldest applied source change this type has not yet sent (convergence is measured from it). */
+  changeAppliedAt?: number;
+  /** The source change the response in flight carries: its ACK observes convergence. */
+  inFlightChangeAt?: number;
 }
 
 interface Plan {
@@ -106,6 +110,8 @@ interface Plan {
   /** Names the client holds at another version: updated, not added. */
   updated?: string[];
   onlyRemovals: boolean;
+  /** Time spent planning it (ms), part of the push time. */
+  planMs?: number;
 }
 
 const CONFIG_TYPES: readonly TypeUrl[] = [CLUSTER, LISTENER, ROUTE];
@@ -115,6 +121,11 @@ function mergeDirty(current: Dirty, added: 'all' | Set<string>): Dirty {
   if (current === false) return new Set(added);
   for (const name of added) current.add(name);
   return current;
+}
+
+/** Remembers the oldest undelivered source change a type was marked dirty by. */
+function noteChange(state: TypeStateBase, change: CacheChange): void {
+  if (change.appliedAt !== undefined) state.changeAppliedAt ??= change.appliedAt;
 }
 
 function hasOwed(state: TypeStateBase): boolean {
@@ -201,6 +212,10 @@ abstract class StateMachine<S extends TypeStateBase> {
     state.record.ackedVersion = state.record.sentVersion;
     state.record.lastResponseNacked = false;
     this.deps.metrics.acks.inc({ type: SHORT_NAME[state.typeUrl] });
+    if (state.inFlightChangeAt !== undefined) {
+      this.deps.metrics.convergenceSeconds.observe({ type: SHORT_NAME[state.typeUrl] }, (performance.now() - state.inFlightChangeAt) / 1000);
+      state.inFlightChangeAt = undefined;
+    }
   }
 
   protected recordNack(state: S, message: string): void {
@@ -210,7 +225,10 @@ abstract class StateMachine<S extends TypeStateBase> {
     const error = truncateText(message);
     state.record.lastNack = { version, error, at: new Date().toISOString() };
     state.record.lastResponseNacked = true;
-    this.deps.metrics.nacks.inc({ type: SHORT_NAME[state.typeUrl] });
+    // Not converged: the change counts again when a later response carrying it is ACKed.
+    state.changeAppliedAt ??= state.inFlightChangeAt;
+    state.inFlightChangeAt = undefined;
+    this.deps.metrics.nacks.inc({ type: SHORT_NAME[state.typeUrl], proxy_version: this.client.record.version });
     this.deps.log.warn('proxy rejected a response (NACK)', { nodeId: this.client.record.nodeId, type: SHORT_NAME[state.typeUrl], version, error });
   }
 
@@ -222,6 +240,7 @@ abstract class StateMachine<S extends TypeStateBase> {
         const state = this.types.get(typeUrl);
         if (state) {
           state.dirty = 'all';
+          noteChange(state, change);
           touched = true;
         }
       }
@@ -229,6 +248,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     const secrets = this.types.get(SECRET);
     if (secrets && this.client.view.identityKey && change.identities?.has(this.client.view.identityKey)) {
       secrets.dirty = 'all';
+      noteChange(secrets, change);
       touched = true;
     }
     const endpoints = this.types.get(ENDPOINT);
@@ -237,6 +257,7 @@ abstract class StateMachine<S extends TypeStateBase> {
       for (const cluster of change.clusters) if (endpoints.sub.wildcard || endpoints.sub.names.has(cluster)) hit.add(cluster);
       if (hit.size > 0) {
         endpoints.dirty = mergeDirty(endpoints.dirty, hit);
+        noteChange(endpoints, change);
         touched = true;
       }
     }
@@ -275,9 +296,13 @@ abstract class StateMachine<S extends TypeStateBase> {
       const pending = state.dirty !== false || hasOwed(state);
       state.record.waiting = state.inFlight && pending;
       if (!pending || state.inFlight) continue;
+      const planStarted = performance.now();
       const plan = this.plan(state);
-      if (plan) plans.set(state.typeUrl, plan);
-      else {
+      if (plan) {
+        plan.planMs = performance.now() - planStarted;
+        plans.set(state.typeUrl, plan);
+      } else {
+        state.changeAppliedAt = undefined; // the client already holds what the change made
         state.dirty = false;
         state.owed = new Set();
         state.resend = new Set();
@@ -299,6 +324,9 @@ abstract class StateMachine<S extends TypeStateBase> {
   }
 
   private send(state: S, plan: Plan): void {
+    const started = performance.now();
+    state.inFlightChangeAt = state.changeAppliedAt;
+    state.changeAppliedAt = undefined;
     const nonce = this.nextNonce();
     state.latestNonce = nonce;
     state.inFlight = true;
@@ -311,6 +339,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     state.record.sentVersion = version;
     this.sink.send(this.encode(state, plan, version, nonce));
     this.deps.metrics.responses.inc({ type: SHORT_NAME[state.typeUrl], mode: this.mode });
+    this.deps.metrics.pushSeconds.observe({ type: SHORT_NAME[state.typeUrl] }, (performance.now() - started + (plan.planMs ?? 0)) / 1000);
   }
 
   /** Clusters a response changed (not added): their endpoints follow, in the next pass of the loop. */
@@ -325,6 +354,13 @@ abstract class StateMachine<S extends TypeStateBase> {
     }
   }
 
+  /** Name → version of what the client holds of a type if it accepts what was sent (CSDS). */
+  resourcesHeld(typeUrl: TypeUrl): [string, string][] {
+    const state = this.types.get(typeUrl);
+    return state ? [...this.held(state)] : [];
+  }
+
+  protected abstract held(state: S): Iterable<[string, string]>;
   /** Decides what to send for one type, without changing state; undefined when nothing. */
   protected abstract plan(state: S): Plan | undefined;
   /** Records what the client holds once it accepts the response; returns its version. */
@@ -473,6 +509,11 @@ export class SotwStream extends StateMachine<SotwState> {
     return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
   }
 
+  protected *held(state: SotwState): Iterable<[string, string]> {
+    if (!requiresFullStateInSotw(state.typeUrl)) yield* state.held.entries();
+    else for (const resource of state.sentSet?.values() ?? []) yield [resource.name, resource.version];
+  }
+
   protected applySent(state: SotwState, plan: Plan): string {
     if (plan.fullSet && plan.version) {
       state.previousSet = state.sentSet;
@@ -601,6 +642,10 @@ export class DeltaStream extends StateMachine<DeltaState> {
     }
     const updated = changed.filter((r) => state.held.has(r.name)).map((r) => r.name);
     return { resources: changed, removed: [...removed], updated, onlyRemovals: changed.length === 0 };
+  }
+
+  protected held(state: DeltaState): Iterable<[string, string]> {
+    return state.held.entries();
   }
 
   protected applySent(state: DeltaState, plan: Plan): string {
