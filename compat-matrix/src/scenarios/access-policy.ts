@@ -19,7 +19,7 @@ export const scenarios: Scenario[] = [
   {
     id: 'access-policy',
     title: 'MeshAccessPolicy: the allowed service account gets 200, another gets 403 (RBAC) and never reaches the app',
-    order: 82,
+    order: 87,
     async run(cell) {
       const { app } = await startMtlsCell(cell, 'STRICT', { extra: POLICY });
       await expectAnswer(cell, 'payments.shop', '/orders', 200, 'payments-app');

@@ -14,7 +14,7 @@ export const scenarios: Scenario[] = [
   {
     id: 'cert-rotation-under-traffic',
     title: `SVID rotation under mTLS traffic (${SVID_TTL_MS / 1000} s certificates, two rotations of both sidecars): no failed request`,
-    order: 83,
+    order: 88,
     timeoutMs: 180_000,
     async run(cell) {
       await startMtlsCell(cell, 'STRICT', { svidTtlMs: SVID_TTL_MS });

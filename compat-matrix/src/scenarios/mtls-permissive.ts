@@ -11,7 +11,7 @@ export const scenarios: Scenario[] = [
   {
     id: 'mtls-permissive',
     title: 'mTLS PERMISSIVE: plaintext to the sidecar accepted, mesh traffic still mTLS with the caller SPIFFE ID',
-    order: 81,
+    order: 86,
     async run(cell) {
       const { app, sidecar, inboundPort } = await startMtlsCell(cell, 'PERMISSIVE');
       const plain = await httpGet(inboundPort, 'payments.shop', '/plaintext').catch((error: Error) => ({ status: 0, body: error.message }));

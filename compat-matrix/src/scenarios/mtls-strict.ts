@@ -13,7 +13,7 @@ export const scenarios: Scenario[] = [
   {
     id: 'mtls-strict',
     title: 'mTLS STRICT between two sidecars: SVIDs over SDS, caller SPIFFE ID at the app, plaintext refused',
-    order: 80,
+    order: 85,
     async run(cell) {
       const { app, sidecar, inboundPort } = await startMtlsCell(cell, 'STRICT');
       for (let i = 0; i < 20; i++) await expectAnswer(cell, 'payments.shop', `/strict/${i}`, 200, 'payments-app');
