@@ -245,7 +245,7 @@ export class Cell implements CellContext {
         'connect',
       );
     });
-    this.log('Envoy connected');
+    this.log(`Envoy connected over TLS, authenticated as ${(await this.proxy())?.identity ?? '(no identity)'}`);
 
     this.phase = 'sync';
     const types = await this.waitSynced('every type ACKed after bootstrap', 30_000);

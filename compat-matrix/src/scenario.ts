@@ -27,6 +27,8 @@ export interface ProxyView {
   version: string;
   profile: string;
   mode: 'sotw' | 'delta';
+  /** Who the stream authenticated as (the SPIFFE ID of the proxy's client certificate). */
+  identity?: string;
   connectedAt: string;
   types: Record<string, TypeView>;
 }
