@@ -41,6 +41,12 @@ export interface CellFault {
   xdsAddress?: string;
   /** Extra Envoy arguments (e.g. an unknown flag: a container that will not start). */
   extraArgs?: string[];
+  /**
+   * How the cell's Envoy (not a sidecar) reaches the secured control plane instead of
+   * TLS with its own SVID: in plaintext, over TLS without a client certificate, or with an
+   * SVID of another namespace than the one its node claims. Each must be refused.
+   */
+  xdsCredentials?: 'plaintext' | 'no-client-certificate' | 'other-namespace';
 }
 
 /** Cleanup that, once the cell is over, runs late registrations at once (a timed-out scenario may still be starting things). */
@@ -210,6 +216,7 @@ export class Cell implements CellContext {
       extraArgs: this.setup.fault?.extraArgs ?? [],
       logFile: this.envoyLogFile,
       configDir: join(this.dir, 'bootstrap'),
+      ...(this.setup.fault?.xdsCredentials ? { xdsCredentials: this.setup.fault.xdsCredentials } : {}),
     });
     this.instance = instance;
     const { runtime } = this.setup;
@@ -287,13 +294,15 @@ export class Cell implements CellContext {
     extraArgs: string[];
     logFile: string;
     configDir: string;
+    xdsCredentials?: CellFault['xdsCredentials'];
   }): Promise<{ instance: EnvoyInstance; handle: EnvoyHandle; reported: { version?: string; full: string }; admin: (path: string) => Promise<string> }> {
     const adminPort = await freePort();
     const outboundPort = await freePort();
     const { configDir } = spec;
     mkdirSync(configDir, { recursive: true });
     chmodSync(configDir, 0o755);
-    const security = await this.writeIdentity(configDir, spec.namespace, spec.serviceAccount);
+    const issued = await this.writeIdentity(configDir, spec.xdsCredentials === 'other-namespace' ? 'other' : spec.namespace, spec.serviceAccount);
+    const security = spec.xdsCredentials === 'plaintext' ? undefined : spec.xdsCredentials === 'no-client-certificate' ? { caFile: issued.caFile } : issued;
     const bootstrap = envoyBootstrap({
       nodeId: spec.nodeId,
       service: spec.service,
@@ -306,7 +315,7 @@ export class Cell implements CellContext {
       outboundPort,
       ...(spec.inboundPort ? { inboundPort: spec.inboundPort } : {}),
       ...(spec.appPort ? { appPort: spec.appPort } : {}),
-      security,
+      ...(security ? { security } : {}),
       delta: spec.delta,
     });
     writeFileSync(join(configDir, 'envoy.yaml'), stringify(bootstrap));
