@@ -5,8 +5,8 @@
  */
 import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { envoyBootstrap } from '@meshcp/translators';
-import { ControlPlane, type ResourceHook } from 'meshcp';
+import { envoyBootstrap, type XdsClientSecurity } from '@meshcp/translators';
+import { ControlPlane, type ResourceHook, serveSecurity } from 'meshcp';
 import { stringify } from 'yaml';
 import { tail } from './exec.js';
 import type { EnvoyInstance, EnvoyRuntime, Provisioned } from './runtime/types.js';
@@ -18,6 +18,7 @@ import {
   type EnvoyHandle,
   type ProxyView,
   type ResourceVersions,
+  type SidecarOptions,
   type StartOptions,
   type Traffic,
   type TrafficResult,
@@ -40,6 +41,12 @@ export interface CellFault {
   xdsAddress?: string;
   /** Extra Envoy arguments (e.g. an unknown flag: a container that will not start). */
   extraArgs?: string[];
+  /**
+   * How the cell's Envoy (not a sidecar) reaches the secured control plane instead of
+   * TLS with its own SVID: in plaintext, over TLS without a client certificate, or with an
+   * SVID of another namespace than the one its node claims. Each must be refused.
+   */
+  xdsCredentials?: 'plaintext' | 'no-client-certificate' | 'other-namespace';
 }
 
 /** Cleanup that, once the cell is over, runs late registrations at once (a timed-out scenario may still be starting things). */
@@ -74,6 +81,15 @@ export interface CellSetup {
 
 export const RUN_LABEL = 'meshcp.compat.run';
 
+/** Where a container sees the mounted bootstrap directory (see runtime/container.ts). */
+const CONTAINER_CONFIG_DIR = '/etc/envoy';
+/** Lifetime of the SVIDs in the bootstraps (the xDS client certificates): the cell's whole life, even when workload SVIDs are short. */
+const BOOTSTRAP_SVID_TTL_MS = 24 * 3600_000;
+/** The cell's own Envoy: a client workload of namespace shop. */
+const CLIENT = { service: 'compat-client', namespace: 'shop', serviceAccount: 'compat-client' } as const;
+
+type Security = Awaited<ReturnType<typeof serveSecurity>>;
+
 export class Cell implements CellContext {
   readonly cleanup = new CellCleanup();
   readonly notes: Record<string, string | number> = {};
@@ -85,6 +101,10 @@ export class Cell implements CellContext {
   private planeRef?: ControlPlane;
   private envoyRef?: EnvoyHandle;
   private instance?: EnvoyInstance;
+  /** TLS, authenticator and mesh CA of the cell's control plane; kept across restartPlane (same CA, same serving certificate). */
+  private security?: Security;
+  /** Extra Envoys a scenario started (sidecar()), for their logs. */
+  private readonly sidecars: { name: string; instance: EnvoyInstance }[] = [];
   private readonly meshFile: string;
   private xdsPort = 0;
   private readonly logFile: string;
@@ -150,6 +170,7 @@ export class Cell implements CellContext {
       adminAddress: '127.0.0.1:0',
       debounceQuietMs: 20,
       debounceMaxMs: 200,
+      xds: { credentials: this.security?.credentials, authenticator: this.security?.authenticator, ca: this.security?.ca },
     });
     this.planeRef = plane;
     try {
@@ -166,89 +187,48 @@ export class Cell implements CellContext {
   async start(options: StartOptions): Promise<void> {
     this.phase = 'control-plane';
     this.writeMesh(options.mesh);
+    // Secured as `meshcp serve` is by default: TLS from the cell's own mesh CA, every stream
+    // authenticated by its client certificate, workload SVIDs over SDS.
+    try {
+      this.security = await serveSecurity({
+        insecure: false,
+        xdsHost: '127.0.0.1',
+        stateDir: join(this.dir, 'ca'),
+        ...(options.svidTtlMs ? { svidTtlMs: options.svidTtlMs } : {}),
+      });
+    } catch (error) {
+      throw new CellFailure(`the mesh CA could not be opened: ${(error as Error).message}`, 'control-plane');
+    }
+    const security = this.security;
+    this.cleanup.add(() => security.stop());
     await this.startPlane(0);
     this.cleanup.add(() => this.planeRef?.stop());
 
     this.phase = 'envoy-start';
-    const adminPort = await freePort();
-    const outboundPort = await freePort();
-    const configDir = join(this.dir, 'bootstrap');
-    mkdirSync(configDir, { recursive: true });
     const xdsAddress = this.setup.fault?.xdsAddress ?? `127.0.0.1:${this.xdsPort}`;
-    const bootstrap = envoyBootstrap({
+    const { instance, handle, reported, admin } = await this.launchEnvoy({
       nodeId: this.nodeId,
-      service: 'compat-client',
-      namespace: 'shop',
+      ...CLIENT,
+      xdsAddress,
+      delta: options.delta ?? false,
       region: options.region ?? 'eu',
       zone: options.zone ?? 'eu-1a',
-      xdsAddress,
-      adminPort,
-      outboundPort,
-      delta: options.delta ?? false,
+      extraArgs: this.setup.fault?.extraArgs ?? [],
+      logFile: this.envoyLogFile,
+      configDir: join(this.dir, 'bootstrap'),
+      ...(this.setup.fault?.xdsCredentials ? { xdsCredentials: this.setup.fault.xdsCredentials } : {}),
     });
-    writeFileSync(join(configDir, 'envoy.yaml'), stringify(bootstrap));
-    chmodSync(configDir, 0o755);
-    chmodSync(join(configDir, 'envoy.yaml'), 0o644);
-    const { runtime, provisioned } = this.setup;
-    const name = `meshcp-compat-${this.setup.runId}-${this.nodeId}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 120);
-    this.log(
-      `starting Envoy (${runtime.name}) as ${name}: admin ${adminPort}, outbound ${outboundPort}, xDS ${xdsAddress}, ${options.delta ? 'delta' : 'sotw'}`,
-    );
-    try {
-      this.instance = await runtime.start(provisioned, {
-        name,
-        configDir,
-        args: [...ENVOY_ARGS, ...(this.setup.fault?.extraArgs ?? [])],
-        logFile: this.envoyLogFile,
-        labels: { [RUN_LABEL]: this.setup.runId, 'meshcp.compat.cell': this.nodeId },
-      });
-    } catch (error) {
-      throw new CellFailure(`Envoy could not be started: ${(error as Error).message}`, 'envoy-start');
+    this.instance = instance;
+    const { runtime } = this.setup;
+    if (this.setup.expectedVersion && reported.version !== this.setup.expectedVersion) {
+      throw new CellFailure(
+        `the ${runtime.name} target runs Envoy ${reported.version ?? reported.full}, expected ${this.setup.expectedVersion}`,
+        'envoy-start',
+      );
     }
-    const instance = this.instance;
-    this.cleanup.add(() => instance.stop());
-
-    const admin = (path: string) => fetchText(`http://127.0.0.1:${adminPort}${path}`);
+    this.version = this.setup.tableVersion ?? this.setup.expectedVersion ?? reported.version;
+    this.envoyRef = handle;
     let lastExitCheck = 0;
-    const serverInfo = await this.waitFor(
-      `Envoy admin on 127.0.0.1:${adminPort}`,
-      async () => {
-        try {
-          return JSON.parse(await admin('/server_info')) as { version?: string; state?: string };
-        } catch (error) {
-          if (Date.now() - lastExitCheck > 1000) {
-            lastExitCheck = Date.now();
-            const gone = await instance.exited();
-            if (gone) throw new StopWaiting(`Envoy ${gone} before its admin answered; its log ends with:\n${tail(await instance.logs(), 6)}`);
-          }
-          throw error;
-        }
-      },
-      30_000,
-    ).catch((error: Error) => {
-      throw new CellFailure(error.message, 'envoy-start');
-    });
-    const reported = /\/(\d+\.\d+\.\d+(?:-[A-Za-z0-9.]+)?)\//.exec(serverInfo.version ?? '')?.[1];
-    this.log(`Envoy admin answers: ${serverInfo.version} (state ${serverInfo.state})`);
-    if (this.setup.expectedVersion && reported !== this.setup.expectedVersion) {
-      throw new CellFailure(`the ${runtime.name} target runs Envoy ${reported ?? serverInfo.version}, expected ${this.setup.expectedVersion}`, 'envoy-start');
-    }
-    this.version = this.setup.tableVersion ?? this.setup.expectedVersion ?? reported;
-    this.envoyRef = {
-      adminPort,
-      outboundPort,
-      version: reported ?? 'unknown',
-      admin,
-      request: (host, path = '/') => httpGet(outboundPort, host, path),
-      clusterHosts: async () => parseClusterHosts(await admin('/clusters')),
-      stat: async (stat) => {
-        const text = await admin(`/stats?filter=${encodeURIComponent(`^${stat.replace(/\./g, '\\.')}$`)}`);
-        const value = new RegExp(`^${stat.replace(/\./g, '\\.')}: (\\d+)`, 'm').exec(text)?.[1];
-        return value === undefined ? undefined : Number(value);
-      },
-      resourceVersions: async () => envoyResourceVersions(JSON.parse(await admin('/config_dump?include_eds'))),
-    };
-
     this.phase = 'connect';
     await this.waitFor(
       `Envoy to connect to the control plane at ${xdsAddress}`,
@@ -272,13 +252,162 @@ export class Cell implements CellContext {
         'connect',
       );
     });
-    this.log('Envoy connected');
+    this.log(`Envoy connected over TLS, authenticated as ${(await this.proxy())?.identity ?? '(no identity)'}`);
 
     this.phase = 'sync';
     const types = await this.waitSynced('every type ACKed after bootstrap', 30_000);
     await this.waitFor('Envoy /ready = LIVE', async () => (await admin('/ready')).trim() === 'LIVE', 20_000);
     this.log(`synced: ${XDS_TYPES.map((t) => `${t}=${types[t]?.ackedVersion}`).join(' ')}`);
     this.phase = 'scenario';
+  }
+
+  /**
+   * Issues a workload SVID from the cell's CA and writes it (with the trust bundle) into
+   * `configDir`, the directory mounted into the container; returns the paths as Envoy sees them.
+   */
+  private async writeIdentity(configDir: string, namespace: string, serviceAccount: string): Promise<XdsClientSecurity> {
+    const ca = this.security?.ca;
+    if (!ca) throw new CellFailure('the mesh CA is not open (call start() first)', 'control-plane');
+    const svid = await ca.issue({ trustDomain: ca.trustDomain, namespace, serviceAccount }, BOOTSTRAP_SVID_TTL_MS);
+    // World-readable on purpose: Envoy runs as uid 101 in the images (a rootless podman maps it to a
+    // subordinate uid), and this is a throwaway identity of a throwaway CA in the cell's own directory.
+    writeFileSync(join(configDir, 'ca.pem'), ca.trustBundle().join('\n'), { mode: 0o644 });
+    writeFileSync(join(configDir, 'cert.pem'), svid.certificateChainPem, { mode: 0o644 });
+    writeFileSync(join(configDir, 'key.pem'), svid.privateKeyPem, { mode: 0o644 });
+    for (const file of ['ca.pem', 'cert.pem', 'key.pem']) chmodSync(join(configDir, file), 0o644);
+    const seen = this.setup.runtime.name === 'process' ? configDir : CONTAINER_CONFIG_DIR;
+    return { caFile: `${seen}/ca.pem`, certFile: `${seen}/cert.pem`, keyFile: `${seen}/key.pem` };
+  }
+
+  /** Writes a bootstrap (with its identity) and starts one Envoy of the cell's runtime; waits for its admin. */
+  private async launchEnvoy(spec: {
+    nodeId: string;
+    service: string;
+    namespace: string;
+    serviceAccount: string;
+    xdsAddress: string;
+    delta: boolean;
+    region: string;
+    zone: string;
+    inboundPort?: number;
+    appPort?: number;
+    extraArgs: string[];
+    logFile: string;
+    configDir: string;
+    xdsCredentials?: CellFault['xdsCredentials'];
+  }): Promise<{ instance: EnvoyInstance; handle: EnvoyHandle; reported: { version?: string; full: string }; admin: (path: string) => Promise<string> }> {
+    const adminPort = await freePort();
+    const outboundPort = await freePort();
+    const { configDir } = spec;
+    mkdirSync(configDir, { recursive: true });
+    chmodSync(configDir, 0o755);
+    const issued = await this.writeIdentity(configDir, spec.xdsCredentials === 'other-namespace' ? 'other' : spec.namespace, spec.serviceAccount);
+    const security = spec.xdsCredentials === 'plaintext' ? undefined : spec.xdsCredentials === 'no-client-certificate' ? { caFile: issued.caFile } : issued;
+    const bootstrap = envoyBootstrap({
+      nodeId: spec.nodeId,
+      service: spec.service,
+      namespace: spec.namespace,
+      serviceAccount: spec.serviceAccount,
+      region: spec.region,
+      zone: spec.zone,
+      xdsAddress: spec.xdsAddress,
+      adminPort,
+      outboundPort,
+      ...(spec.inboundPort ? { inboundPort: spec.inboundPort } : {}),
+      ...(spec.appPort ? { appPort: spec.appPort } : {}),
+      ...(security ? { security } : {}),
+      delta: spec.delta,
+    });
+    writeFileSync(join(configDir, 'envoy.yaml'), stringify(bootstrap));
+    chmodSync(join(configDir, 'envoy.yaml'), 0o644);
+    const { runtime, provisioned } = this.setup;
+    const name = `meshcp-compat-${this.setup.runId}-${spec.nodeId}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 120);
+    this.log(
+      `starting Envoy (${runtime.name}) as ${name}: admin ${adminPort}, outbound ${outboundPort}${spec.inboundPort ? `, inbound ${spec.inboundPort} → app ${spec.appPort}` : ''}, xDS ${spec.xdsAddress} (TLS, SVID ns/${spec.namespace}/sa/${spec.serviceAccount}), ${spec.delta ? 'delta' : 'sotw'}`,
+    );
+    let instance: EnvoyInstance;
+    try {
+      instance = await runtime.start(provisioned, {
+        name,
+        configDir,
+        args: [...ENVOY_ARGS, ...spec.extraArgs],
+        logFile: spec.logFile,
+        labels: { [RUN_LABEL]: this.setup.runId, 'meshcp.compat.cell': this.nodeId },
+      });
+    } catch (error) {
+      throw new CellFailure(`Envoy could not be started: ${(error as Error).message}`, 'envoy-start');
+    }
+    this.cleanup.add(() => instance.stop());
+
+    const admin = (path: string) => fetchText(`http://127.0.0.1:${adminPort}${path}`);
+    let lastExitCheck = 0;
+    const serverInfo = await this.waitFor(
+      `Envoy admin on 127.0.0.1:${adminPort}`,
+      async () => {
+        try {
+          return JSON.parse(await admin('/server_info')) as { version?: string; state?: string };
+        } catch (error) {
+          if (Date.now() - lastExitCheck > 1000) {
+            lastExitCheck = Date.now();
+            const gone = await instance.exited();
+            if (gone) throw new StopWaiting(`Envoy ${gone} before its admin answered; its log ends with:\n${tail(await instance.logs(), 6)}`);
+          }
+          throw error;
+        }
+      },
+      30_000,
+    ).catch((error: Error) => {
+      throw new CellFailure(error.message, 'envoy-start');
+    });
+    const version = /\/(\d+\.\d+\.\d+(?:-[A-Za-z0-9.]+)?)\//.exec(serverInfo.version ?? '')?.[1];
+    this.log(`Envoy ${spec.nodeId} admin answers: ${serverInfo.version} (state ${serverInfo.state})`);
+    const handle: EnvoyHandle = {
+      adminPort,
+      outboundPort,
+      version: version ?? 'unknown',
+      admin,
+      request: (host, path = '/') => httpGet(outboundPort, host, path),
+      clusterHosts: async () => parseClusterHosts(await admin('/clusters')),
+      stat: async (stat) => {
+        const text = await admin(`/stats?filter=${encodeURIComponent(`^${stat.replace(/\./g, '\\.')}$`)}`);
+        const value = new RegExp(`^${stat.replace(/\./g, '\\.')}: (\\d+)`, 'm').exec(text)?.[1];
+        return value === undefined ? undefined : Number(value);
+      },
+      resourceVersions: async () => envoyResourceVersions(JSON.parse(await admin('/config_dump?include_eds'))),
+    };
+    return { instance, handle, reported: { ...(version ? { version } : {}), full: serverInfo.version ?? '' }, admin };
+  }
+
+  async sidecar(options: SidecarOptions): Promise<EnvoyHandle> {
+    const nodeId = `${this.nodeId}-${options.name}`;
+    const { instance, handle, admin } = await this.launchEnvoy({
+      nodeId,
+      service: options.service ?? options.name,
+      namespace: 'shop',
+      serviceAccount: options.serviceAccount,
+      xdsAddress: `127.0.0.1:${this.xdsPort}`,
+      delta: false,
+      region: 'eu',
+      zone: 'eu-1a',
+      ...(options.inboundPort ? { inboundPort: options.inboundPort } : {}),
+      ...(options.appPort ? { appPort: options.appPort } : {}),
+      extraArgs: [],
+      logFile: join(this.dir, `envoy-${options.name}.log`),
+      configDir: join(this.dir, `bootstrap-${options.name}`),
+    });
+    this.sidecars.push({ name: options.name, instance });
+    await this.waitFor(
+      `sidecar ${options.name}: Envoy /ready = LIVE`,
+      async () => {
+        const gone = await instance.exited();
+        if (gone) throw new StopWaiting(`sidecar ${options.name} ${gone}; its log ends with:\n${tail(await instance.logs(), 6)}`);
+        return (await admin('/ready')).trim() === 'LIVE';
+      },
+      30_000,
+      250,
+    );
+    this.log(`sidecar ${options.name} (ns/shop/sa/${options.serviceAccount}) live`);
+    return handle;
   }
 
   async restartPlane(): Promise<void> {
@@ -394,6 +523,13 @@ export class Cell implements CellContext {
         const logs = await instance.logs();
         if (this.setup.runtime.name !== 'process') writeFileSync(this.envoyLogFile, logs);
         files.envoy = 'envoy.log';
+      });
+    }
+    for (const { name, instance } of this.sidecars) {
+      await guard(`sidecar ${name} log`, async () => {
+        const logs = await instance.logs();
+        if (this.setup.runtime.name !== 'process') writeFileSync(join(this.dir, `envoy-${name}.log`), logs);
+        files[`envoy-${name}`] = `envoy-${name}.log`;
       });
     }
     if (this.planeRef) {

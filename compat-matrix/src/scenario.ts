@@ -27,6 +27,8 @@ export interface ProxyView {
   version: string;
   profile: string;
   mode: 'sotw' | 'delta';
+  /** Who the stream authenticated as (the SPIFFE ID of the proxy's client certificate). */
+  identity?: string;
   connectedAt: string;
   types: Record<string, TypeView>;
 }
@@ -52,6 +54,20 @@ export interface StartOptions {
   delta?: boolean;
   region?: string;
   zone?: string;
+  /** Lifetime of workload SVIDs the control plane issues over SDS (default 24 h; renewed at half of it). */
+  svidTtlMs?: number;
+}
+
+/** A further Envoy in the cell (namespace shop), with its own SVID: a service's sidecar (inbound in front of an app) or another client. */
+export interface SidecarOptions {
+  /** Short name, unique in the cell: part of the node id, container name and log file. */
+  name: string;
+  /** The node's service (default: name). */
+  service?: string;
+  serviceAccount: string;
+  /** The inbound listener's port (what the MeshService's endpoint points at) and the app behind it. */
+  inboundPort?: number;
+  appPort?: number;
 }
 
 /** The outbound side of the cell's Envoy, and its admin API. */
@@ -112,6 +128,11 @@ export interface CellContext {
   writeMesh(yaml: string): void;
   readonly plane: ControlPlane;
   readonly envoy: EnvoyHandle;
+  /**
+   * Starts another Envoy of the cell's runtime against the cell's control plane, with an
+   * SVID for ns/shop/sa/`serviceAccount`; waits for /ready = LIVE. (The cell's own Envoy is ns/shop/sa/compat-client.)
+   */
+  sidecar(options: SidecarOptions): Promise<EnvoyHandle>;
   /** Stops the control plane and starts a new one on the same ports and file. */
   restartPlane(): Promise<void>;
   /** This cell's proxy in the current control plane's /debug/proxies (undefined until it connects). */

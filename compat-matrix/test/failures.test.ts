@@ -142,6 +142,35 @@ describe('broken targets end their cells with a clear reason, never hang', () =>
   });
 });
 
+describe('the cells control plane is secured: a proxy without the right credentials never connects', () => {
+  let report: MatrixReport;
+
+  beforeAll(async () => {
+    report = await lib.runMatrix({
+      targets: lib.targetsFrom(['1.40.0', '1.36.4', '1.39.0']),
+      runtime: 'process',
+      outDir: join(OUT, 'xds-credentials'),
+      scenarios: ['bootstrap-sotw'],
+      connectTimeoutMs: 5000,
+      cellTimeoutMs: 60_000,
+      faults: ({ target }) => {
+        if (target.label === '1.40.0') return { note: 'xDS in plaintext', xdsCredentials: 'plaintext' };
+        if (target.label === '1.36.4') return { note: 'TLS without a client certificate', xdsCredentials: 'no-client-certificate' };
+        if (target.label === '1.39.0') return { note: 'an SVID of namespace other, node claims shop', xdsCredentials: 'other-namespace' };
+        return undefined;
+      },
+    });
+  }, 180_000);
+
+  it('plaintext, no client certificate and a foreign namespace each fail the cell at connect', () => {
+    for (const target of ['1.40.0', '1.36.4', '1.39.0']) {
+      const cell = report.cells.find((c) => c.target === target);
+      expect(cell, target).toMatchObject({ status: 'fail', phase: 'connect' });
+      expect(cell?.reason, target).toMatch(/Envoy never connected to the control plane/);
+    }
+  });
+});
+
 describe('the process runtime (no containers)', () => {
   it('runs cells with the bare Envoy binary', async () => {
     const report = await lib.runMatrix({

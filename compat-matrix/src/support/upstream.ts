@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cleanup } from './cleanup.js';
 
@@ -13,6 +13,8 @@ export interface Upstream {
   requests: number;
   /** Paths of the most recent requests (health checks excluded), newest last. */
   paths: string[];
+  /** Headers of the most recent request (health checks excluded), e.g. the x-forwarded-client-cert a sidecar added. */
+  lastHeaders?: IncomingHttpHeaders;
   /** Health checks answered. */
   healthChecks: number;
   /** When false, the health endpoint answers 503 (traffic is still served). */
@@ -32,6 +34,7 @@ export async function startUpstream(name: string, cleanup: Cleanup, port = 0): P
     }
     upstream.requests++;
     upstream.paths.push(req.url ?? '');
+    upstream.lastHeaders = req.headers;
     if (upstream.paths.length > 100) upstream.paths.shift();
     res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
     res.end(`${name}\n`);
