@@ -77,6 +77,9 @@ describe('fleet status from CSDS with real Envoys of three releases', () => {
       ]),
     );
     await waitFor('every Envoy ACKed the new clusters', async () => (await count()) >= before + FLEET.length);
-    expect((await metric('meshcp_proxy_streams', { state: 'SYNCED' }))[0]?.value).toBe(FLEET.length);
+    // CDS ACKed first; the other types follow (ADS order), so every stream settles SYNCED a moment later.
+    await waitFor('every stream SYNCED on every type', async () =>
+      (await metric('meshcp_proxy_streams', { state: 'SYNCED' }))[0]?.value === FLEET.length ? true : undefined,
+    );
   }, 60_000);
 });
