@@ -25,6 +25,7 @@ export {
   httpGet,
   type MeshServiceSpec,
   meshYaml,
+  mtlsServiceYaml,
   parseClusterHosts,
   type RunningProcess,
   startProcess,
@@ -106,19 +107,6 @@ export async function startApp(body: string, cleanup: Cleanup): Promise<{ port: 
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   cleanup.add(() => new Promise<void>((resolve) => app.close(() => resolve())));
   return { port: (app.address() as AddressInfo).port, seen };
-}
-
-/** A MeshService whose one endpoint is its own sidecar's inbound port, with an identity and an mTLS mode. */
-export function mtlsServiceYaml(name: string, serviceAccount: string, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', inboundPort: number): string {
-  return `apiVersion: meshcp.io/v1alpha1
-kind: MeshService
-metadata: {name: ${name}, namespace: shop}
-spec:
-  serviceAccount: ${serviceAccount}
-  mtls: {mode: ${mode}}
-  ports: [{name: http, port: 8080, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, port: ${inboundPort}}]
-`;
 }
 
 /** A service's own sidecar (shop namespace): its inbound listener in front of the app, with the service's SVID. */

@@ -1,7 +1,8 @@
 /** Helpers shared by scenario files (not a scenario: the leading `_` keeps the registry out). */
+
 import assert from 'node:assert/strict';
 import type { CellContext, EnvoyHandle } from '../scenario.js';
-import { meshYaml, splitRouteYaml } from '../support/mesh.js';
+import { meshYaml, mtlsServiceYaml, splitRouteYaml } from '../support/mesh.js';
 import { freePort } from '../support/net.js';
 import type { Upstream } from '../support/upstream.js';
 
@@ -42,19 +43,6 @@ export function expectNoFailures(what: string, result: { sent: number; ok: numbe
 
 /** The SPIFFE ID of a service account of namespace shop in the cell's trust domain. */
 export const SPIFFE = (serviceAccount: string) => `spiffe://cluster.local/ns/shop/sa/${serviceAccount}`;
-
-/** A MeshService whose one endpoint is its own sidecar's inbound port, with an identity and an mTLS mode. */
-export function mtlsServiceYaml(name: string, serviceAccount: string, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', inboundPort: number): string {
-  return `apiVersion: meshcp.io/v1alpha1
-kind: MeshService
-metadata: {name: ${name}, namespace: shop}
-spec:
-  serviceAccount: ${serviceAccount}
-  mtls: {mode: ${mode}}
-  ports: [{name: http, port: 8080, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, port: ${inboundPort}}]
-`;
-}
 
 /** Sum of the Envoy stats whose name matches `pattern` (e.g. every listener's ssl.handshake). */
 export async function statSum(envoy: EnvoyHandle, pattern: RegExp): Promise<number> {

@@ -56,3 +56,16 @@ export function parseClusterHosts(text: string): Map<string, string[]> {
   }
   return hosts;
 }
+
+/** A MeshService whose one endpoint is its own sidecar's inbound port, with an identity and an mTLS mode. */
+export function mtlsServiceYaml(name: string, serviceAccount: string, mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE', inboundPort: number): string {
+  return `apiVersion: meshcp.io/v1alpha1
+kind: MeshService
+metadata: {name: ${name}, namespace: shop}
+spec:
+  serviceAccount: ${serviceAccount}
+  mtls: {mode: ${mode}}
+  ports: [{name: http, port: 8080, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, port: ${inboundPort}}]
+`;
+}
