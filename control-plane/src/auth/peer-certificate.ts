@@ -29,6 +29,15 @@ function chainOf(peer: PeerCertificateLike): x509.X509Certificate[] {
   return chain;
 }
 
+/** The bundle changes only when roots rotate: parse it once per bundle, not once per stream. */
+let lastRoots: { pem: readonly string[]; parsed: x509.X509Certificate[] } | undefined;
+function parsedRoots(pem: readonly string[]): x509.X509Certificate[] {
+  if (!lastRoots || lastRoots.pem.length !== pem.length || lastRoots.pem.some((p, i) => p !== pem[i])) {
+    lastRoots = { pem: [...pem], parsed: pem.map((p) => new x509.X509Certificate(p)) };
+  }
+  return lastRoots.parsed;
+}
+
 export async function identityFromCertificate(
   peer: PeerCertificateLike,
   trustBundlePem: readonly string[],
@@ -41,7 +50,7 @@ export async function identityFromCertificate(
   } catch {
     throw new AuthError('untrusted-certificate', 'client certificate cannot be parsed');
   }
-  const roots = trustBundlePem.map((pem) => new x509.X509Certificate(pem));
+  const roots = parsedRoots(trustBundlePem);
   const leaf = chain[0];
   if (!leaf) throw new AuthError('untrusted-certificate', 'no client certificate');
   if (leaf.notBefore > now || leaf.notAfter < now) throw new AuthError('untrusted-certificate', 'client certificate is not within its validity period');

@@ -47,7 +47,7 @@ export class WorkloadCertificates {
       this.held.set(identityKey, held);
     }
     held.readers++;
-    await this.refresh(identityKey, held);
+    await this.refresh(identityKey, held, this.ca.trustBundleVersion());
   }
 
   release(identityKey: string): void {
@@ -69,16 +69,17 @@ export class WorkloadCertificates {
   }
 
   private refreshAll(): void {
+    // One bundle hash per tick, not one per connected identity.
+    const bundleVersion = this.ca.trustBundleVersion();
     for (const [key, held] of this.held) {
-      this.refresh(key, held).catch((error: unknown) =>
+      this.refresh(key, held, bundleVersion).catch((error: unknown) =>
         this.log.error('certificate renewal failed', { identity: key, error: String((error as Error).message) }),
       );
     }
   }
 
-  private refresh(identityKey: string, held: Held): Promise<void> {
+  private refresh(identityKey: string, held: Held, bundleVersion: string): Promise<void> {
     if (held.issuing) return held.issuing;
-    const bundleVersion = this.ca.trustBundleVersion();
     if (held.svid && !held.svid.renewalDue() && held.bundleVersion === bundleVersion) return Promise.resolve();
     held.issuing = (async () => {
       const [namespace = '', serviceAccount = ''] = identityKey.split('/');
