@@ -21,7 +21,8 @@ describe('Envoy capability table', () => {
   it('falls back to a conservative profile with a warning for unknown versions', () => {
     const unknown = envoyProfile({ version: undefined, versionText: 'banana', extensions: [] });
     expect(unknown.warnings[0]).toContain('banana');
-    expect(unknown.features.size).toBe(0);
+    // Only what every supported version has (the OpenTelemetry tracer); nothing newer.
+    expect([...unknown.features]).toEqual(['tracing.openTelemetry']);
   });
 
   it('lets node.extensions rule out an extension the version would have', () => {

@@ -39,7 +39,7 @@ describe('manifest validation', () => {
         source: 'mesh/test.yaml',
         object: 'document',
         path: 'kind',
-        message: 'unsupported kind ConfigMap (expected ReferenceGrant, MeshService, MeshAccessPolicy, HTTPRoute)',
+        message: 'unsupported kind ConfigMap (expected MeshConfig, ReferenceGrant, MeshService, MeshAccessPolicy, HTTPRoute)',
       },
     ]);
     expect([...result.model.services.keys()]).toEqual(['shop/users']);

@@ -56,6 +56,19 @@ const ENVOY_ROWS = [
     source: 'Endpoint.observability_name is absent from the 1.38 API descriptors and present from 1.39',
     proof: 'compat-matrix scenario cap-endpoint-observability-name',
   },
+  {
+    // The tracer's config as meshcp sends it is the same in every supported API: 1.37 adds
+    // HCM tracing.operation/upstream_operation, 1.38 no_context_propagation, 1.39 the
+    // set_*_resource_attribute switches, 1.40 exporter/set_instrumentation_scope — all
+    // optional, none sent. What decides support is whether the build has the extension.
+    feature: 'tracing.openTelemetry',
+    since: '1.32.0',
+    onOlder: 'nacked',
+    extension: 'envoy.tracers.opentelemetry',
+    source:
+      'envoy.config.trace.v3.OpenTelemetryConfig (grpc_service, service_name) and HCM Tracing (provider, random_sampling) are in every API descriptor set 1.33-1.40 (go-control-plane envoy module); extension envoy.tracers.opentelemetry',
+    proof: 'e2e/test/tracing.test.ts (one trace through two sidecars, every Envoy release cached); compat-matrix scenario cap-tracing-open-telemetry',
+  },
 ] as const satisfies readonly Capability[];
 
 /** The names translators may ask about: derived from the rows, so a misspelt name does not compile. */

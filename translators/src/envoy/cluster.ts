@@ -1,7 +1,7 @@
 /** The core of a service port's cluster: identity, timeouts, balancing and how it discovers endpoints. */
 import type { AnyJson, Cluster } from '@meshcp/xds-protos';
 import type { LoadBalancing, MeshService, ServicePort } from '../model/types.js';
-import { supports } from './capabilities.js';
+import { type EnvoyProfile, supports } from './capabilities.js';
 import { type EndpointOptions, loadAssignment } from './endpoints.js';
 import type { EnvoyContext } from './feature.js';
 import { clusterName } from './names.js';
@@ -46,9 +46,15 @@ export function setDiscovery(cluster: Cluster, service: MeshService, port: Servi
     cluster.eds_cluster_config = { eds_config: { ads: {}, resource_api_version: 'V3' } };
     return;
   }
+  setDnsResolution(cluster, ctx.profile);
+  cluster.load_assignment = loadAssignment(service, port, {}, endpointOptions);
+}
+
+/** A cluster whose hosts are names Envoy resolves: the DNS cluster extension where the version has it. */
+export function setDnsResolution(cluster: Cluster, profile: EnvoyProfile): void {
   // IPv4 first: a dual-stack name such as localhost would otherwise resolve to ::1 first,
   // where services that bind 127.0.0.1 do not listen.
-  if (supports(ctx.profile, 'cluster.dnsClusterExtension')) {
+  if (supports(profile, 'cluster.dnsClusterExtension')) {
     const dns: AnyJson = {
       '@type': 'type.googleapis.com/envoy.extensions.clusters.dns.v3.DnsCluster',
       all_addresses_in_single_endpoint: false,
@@ -59,5 +65,4 @@ export function setDiscovery(cluster: Cluster, service: MeshService, port: Servi
     cluster.type = 'STRICT_DNS';
     cluster.dns_lookup_family = 'V4_PREFERRED';
   }
-  cluster.load_assignment = loadAssignment(service, port, {}, endpointOptions);
 }

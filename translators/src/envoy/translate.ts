@@ -32,9 +32,10 @@ function sortedServices(model: MeshModel): MeshService[] {
 
 /** The key of the variant a scope reads: proxies with equal keys get identical config. */
 export function envoyConfigScopeKey(scope: EnvoyConfigScope): string {
-  const inbound = scope.inboundPort ? `|in:${scope.inboundPort}>${scope.appPort ?? ''}|${scope.namespace}/${scope.service}` : '';
+  // The proxy's own service is always part of the key: its spans are named for it (tracing).
+  const inbound = scope.inboundPort ? `|in:${scope.inboundPort}>${scope.appPort ?? ''}` : '';
   const capture = scope.capturePort ? `|cap:${scope.capturePort}` : '';
-  return `${scope.outboundAddress}:${scope.outboundPort}|${scope.namespace}|tcp+${scope.tcpPortOffset}${inbound}${capture}`;
+  return `${scope.outboundAddress}:${scope.outboundPort}|${scope.namespace}/${scope.service}|tcp+${scope.tcpPortOffset}${inbound}${capture}`;
 }
 
 function envoyContext(model: MeshModel, scope: EnvoyConfigScope, profile: EnvoyProfile, features: readonly EnvoyFeature[]): EnvoyContext {

@@ -230,6 +230,12 @@ export function grpcDegraded(
   translated: readonly string[] = translateGrpcConfig(model, profile, callerNamespace).degraded,
 ): string[] {
   const degraded = new Set(translated);
+  // No gRPC language takes tracing over xDS: its OpenTelemetry tracing (gRFC A72) is set up
+  // in the application's code, and the listener's HCM tracing config is not read.
+  if (model.settings?.tracing)
+    degraded.add(
+      'MeshConfig spec.tracing: proxyless gRPC takes no tracing configuration over xDS (its OpenTelemetry tracing, gRFC A72, is configured in the application); this client reports no spans unless its code does',
+    );
   for (const key of [...model.services.keys()].sort()) {
     const service = model.services.get(key) as MeshService;
     for (const port of service.ports) {

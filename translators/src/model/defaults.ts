@@ -20,6 +20,8 @@ export const DEFAULTS = {
   serviceAccount: 'default',
   /** Opt-in for now: sidecars without SDS-capable identity (the plaintext setups of earlier releases) keep working. */
   mtlsMode: 'DISABLE' as MtlsMode,
+  /** MeshConfig spec.tracing.samplingPercent: Istio's default share of new traces. */
+  tracingSamplingPercent: 1,
 } as const;
 
 /** Milliseconds as the manifests write durations ("1s", "250ms", "1m"). */

@@ -21,6 +21,7 @@ import {
   type MeshModel,
   type MeshRoute,
   type MeshService,
+  type MeshSettings,
   type MtlsMode,
   type OutlierDetection,
   type Protocol,
@@ -554,9 +555,48 @@ function readReferenceGrant(r: FieldReader, doc: Obj): ReferenceGrant {
   return { namespace, name, grant: { fromNamespaces, toServices } };
 }
 
+/**
+ * MeshConfig: settings for the whole mesh (one per mesh; its name is free, its
+ * namespace ignored). Today: `spec.tracing`, OpenTelemetry tracing in every sidecar.
+ */
+interface MeshConfig {
+  namespace: string;
+  name: string;
+  settings: MeshSettings;
+}
+
+function readMeshConfig(r: FieldReader, doc: Obj): MeshConfig {
+  const metadata = r.obj(doc.metadata, 'metadata');
+  const name = r.dnsLabel(metadata.name, 'metadata.name');
+  r.object = `MeshConfig ${name}`;
+  const spec = r.obj(doc.spec, 'spec');
+  const settings: MeshSettings = {};
+  const tracing = r.optObj(spec.tracing, 'spec.tracing');
+  if (tracing) {
+    const collector = r.obj(tracing.collector, 'spec.tracing.collector');
+    const address = r.str(collector.address, 'spec.tracing.collector.address');
+    if (isIP(address) === 0 && !HOSTNAME.test(address))
+      r.error('spec.tracing.collector.address', `must be an IP address or hostname, got ${describe(address)}`);
+    const port = r.int(collector.port, 'spec.tracing.collector.port', 1, 65535);
+    let samplingPercent: number = DEFAULTS.tracingSamplingPercent;
+    if (tracing.samplingPercent !== undefined && tracing.samplingPercent !== null) {
+      const value = tracing.samplingPercent;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100)
+        r.fail('spec.tracing.samplingPercent', `must be a number 0-100, got ${describe(value)}`);
+      samplingPercent = value;
+    }
+    settings.tracing = { collector: { address, port }, samplingPercent };
+  }
+  return { namespace: '', name, settings };
+}
+
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
-const READERS: Record<string, { apiVersions: string[]; read: (r: FieldReader, doc: Obj) => MeshService | MeshRoute | MeshAccessPolicy | ReferenceGrant }> = {
+const READERS: Record<
+  string,
+  { apiVersions: string[]; read: (r: FieldReader, doc: Obj) => MeshService | MeshRoute | MeshAccessPolicy | ReferenceGrant | MeshConfig }
+> = {
+  MeshConfig: { apiVersions: ['meshcp.io/v1alpha1'], read: readMeshConfig },
   ReferenceGrant: { apiVersions: ['gateway.networking.k8s.io/v1beta1', 'gateway.networking.k8s.io/v1'], read: readReferenceGrant },
   MeshService: { apiVersions: ['meshcp.io/v1alpha1'], read: readMeshService },
   MeshAccessPolicy: { apiVersions: ['meshcp.io/v1alpha1'], read: readAccessPolicy },
@@ -610,6 +650,7 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
   const policyOwners = new Map<string, number>();
   const grants: ReferenceGrant[] = [];
   const policies: { policy: MeshAccessPolicy; index: number }[] = [];
+  let meshConfig: { config: MeshConfig; index: number } | undefined;
   /** TCP service port → the service holding it: every proxy listens on it (plus its offset) mesh-wide. */
   const tcpPorts = new Map<number, { key: string; index: number }>();
   for (const index of order) {
@@ -633,6 +674,23 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
           grants.push(parsed);
           outcome.accepted = true;
           outcome.errors.push(...r.errors);
+          continue;
+        }
+        if ('settings' in parsed) {
+          // One MeshConfig per mesh: a second one (whatever its name) conflicts with the first.
+          if (meshConfig) {
+            const other = manifests[meshConfig.index] as Manifest;
+            outcome.errors.push({
+              source,
+              object: r.object,
+              path: 'metadata.name',
+              message: `the mesh already has MeshConfig ${meshConfig.config.name} (${manifestLocation(other)}), which keeps serving; a mesh has one MeshConfig`,
+              reason: 'conflict',
+            });
+          } else {
+            meshConfig = { config: parsed, index };
+            outcome.accepted = true;
+          }
           continue;
         }
         const ownerIndex = 'ports' in parsed ? declared.get(key)?.index : 'target' in parsed ? policyOwners.get(key) : routeOwners.get(key);
@@ -761,7 +819,12 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
     }
   }
   return {
-    model: { services, routes: resolvedRoutes, ...(resolvedPolicies.length > 0 ? { policies: resolvedPolicies } : {}) },
+    model: {
+      services,
+      routes: resolvedRoutes,
+      ...(resolvedPolicies.length > 0 ? { policies: resolvedPolicies } : {}),
+      ...(meshConfig ? { settings: meshConfig.config.settings } : {}),
+    },
     errors: outcomes.flatMap((o) => o.errors),
     accepted: outcomes.flatMap((o) => (o.accepted && o.object ? [o.object] : [])),
     outcomes,

@@ -158,11 +158,29 @@ export interface AccessRule {
   to?: { paths?: string[]; methods?: string[] };
 }
 
+/**
+ * Mesh-wide tracing (kind MeshConfig, or the control plane's --tracing-* flags):
+ * every sidecar's HTTP connection managers report OpenTelemetry spans to one
+ * collector, with W3C trace context (`traceparent`) propagated.
+ */
+export interface TracingSettings {
+  /** The collector's OTLP/gRPC endpoint: an IP address or a DNS name, and its port. */
+  collector: { address: string; port: number };
+  /** Share of requests that start a new trace, 0-100 (a request that carries a sampled `traceparent` keeps its decision). */
+  samplingPercent: number;
+}
+
+/** Settings that apply to the whole mesh rather than to one service. */
+export interface MeshSettings {
+  tracing?: TracingSettings;
+}
+
 export interface MeshModel {
   /** Keyed by `namespace/name`. */
   services: ReadonlyMap<string, MeshService>;
   routes: readonly MeshRoute[];
   policies?: readonly MeshAccessPolicy[];
+  settings?: MeshSettings;
 }
 
 export function serviceKey(namespace: string, name: string): string {

@@ -17,6 +17,7 @@ import { outlierDetection } from './outlier-detection.js';
 import { retries } from './retries.js';
 import { routeTimeout } from './route-timeout.js';
 import { tcpListeners } from './tcp-listeners.js';
+import { tracing } from './tracing.js';
 import { transparentCapture } from './transparent-capture.js';
 import { urlRewrite } from './url-rewrite.js';
 
@@ -41,4 +42,6 @@ export const ENVOY_FEATURES: readonly EnvoyFeature[] = [
   // security
   mtls,
   accessPolicy,
+  // observability
+  tracing,
 ];
