@@ -6,7 +6,16 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
-import { envoyBootstrap, envoyProfile, grpcBootstrap, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
+import {
+  envoyBootstrap,
+  envoyProfile,
+  grpcBootstrap,
+  type MeshSettings,
+  type ProxyInfo,
+  proxyFromNode,
+  tracingFromFlags,
+  translateEnvoy,
+} from '@meshcp/translators';
 import { stringify } from 'yaml';
 import { AdminAccess } from './auth/admin-access.js';
 import { serveSecurity } from './auth/serve-security.js';
@@ -23,6 +32,7 @@ const USAGE = `usage:
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
                [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
                [--csds-reader SPIFFE_ID]...   (who may read CSDS on an authenticating server)
+               [--tracing-collector HOST:PORT [--tracing-sampling-percent N]]   (mesh-wide tracing; a MeshConfig overrides it)
                [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
@@ -117,8 +127,16 @@ async function serve(args: string[]): Promise<void> {
       'csds-reader': { type: 'string', multiple: true },
       'token-audience': { type: 'string' },
       'svid-ttl-seconds': { type: 'string' },
+      'tracing-collector': { type: 'string' },
+      'tracing-sampling-percent': { type: 'string' },
     },
   });
+  let settings: MeshSettings | undefined;
+  if (values['tracing-collector']) {
+    const parsed = tracingFromFlags(values['tracing-collector'], values['tracing-sampling-percent']);
+    if (!parsed.settings) throw new UsageError(parsed.errors.map((e) => `${e.path.replace('spec.tracing.', 'tracing ')}: ${e.message}`).join('; '));
+    settings = parsed.settings;
+  } else if (values['tracing-sampling-percent']) throw new UsageError('--tracing-sampling-percent needs --tracing-collector');
   const xds = {
     ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
     ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
@@ -153,7 +171,7 @@ async function serve(args: string[]): Promise<void> {
     ...(values['csds-reader'] ? { csdsReaders: values['csds-reader'] } : {}),
     ...(security.ca ? { ca: security.ca } : {}),
   };
-  const admin = { adminAccess: new AdminAccess(kubeClient) };
+  const admin = { adminAccess: new AdminAccess(kubeClient), ...(settings ? { settings } : {}) };
   const plane = new ControlPlane(
     onKubernetes
       ? { source: onKubernetes.source, ...addresses, xds: secured, ...admin }

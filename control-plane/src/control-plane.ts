@@ -1,5 +1,5 @@
 /** Wires the pipeline: source → (debounce) → snapshot cache → xDS server, plus the admin API. */
-import type { ConfigError, MeshModel, MeshSource, SourceResult } from '@meshcp/translators';
+import type { ConfigError, MeshModel, MeshSettings, MeshSource, SourceResult } from '@meshcp/translators';
 import { AdminServer } from './admin/http.js';
 import type { AdminAccess } from './auth/admin-access.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
@@ -29,6 +29,8 @@ export interface ControlPlaneOptions {
   xds?: XdsServerOptions;
   /** Who may read the admin API (default: everything on loopback, /debug nowhere else). */
   adminAccess?: AdminAccess;
+  /** Mesh-wide settings from flags (the chart's values); a MeshConfig in the source overrides each one it sets. */
+  settings?: MeshSettings;
 }
 
 function splitHostPort(address: string): { host: string; port: number } {
@@ -101,8 +103,10 @@ export class ControlPlane {
 
   private apply(): void {
     if (!this.pending) return;
-    const model = this.pending;
+    const fromSource = this.pending;
     this.pending = undefined;
+    const settings = { ...this.options.settings, ...fromSource.settings };
+    const model = Object.keys(settings).length > 0 ? { ...fromSource, settings } : fromSource;
     const change = this.cache.setModel(model);
     this.log.info('model applied', {
       services: model.services.size,

@@ -12,7 +12,7 @@
  * e2e/scripts/build-otel-collector.sh), which writes them as OTLP JSON; the test
  * reads them back and checks that the three sidecar spans are one trace, named for
  * their services, parent to child. Runs on the oldest and the newest Envoy release
- * (capability row 'tracing.openTelemetry').
+ * (capability row 'tracing.openTelemetry'), with tracing set by flags and by MeshConfig.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,14 @@ import { ENVOY_RELEASES } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, freePort, httpGet, REPO_ROOT, startEnvoy, startMeshcp, startProcess, tempDir, waitFor } from '../src/harness.js';
 
-const VERSIONS = [...new Set([ENVOY_RELEASES[0] as string, ENVOY_RELEASES.at(-1) as string])];
+/**
+ * The oldest release gets tracing from `serve --tracing-*` flags (what the Helm chart's
+ * `mesh.tracing` values set), the newest from a MeshConfig in the file.
+ */
+const CASES: { version: string; via: 'flags' | 'MeshConfig' }[] = [
+  { version: ENVOY_RELEASES[0] as string, via: 'flags' },
+  { version: ENVOY_RELEASES.at(-1) as string, via: 'MeshConfig' },
+];
 
 /** The backend app, in Python: answers with the trace context it was called with. */
 const PYTHON_APP = `
@@ -123,7 +130,7 @@ function readSpans(file: string): SeenSpan[] {
 const SPAN_KIND_SERVER = 2;
 const SPAN_KIND_CLIENT = 3;
 
-describe.each(VERSIONS)('one trace across two services and two sidecars (Envoy %s)', (version) => {
+describe.each(CASES)('one trace across two services and two sidecars (Envoy $version, tracing from $via)', ({ version, via }) => {
   const cleanup = new Cleanup();
   let spansFile: string;
   let frontendInbound: number;
@@ -151,7 +158,9 @@ describe.each(VERSIONS)('one trace across two services and two sidecars (Envoy %
     const mesh = join(dir, 'mesh.yaml');
     writeFileSync(
       mesh,
-      `apiVersion: meshcp.io/v1alpha1
+      `${
+        via === 'MeshConfig'
+          ? `apiVersion: meshcp.io/v1alpha1
 kind: MeshConfig
 metadata: {name: mesh}
 spec:
@@ -159,7 +168,9 @@ spec:
     collector: {address: 127.0.0.1, port: ${collectorPort}}
     samplingPercent: 100
 ---
-apiVersion: meshcp.io/v1alpha1
+`
+          : ''
+      }apiVersion: meshcp.io/v1alpha1
 kind: MeshService
 metadata: {name: frontend, namespace: shop}
 spec:
@@ -174,7 +185,8 @@ spec:
   endpoints: [{address: 127.0.0.1, port: ${backendInbound}}]
 `,
     );
-    const meshcp = await startMeshcp(mesh, cleanup);
+    const flags = via === 'flags' ? ['--tracing-collector', `127.0.0.1:${collectorPort}`, '--tracing-sampling-percent', '100'] : [];
+    const meshcp = await startMeshcp(mesh, cleanup, undefined, ['--insecure', ...flags]);
     const common = { xdsPort: meshcp.xdsPort, version, namespace: 'shop' };
     await startEnvoy(
       { ...common, nodeId: 'frontend-1', service: 'frontend', outboundPort: frontendOutbound, inboundPort: frontendInbound, appPort: frontendApp },

@@ -3,7 +3,7 @@
  * what the tracing feature puts in every sidecar (and leaves out where it cannot).
  */
 import { describe, expect, it } from 'vitest';
-import { envoyProfile, parseManifests, parseVersion, proxyFromNode, translateEnvoyConfig, translationFor } from '../src/index.js';
+import { envoyProfile, parseManifests, parseVersion, proxyFromNode, tracingFromFlags, translateEnvoyConfig, translationFor } from '../src/index.js';
 
 const meshConfig = (spec: unknown, name = 'mesh') => ({ apiVersion: 'meshcp.io/v1alpha1', kind: 'MeshConfig', metadata: { name }, spec });
 const web = {
@@ -59,6 +59,17 @@ describe('MeshConfig kind', () => {
     expect(result.errors).toEqual([expect.objectContaining({ object: 'MeshConfig other', path: 'metadata.name', reason: 'conflict' })]);
     expect(result.errors[0]?.message).toContain('MeshConfig mesh');
     expect(result.model.settings?.tracing?.collector.address).toBe('10.0.0.9');
+  });
+});
+
+describe('tracing from serve flags (the chart values)', () => {
+  it('HOST:PORT and a percent, validated as MeshConfig fields', () => {
+    expect(tracingFromFlags('otel.observability.svc.cluster.local:4317', '12.5').settings).toEqual({
+      tracing: { collector: { address: 'otel.observability.svc.cluster.local', port: 4317 }, samplingPercent: 12.5 },
+    });
+    expect(tracingFromFlags('[::1]:4317').settings?.tracing?.collector).toEqual({ address: '::1', port: 4317 });
+    expect(tracingFromFlags('otel').errors).toEqual([expect.objectContaining({ path: 'spec.tracing.collector.port' })]);
+    expect(tracingFromFlags('otel:4317', 'lots').errors).toEqual([expect.objectContaining({ path: 'spec.tracing.samplingPercent' })]);
   });
 });
 

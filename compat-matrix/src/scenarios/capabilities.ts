@@ -169,7 +169,71 @@ async function h2Upstream(cell: CellContext, name: string): Promise<{ port: numb
   return { port: (server.address() as AddressInfo).port, seen };
 }
 
+/**
+ * A minimal OTLP/gRPC trace sink (HTTP/2, cleartext): answers every Export with an empty
+ * success and keeps each request body (protobuf; the service name is a plain string in it).
+ */
+async function otlpSink(cell: CellContext): Promise<{ port: number; exports: Buffer[] }> {
+  const exports: Buffer[] = [];
+  const sessions = new Set<Http2Session>();
+  const server = createHttp2Server();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      if (headers[':path'] === '/opentelemetry.proto.collector.trace.v1.TraceService/Export') exports.push(Buffer.concat(chunks));
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.alloc(5)); // one empty ExportTraceServiceResponse, uncompressed
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cell.cleanup.add(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, exports };
+}
+
 const PROBES: Record<string, Probe> = {
+  /**
+   * Mesh-wide OpenTelemetry tracing: the tracer meshcp configures is accepted, and Envoy
+   * exports spans named for the cell's service over OTLP/gRPC to the collector cluster.
+   * The row only depends on the build's extensions, so every version is on the supported side.
+   */
+  'tracing.openTelemetry': async (cell, expect) => {
+    const echo = await cell.upstream('echo');
+    const sink = await otlpSink(cell);
+    const tracing = `apiVersion: meshcp.io/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec:
+  tracing:
+    collector: {address: 127.0.0.1, port: ${sink.port}}
+    samplingPercent: 100
+`;
+    await cell.start({ mesh: meshYaml([{ name: 'echo', endpoints: [{ port: echo.port }] }], tracing) });
+    const listeners = await envoyDump(cell, 'dynamic_listeners');
+    assert.equal(
+      listeners.includes('envoy.tracers.opentelemetry'),
+      expect.supported,
+      `${expect.claim}: the outbound listener should ${expect.supported ? '' : 'not '}carry the OpenTelemetry tracer`,
+    );
+    if (!expect.supported) return;
+    // The tracer flushes at 5 spans (or every 5 s): a few requests, then the export.
+    for (let i = 0; i < 6; i++) await expectAnswer(cell, 'echo.shop', '/', 200, 'echo');
+    const span = await cell.waitFor('an OTLP Export naming service compat-client.shop', () => sink.exports.find((body) => body.includes('compat-client.shop')));
+    cell.note('spans exported', `${sink.exports.length} Export call(s), ${span.length} bytes in the one checked`);
+    assert.equal(await droppedFields(cell), 0, `${expect.claim}: the translator never sends a field this version drops`);
+  },
+
   /** URLRewrite ReplaceFullPath: path_rewrite where supported, an equivalent regex_rewrite before. */
   'route.pathRewrite': async (cell, expect) => {
     const echo = await cell.upstream('echo');

@@ -590,6 +590,26 @@ function readMeshConfig(r: FieldReader, doc: Obj): MeshConfig {
   return { namespace: '', name, settings };
 }
 
+/**
+ * Tracing given as `--tracing-collector HOST:PORT [--tracing-sampling-percent N]` (the
+ * Helm chart's `mesh.tracing` values): read as a MeshConfig, so the flags and the kind
+ * share one validation and one set of messages.
+ */
+export function tracingFromFlags(collector: string, samplingPercent?: string): { settings?: MeshSettings; errors: ConfigError[] } {
+  const at = collector.lastIndexOf(':');
+  const port = at > 0 ? Number(collector.slice(at + 1)) : Number.NaN;
+  const tracing: Record<string, unknown> = { collector: { address: at > 0 ? collector.slice(0, at).replace(/^\[|\]$/g, '') : collector, port } };
+  if (samplingPercent !== undefined) tracing.samplingPercent = Number(samplingPercent);
+  const r = new FieldReader('--tracing-collector', 'MeshConfig (flags)');
+  try {
+    const { settings } = readMeshConfig(r, { metadata: { name: 'flags' }, spec: { tracing } });
+    if (r.errors.length === 0) return { settings, errors: [] };
+  } catch (error) {
+    if (!(error instanceof ObjectErrors)) throw error;
+  }
+  return { errors: r.errors };
+}
+
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
 
 const READERS: Record<
