@@ -124,7 +124,7 @@ export class Admission {
       node: nodeSummary(node as Record<string, unknown>, info.nodeId),
       types: new Map(),
     };
-    for (const warning of view.profile.warnings) this.log.warn(warning, { nodeId: info.nodeId });
+    for (const warning of view.profile.warnings) this.log.warn(warning, { proxy: info.nodeId });
     let released = false;
     const release = () => {
       if (released) return;

@@ -144,7 +144,7 @@ export class XdsSession {
         : `malformed ${this.mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${String((error as Error)?.message ?? error).slice(0, 200)}`;
       if (!protocol) this.ctx.metrics.ignoredRequests.inc({ reason: 'malformed' });
       else if (code !== Status.RESOURCE_EXHAUSTED) this.ctx.metrics.ignoredRequests.inc({ reason: 'protocol_error' });
-      this.ctx.log.warn('ending stream', { nodeId: this.nodeId, code, message });
+      this.ctx.log.warn('ending stream', { proxy: this.nodeId, code, message });
       this.end(code, message);
     }
   }
@@ -203,7 +203,7 @@ export class XdsSession {
     this.writeDeadline = setTimeout(() => {
       const message = `client took no response for ${ms} ms; ending the stream`;
       this.ctx.metrics.ignoredRequests.inc({ reason: 'write_deadline' });
-      this.ctx.log.warn('ending stream', { nodeId: this.nodeId, code: Status.DEADLINE_EXCEEDED, message });
+      this.ctx.log.warn('ending stream', { proxy: this.nodeId, code: Status.DEADLINE_EXCEEDED, message });
       this.transport.abort(message);
       this.close();
     }, ms);

@@ -184,7 +184,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     if (!isTypeUrl(typeUrl)) {
       // Clients may ask for types we do not serve (secrets, runtime): no answer, just count it.
       this.deps.metrics.ignoredRequests.inc({ reason: 'unknown_type' });
-      this.deps.log.debug('ignoring request for a type meshcp does not serve', { typeUrl: typeUrl.slice(0, 200), nodeId: this.client.record.nodeId });
+      this.deps.log.debug('ignoring request for a type meshcp does not serve', { type: typeUrl.slice(0, 200), proxy: this.client.record.nodeId });
       return undefined;
     }
     return typeUrl;
@@ -229,7 +229,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     state.changeAppliedAt ??= state.inFlightChangeAt;
     state.inFlightChangeAt = undefined;
     this.deps.metrics.nacks.inc({ type: SHORT_NAME[state.typeUrl], proxy_version: this.client.record.version });
-    this.deps.log.warn('proxy rejected a response (NACK)', { nodeId: this.client.record.nodeId, type: SHORT_NAME[state.typeUrl], version, error });
+    this.deps.log.warn('proxy rejected a response (NACK)', { proxy: this.client.record.nodeId, type: SHORT_NAME[state.typeUrl], version, error });
   }
 
   /** Called by the server when the cache changed; marks only what the change touched. */
