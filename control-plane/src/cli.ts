@@ -25,7 +25,7 @@ import { CertificateAuthority } from './identity/ca.js';
 import { FileCaStore } from './identity/file-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
-import { csdsRows, fetchCsds } from './status-csds.js';
+import { csdsRows, fetchCsds, formatProxyStatus, type ServedNow } from './status-csds.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
@@ -45,6 +45,8 @@ const USAGE = `usage:
   meshcp status [--admin-address HOST:PORT]
   meshcp status --xds-address HOST:PORT [--node-id ID] [--xds-ca FILE [--client-cert FILE --client-key FILE] [--xds-server-name NAME]]
                (from CSDS, the Client Status Discovery Service on the xDS port)
+  meshcp status PROXY [--xds-address HOST:PORT] [--admin-address HOST:PORT] [--xds-ca FILE …]
+               (one proxy's resources from CSDS, and a diff against what meshcp would send it now)
   meshcp envoy install X.Y.Z
   meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)
   meshcp --version`;
@@ -335,8 +337,9 @@ function printTable(rows: string[][]): void {
 }
 
 async function status(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args,
+    allowPositionals: true,
     options: {
       'admin-address': { type: 'string' },
       'xds-address': { type: 'string' },
@@ -347,6 +350,12 @@ async function status(args: string[]): Promise<void> {
       'xds-server-name': { type: 'string' },
     },
   });
+  if (positionals.length > 1) throw new UsageError('meshcp status takes at most one PROXY (a node id)');
+  const [proxy] = positionals;
+  if (proxy) {
+    await proxyStatus(proxy, values);
+    return;
+  }
   if (values['xds-address']) {
     const configs = await fetchCsds({
       address: values['xds-address'],
@@ -370,6 +379,36 @@ async function status(args: string[]): Promise<void> {
     rows.push([p.nodeId, p.version, p.profile, p.mode, byShort.CDS ?? '-', byShort.EDS ?? '-', byShort.LDS ?? '-', byShort.RDS ?? '-']);
   }
   printTable(rows);
+}
+
+/**
+ * `meshcp status PROXY`: the proxy's resources from CSDS (the xDS port; default the
+ * serve default), and a diff against what meshcp would send it now (the admin API's
+ * per-proxy dump; on loopback by default).
+ */
+async function proxyStatus(proxy: string, values: Record<string, string | boolean | undefined>): Promise<void> {
+  const text = (flag: string) => (typeof values[flag] === 'string' ? (values[flag] as string) : undefined);
+  const [config] = await fetchCsds({
+    address: text('xds-address') ?? '127.0.0.1:18000',
+    nodeId: proxy,
+    ...(text('xds-ca') ? { caFile: text('xds-ca') as string } : {}),
+    ...(text('client-cert') ? { certFile: text('client-cert') as string } : {}),
+    ...(text('client-key') ? { keyFile: text('client-key') as string } : {}),
+    ...(text('xds-server-name') ? { serverName: text('xds-server-name') as string } : {}),
+  });
+  if (!config) throw new Error(`no connected proxy with node id ${JSON.stringify(proxy)} (CSDS)`);
+  let now: ServedNow | undefined;
+  try {
+    const address = text('admin-address') ?? '127.0.0.1:9902';
+    const response = await fetch(`http://${address}/debug/config_dump?proxy=${encodeURIComponent(proxy)}`, { signal: AbortSignal.timeout(10_000) });
+    if (response.ok) {
+      const dump = (await response.json()) as { resources: Record<string, { name: string; version: string }[]> };
+      now = Object.fromEntries(Object.entries(dump.resources).map(([type, list]) => [type, list.map(({ name, version }) => ({ name, version }))]));
+    }
+  } catch {
+    // The diff needs the admin API; the CSDS part stands on its own.
+  }
+  process.stdout.write(formatProxyStatus(config, now));
 }
 
 export async function main(argv: string[]): Promise<number> {

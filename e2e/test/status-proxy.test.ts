@@ -1,0 +1,82 @@
+/**
+ * `meshcp status PROXY` against a real Envoy: its resources from CSDS, and a diff
+ * against what meshcp would send it now — none while it is in sync; the refused
+ * resource, with Envoy's reason, once it NACKs an update (a planted duplicate
+ * listener, as nack.test.ts); none again once the fault is gone.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { LISTENER } from '@meshcp/xds-protos';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cleanup, type EnvoyProcess, MESHCP_BIN, meshYaml, startEnvoy, startUpstream, waitFor } from '../src/harness.js';
+import { startPlane, type TestPlane } from '../src/plane.js';
+
+describe('meshcp status PROXY (CSDS detail and diff) against a real Envoy', () => {
+  const cleanup = new Cleanup();
+  let test: TestPlane;
+  let envoy: EnvoyProcess;
+
+  async function status(proxy: string): Promise<string> {
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      MESHCP_BIN,
+      'status',
+      proxy,
+      '--xds-address',
+      `127.0.0.1:${test.plane.xdsPort}`,
+      '--admin-address',
+      `127.0.0.1:${test.plane.adminPort}`,
+    ]);
+    return stdout;
+  }
+
+  beforeAll(async () => {
+    const echo = await startUpstream('echo', cleanup);
+    test = await startPlane(meshYaml([{ name: 'echo', endpoints: [{ port: echo.port }] }]), cleanup);
+    envoy = await startEnvoy({ xdsPort: test.plane.xdsPort, nodeId: 'web-1', service: 'web', namespace: 'shop' }, cleanup);
+    await waitFor('every type SYNCED', async () => {
+      const t = await test.types('web-1');
+      return ['CDS', 'EDS', 'LDS', 'RDS'].every((k) => t[k]?.status === 'SYNCED');
+    });
+  });
+
+  afterAll(() => cleanup.run());
+
+  it('in sync: every resource SYNCED, no diff', async () => {
+    const out = await status('web-1');
+    expect(out).toMatch(/^proxy web-1 {2}version 1\.\d+\.\d+ {2}profile envoy-\S+ {2}mode sotw/);
+    expect(out).toMatch(/^CDS +echo\.shop:8080 +\S{12} +SYNCED$/m);
+    expect(out).toMatch(/^EDS +echo\.shop:8080 +\S{12} +SYNCED$/m);
+    expect(out).toMatch(new RegExp(`^LDS +outbound:${envoy.outboundPort} +\\S{12} +SYNCED$`, 'm'));
+    expect(out).toMatch(new RegExp(`^RDS +outbound:${envoy.outboundPort} +\\S{12} +SYNCED$`, 'm'));
+    expect(out).toMatch(/diff against what meshcp would send now: none \(4 resources in sync\)/);
+  });
+
+  it('a refused update shows as NACKED with Envoy’s words, and the diff names the resource meshcp would send', async () => {
+    test.plane.cache.setResourceHook((typeUrl, resources) => {
+      if (typeUrl !== LISTENER) return resources;
+      return [...resources, { ...(resources[0] as Record<string, unknown>), name: 'duplicate-of-outbound' }];
+    });
+    await waitFor('LDS NACKED', async () => (await test.types('web-1')).LDS?.status === 'NACKED');
+    const out = await status('web-1');
+    expect(out).toMatch(new RegExp(`^LDS +outbound:${envoy.outboundPort} +\\S{12} +NACKED$`, 'm'));
+    expect(out).toMatch(/^LDS NACKED: .*duplicate/im);
+    expect(out).toMatch(
+      /diff against what meshcp would send now \(1\):\n {2}\+ LDS duplicate-of-outbound {2}now \S{12} {2}\(the proxy refused the last LDS update\)/,
+    );
+    // What Envoy itself holds agrees: that listener is in error, never active.
+    const dump = JSON.parse(await envoy.admin('/config_dump?resource=dynamic_listeners')) as {
+      configs: { name: string; active_state?: unknown; error_state?: unknown }[];
+    };
+    const refused = dump.configs.find((c) => c.name === 'duplicate-of-outbound');
+    expect(refused?.error_state).toBeDefined();
+    expect(refused?.active_state).toBeUndefined();
+
+    test.plane.cache.setResourceHook(undefined);
+    await waitFor('LDS SYNCED again', async () => (await test.types('web-1')).LDS?.status === 'SYNCED');
+    expect(await status('web-1')).toMatch(/diff against what meshcp would send now: none/);
+  });
+
+  it('an unknown proxy is an error naming it', async () => {
+    await expect(status('nobody-1')).rejects.toThrow(/no connected proxy with node id "nobody-1"/);
+  });
+});
