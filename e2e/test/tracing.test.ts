@@ -5,8 +5,9 @@
  *   client → frontend's sidecar (inbound) → frontend app (Node) → frontend's sidecar
  *   (outbound) → backend's sidecar (inbound) → backend app (Python)
  *
- * Both apps are plain HTTP servers; the Node app copies `traceparent` from the request
- * it serves to the request it makes (all an app has to do), the Python app echoes the
+ * Both apps are plain HTTP servers; the Node app copies `traceparent` (and
+ * `x-request-id`, which carries Envoy's sampling decision) from the request it serves
+ * to the request it makes (all an app has to do), the Python app echoes the
  * `traceparent` it received. Spans go to a real OpenTelemetry collector (the
  * collector's OTLP receiver, built from its Go module by
  * e2e/scripts/build-otel-collector.sh), which writes them as OTLP JSON; the test
@@ -21,7 +22,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ENVOY_RELEASES } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, freePort, httpGet, REPO_ROOT, startEnvoy, startMeshcp, startProcess, tempDir, waitFor } from '../src/harness.js';
+import { Cleanup, freePort, REPO_ROOT, startEnvoy, startMeshcp, startProcess, tempDir, waitFor } from '../src/harness.js';
 
 /**
  * The oldest release gets tracing from `serve --tracing-*` flags (what the Helm chart's
@@ -53,7 +54,9 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 async function startFrontendApp(outboundPort: number, cleanup: Cleanup): Promise<number> {
   const server = createServer((req, res) => {
     const propagated: Record<string, string> = { host: 'backend.shop:8080' };
-    for (const name of ['traceparent', 'tracestate']) {
+    // W3C trace context, and x-request-id: Envoy keeps its sampling decision in it, so the
+    // next sidecar continues a sampled trace instead of tossing its own coin.
+    for (const name of ['traceparent', 'tracestate', 'x-request-id']) {
       const value = req.headers[name];
       if (typeof value === 'string') propagated[name] = value;
     }
@@ -130,47 +133,44 @@ function readSpans(file: string): SeenSpan[] {
 const SPAN_KIND_SERVER = 2;
 const SPAN_KIND_CLIENT = 3;
 
-describe.each(CASES)('one trace across two services and two sidecars (Envoy $version, tracing from $via)', ({ version, via }) => {
-  const cleanup = new Cleanup();
-  let spansFile: string;
-  let frontendInbound: number;
-  let collectorOutput: () => string;
+interface TracedMesh {
+  spansFile: string;
+  frontendInbound: number;
+  collectorOutput: () => string;
+}
 
-  beforeAll(async () => {
-    const collectorBinary = execFileSync('bash', [join(REPO_ROOT, 'e2e/scripts/build-otel-collector.sh')], { encoding: 'utf8', timeout: 900_000 }).trim();
-    const dir = tempDir('tracing', cleanup);
-    spansFile = join(dir, 'spans.jsonl');
-    const collectorPort = await freePort();
-    const collector = startProcess(collectorBinary, ['--grpc', `127.0.0.1:${collectorPort}`, '--out', spansFile], cleanup);
-    collectorOutput = collector.output;
-    await waitFor(`the collector to listen on ${collectorPort} (output: ${collector.output()})`, () => portOpen(collectorPort), 20_000);
+/** Collector, the two apps, meshcp with tracing on (by flags or a MeshConfig) and the two sidecars. */
+async function startTracedMesh(version: string, via: 'flags' | 'MeshConfig', samplingPercent: number, cleanup: Cleanup): Promise<TracedMesh> {
+  const collectorBinary = execFileSync('bash', [join(REPO_ROOT, 'e2e/scripts/build-otel-collector.sh')], { encoding: 'utf8', timeout: 900_000 }).trim();
+  const dir = tempDir('tracing', cleanup);
+  const spansFile = join(dir, 'spans.jsonl');
+  const collectorPort = await freePort();
+  const collector = startProcess(collectorBinary, ['--grpc', `127.0.0.1:${collectorPort}`, '--out', spansFile], cleanup);
+  await waitFor(`the collector to listen on ${collectorPort} (output: ${collector.output()})`, () => portOpen(collectorPort), 20_000);
 
-    const backendApp = await freePort();
-    const script = join(dir, 'backend.py');
-    writeFileSync(script, PYTHON_APP);
-    const python = startProcess('python3', [script, String(backendApp)], cleanup);
-    await waitFor(`the Python app to listen on ${backendApp} (output: ${python.output()})`, () => portOpen(backendApp), 20_000);
+  const backendApp = await freePort();
+  const script = join(dir, 'backend.py');
+  writeFileSync(script, PYTHON_APP);
+  const python = startProcess('python3', [script, String(backendApp)], cleanup);
+  await waitFor(`the Python app to listen on ${backendApp} (output: ${python.output()})`, () => portOpen(backendApp), 20_000);
 
-    const frontendOutbound = await freePort();
-    const frontendApp = await startFrontendApp(frontendOutbound, cleanup);
-    frontendInbound = await freePort();
-    const backendInbound = await freePort();
-    const mesh = join(dir, 'mesh.yaml');
-    writeFileSync(
-      mesh,
-      `${
-        via === 'MeshConfig'
-          ? `apiVersion: meshcp.io/v1alpha1
+  const frontendOutbound = await freePort();
+  const frontendApp = await startFrontendApp(frontendOutbound, cleanup);
+  const frontendInbound = await freePort();
+  const backendInbound = await freePort();
+  const meshConfig = `apiVersion: meshcp.io/v1alpha1
 kind: MeshConfig
 metadata: {name: mesh}
 spec:
   tracing:
     collector: {address: 127.0.0.1, port: ${collectorPort}}
-    samplingPercent: 100
+    samplingPercent: ${samplingPercent}
 ---
-`
-          : ''
-      }apiVersion: meshcp.io/v1alpha1
+`;
+  const mesh = join(dir, 'mesh.yaml');
+  writeFileSync(
+    mesh,
+    `${via === 'MeshConfig' ? meshConfig : ''}apiVersion: meshcp.io/v1alpha1
 kind: MeshService
 metadata: {name: frontend, namespace: shop}
 spec:
@@ -184,15 +184,44 @@ spec:
   ports: [{name: http, port: 8080}]
   endpoints: [{address: 127.0.0.1, port: ${backendInbound}}]
 `,
-    );
-    const flags = via === 'flags' ? ['--tracing-collector', `127.0.0.1:${collectorPort}`, '--tracing-sampling-percent', '100'] : [];
-    const meshcp = await startMeshcp(mesh, cleanup, undefined, ['--insecure', ...flags]);
-    const common = { xdsPort: meshcp.xdsPort, version, namespace: 'shop' };
-    await startEnvoy(
-      { ...common, nodeId: 'frontend-1', service: 'frontend', outboundPort: frontendOutbound, inboundPort: frontendInbound, appPort: frontendApp },
-      cleanup,
-    );
-    await startEnvoy({ ...common, nodeId: 'backend-1', service: 'backend', inboundPort: backendInbound, appPort: backendApp }, cleanup);
+  );
+  const flags = via === 'flags' ? ['--tracing-collector', `127.0.0.1:${collectorPort}`, '--tracing-sampling-percent', String(samplingPercent)] : [];
+  const meshcp = await startMeshcp(mesh, cleanup, undefined, ['--insecure', ...flags]);
+  const common = { xdsPort: meshcp.xdsPort, version, namespace: 'shop' };
+  await startEnvoy(
+    { ...common, nodeId: 'frontend-1', service: 'frontend', outboundPort: frontendOutbound, inboundPort: frontendInbound, appPort: frontendApp },
+    cleanup,
+  );
+  await startEnvoy({ ...common, nodeId: 'backend-1', service: 'backend', inboundPort: backendInbound, appPort: backendApp }, cleanup);
+  return { spansFile, frontendInbound, collectorOutput: collector.output };
+}
+
+/** One request into the frontend's sidecar; the backend's answer (with the traceparent it got). */
+async function callFrontend(mesh: TracedMesh, headers: Record<string, string> = {}): Promise<{ traceparent: string | null }> {
+  return waitFor('a 200 through frontend → backend', async () => {
+    const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: mesh.frontendInbound, path: '/checkout', headers: { host: 'frontend.shop', ...headers } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+    return JSON.parse(r.body) as { traceparent: string | null };
+  });
+}
+
+describe.each(CASES)('one trace across two services and two sidecars (Envoy $version, tracing from $via)', ({ version, via }) => {
+  const cleanup = new Cleanup();
+  let mesh: TracedMesh;
+
+  beforeAll(async () => {
+    mesh = await startTracedMesh(version, via, 100, cleanup);
   }, 900_000);
 
   afterAll(() => cleanup.run());
@@ -200,23 +229,16 @@ spec:
   it('the collector sees frontend and backend spans of one trace, parent to child, and the backend app got its traceparent', async () => {
     // Several requests: Envoy's tracer flushes at 5 spans (or every 5 s).
     const answers: { traceparent: string | null }[] = [];
-    for (let i = 0; i < 6; i++) {
-      const got = await waitFor(`a 200 through frontend → backend`, async () => {
-        const r = await httpGet(frontendInbound, 'frontend.shop', '/checkout');
-        if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.body.slice(0, 200)}`);
-        return JSON.parse(r.body) as { traceparent: string | null };
-      });
-      answers.push(got);
-    }
+    for (let i = 0; i < 6; i++) answers.push(await callFrontend(mesh));
     const traceparent = answers.at(-1)?.traceparent ?? '';
     // W3C trace context: version-traceid-parentid-flags, sampled.
     expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     const [, traceId, parentOfApp] = traceparent.split('-') as [string, string, string];
 
     const trace = await waitFor(
-      `the collector to hold the frontend server, frontend client and backend server spans of trace ${traceId} (collector output: ${collectorOutput().slice(-300)})`,
+      `the collector to hold the frontend server, frontend client and backend server spans of trace ${traceId} (collector output: ${mesh.collectorOutput().slice(-300)})`,
       () => {
-        const spans = readSpans(spansFile).filter((s) => s.traceId === traceId);
+        const spans = readSpans(mesh.spansFile).filter((s) => s.traceId === traceId);
         const frontendServer = spans.find((s) => s.service === 'frontend.shop' && s.kind === SPAN_KIND_SERVER);
         const frontendClient = spans.find((s) => s.service === 'frontend.shop' && s.kind === SPAN_KIND_CLIENT);
         const backendServer = spans.find((s) => s.service === 'backend.shop' && s.kind === SPAN_KIND_SERVER);
@@ -232,7 +254,47 @@ spec:
     // The backend app was handed its own sidecar's span as parent.
     expect(parentOfApp).toBe(trace.backendServer.spanId);
     // Every request was sampled (samplingPercent 100): one trace each, none merged.
-    const traces = new Set(readSpans(spansFile).map((s) => s.traceId));
+    const traces = new Set(readSpans(mesh.spansFile).map((s) => s.traceId));
     for (const answer of answers) expect(traces.has(answer.traceparent?.split('-')[1] ?? '')).toBe(true);
   }, 60_000);
+});
+
+describe('sampling: each trace is whole or absent (the first sidecar decides; x-request-id carries the decision)', () => {
+  const cleanup = new Cleanup();
+  let mesh: TracedMesh;
+
+  beforeAll(async () => {
+    mesh = await startTracedMesh(ENVOY_RELEASES.at(-1) as string, 'MeshConfig', 50, cleanup);
+  }, 900_000);
+
+  afterAll(() => cleanup.run());
+
+  it('samplingPercent 50: sampled requests (flags 01) have all three spans, unsampled ones (flags 00) none', async () => {
+    const answers: string[] = [];
+    for (let i = 0; i < 24; i++) answers.push((await callFrontend(mesh)).traceparent ?? '');
+    for (const traceparent of answers) expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    const sampled = answers.filter((t) => t.endsWith('-01')).map((t) => t.split('-')[1] as string);
+    const unsampled = answers.filter((t) => t.endsWith('-00')).map((t) => t.split('-')[1] as string);
+    // 24 coin tosses at 50 %: both kinds (all alike has odds of 2 in 16 million).
+    expect(sampled.length).toBeGreaterThan(0);
+    expect(unsampled.length).toBeGreaterThan(0);
+    await waitFor(
+      `every sampled trace (${sampled.length}) whole: frontend server and client, backend server (collector output: ${mesh.collectorOutput().slice(-300)})`,
+      () => {
+        const spans = readSpans(mesh.spansFile);
+        return sampled.every((id) => {
+          const of = spans.filter((s) => s.traceId === id);
+          return (
+            of.some((s) => s.service === 'frontend.shop' && s.kind === SPAN_KIND_SERVER) &&
+            of.some((s) => s.service === 'frontend.shop' && s.kind === SPAN_KIND_CLIENT) &&
+            of.some((s) => s.service === 'backend.shop' && s.kind === SPAN_KIND_SERVER)
+          );
+        });
+      },
+      30_000,
+    );
+    // Exported after the unsampled ones would have been: none of those is there, not even in part.
+    const exported = new Set(readSpans(mesh.spansFile).map((s) => s.traceId));
+    for (const id of unsampled) expect(exported.has(id), `unsampled trace ${id}`).toBe(false);
+  }, 90_000);
 });

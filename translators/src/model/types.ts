@@ -166,7 +166,7 @@ export interface AccessRule {
 export interface TracingSettings {
   /** The collector's OTLP/gRPC endpoint: an IP address or a DNS name, and its port. */
   collector: { address: string; port: number };
-  /** Share of requests that start a new trace, 0-100 (a request that carries a sampled `traceparent` keeps its decision). */
+  /** Share of requests the first sidecar starts a trace for, 0-100; the next sidecars keep that decision (it travels in `x-request-id`). */
   samplingPercent: number;
 }
 

@@ -5,13 +5,14 @@
  * (`service.namespace`, the OTel resource attribute `service.name`), so a request
  * that crosses two sidecars shows as a client span of the caller's service and a
  * server span of the callee's. Envoy's OpenTelemetry tracer reads and writes W3C
- * trace context (`traceparent`/`tracestate`) itself; the application only has to
- * copy `traceparent` from the request it serves to the requests it makes.
+ * trace context (`traceparent`/`tracestate`) itself; the application copies
+ * `traceparent` and `x-request-id` from the request it serves to the requests it makes.
  *
- * `random_sampling` is the share of requests that start a trace; a request that
- * arrives with a `traceparent` keeps the caller's sampling decision (the tracer
- * follows the parent's sampled flag), so a trace is never cut in half by a second
- * coin toss at the next hop.
+ * `random_sampling` is the share of requests the first sidecar starts a trace for.
+ * The decision travels in `x-request-id` (Envoy's UUID request id carries a trace
+ * bit): the next sidecar keeps it instead of tossing its own coin, so a trace is whole
+ * or absent. `traceparent`'s sampled flag alone does not carry it — Envoy's local
+ * decision wins (e2e/test/tracing.test.ts shows both).
  *
  * Capability 'tracing.openTelemetry': the tracer's fields used here (grpc_service,
  * service_name; HCM tracing.provider, random_sampling) are the same in every API of
