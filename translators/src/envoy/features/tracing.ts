@@ -24,7 +24,7 @@
 import { isIP } from 'node:net';
 import type { Cluster, Listener } from '@meshcp/xds-protos';
 import type { TracingSettings } from '../../model/types.js';
-import { supports } from '../capabilities.js';
+import { type EnvoyProfile, supports } from '../capabilities.js';
 import { setDnsResolution } from '../cluster.js';
 import type { EnvoyConfigScope, EnvoyFeature } from '../feature.js';
 
@@ -38,7 +38,7 @@ export function tracingServiceName(scope: Pick<EnvoyConfigScope, 'service' | 'na
   return scope.service ? `${scope.service}.${scope.namespace}` : undefined;
 }
 
-function collectorCluster(tracing: TracingSettings, ctx: Parameters<NonNullable<EnvoyFeature['resources']>>[0]): Cluster {
+function collectorCluster(tracing: TracingSettings, profile: EnvoyProfile): Cluster {
   const { address, port } = tracing.collector;
   const cluster: Cluster = {
     name: TRACING_COLLECTOR_CLUSTER,
@@ -55,7 +55,7 @@ function collectorCluster(tracing: TracingSettings, ctx: Parameters<NonNullable<
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
     },
   };
-  if (isIP(address) === 0) setDnsResolution(cluster, ctx.profile);
+  if (isIP(address) === 0) setDnsResolution(cluster, profile);
   else cluster.type = 'STATIC';
   return cluster;
 }
@@ -89,7 +89,7 @@ export const tracing: EnvoyFeature = {
   resources(ctx) {
     const settings = ctx.model.settings?.tracing;
     if (!settings || !supports(ctx.profile, 'tracing.openTelemetry')) return {};
-    return { clusters: [collectorCluster(settings, ctx)] };
+    return { clusters: [collectorCluster(settings, ctx.profile)] };
   },
   listener(listener, { model, scope, profile }) {
     const settings = model.settings?.tracing;
