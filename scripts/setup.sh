@@ -32,6 +32,8 @@ for version in ${MESHCP_ENVOY_VERSIONS:-$newest_envoy}; do node control-plane/bi
 if ! $minimal; then
   step "OpenTelemetry collector for the tracing test (the collector's OTLP receiver, Go module; ~3 min cold)"
   bash e2e/scripts/build-otel-collector.sh >/dev/null
+  step "Grafana dashboard schema check (Grafana Foundation SDK, Go module; ~1.5 min cold)"
+  bash e2e/scripts/build-grafana-schema.sh >/dev/null
 fi
 
 if ! $minimal; then
