@@ -31,6 +31,9 @@ const USAGE = `usage:
                    [--xds-ca FILE [--client-cert FILE --client-key FILE | --token-file FILE] [--xds-server-name NAME]]
   meshcp identity issue --namespace NS --service-account SA --out DIR [--state-dir DIR] [--trust-domain TD] [--ttl-hours N]
                    (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
+  meshcp identity rotate-root [--state-dir DIR] [--trust-domain TD] [--overlap-seconds N]
+                   (a new root signs from now on; the old one stays trusted for N s, default 86400;
+                    a running serve with the same --state-dir picks it up within 2 s)
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp status --xds-address HOST:PORT [--node-id ID] [--xds-ca FILE [--client-cert FILE --client-key FILE] [--xds-server-name NAME]]
@@ -247,7 +250,9 @@ function defaultStateDir(): string {
 /** `meshcp identity issue`: an SVID from the local mesh CA, as files, for a proxy outside Kubernetes. */
 async function identity(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
-  if (verb !== 'issue') throw new UsageError('usage: meshcp identity issue --namespace NS --service-account SA --out DIR');
+  if (verb === 'rotate-root') return rotateRoot(rest);
+  if (verb !== 'issue')
+    throw new UsageError('usage: meshcp identity issue --namespace NS --service-account SA --out DIR | meshcp identity rotate-root [--overlap-seconds N]');
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -273,6 +278,23 @@ async function identity(args: string[]): Promise<void> {
   writeFileSync(join(out, 'ca.pem'), ca.trustBundle().join('\n'));
   process.stdout.write(
     `${svid.spiffeId} valid until ${svid.notAfter.toISOString()}: ${join(out, 'cert.pem')}, ${join(out, 'key.pem')}, ${join(out, 'ca.pem')}\n`,
+  );
+}
+
+/** `meshcp identity rotate-root`: a new root in the file-backed CA store, the old one trusted for the overlap. */
+async function rotateRoot(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { 'state-dir': { type: 'string' }, 'trust-domain': { type: 'string' }, 'overlap-seconds': { type: 'string' } },
+  });
+  const stateDir = values['state-dir'] ?? defaultStateDir();
+  const trustDomain = values['trust-domain'] ?? DEFAULT_TRUST_DOMAIN;
+  const overlapSeconds = values['overlap-seconds'] ? positive(values['overlap-seconds'], 'overlap-seconds') : 86_400;
+  const ca = await CertificateAuthority.open({ trustDomain, store: new FileCaStore(join(stateDir, 'ca.json')) });
+  const before = ca.signerId();
+  await ca.rotateRoot(overlapSeconds * 1000);
+  process.stdout.write(
+    `root ${before} → ${ca.signerId()}; both trusted until ${new Date(Date.now() + overlapSeconds * 1000).toISOString()} (trust bundle ${ca.trustBundleVersion()})\n`,
   );
 }
 

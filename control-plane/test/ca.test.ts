@@ -100,6 +100,34 @@ describe('certificate authority', () => {
     expect(verify(ca.trustBundle(), before.certificateChainPem).ok).toBe(false);
   });
 
+  it('a rotation written by another process is picked up; old-root SVIDs are replaced inside the overlap, spread by identity', async () => {
+    let now = Date.now();
+    const path = join(dir, 'ca5.json');
+    const server = await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(path), now: () => now });
+    const old = await server.issue(shopFrontend);
+    expect(server.replaceBy(old, 'shop/frontend')).toBeUndefined();
+    expect(await server.reload()).toBe(false);
+    // `meshcp identity rotate-root` in another process: same file, its own CA object.
+    const cli = await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(path), now: () => now });
+    const overlapMs = 60 * 60 * 1000;
+    await cli.rotateRoot(overlapMs);
+    expect(await server.reload()).toBe(true);
+    expect(server.signerId()).toBe(cli.signerId());
+    expect(server.trustBundle()).toHaveLength(2);
+    const fresh = await server.issue({ ...shopFrontend, serviceAccount: 'payments' });
+    expect(fresh.signer).toBe(server.signerId());
+    expect(server.replaceBy(fresh, 'shop/payments')).toBeUndefined();
+    // The old SVID is due in the overlap's second quarter, never at its end; identities spread out.
+    const due = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => (server.replaceBy(old, `shop/sa-${i}`) as number) - now);
+    for (const ms of due) {
+      expect(ms).toBeGreaterThanOrEqual(overlapMs / 4);
+      expect(ms).toBeLessThanOrEqual(overlapMs / 2);
+    }
+    expect(new Set(due).size).toBeGreaterThan(1);
+    now += overlapMs + 1;
+    expect(server.trustBundle()).toEqual([server.trustBundle()[0]]);
+  });
+
   it('signs from an intermediate the user provides, chain included', async () => {
     const root = await createRoot('cluster.local');
     // An intermediate signed by that root, made with OpenSSL as cert-manager would hand it over.
