@@ -366,12 +366,33 @@ async function status(args: string[]): Promise<void> {
   const address = values['admin-address'] ?? '127.0.0.1:9902';
   const response = await fetch(`http://${address}/debug/proxies`);
   const { proxies } = (await response.json()) as {
-    proxies: { nodeId: string; version: string; profile: string; mode: string; types: Record<string, { short: string; status: string }> }[];
+    proxies: {
+      nodeId: string;
+      version: string;
+      profile: string;
+      mode: string;
+      identity: string;
+      certificate?: { notAfter: string; trustBundle?: string } | null;
+      types: Record<string, { short: string; status: string }>;
+    }[];
   };
-  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS']];
+  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS', 'SDS', 'IDENTITY', 'CERT EXPIRES', 'TRUST BUNDLE']];
   for (const p of proxies) {
     const byShort = Object.fromEntries(Object.values(p.types).map((t) => [t.short, t.status]));
-    rows.push([p.nodeId, p.version, p.profile, p.mode, byShort.CDS ?? '-', byShort.EDS ?? '-', byShort.LDS ?? '-', byShort.RDS ?? '-']);
+    rows.push([
+      p.nodeId,
+      p.version,
+      p.profile,
+      p.mode,
+      byShort.CDS ?? '-',
+      byShort.EDS ?? '-',
+      byShort.LDS ?? '-',
+      byShort.RDS ?? '-',
+      byShort.SDS ?? '-',
+      p.identity,
+      p.certificate?.notAfter ?? '-',
+      p.certificate?.trustBundle ?? '-',
+    ]);
   }
   printTable(rows);
 }

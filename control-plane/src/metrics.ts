@@ -78,6 +78,13 @@ export class EventLoopMonitor {
   }
 }
 
+/** What the certificate gauges read at scrape time: the SVIDs served now and the trust bundle. */
+export interface CertificateSource {
+  /** Expiry (epoch ms) of each workload certificate served now. */
+  expiries(): number[];
+  trustBundleRoots(): number;
+}
+
 /** All metrics of one control plane instance (a registry each, so tests can run several). */
 export class Metrics {
   readonly registry = new Registry();
@@ -145,10 +152,44 @@ export class Metrics {
   });
 
   private readonly eventLoop = new EventLoopMonitor();
+  private certificateSource?: CertificateSource;
+  /** Bounded labels: one trust domain per server. */
+  readonly certificatesIssued = new Counter({
+    name: 'meshcp_certificates_issued_total',
+    help: 'Workload certificates (SVIDs) issued, first and renewals, by trust domain',
+    labelNames: ['trust_domain'],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const metrics = this;
+    new Gauge({
+      name: 'meshcp_certificate_expiry_earliest_timestamp_seconds',
+      help: 'When the soonest-expiring workload certificate served now expires (Unix time; absent with none). Renewal is at half life: alert when this comes within a quarter of the lifetime',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const expiries = metrics.certificateSource?.expiries() ?? [];
+        if (expiries.length > 0) this.set(Math.min(...expiries) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_certificates_served',
+      help: 'Workload identities with a certificate served over SDS now',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.certificateSource?.expiries().length ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_trust_bundle_roots',
+      help: 'Roots in the trust bundle served now (2 during a root rotation overlap)',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.certificateSource?.trustBundleRoots() ?? 0);
+      },
+    });
     // One read of the monitor per scrape feeds both gauges (the delay gauge is collected first).
     let window = { delayMaxSeconds: 0, busyMaxSeconds: 0 };
     new Gauge({
@@ -220,6 +261,11 @@ export class Metrics {
   /** Stops the event-loop monitor's timer. */
   close(): void {
     this.eventLoop.close();
+  }
+
+  /** Tells the certificate gauges what is served (the workload certificates, when the server has a CA). */
+  watchCertificates(source: CertificateSource): void {
+    this.certificateSource = source;
   }
 
   /** Tells the fleet gauges where the connected proxies are (the xDS server, once it exists). */

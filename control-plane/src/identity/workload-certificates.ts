@@ -10,6 +10,7 @@
 import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '@meshcp/translators';
 import type { SnapshotCache } from '../cache/snapshot-cache.js';
 import { logger } from '../log.js';
+import type { CertificateSource, Metrics } from '../metrics.js';
 import type { CertificateAuthority, Svid } from './ca.js';
 
 interface Held {
@@ -19,7 +20,7 @@ interface Held {
   issuing?: Promise<void>;
 }
 
-export class WorkloadCertificates {
+export class WorkloadCertificates implements CertificateSource {
   private readonly held = new Map<string, Held>();
   private readonly log = logger('identity');
   private timer?: NodeJS.Timeout;
@@ -27,8 +28,21 @@ export class WorkloadCertificates {
   constructor(
     private readonly ca: CertificateAuthority,
     private readonly cache: SnapshotCache,
+    private readonly metrics?: Metrics,
     private readonly checkEveryMs = 1000,
-  ) {}
+  ) {
+    metrics?.watchCertificates(this);
+  }
+
+  expiries(): number[] {
+    const expiries: number[] = [];
+    for (const held of this.held.values()) if (held.svid) expiries.push(held.svid.notAfter.getTime());
+    return expiries;
+  }
+
+  trustBundleRoots(): number {
+    return this.ca.trustBundle().length;
+  }
 
   start(): void {
     this.timer = setInterval(() => this.refreshAll(), this.checkEveryMs);
@@ -94,6 +108,7 @@ export class WorkloadCertificates {
       const [namespace = '', serviceAccount = ''] = identityKey.split('/');
       const renew = this.renewalDue(identityKey, held.svid);
       const svid = renew ? await this.ca.issue({ trustDomain: this.ca.trustDomain, namespace, serviceAccount }) : (held.svid as Svid);
+      if (renew) this.metrics?.certificatesIssued.inc({ trust_domain: this.ca.trustDomain });
       held.svid = svid;
       held.bundleVersion = bundleVersion;
       if (this.held.get(identityKey) !== held) return; // released meanwhile
