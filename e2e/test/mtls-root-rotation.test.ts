@@ -6,7 +6,8 @@
  * connected ones inside the overlap) and drops the old root when the overlap ends.
  * A sidecar still on an old-root SVID and one on a new-root SVID talk without a
  * single failed request; afterwards every proxy holds a new-root SVID and the bundle
- * is the new root alone.
+ * is the new root alone. Neither root key shows up in the server's output or its
+ * admin endpoints (e2e/test/secrets-and-identity-status.test.ts covers the rest).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,6 +29,7 @@ import {
   tempDir,
   waitFor,
 } from '../src/harness.js';
+import { ANY_PRIVATE_KEY, findSecrets, keyNeedles } from '../src/secrets.js';
 
 const OVERLAP_SECONDS = 40;
 const WEB = 'shop/web';
@@ -55,7 +57,7 @@ describe('root rotation with an overlap (STRICT mTLS, newest Envoy)', () => {
     const { certificates } = (await (await meshcp.admin('/debug/certificates')).json()) as { certificates: CertificateStatus[] };
     return new Map(certificates.map((c) => [c.identity, c]));
   };
-  const store = () => JSON.parse(readFileSync(join(meshcp.stateDir, 'ca.json'), 'utf8')) as { signer: { certificatePem: string } };
+  const store = () => JSON.parse(readFileSync(join(meshcp.stateDir, 'ca.json'), 'utf8')) as { signer: { certificatePem: string; privateKeyPem: string } };
 
   beforeAll(async () => {
     appPort = (await startApp('payments-app', cleanup)).port;
@@ -73,6 +75,7 @@ describe('root rotation with an overlap (STRICT mTLS, newest Envoy)', () => {
 
   it('old-root and new-root sidecars talk through the overlap with zero failed requests; afterwards all are on the new root', async () => {
     const oldSigner = certificateId(store().signer.certificatePem);
+    const oldRootKey = store().signer.privateKeyPem;
     expect((await certificates()).get(WEB)?.signer).toBe(oldSigner);
     const oldBundle = (await certificates()).get(WEB)?.trustBundle;
 
@@ -134,5 +137,12 @@ describe('root rotation with an overlap (STRICT mTLS, newest Envoy)', () => {
       .filter((c) => c.subject_alt_names?.some((san) => san.uri === 'spiffe://cluster.local/ns/shop/sa/web'))
       .map((c) => c.serial_number.toLowerCase().replace(/^0+/, ''));
     expect(held).toContain((after.get(WEB)?.serialNumber ?? '').toLowerCase().replace(/^0+/, ''));
+
+    // Neither root's key anywhere meshcp speaks.
+    const outputs: Record<string, string> = { 'server output': meshcp.output() };
+    for (const path of ['/metrics', '/debug/proxies', '/debug/certificates', '/debug/errors', '/debug/config_dump?proxy=web'])
+      outputs[path] = await (await meshcp.admin(path)).text();
+    const needles = [...ANY_PRIVATE_KEY, ...keyNeedles(oldRootKey, 'old root key'), ...keyNeedles(store().signer.privateKeyPem, 'new root key')];
+    expect(findSecrets(outputs, needles)).toEqual([]);
   });
 });
