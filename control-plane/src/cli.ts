@@ -14,6 +14,7 @@ import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
 import { CertificateAuthority } from './identity/ca.js';
 import { FileCaStore } from './identity/file-store.js';
+import { SecretCaStore } from './identity/secret-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 import { csdsRows, fetchCsds } from './status-csds.js';
@@ -23,6 +24,7 @@ const USAGE = `usage:
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
                [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
                [--csds-reader SPIFFE_ID]...   (who may read CSDS on an authenticating server)
+               [--ca-reload-seconds N]   (how often the CA store is re-read for a rotated root)
                [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
@@ -31,9 +33,9 @@ const USAGE = `usage:
                    [--xds-ca FILE [--client-cert FILE --client-key FILE | --token-file FILE] [--xds-server-name NAME]]
   meshcp identity issue --namespace NS --service-account SA --out DIR [--state-dir DIR] [--trust-domain TD] [--ttl-hours N]
                    (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
-  meshcp identity rotate-root [--state-dir DIR] [--trust-domain TD] [--overlap-seconds N]
-                   (a new root signs from now on; the old one stays trusted for N s, default 86400;
-                    a running serve with the same --state-dir picks it up within 2 s)
+  meshcp identity rotate-root [--state-dir DIR | --kubeconfig PATH [--namespace NS]] [--trust-domain TD] [--overlap-seconds N]
+                   (a new root signs from now on; the old one stays trusted for N s, default 86400; a running
+                    serve on the same store picks it up within --ca-reload-seconds: 2 for a file, 30 for the Secret)
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp status --xds-address HOST:PORT [--node-id ID] [--xds-ca FILE [--client-cert FILE --client-key FILE] [--xds-server-name NAME]]
@@ -120,6 +122,7 @@ async function serve(args: string[]): Promise<void> {
       'csds-reader': { type: 'string', multiple: true },
       'token-audience': { type: 'string' },
       'svid-ttl-seconds': { type: 'string' },
+      'ca-reload-seconds': { type: 'string' },
     },
   });
   const xds = {
@@ -147,6 +150,7 @@ async function serve(args: string[]): Promise<void> {
     ...(values['tls-name'] ? { names: values['tls-name'] } : {}),
     ...(values['token-audience'] ? { tokenAudience: values['token-audience'] } : {}),
     ...(values['svid-ttl-seconds'] ? { svidTtlMs: positive(values['svid-ttl-seconds'], 'svid-ttl-seconds') * 1000 } : {}),
+    ...(values['ca-reload-seconds'] ? { caReloadMs: positive(values['ca-reload-seconds'], 'ca-reload-seconds') * 1000 } : {}),
     ...(kubeClient ? { kube: { client: kubeClient, namespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'meshcp-system' } } : {}),
   });
   const secured = {
@@ -285,12 +289,23 @@ async function identity(args: string[]): Promise<void> {
 async function rotateRoot(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { 'state-dir': { type: 'string' }, 'trust-domain': { type: 'string' }, 'overlap-seconds': { type: 'string' } },
+    options: {
+      'state-dir': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'overlap-seconds': { type: 'string' },
+    },
   });
-  const stateDir = values['state-dir'] ?? defaultStateDir();
+  if (values.kubeconfig && values['state-dir']) throw new UsageError('give --state-dir or --kubeconfig, not both');
   const trustDomain = values['trust-domain'] ?? DEFAULT_TRUST_DOMAIN;
   const overlapSeconds = values['overlap-seconds'] ? positive(values['overlap-seconds'], 'overlap-seconds') : 86_400;
-  const ca = await CertificateAuthority.open({ trustDomain, store: new FileCaStore(join(stateDir, 'ca.json')) });
+  // The store serve uses: the Secret meshcp-ca of its namespace on Kubernetes, else the state file.
+  const store = values.kubeconfig
+    ? new SecretCaStore(kubeClientFor(values.kubeconfig), values.namespace ?? 'meshcp-system')
+    : new FileCaStore(join(values['state-dir'] ?? defaultStateDir(), 'ca.json'));
+  if (!(await store.load())) throw new UsageError('no CA in that store yet: rotate-root rotates the root a running meshcp created');
+  const ca = await CertificateAuthority.open({ trustDomain, store });
   const before = ca.signerId();
   await ca.rotateRoot(overlapSeconds * 1000);
   process.stdout.write(

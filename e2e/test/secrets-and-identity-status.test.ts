@@ -4,8 +4,9 @@
  *
  * A secured `meshcp serve` on a private kube-apiserver (its CA in a Secret, streams
  * authenticated with ServiceAccount tokens through TokenReview) serves two real Envoy
- * sidecars talking STRICT mTLS while their 16 s SVIDs rotate. Every secret of the run
- * is collected: the CA's root key (from the Secret), every workload key meshcp
+ * sidecars talking STRICT mTLS while their 16 s SVIDs rotate and then the root
+ * rotates (`meshcp identity rotate-root --kubeconfig`, a 20 s overlap). Every secret
+ * of the run is collected: both root keys (from the Secret), every workload key meshcp
  * issued (read over SDS by a client authenticated as each workload, the way the
  * sidecars get them) and every token meshcp reviewed. Then every admin and debug
  * endpoint, /metrics, CSDS, `meshcp status` and the server's whole stdout/stderr are
@@ -38,6 +39,7 @@ import { ANY_PRIVATE_KEY, findSecrets, keyNeedles, type Needle, tokenNeedles } f
 
 const CRD = join(REPO_ROOT, 'k8s', 'crds', 'meshservices.meshcp.io.yaml');
 const SVID_TTL_SECONDS = 16;
+const ROOT_OVERLAP_SECONDS = 20;
 const PEM_KEY = /-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----/g;
 const raw = (b: Buffer) => b;
 
@@ -130,6 +132,10 @@ describe('identity status and secrets (tokens, mTLS, rotating SVIDs, real Envoy)
     return minted;
   };
   const metric = async (pattern: RegExp) => Number(pattern.exec(await admin('/metrics'))?.[1] ?? Number.NaN);
+  const caSecret = async () =>
+    JSON.parse(
+      Buffer.from(await api.kubectlOk(['-n', 'meshcp-system', 'get', 'secret', 'meshcp-ca', '-o', 'jsonpath={.data.ca\\.json}']), 'base64').toString(),
+    ) as { roots: string[]; signer: { privateKeyPem: string } };
 
   beforeAll(async () => {
     api = await TestApiServer.start();
@@ -160,6 +166,8 @@ describe('identity status and secrets (tokens, mTLS, rotating SVIDs, real Envoy)
         String(SVID_TTL_SECONDS),
         '--csds-reader',
         'spiffe://cluster.local/ns/shop/sa/web',
+        '--ca-reload-seconds',
+        '1',
       ],
       cleanup,
     );
@@ -234,29 +242,52 @@ describe('identity status and secrets (tokens, mTLS, rotating SVIDs, real Envoy)
   });
 
   it('no private key or token it issued or saw appears in any log, metric, admin, debug or CSDS output', async () => {
-    // Traffic across two renewals of both certificates, so the run holds several generations of keys.
     const failures: string[] = [];
-    const started = Date.now();
-    const threeGenerations = () => readers.every((reader) => reader.keys.size >= 3);
-    while ((Date.now() - started < SVID_TTL_SECONDS * 1000 + 2_000 || !threeGenerations()) && Date.now() - started < 4 * SVID_TTL_SECONDS * 1000) {
+    const request = async () => {
       const r = await web.request('payments.shop').catch((e: Error) => ({ status: 0, body: e.message }));
       if (r.status !== 200) failures.push(`${r.status} ${r.body.slice(0, 80)}`);
+    };
+    // Traffic across two renewals of both certificates, so the run holds several generations of keys.
+    const started = Date.now();
+    const threeGenerations = () => readers.every((reader) => reader.keys.size >= 3);
+    while ((Date.now() - started < SVID_TTL_SECONDS * 1000 + 2_000 || !threeGenerations()) && Date.now() - started < 4 * SVID_TTL_SECONDS * 1000)
+      await request();
+
+    // Then the root rotates, from the CLI against the Secret; traffic goes on through the overlap and past it.
+    const oldRoot = await caSecret();
+    await promisify(execFile)(process.execPath, [
+      MESHCP_BIN,
+      'identity',
+      'rotate-root',
+      '--kubeconfig',
+      api.kubeconfig,
+      '--namespace',
+      'meshcp-system',
+      '--overlap-seconds',
+      String(ROOT_OVERLAP_SECONDS),
+    ]);
+    const rotatedAt = Date.now();
+    let sawTwoRoots = false;
+    while (Date.now() - rotatedAt < ROOT_OVERLAP_SECONDS * 1000 + 4_000) {
+      await request();
+      if ((await metric(/^meshcp_trust_bundle_roots (\S+)$/m)) === 2) sawTwoRoots = true;
     }
+    expect(sawTwoRoots).toBe(true);
+    expect(await metric(/^meshcp_trust_bundle_roots (\S+)$/m)).toBe(1);
+    const newRoot = await caSecret();
+    expect(newRoot.signer.privateKeyPem).not.toBe(oldRoot.signer.privateKeyPem);
     expect(failures).toEqual([]);
 
     const needles: Needle[] = [...ANY_PRIVATE_KEY];
-    const rootState = JSON.parse(
-      Buffer.from(await api.kubectlOk(['-n', 'meshcp-system', 'get', 'secret', 'meshcp-ca', '-o', 'jsonpath={.data.ca\\.json}']), 'base64').toString(),
-    ) as { signer: { privateKeyPem: string } };
-    needles.push(...keyNeedles(rootState.signer.privateKeyPem, 'CA root key'));
+    needles.push(...keyNeedles(oldRoot.signer.privateKeyPem, 'first root key'), ...keyNeedles(newRoot.signer.privateKeyPem, 'second root key'));
     let workloadKeys = 0;
     for (const reader of readers)
       for (const key of reader.keys) {
         workloadKeys++;
         needles.push(...keyNeedles(key, `workload key #${workloadKeys}`));
       }
-    // Both identities, each at least three generations (first + two renewals).
-    expect(workloadKeys).toBeGreaterThanOrEqual(6);
+    // Both identities, each at least three generations (first + two renewals) and one from the new root.
+    expect(workloadKeys).toBeGreaterThanOrEqual(8);
     for (const [what, minted] of tokens) needles.push(...tokenNeedles(minted, what));
 
     const { proxies } = JSON.parse(await admin('/debug/proxies')) as { proxies: { nodeId: string }[] };
@@ -264,7 +295,10 @@ describe('identity status and secrets (tokens, mTLS, rotating SVIDs, real Envoy)
     for (const path of ['/healthz', '/readyz', '/metrics', '/debug/proxies', '/debug/errors', '/debug/certificates', '/debug/nothing-here'])
       outputs[path] = await admin(path);
     for (const { nodeId } of proxies) outputs[`/debug/config_dump?proxy=${nodeId}`] = await admin(`/debug/config_dump?proxy=${encodeURIComponent(nodeId)}`);
-    outputs.CSDS = await csdsDump(xdsPort, caFile, [...tokens].find(([what]) => what.startsWith('token web'))?.[1] ?? '');
+    // A new connection trusts the bundle as it is now (meshcp serves from the new root), as an injector mounts it.
+    const currentBundle = join(tempDir('bundle-now', cleanup), 'ca.pem');
+    writeFileSync(currentBundle, newRoot.roots.join('\n'));
+    outputs.CSDS = await csdsDump(xdsPort, currentBundle, [...tokens].find(([what]) => what.startsWith('token web'))?.[1] ?? '');
     outputs['meshcp status'] = (
       await promisify(execFile)(process.execPath, [MESHCP_BIN, 'status', '--admin-address', `127.0.0.1:${adminPort}`], { encoding: 'utf8' })
     ).stdout;
@@ -275,7 +309,7 @@ describe('identity status and secrets (tokens, mTLS, rotating SVIDs, real Envoy)
     expect(outputs['server stdout+stderr']).toContain('workload certificate published');
     expect(outputs.CSDS).toContain('payments-sidecar');
     console.log(
-      `searched ${Object.keys(outputs).length} outputs (${Object.values(outputs).reduce((n, t) => n + t.length, 0)} chars) for ${needles.length} needles (${workloadKeys} workload keys, 1 root key, ${tokens.size} tokens)`,
+      `searched ${Object.keys(outputs).length} outputs (${Object.values(outputs).reduce((n, t) => n + t.length, 0)} chars) for ${needles.length} needles (${workloadKeys} workload keys, 2 root keys, ${tokens.size} tokens)`,
     );
     expect(findSecrets(outputs, needles)).toEqual([]);
   });
