@@ -1,6 +1,6 @@
 /** The built-in CA, checked with OpenSSL (an implementation nobody here wrote). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -126,6 +126,17 @@ describe('certificate authority', () => {
     expect(new Set(due).size).toBeGreaterThan(1);
     now += overlapMs + 1;
     expect(server.trustBundle()).toEqual([server.trustBundle()[0]]);
+  });
+
+  it('a corrupt CA store is an error that quotes nothing of the file', async () => {
+    const path = join(dir, 'ca6.json');
+    await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(path) });
+    const keyLine = (JSON.parse(readFileSync(path, 'utf8')) as { signer: { privateKeyPem: string } }).signer.privateKeyPem.split('\n')[1] as string;
+    // A value left unquoted: V8's JSON.parse message would quote the text around it ("Unexpected token 'M', ...").
+    writeFileSync(path, `{"signer":{"privateKeyPem":${keyLine}}}`);
+    const error = (await new FileCaStore(path).load().catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/not valid JSON/);
+    expect(error.message).not.toContain(keyLine.slice(0, 8));
   });
 
   it('signs from an intermediate the user provides, chain included', async () => {
