@@ -147,6 +147,8 @@ export interface CertificateAuthorityOptions {
 }
 
 export class CertificateAuthority {
+  private signerIdCache?: { pem: string; id: string };
+
   private constructor(
     readonly trustDomain: string,
     private state: CaState,
@@ -205,9 +207,11 @@ export class CertificateAuthority {
     return true;
   }
 
-  /** The signing certificate in use, by `certificateId`. */
+  /** The signing certificate in use, by `certificateId` (asked per connected identity per renewal tick: hashed once per signer). */
   signerId(): string {
-    return certificateId(this.state.signer.certificatePem);
+    const pem = this.state.signer.certificatePem;
+    if (this.signerIdCache?.pem !== pem) this.signerIdCache = { pem, id: certificateId(pem) };
+    return this.signerIdCache.id;
   }
 
   /**
@@ -219,9 +223,11 @@ export class CertificateAuthority {
   replaceBy(svid: Svid, identityKey: string): number | undefined {
     if (svid.signer === this.signerId()) return undefined;
     const rotatedAt = this.state.rotatedAt ?? this.now();
-    const retiresAt = Math.min(
-      ...this.state.roots.filter((pem) => pem !== this.state.signer.certificatePem).map((pem) => this.state.retiring[pem] ?? rotatedAt),
-    );
+    // The SVID's own root when it is one of ours, else (an old intermediate) the earliest retirement.
+    const own = this.state.roots.find((pem) => certificateId(pem) === svid.signer);
+    const retiresAt = own
+      ? (this.state.retiring[own] ?? rotatedAt)
+      : Math.min(...this.state.roots.filter((pem) => pem !== this.state.signer.certificatePem).map((pem) => this.state.retiring[pem] ?? rotatedAt));
     if (!Number.isFinite(retiresAt)) return this.now(); // its root is gone already
     const spread = (createHash('sha256').update(identityKey).digest().readUInt16BE(0) / 0x10000) * 0.25;
     return Math.min(svid.renewAt(), rotatedAt + (retiresAt - rotatedAt) * (0.25 + spread));
@@ -245,9 +251,11 @@ export class CertificateAuthority {
   async rotateRoot(overlapMs: number): Promise<void> {
     const now = this.now();
     const root = await createRoot(this.trustDomain, DEFAULT_ROOT_TTL_MS, now);
-    const retiring = { ...this.state.retiring };
-    for (const pem of this.state.roots) retiring[pem] = Math.min(retiring[pem] ?? Number.POSITIVE_INFINITY, now + overlapMs);
-    this.state = { signer: root, roots: [root.certificatePem, ...this.trustBundle()], retiring, rotatedAt: now };
+    const roots = [root.certificatePem, ...this.trustBundle()];
+    // Roots no longer trusted leave the state (and their retirement times with them).
+    const retiring: Record<string, number> = {};
+    for (const pem of roots.slice(1)) retiring[pem] = Math.min(this.state.retiring[pem] ?? Number.POSITIVE_INFINITY, now + overlapMs);
+    this.state = { signer: root, roots, retiring, rotatedAt: now };
     this.signingKey = await importSigningKey(root.privateKeyPem);
     await this.store.save(this.state);
   }
