@@ -166,6 +166,7 @@ async function serve(args: string[]): Promise<void> {
       ? { source: onKubernetes.source, ...addresses, xds: secured, ...admin }
       : { file: need(values.file, 'file'), ...addresses, xds: secured, ...admin },
   );
+  if (security.servingExpiry) plane.metrics.watchServingCertificate(security.servingExpiry);
   await plane.start();
   onKubernetes?.startStatus(plane);
   const shutdown = () => {

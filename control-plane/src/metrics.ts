@@ -153,6 +153,7 @@ export class Metrics {
 
   private readonly eventLoop = new EventLoopMonitor();
   private certificateSource?: CertificateSource;
+  private servingExpiry?: () => number;
   /** Bounded labels: one trust domain per server. */
   readonly certificatesIssued = new Counter({
     name: 'meshcp_certificates_issued_total',
@@ -172,6 +173,16 @@ export class Metrics {
         this.reset();
         const expiries = metrics.certificateSource?.expiries() ?? [];
         if (expiries.length > 0) this.set(Math.min(...expiries) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_serving_certificate_expiry_timestamp_seconds',
+      help: "When the xDS port's own serving certificate expires (Unix time; renewed at half life; absent without TLS)",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const expiry = metrics.servingExpiry?.();
+        if (expiry) this.set(expiry / 1000);
       },
     });
     new Gauge({
@@ -266,6 +277,11 @@ export class Metrics {
   /** Tells the certificate gauges what is served (the workload certificates, when the server has a CA). */
   watchCertificates(source: CertificateSource): void {
     this.certificateSource = source;
+  }
+
+  /** Tells the serving-certificate gauge when the xDS port's certificate expires (epoch ms). */
+  watchServingCertificate(expiry: () => number): void {
+    this.servingExpiry = expiry;
   }
 
   /** Tells the fleet gauges where the connected proxies are (the xDS server, once it exists). */

@@ -232,6 +232,10 @@ describe('identity status and secrets (tokens, mTLS, rotating SVIDs, real Envoy)
     expect(earliest).toBeGreaterThan(now - 1000);
     expect(earliest).toBeLessThanOrEqual(now + SVID_TTL_SECONDS * 1000);
     expect(await metric(/^meshcp_certificates_served (\S+)$/m)).toBe(2);
+    // meshcp's own serving certificate: issued at start, for the same lifetime, renewed at half of it.
+    const serving = (await metric(/^meshcp_serving_certificate_expiry_timestamp_seconds (\S+)$/m)) * 1000;
+    expect(serving).toBeGreaterThan(now);
+    expect(serving).toBeLessThanOrEqual(now + SVID_TTL_SECONDS * 1000);
     expect(await metric(/^meshcp_trust_bundle_roots (\S+)$/m)).toBe(1);
     // Renewal at half life counts up (two identities, each at least once more within a lifetime).
     await waitFor(

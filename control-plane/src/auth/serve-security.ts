@@ -40,6 +40,8 @@ export interface ServeSecurity {
   credentials?: ServerCredentials;
   authenticator?: StreamAuthenticator;
   ca?: CertificateAuthority;
+  /** When the xDS serving certificate expires (epoch ms), for the metric. */
+  servingExpiry?: () => number;
   stop(): void;
 }
 
@@ -99,6 +101,7 @@ export async function serveSecurity(options: ServeSecurityOptions): Promise<Serv
     credentials: meshServerCredentials(provider),
     authenticator,
     ca,
+    servingExpiry: () => provider.expiry(),
     stop: () => {
       clearInterval(reloader);
       provider.stop();
