@@ -15,7 +15,7 @@ const profileOf = (user_agent_name: string, user_agent_version: string) =>
 const drained = (config: ReturnType<typeof translateGrpcConfig>, target: string) =>
   config.routes.find((r) => r.name === target)?.virtual_hosts?.[0]?.routes?.find((r) => r.name?.startsWith('shop/echo-drained'));
 const filtersOf = (config: ReturnType<typeof translateGrpcConfig>, target: string) =>
-  ((config.listeners.find((l) => l.name === target)?.api_listener?.api_listener as { http_filters?: { name: string }[] }).http_filters ?? []).map(
+  ((config.listeners.find((l) => l.name === target)?.api_listener?.api_listener as { http_filters?: { name: string }[] } | undefined)?.http_filters ?? []).map(
     (f) => f.name,
   );
 
