@@ -23,6 +23,7 @@ import { ControlPlane } from './control-plane.js';
 import { installEnvoy } from './envoy-install.js';
 import { CertificateAuthority } from './identity/ca.js';
 import { FileCaStore } from './identity/file-store.js';
+import { SecretCaStore } from './identity/secret-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 import { csdsRows, fetchCsds, formatProxyStatus, type ServedNow } from './status-csds.js';
@@ -33,6 +34,7 @@ const USAGE = `usage:
                [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
                [--csds-reader SPIFFE_ID]...   (who may read CSDS on an authenticating server)
                [--tracing-collector HOST:PORT [--tracing-sampling-percent N]]   (mesh-wide tracing; a MeshConfig overrides it)
+               [--ca-reload-seconds N]   (how often the CA store is re-read for a rotated root)
                [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
                (in a pod, without --file: the pod's service account)
   meshcp bootstrap --node-id ID --service S --namespace NS [--service-account SA] [--region R --zone Z] [--xds-address HOST:PORT]
@@ -41,6 +43,9 @@ const USAGE = `usage:
                    [--xds-ca FILE [--client-cert FILE --client-key FILE | --token-file FILE] [--xds-server-name NAME]]
   meshcp identity issue --namespace NS --service-account SA --out DIR [--state-dir DIR] [--trust-domain TD] [--ttl-hours N]
                    (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
+  meshcp identity rotate-root [--state-dir DIR | --kubeconfig PATH [--namespace NS]] [--trust-domain TD] [--overlap-seconds N]
+                   (a new root signs from now on; the old one stays trusted for N s, default 86400; a running
+                    serve on the same store picks it up within --ca-reload-seconds: 2 for a file, 30 for the Secret)
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
   meshcp status [--admin-address HOST:PORT]
   meshcp status --xds-address HOST:PORT [--node-id ID] [--xds-ca FILE [--client-cert FILE --client-key FILE] [--xds-server-name NAME]]
@@ -131,6 +136,7 @@ async function serve(args: string[]): Promise<void> {
       'svid-ttl-seconds': { type: 'string' },
       'tracing-collector': { type: 'string' },
       'tracing-sampling-percent': { type: 'string' },
+      'ca-reload-seconds': { type: 'string' },
     },
   });
   let settings: MeshSettings | undefined;
@@ -164,6 +170,7 @@ async function serve(args: string[]): Promise<void> {
     ...(values['tls-name'] ? { names: values['tls-name'] } : {}),
     ...(values['token-audience'] ? { tokenAudience: values['token-audience'] } : {}),
     ...(values['svid-ttl-seconds'] ? { svidTtlMs: positive(values['svid-ttl-seconds'], 'svid-ttl-seconds') * 1000 } : {}),
+    ...(values['ca-reload-seconds'] ? { caReloadMs: positive(values['ca-reload-seconds'], 'ca-reload-seconds') * 1000 } : {}),
     ...(kubeClient ? { kube: { client: kubeClient, namespace: values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'meshcp-system' } } : {}),
   });
   const secured = {
@@ -179,6 +186,7 @@ async function serve(args: string[]): Promise<void> {
       ? { source: onKubernetes.source, ...addresses, xds: secured, ...admin }
       : { file: need(values.file, 'file'), ...addresses, xds: secured, ...admin },
   );
+  if (security.servingExpiry) plane.metrics.watchServingCertificate(security.servingExpiry);
   await plane.start();
   onKubernetes?.startStatus(plane);
   const shutdown = () => {
@@ -267,7 +275,9 @@ function defaultStateDir(): string {
 /** `meshcp identity issue`: an SVID from the local mesh CA, as files, for a proxy outside Kubernetes. */
 async function identity(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
-  if (verb !== 'issue') throw new UsageError('usage: meshcp identity issue --namespace NS --service-account SA --out DIR');
+  if (verb === 'rotate-root') return rotateRoot(rest);
+  if (verb !== 'issue')
+    throw new UsageError('usage: meshcp identity issue --namespace NS --service-account SA --out DIR | meshcp identity rotate-root [--overlap-seconds N]');
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -293,6 +303,34 @@ async function identity(args: string[]): Promise<void> {
   writeFileSync(join(out, 'ca.pem'), ca.trustBundle().join('\n'));
   process.stdout.write(
     `${svid.spiffeId} valid until ${svid.notAfter.toISOString()}: ${join(out, 'cert.pem')}, ${join(out, 'key.pem')}, ${join(out, 'ca.pem')}\n`,
+  );
+}
+
+/** `meshcp identity rotate-root`: a new root in the file-backed CA store, the old one trusted for the overlap. */
+async function rotateRoot(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'state-dir': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'overlap-seconds': { type: 'string' },
+    },
+  });
+  if (values.kubeconfig && values['state-dir']) throw new UsageError('give --state-dir or --kubeconfig, not both');
+  const trustDomain = values['trust-domain'] ?? DEFAULT_TRUST_DOMAIN;
+  const overlapSeconds = values['overlap-seconds'] ? positive(values['overlap-seconds'], 'overlap-seconds') : 86_400;
+  // The store serve uses: the Secret meshcp-ca of its namespace on Kubernetes, else the state file.
+  const store = values.kubeconfig
+    ? new SecretCaStore(kubeClientFor(values.kubeconfig), values.namespace ?? 'meshcp-system')
+    : new FileCaStore(join(values['state-dir'] ?? defaultStateDir(), 'ca.json'));
+  if (!(await store.load())) throw new UsageError('no CA in that store yet: rotate-root rotates the root a running meshcp created');
+  const ca = await CertificateAuthority.open({ trustDomain, store });
+  const before = ca.signerId();
+  await ca.rotateRoot(overlapSeconds * 1000);
+  process.stdout.write(
+    `root ${before} → ${ca.signerId()}; both trusted until ${new Date(Date.now() + overlapSeconds * 1000).toISOString()} (trust bundle ${ca.trustBundleVersion()})\n`,
   );
 }
 
@@ -371,12 +409,33 @@ async function status(args: string[]): Promise<void> {
   const address = values['admin-address'] ?? '127.0.0.1:9902';
   const response = await fetch(`http://${address}/debug/proxies`);
   const { proxies } = (await response.json()) as {
-    proxies: { nodeId: string; version: string; profile: string; mode: string; types: Record<string, { short: string; status: string }> }[];
+    proxies: {
+      nodeId: string;
+      version: string;
+      profile: string;
+      mode: string;
+      identity: string;
+      certificate?: { notAfter: string; trustBundle?: string } | null;
+      types: Record<string, { short: string; status: string }>;
+    }[];
   };
-  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS']];
+  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS', 'SDS', 'IDENTITY', 'CERT EXPIRES', 'TRUST BUNDLE']];
   for (const p of proxies) {
     const byShort = Object.fromEntries(Object.values(p.types).map((t) => [t.short, t.status]));
-    rows.push([p.nodeId, p.version, p.profile, p.mode, byShort.CDS ?? '-', byShort.EDS ?? '-', byShort.LDS ?? '-', byShort.RDS ?? '-']);
+    rows.push([
+      p.nodeId,
+      p.version,
+      p.profile,
+      p.mode,
+      byShort.CDS ?? '-',
+      byShort.EDS ?? '-',
+      byShort.LDS ?? '-',
+      byShort.RDS ?? '-',
+      byShort.SDS ?? '-',
+      p.identity,
+      p.certificate?.notAfter ?? '-',
+      p.certificate?.trustBundle ?? '-',
+    ]);
   }
   printTable(rows);
 }

@@ -145,5 +145,6 @@ export class ControlPlane {
     await this.source?.stop();
     await this.admin?.stop();
     await this.xds.stop();
+    this.metrics.close();
   }
 }

@@ -26,6 +26,65 @@ export function streamStateOf(record: ConnectionRecord): StreamState {
 const CONVERGENCE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const PUSH_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
 
+/** A loop turn later than this (beyond the 10 ms tick) counts as a late turn for the busy measure. */
+const LATE_TURN_MS = 20;
+const TICK_MS = 10;
+
+/**
+ * The server's own event loop, measured from inside by a 10 ms timer: the longest
+ * delay of a turn (wall clock) and, for turns that came late, the main thread's CPU
+ * time over the late interval (process.threadCpuUsage). On a loaded host the wall
+ * delay also counts time the process only waited for a core (a stall it did not
+ * cause); the CPU time is what meshcp's own code held the loop for, which neither a
+ * loaded host inflates nor a fast one hides. Both are maxima since the previous
+ * read: every scrape of /metrics starts a new window. (perf_hooks'
+ * monitorEventLoopDelay drops the first sample after a reset, so a stall right
+ * after a scrape went unseen: measured, Node 24.)
+ */
+export class EventLoopMonitor {
+  private readonly ticker: NodeJS.Timeout;
+  private delayMaxMs = 0;
+  private busyMaxMs = 0;
+
+  constructor() {
+    let lastWall = performance.now();
+    let lastCpu = process.threadCpuUsage();
+    this.ticker = setInterval(() => {
+      const wall = performance.now();
+      const lateMs = wall - lastWall - TICK_MS;
+      this.delayMaxMs = Math.max(this.delayMaxMs, lateMs);
+      if (lateMs > LATE_TURN_MS) {
+        const cpu = process.threadCpuUsage();
+        const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+        // A turn cannot have held the loop longer than it was late, whatever the CPU clock says.
+        this.busyMaxMs = Math.max(this.busyMaxMs, Math.min(lateMs, cpuMs));
+        lastCpu = cpu;
+      } else lastCpu = process.threadCpuUsage();
+      lastWall = wall;
+    }, TICK_MS);
+    this.ticker.unref();
+  }
+
+  /** The maxima since the previous call, in seconds; starts the next window. */
+  takeWindow(): { delayMaxSeconds: number; busyMaxSeconds: number } {
+    const window = { delayMaxSeconds: Math.max(0, this.delayMaxMs) / 1000, busyMaxSeconds: this.busyMaxMs / 1000 };
+    this.delayMaxMs = 0;
+    this.busyMaxMs = 0;
+    return window;
+  }
+
+  close(): void {
+    clearInterval(this.ticker);
+  }
+}
+
+/** What the certificate gauges read at scrape time: the SVIDs served now and the trust bundle. */
+export interface CertificateSource {
+  /** Expiry (epoch ms) of each workload certificate served now. */
+  expiries(): number[];
+  trustBundleRoots(): number;
+}
+
 /** All metrics of one control plane instance (a registry each, so tests can run several). */
 export class Metrics {
   readonly registry = new Registry();
@@ -92,9 +151,75 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly eventLoop = new EventLoopMonitor();
+  private certificateSource?: CertificateSource;
+  private servingExpiry?: () => number;
+  /** Bounded labels: one trust domain per server. */
+  readonly certificatesIssued = new Counter({
+    name: 'meshcp_certificates_issued_total',
+    help: 'Workload certificates (SVIDs) issued, first and renewals, by trust domain',
+    labelNames: ['trust_domain'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const metrics = this;
+    new Gauge({
+      name: 'meshcp_certificate_expiry_earliest_timestamp_seconds',
+      help: 'When the soonest-expiring workload certificate served now expires (Unix time; absent with none). Renewal is at half life: alert when this comes within a quarter of the lifetime',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const expiries = metrics.certificateSource?.expiries() ?? [];
+        if (expiries.length > 0) this.set(Math.min(...expiries) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_serving_certificate_expiry_timestamp_seconds',
+      help: "When the xDS port's own serving certificate expires (Unix time; renewed at half life; absent without TLS)",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const expiry = metrics.servingExpiry?.();
+        if (expiry) this.set(expiry / 1000);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_certificates_served',
+      help: 'Workload identities with a certificate served over SDS now',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.certificateSource?.expiries().length ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_trust_bundle_roots',
+      help: 'Roots in the trust bundle served now (2 during a root rotation overlap)',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.certificateSource?.trustBundleRoots() ?? 0);
+      },
+    });
+    // One read of the monitor per scrape feeds both gauges (the delay gauge is collected first).
+    let window = { delayMaxSeconds: 0, busyMaxSeconds: 0 };
+    new Gauge({
+      name: 'meshcp_event_loop_delay_max_seconds',
+      help: 'Longest event-loop delay since the previous scrape (wall clock; includes time the process waited for a core)',
+      registers: [this.registry],
+      collect() {
+        window = metrics.eventLoop.takeWindow();
+        this.set(window.delayMaxSeconds);
+      },
+    });
+    new Gauge({
+      name: 'meshcp_event_loop_busy_max_seconds',
+      help: "Longest late event-loop turn since the previous scrape, in the main thread's CPU time (what meshcp's own code held the loop for)",
+      registers: [this.registry],
+      collect() {
+        this.set(window.busyMaxSeconds);
+      },
+    });
     // Fleet gauges are computed from the admin records when scraped: no per-event bookkeeping to get wrong.
     new Gauge({
       name: 'meshcp_proxies',
@@ -142,6 +267,21 @@ export class Metrics {
         }
       },
     });
+  }
+
+  /** Stops the event-loop monitor's timer. */
+  close(): void {
+    this.eventLoop.close();
+  }
+
+  /** Tells the certificate gauges what is served (the workload certificates, when the server has a CA). */
+  watchCertificates(source: CertificateSource): void {
+    this.certificateSource = source;
+  }
+
+  /** Tells the serving-certificate gauge when the xDS port's certificate expires (epoch ms). */
+  watchServingCertificate(expiry: () => number): void {
+    this.servingExpiry = expiry;
   }
 
   /** Tells the fleet gauges where the connected proxies are (the xDS server, once it exists). */

@@ -1,6 +1,6 @@
 /** The built-in CA, checked with OpenSSL (an implementation nobody here wrote). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -98,6 +98,45 @@ describe('certificate authority', () => {
     now += 2 * 60 * 60 * 1000;
     expect(ca.trustBundle()).toHaveLength(1);
     expect(verify(ca.trustBundle(), before.certificateChainPem).ok).toBe(false);
+  });
+
+  it('a rotation written by another process is picked up; old-root SVIDs are replaced inside the overlap, spread by identity', async () => {
+    let now = Date.now();
+    const path = join(dir, 'ca5.json');
+    const server = await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(path), now: () => now });
+    const old = await server.issue(shopFrontend);
+    expect(server.replaceBy(old, 'shop/frontend')).toBeUndefined();
+    expect(await server.reload()).toBe(false);
+    // `meshcp identity rotate-root` in another process: same file, its own CA object.
+    const cli = await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(path), now: () => now });
+    const overlapMs = 60 * 60 * 1000;
+    await cli.rotateRoot(overlapMs);
+    expect(await server.reload()).toBe(true);
+    expect(server.signerId()).toBe(cli.signerId());
+    expect(server.trustBundle()).toHaveLength(2);
+    const fresh = await server.issue({ ...shopFrontend, serviceAccount: 'payments' });
+    expect(fresh.signer).toBe(server.signerId());
+    expect(server.replaceBy(fresh, 'shop/payments')).toBeUndefined();
+    // The old SVID is due in the overlap's second quarter, never at its end; identities spread out.
+    const due = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => (server.replaceBy(old, `shop/sa-${i}`) as number) - now);
+    for (const ms of due) {
+      expect(ms).toBeGreaterThanOrEqual(overlapMs / 4);
+      expect(ms).toBeLessThanOrEqual(overlapMs / 2);
+    }
+    expect(new Set(due).size).toBeGreaterThan(1);
+    now += overlapMs + 1;
+    expect(server.trustBundle()).toEqual([server.trustBundle()[0]]);
+  });
+
+  it('a corrupt CA store is an error that quotes nothing of the file', async () => {
+    const path = join(dir, 'ca6.json');
+    await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(path) });
+    const keyLine = (JSON.parse(readFileSync(path, 'utf8')) as { signer: { privateKeyPem: string } }).signer.privateKeyPem.split('\n')[1] as string;
+    // A value left unquoted: V8's JSON.parse message would quote the text around it ("Unexpected token 'M', ...").
+    writeFileSync(path, `{"signer":{"privateKeyPem":${keyLine}}}`);
+    const error = (await new FileCaStore(path).load().catch((e: Error) => e)) as Error;
+    expect(error.message).toMatch(/not valid JSON/);
+    expect(error.message).not.toContain(keyLine.slice(0, 8));
   });
 
   it('signs from an intermediate the user provides, chain included', async () => {

@@ -1,7 +1,8 @@
 /**
  * Proxyless gRPC: a real @grpc/grpc-js-xds client resolves `xds:///echo.shop:PORT`
  * through meshcp (LDS → RDS → CDS → EDS) and its RPCs reach the right backends,
- * including a weighted split counted from the backends' own counters.
+ * including a weighted split counted from the backends' own counters, and a route
+ * whose backends all weigh 0 failing its RPCs without reaching any backend.
  */
 import * as grpc from '@grpc/grpc-js';
 import { grpcBootstrap } from '@meshcp/translators';
@@ -134,5 +135,31 @@ describe('proxyless gRPC via @grpc/grpc-js-xds', () => {
       const answers = await Promise.all(Array.from({ length: 10 }, () => say(client)));
       return answers.every((a) => a === 'echo-v2');
     });
+  });
+
+  it('fails every RPC UNAVAILABLE, reaching no backend, when the route weighs every backend 0', async () => {
+    test.write(mesh(v1, v2, [0, 0]));
+    const code = async () =>
+      say(client).then(
+        () => grpc.status.OK,
+        (error: grpc.ServiceError) => error.code,
+      );
+    await waitFor('RPCs to fail', async () => (await code()) === grpc.status.UNAVAILABLE, 20_000, 20);
+    const before = v1.calls + v2.calls;
+    const codes = await Promise.all(Array.from({ length: 50 }, code));
+    expect(codes).toEqual(Array(50).fill(grpc.status.UNAVAILABLE));
+    expect(v1.calls + v2.calls).toBe(before);
+    // Accepted, not NACKed: a NACK would have kept the previous routes serving.
+    await waitFor('every type SYNCED (no NACK)', async () => {
+      const { proxies } = (await (await fetch(`http://127.0.0.1:${test.plane.adminPort}/debug/proxies`)).json()) as {
+        proxies: { nodeId: string; types: Record<string, { short: string; status: string }> }[];
+      };
+      const types = Object.values(proxies.find((p) => p.nodeId === 'grpc-client')?.types ?? {});
+      if (types.some((t) => t.status === 'NACKED')) throw new Error(`NACKED: ${JSON.stringify(types)}`);
+      return types.length === 4 && types.every((t) => t.status === 'SYNCED');
+    });
+    // Weights back: the same client is served again (the abort was the route's, not a broken channel).
+    test.write(mesh(v1, v2, [100, 0]));
+    await waitFor('RPCs to reach echo-v1 again', async () => (await code()) === grpc.status.OK, 20_000, 20);
   });
 });

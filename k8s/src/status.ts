@@ -5,7 +5,8 @@
  *  - ResolvedRefs  its references resolve (HTTPRoute parents and backends)
  *  - Programmed    this generation is in the configuration being served
  * plus, on MeshServices, the served endpoint count and how many of the service's
- * own proxies are SYNCED / STALE / NACKED.
+ * own proxies are SYNCED / STALE / NACKED. MeshAccessPolicies get the same three
+ * conditions (ResolvedRefs: the target MeshService exists in the policy's namespace).
  *
  * Only the leader writes (see leader.ts). Building a status is pure; the writer
  * patches only when the built status differs from the object's, so steady
@@ -64,7 +65,14 @@ export function objectConditions(report: ObjectReport, previous: readonly Condit
   const resolvedRefs: Omit<Condition, 'lastTransitionTime'> =
     report.unresolved.length === 0
       ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'all references resolve', observedGeneration: generation }
-      : { type: 'ResolvedRefs', status: 'False', reason: 'BackendNotFound', message: describeErrors(report.unresolved), observedGeneration: generation };
+      : {
+          type: 'ResolvedRefs',
+          status: 'False',
+          // A policy names the service it guards; a route names its parents and backends.
+          reason: kind === 'MeshAccessPolicy' ? 'TargetNotFound' : 'BackendNotFound',
+          message: describeErrors(report.unresolved),
+          observedGeneration: generation,
+        };
   let programmed: Omit<Condition, 'lastTransitionTime'>;
   if (served === generation) {
     const detail = report.endpoints === undefined ? '' : ` with ${report.endpoints} endpoint${report.endpoints === 1 ? '' : 's'}`;
@@ -116,6 +124,15 @@ export function meshServiceStatus(report: ObjectReport, proxies: ProxyCounts | u
   };
 }
 
+export interface AccessPolicyStatus {
+  observedGeneration: number;
+  conditions: Condition[];
+}
+
+export function accessPolicyStatus(report: ObjectReport, now: string): AccessPolicyStatus {
+  return { observedGeneration: report.object.generation, conditions: objectConditions(report, currentConditions(report.object.status), now) };
+}
+
 interface RouteParentStatus {
   parentRef: Record<string, unknown>;
   controllerName: string;
@@ -153,6 +170,12 @@ export function stableJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+const STATUS_PATHS = {
+  MeshService: 'meshcp.io/v1alpha1/namespaces/NS/meshservices',
+  MeshAccessPolicy: 'meshcp.io/v1alpha1/namespaces/NS/meshaccesspolicies',
+  HTTPRoute: 'gateway.networking.k8s.io/v1/namespaces/NS/httproutes',
+} as const;
 
 export interface StatusWriterOptions {
   client: KubeClient;
@@ -227,11 +250,15 @@ export class StatusWriter {
       if (!hasStatus(object.kind)) continue;
       live.add(object.uid);
       const status =
-        object.kind === 'MeshService' ? meshServiceStatus(report, counts.get(`${object.namespace}/${object.name}`), now) : httpRouteStatus(report, now);
+        object.kind === 'MeshService'
+          ? meshServiceStatus(report, counts.get(`${object.namespace}/${object.name}`), now)
+          : object.kind === 'MeshAccessPolicy'
+            ? accessPolicyStatus(report, now)
+            : httpRouteStatus(report, now);
       const desired = stableJson(status);
       if (desired === stableJson(object.status) || desired === this.written.get(object.uid)) continue;
       if (this.options.elector && !this.options.elector.isLeader()) return;
-      const plural = object.kind === 'MeshService' ? 'meshcp.io/v1alpha1/namespaces/NS/meshservices' : 'gateway.networking.k8s.io/v1/namespaces/NS/httproutes';
+      const plural = STATUS_PATHS[object.kind];
       const fieldManager = encodeURIComponent((this.options.fieldManager ?? 'meshcp').slice(0, 128));
       const path = `/apis/${plural.replace('NS', object.namespace)}/${object.name}/status?fieldManager=${fieldManager}`;
       try {

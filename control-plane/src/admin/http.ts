@@ -70,11 +70,17 @@ export class AdminServer {
       }
       case '/metrics':
         return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
-      case '/debug/proxies':
+      case '/debug/proxies': {
+        // Each proxy's workload certificate as served over SDS (whether it took it: the SDS type's status).
+        const certificates = new Map(xds.certificateStatus().map((c) => [c.spiffeId, c]));
         return json(200, {
           proxies: xds.connections().map((record) => {
             const view = xds.viewOf(record);
-            const shown = { ...connectionJson(record), degraded: view && cache.isReady() ? cache.degradedFor(view) : [] };
+            const served = certificates.get(record.identity);
+            const certificate = served?.notAfter
+              ? { notAfter: served.notAfter, serialNumber: served.serialNumber, signer: served.signer, trustBundle: served.trustBundle }
+              : null;
+            const shown = { ...connectionJson(record), certificate, degraded: view && cache.isReady() ? cache.degradedFor(view) : [] };
             // A gRPC client ACKs endpoints it will not use (gRFC A27): such EDS is not shown as SYNCED.
             const empty = view && cache.isReady() ? cache.clustersWithoutUsableEndpoints(view) : [];
             if (empty.length > 0) {
@@ -88,6 +94,7 @@ export class AdminServer {
             return shown;
           }),
         });
+      }
       case '/debug/certificates':
         return json(200, { certificates: xds.certificateStatus() });
       case '/debug/errors':

@@ -12,6 +12,7 @@ import { CertificateAuthority } from '../identity/ca.js';
 import { FileCaStore } from '../identity/file-store.js';
 import { SecretCaStore } from '../identity/secret-store.js';
 import { DEFAULT_TRUST_DOMAIN, isValidTrustDomain } from '../identity/spiffe.js';
+import { logger } from '../log.js';
 import { isLoopback } from './admin-access.js';
 import { StreamAuthenticator } from './authenticator.js';
 import { MeshCertificateProvider, meshServerCredentials } from './tls.js';
@@ -31,12 +32,16 @@ export interface ServeSecurityOptions {
   /** With a Kubernetes API: tokens are reviewed and the CA lives in a Secret of this namespace. */
   kube?: { client: KubeRequester; namespace: string };
   env?: NodeJS.ProcessEnv;
+  /** How often the CA re-reads its store for a rotated root (default 2 s for a file, 30 s for a Secret). */
+  caReloadMs?: number;
 }
 
 export interface ServeSecurity {
   credentials?: ServerCredentials;
   authenticator?: StreamAuthenticator;
   ca?: CertificateAuthority;
+  /** When the xDS serving certificate expires (epoch ms), for the metric. */
+  servingExpiry?: () => number;
   stop(): void;
 }
 
@@ -72,5 +77,34 @@ export async function serveSecurity(options: ServeSecurityOptions): Promise<Serv
     trustBundle: () => ca.trustBundle(),
     ...(options.kube ? { tokens: new TokenReviewer(options.kube.client, { audience: options.tokenAudience ?? 'meshcp', trustDomain }) } : {}),
   });
-  return { credentials: meshServerCredentials(provider), authenticator, ca, stop: () => provider.stop() };
+  // A root rotated by `meshcp identity rotate-root` (or another replica) is picked up from
+  // the store: a file is cheap to re-read, a Secret costs an API call per replica.
+  const reloadEveryMs = options.caReloadMs ?? (options.kube ? 30_000 : 2_000);
+  const log = logger('identity');
+  let reloading = false;
+  const reloader = setInterval(() => {
+    if (reloading) return;
+    reloading = true;
+    ca.reload()
+      .then(async (rotated) => {
+        // The TLS layer's trust bundle and serving certificate follow the CA (a new root, an old one dropped).
+        await provider.refresh();
+        if (rotated) log.info('root rotation picked up from the CA store', { signer: ca.signerId(), trustBundle: ca.trustBundleVersion() });
+      })
+      .catch((error: unknown) => log.error('CA store unreadable; keeping the CA in memory', { error: String((error as Error).message).slice(0, 300) }))
+      .finally(() => {
+        reloading = false;
+      });
+  }, reloadEveryMs);
+  reloader.unref();
+  return {
+    credentials: meshServerCredentials(provider),
+    authenticator,
+    ca,
+    servingExpiry: () => provider.expiry(),
+    stop: () => {
+      clearInterval(reloader);
+      provider.stop();
+    },
+  };
 }

@@ -6,7 +6,7 @@
  * so `StreamAuthenticator` decides what a certificate is worth.
  */
 import { experimental, type ServerCredentials } from '@grpc/grpc-js';
-import type { CertificateAuthority } from '../identity/ca.js';
+import type { CertificateAuthority, Svid } from '../identity/ca.js';
 
 type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;
@@ -26,6 +26,7 @@ export class MeshCertificateProvider implements CertificateProvider {
   private bundle: experimental.CaCertificateUpdate | null = null;
   private notAfter = 0;
   private renewAt = 0;
+  private serving?: Svid;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -59,8 +60,11 @@ export class MeshCertificateProvider implements CertificateProvider {
   }
 
   async refresh(): Promise<void> {
-    if (!this.identity || this.now() >= this.renewAt) {
+    // After a root rotation the serving certificate moves to the new root inside the overlap, like a workload's.
+    const replaceBy = this.serving ? this.ca.replaceBy(this.serving, 'meshcp serving certificate') : undefined;
+    if (!this.identity || this.now() >= this.renewAt || (replaceBy !== undefined && this.now() >= replaceBy)) {
       const svid = await this.ca.issueServing(this.names);
+      this.serving = svid;
       this.identity = { certificate: Buffer.from(svid.certificateChainPem), privateKey: Buffer.from(svid.privateKeyPem) };
       this.notAfter = svid.notAfter.getTime();
       this.renewAt = svid.renewAt();

@@ -40,6 +40,8 @@ export interface CaState {
   roots: string[];
   /** When each root other than the current one stops being trusted (epoch ms), by PEM. */
   retiring: Record<string, number>;
+  /** When the signer last changed by a root rotation (epoch ms): the overlap runs from here to the old roots' retirement. */
+  rotatedAt?: number;
 }
 
 export interface CaStore {
@@ -63,6 +65,8 @@ export class Svid {
     readonly serialNumber: string,
     /** When it was issued (notBefore is set back for clock skew, so it is not this). */
     readonly issuedAt: Date = notBefore,
+    /** Which signing certificate issued it (`signerId`): tells an old-root SVID after a rotation. */
+    readonly signer = '',
   ) {
     this.#privateKeyPem = privateKeyPem;
   }
@@ -81,7 +85,7 @@ export class Svid {
   }
 
   toJSON(): object {
-    return { spiffeId: this.spiffeId, notAfter: this.notAfter.toISOString(), serialNumber: this.serialNumber };
+    return { spiffeId: this.spiffeId, notAfter: this.notAfter.toISOString(), serialNumber: this.serialNumber, signer: this.signer };
   }
 
   [inspect.custom](): string {
@@ -104,6 +108,11 @@ async function importSigningKey(pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decode(pem)[0];
   if (!der) throw new Error('signing key: no PEM block');
   return (await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign'])) as unknown as CryptoKey;
+}
+
+/** A short, stable name for a certificate (PEM): what status and debug output show for a root or signer. */
+export function certificateId(pem: string): string {
+  return createHash('sha256').update(pem).digest('base64url').slice(0, 12);
 }
 
 /** A new self-signed root for a trust domain. */
@@ -138,6 +147,8 @@ export interface CertificateAuthorityOptions {
 }
 
 export class CertificateAuthority {
+  private signerIdCache?: { pem: string; id: string };
+
   private constructor(
     readonly trustDomain: string,
     private state: CaState,
@@ -145,6 +156,7 @@ export class CertificateAuthority {
     private readonly store: CaStore,
     private readonly svidTtlMs: number,
     private readonly now: () => number,
+    private readonly userSigner: boolean,
   ) {}
 
   /** Loads the CA from its store, or creates (and stores) a root on first start. */
@@ -166,7 +178,59 @@ export class CertificateAuthority {
       }
     }
     const key = await importSigningKey(state.signer.privateKeyPem);
-    return new CertificateAuthority(options.trustDomain, state, key, options.store, options.svidTtlMs ?? DEFAULT_SVID_TTL_MS, now);
+    return new CertificateAuthority(
+      options.trustDomain,
+      state,
+      key,
+      options.store,
+      options.svidTtlMs ?? DEFAULT_SVID_TTL_MS,
+      now,
+      options.signer !== undefined,
+    );
+  }
+
+  /**
+   * Adopts what the store holds now when another process changed it (`meshcp identity
+   * rotate-root`, or another replica sharing the Secret). True when the signer changed.
+   * A user-provided signer is never replaced from the store.
+   */
+  async reload(): Promise<boolean> {
+    if (this.userSigner) return false;
+    const stored = await this.store.load();
+    if (!stored || stored.signer.certificatePem === this.state.signer.certificatePem) {
+      if (stored) this.state = { ...this.state, retiring: stored.retiring, roots: stored.roots };
+      return false;
+    }
+    const key = await importSigningKey(stored.signer.privateKeyPem);
+    this.state = stored;
+    this.signingKey = key;
+    return true;
+  }
+
+  /** The signing certificate in use, by `certificateId` (asked per connected identity per renewal tick: hashed once per signer). */
+  signerId(): string {
+    const pem = this.state.signer.certificatePem;
+    if (this.signerIdCache?.pem !== pem) this.signerIdCache = { pem, id: certificateId(pem) };
+    return this.signerIdCache.id;
+  }
+
+  /**
+   * When an SVID from an earlier signer must be replaced: inside the overlap, not at
+   * its end, spread over the overlap's second quarter by identity (a rotation does
+   * not re-issue every certificate in one tick), and never later than its own renewal.
+   * Undefined for an SVID of the current signer.
+   */
+  replaceBy(svid: Svid, identityKey: string): number | undefined {
+    if (svid.signer === this.signerId()) return undefined;
+    const rotatedAt = this.state.rotatedAt ?? this.now();
+    // The SVID's own root when it is one of ours, else (an old intermediate) the earliest retirement.
+    const own = this.state.roots.find((pem) => certificateId(pem) === svid.signer);
+    const retiresAt = own
+      ? (this.state.retiring[own] ?? rotatedAt)
+      : Math.min(...this.state.roots.filter((pem) => pem !== this.state.signer.certificatePem).map((pem) => this.state.retiring[pem] ?? rotatedAt));
+    if (!Number.isFinite(retiresAt)) return this.now(); // its root is gone already
+    const spread = (createHash('sha256').update(identityKey).digest().readUInt16BE(0) / 0x10000) * 0.25;
+    return Math.min(svid.renewAt(), rotatedAt + (retiresAt - rotatedAt) * (0.25 + spread));
   }
 
   /** The roots a proxy must trust now, PEM, newest first. Retired roots past their overlap are dropped. */
@@ -187,9 +251,11 @@ export class CertificateAuthority {
   async rotateRoot(overlapMs: number): Promise<void> {
     const now = this.now();
     const root = await createRoot(this.trustDomain, DEFAULT_ROOT_TTL_MS, now);
-    const retiring = { ...this.state.retiring };
-    for (const pem of this.state.roots) retiring[pem] = Math.min(retiring[pem] ?? Number.POSITIVE_INFINITY, now + overlapMs);
-    this.state = { signer: root, roots: [root.certificatePem, ...this.trustBundle()], retiring };
+    const roots = [root.certificatePem, ...this.trustBundle()];
+    // Roots no longer trusted leave the state (and their retirement times with them).
+    const retiring: Record<string, number> = {};
+    for (const pem of roots.slice(1)) retiring[pem] = Math.min(this.state.retiring[pem] ?? Number.POSITIVE_INFINITY, now + overlapMs);
+    this.state = { signer: root, roots, retiring, rotatedAt: now };
     this.signingKey = await importSigningKey(root.privateKeyPem);
     await this.store.save(this.state);
   }
@@ -240,6 +306,6 @@ export class CertificateAuthority {
       ],
     });
     const chain = [certificate.toString('pem'), ...(this.state.signer.chainPem ? [this.state.signer.chainPem] : [])].join('\n');
-    return new Svid(id, chain, await exportKeyPem(keys.privateKey), notBefore, notAfter, serialNumber, new Date(now));
+    return new Svid(id, chain, await exportKeyPem(keys.privateKey), notBefore, notAfter, serialNumber, new Date(now), this.signerId());
   }
 }

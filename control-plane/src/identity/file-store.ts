@@ -8,12 +8,23 @@ export class FileCaStore implements CaStore {
 
   async load(): Promise<CaState | undefined> {
     if (!existsSync(this.path)) return undefined;
-    const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<CaState>;
+    let parsed: Partial<CaState>;
+    try {
+      parsed = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<CaState>;
+    } catch {
+      // JSON.parse quotes the text around the error: it would put key material in the log.
+      throw new Error(`CA state file ${this.path} is not valid JSON (a partial write?)`);
+    }
     if (!parsed.signer?.certificatePem || !parsed.signer.privateKeyPem || !Array.isArray(parsed.roots)) {
       // Never echo the file: it holds a private key.
       throw new Error(`CA state file ${this.path} is not a meshcp CA state (signer or roots missing)`);
     }
-    return { signer: parsed.signer, roots: parsed.roots, retiring: parsed.retiring ?? {} };
+    return {
+      signer: parsed.signer,
+      roots: parsed.roots,
+      retiring: parsed.retiring ?? {},
+      ...(typeof parsed.rotatedAt === 'number' ? { rotatedAt: parsed.rotatedAt } : {}),
+    };
   }
 
   async save(state: CaState): Promise<void> {

@@ -22,7 +22,12 @@ export class SecretCaStore implements CaStore {
       const secret = await this.kube.request<{ data?: Record<string, string> }>('GET', this.path);
       const encoded = secret.data?.['ca.json'];
       if (!encoded) throw new Error(`Secret ${this.namespace}/${this.name} has no ca.json`);
-      return JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as CaState;
+      try {
+        return JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as CaState;
+      } catch {
+        // JSON.parse quotes the text around the error: it would put key material in the log.
+        throw new Error(`Secret ${this.namespace}/${this.name}: ca.json is not valid JSON`);
+      }
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;

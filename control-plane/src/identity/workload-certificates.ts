@@ -10,6 +10,7 @@
 import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '@meshcp/translators';
 import type { SnapshotCache } from '../cache/snapshot-cache.js';
 import { logger } from '../log.js';
+import type { CertificateSource, Metrics } from '../metrics.js';
 import type { CertificateAuthority, Svid } from './ca.js';
 
 interface Held {
@@ -19,7 +20,7 @@ interface Held {
   issuing?: Promise<void>;
 }
 
-export class WorkloadCertificates {
+export class WorkloadCertificates implements CertificateSource {
   private readonly held = new Map<string, Held>();
   private readonly log = logger('identity');
   private timer?: NodeJS.Timeout;
@@ -27,8 +28,21 @@ export class WorkloadCertificates {
   constructor(
     private readonly ca: CertificateAuthority,
     private readonly cache: SnapshotCache,
+    private readonly metrics?: Metrics,
     private readonly checkEveryMs = 1000,
-  ) {}
+  ) {
+    metrics?.watchCertificates(this);
+  }
+
+  expiries(): number[] {
+    const expiries: number[] = [];
+    for (const held of this.held.values()) if (held.svid) expiries.push(held.svid.notAfter.getTime());
+    return expiries;
+  }
+
+  trustBundleRoots(): number {
+    return this.ca.trustBundle().length;
+  }
 
   start(): void {
     this.timer = setInterval(() => this.refreshAll(), this.checkEveryMs);
@@ -60,10 +74,12 @@ export class WorkloadCertificates {
   }
 
   /** What the admin API shows: identities served, and when their certificates expire. */
-  status(): { identity: string; spiffeId?: string; notAfter?: string; trustBundle?: string }[] {
+  status(): { identity: string; spiffeId?: string; notAfter?: string; serialNumber?: string; signer?: string; trustBundle?: string }[] {
     return [...this.held].map(([identity, held]) => ({
       identity,
-      ...(held.svid ? { spiffeId: held.svid.spiffeId, notAfter: held.svid.notAfter.toISOString() } : {}),
+      ...(held.svid
+        ? { spiffeId: held.svid.spiffeId, notAfter: held.svid.notAfter.toISOString(), serialNumber: held.svid.serialNumber, signer: held.svid.signer }
+        : {}),
       ...(held.bundleVersion ? { trustBundle: held.bundleVersion } : {}),
     }));
   }
@@ -78,13 +94,21 @@ export class WorkloadCertificates {
     }
   }
 
+  /** Renewal is due at half life, or, after a root rotation, inside the overlap (`CertificateAuthority.replaceBy`). */
+  private renewalDue(identityKey: string, svid: Svid | undefined): boolean {
+    if (!svid || svid.renewalDue()) return true;
+    const replaceBy = this.ca.replaceBy(svid, identityKey);
+    return replaceBy !== undefined && Date.now() >= replaceBy;
+  }
+
   private refresh(identityKey: string, held: Held, bundleVersion: string): Promise<void> {
     if (held.issuing) return held.issuing;
-    if (held.svid && !held.svid.renewalDue() && held.bundleVersion === bundleVersion) return Promise.resolve();
+    if (!this.renewalDue(identityKey, held.svid) && held.bundleVersion === bundleVersion) return Promise.resolve();
     held.issuing = (async () => {
       const [namespace = '', serviceAccount = ''] = identityKey.split('/');
-      const renew = !held.svid || held.svid.renewalDue();
+      const renew = this.renewalDue(identityKey, held.svid);
       const svid = renew ? await this.ca.issue({ trustDomain: this.ca.trustDomain, namespace, serviceAccount }) : (held.svid as Svid);
+      if (renew) this.metrics?.certificatesIssued.inc({ trust_domain: this.ca.trustDomain });
       held.svid = svid;
       held.bundleVersion = bundleVersion;
       if (this.held.get(identityKey) !== held) return; // released meanwhile
@@ -95,7 +119,12 @@ export class WorkloadCertificates {
         },
         { name: TRUST_BUNDLE_SECRET, validation_context: { trusted_ca: { inline_string: this.ca.trustBundle().join('\n') } } },
       ]);
-      this.log.info('workload certificate published', { identity: svid.spiffeId, notAfter: svid.notAfter.toISOString(), trustBundle: bundleVersion });
+      this.log.info('workload certificate published', {
+        identity: svid.spiffeId,
+        notAfter: svid.notAfter.toISOString(),
+        signer: svid.signer,
+        trustBundle: bundleVersion,
+      });
     })().finally(() => {
       held.issuing = undefined;
     });

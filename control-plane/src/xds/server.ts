@@ -157,7 +157,7 @@ export class XdsServer {
     this.credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
     if (options.authenticator) this.authenticator = options.authenticator;
     if (options.ca) {
-      this.certificates = new WorkloadCertificates(options.ca, cache);
+      this.certificates = new WorkloadCertificates(options.ca, cache, metrics);
       this.certificates.start();
     }
     const limits: StreamLimits = {

@@ -8,8 +8,8 @@
 export type CustomKind = 'MeshService' | 'HTTPRoute' | 'MeshAccessPolicy' | 'ReferenceGrant';
 
 /** Kinds whose status meshcp writes (the others are read only). */
-export function hasStatus(kind: CustomKind): kind is 'MeshService' | 'HTTPRoute' {
-  return kind === 'MeshService' || kind === 'HTTPRoute';
+export function hasStatus(kind: CustomKind): kind is 'MeshService' | 'HTTPRoute' | 'MeshAccessPolicy' {
+  return kind === 'MeshService' || kind === 'HTTPRoute' || kind === 'MeshAccessPolicy';
 }
 
 export interface CustomObjectView {

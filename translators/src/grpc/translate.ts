@@ -37,23 +37,56 @@ export interface GrpcConfig {
 
 const ROUTER: Packed<Router> = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
 
+/**
+ * A rule whose backends all weigh 0 must fail its requests (Gateway API: 500; Envoy
+ * gets a direct response). gRFC A28 says a route whose action is not `route` fails
+ * matching RPCs UNAVAILABLE, but @grpc/grpc-js-xds NACKs a route configuration with
+ * a `direct_response` (measured, 1.14.1), which would keep the previous routes
+ * serving. So clients with the fault filter (gRFC A33, every current release) get
+ * a route whose per-route fault override aborts every matching RPC with
+ * UNAVAILABLE on the client, before any backend is picked; older ones get A28's
+ * direct_response.
+ */
+const FAULT_FILTER = 'envoy.filters.http.fault';
+const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
+/** In the listener: no abort of its own, so it changes nothing until a route overrides it. */
+const FAULT_PASSIVE: Packed<HTTPFault> = { '@type': FAULT_TYPE };
+const GRPC_UNAVAILABLE = 14;
+/** The part of envoy.extensions.filters.http.fault.v3.HTTPFault sent here (xds-protos types only what it builds). */
+interface HTTPFault {
+  abort?: { grpc_status: number; percentage: { numerator: number; denominator: 'HUNDRED' } };
+}
+const ABORT_EVERY_RPC: Packed<HTTPFault> = {
+  '@type': FAULT_TYPE,
+  abort: { grpc_status: GRPC_UNAVAILABLE, percentage: { numerator: 100, denominator: 'HUNDRED' } },
+};
+
 /** The names a service port can be dialed by: `xds:///name.ns:port` and its FQDN form. */
 export function grpcTargets(service: MeshService, port: ServicePort): string[] {
   return [`${service.name}.${service.namespace}:${port.port}`, `${service.name}.${service.namespace}.svc.cluster.local:${port.port}`];
 }
 
-function apiListener(target: string): Listener {
+/** Whether any route of the configuration aborts through the fault filter (the listener must then carry it). */
+function needsFaultFilter(routes: RouteConfiguration): boolean {
+  return (routes.virtual_hosts ?? []).some((host) => (host.routes ?? []).some((route) => route.typed_per_filter_config?.[FAULT_FILTER] !== undefined));
+}
+
+function apiListener(target: string, withFaultFilter: boolean): Listener {
   const hcm: Packed<HttpConnectionManager> = {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     stat_prefix: target,
     rds: { config_source: { ads: {}, resource_api_version: 'V3' }, route_config_name: target },
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: ROUTER }],
+    http_filters: [
+      ...(withFaultFilter ? [{ name: FAULT_FILTER, typed_config: FAULT_PASSIVE }] : []),
+      { name: 'envoy.filters.http.router', typed_config: ROUTER },
+    ],
   };
   return { name: target, api_listener: { api_listener: hcm } };
 }
 
 function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade: (what: string) => void): Route[] {
   const weighted = rule.backends.filter((b) => b.weight > 0);
+  const noBackendTakesTraffic = weighted.length === 0 && rule.backends.length > 0;
   const action: RouteAction = {};
   const cold = GRPC_DEFECTS.find((d) => d.id === 'route.coldClusterSwitch' && profile.defects.has(d.id));
   if (cold && rule.backends.length > 1)
@@ -100,7 +133,10 @@ function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade:
         name: h.name,
         string_match: h.type === 'Exact' ? { exact: h.value } : { safe_regex: { regex: h.value } },
       }));
-    routes.push({ name: `${name}/match/${i}`, match: routeMatch, route: action });
+    if (!noBackendTakesTraffic) routes.push({ name: `${name}/match/${i}`, match: routeMatch, route: action });
+    else if (supports(profile, 'filter.faultInjection'))
+      routes.push({ name: `${name}/match/${i}`, match: routeMatch, route: action, typed_per_filter_config: { [FAULT_FILTER]: ABORT_EVERY_RPC } });
+    else routes.push({ name: `${name}/match/${i}`, match: routeMatch, direct_response: { status: 500 } });
   });
   return routes;
 }
@@ -178,8 +214,9 @@ export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, call
       if (port.protocol === 'TCP') continue;
       clusters.push(grpcCluster(service, port, profile, degrade));
       for (const target of grpcTargets(service, port)) {
-        listeners.push(apiListener(target));
-        routes.push(routeConfiguration(target, service, port, routesForCaller(byParent, service, callerNamespace), profile, degrade));
+        const routeConfig = routeConfiguration(target, service, port, routesForCaller(byParent, service, callerNamespace), profile, degrade);
+        listeners.push(apiListener(target, needsFaultFilter(routeConfig)));
+        routes.push(routeConfig);
       }
     }
   }
