@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
 import { envoyBootstrap, envoyProfile, grpcBootstrap, type ProxyInfo, proxyFromNode, translateEnvoy } from '@meshcp/translators';
 import { stringify } from 'yaml';
+import { agent } from './agent/command.js';
 import { AdminAccess } from './auth/admin-access.js';
 import { serveSecurity } from './auth/serve-security.js';
 import { ControlPlane } from './control-plane.js';
@@ -29,6 +30,10 @@ const USAGE = `usage:
                    [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
                    [--tcp-port-offset N] [--delta] [--grpc]
                    [--xds-ca FILE [--client-cert FILE --client-key FILE | --token-file FILE] [--xds-server-name NAME]]
+                   [--workload-cert-dir DIR]   (--grpc: mesh mTLS from the files meshcp agent writes there)
+  meshcp agent --node-id ID --out DIR --xds-ca FILE (--client-cert FILE --client-key FILE | --token-file FILE)
+               [--namespace NS] [--service-account SA] [--xds-address HOST:PORT] [--xds-server-name NAME] [--once]
+               (writes and rotates cert.pem, key.pem, ca.pem for proxyless gRPC mesh mTLS)
   meshcp identity issue --namespace NS --service-account SA --out DIR [--state-dir DIR] [--trust-domain TD] [--ttl-hours N]
                    (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
   meshcp translate --file PATH --envoy-version X.Y.Z [--node-id ID --namespace NS --region R --zone Z --outbound-port N]
@@ -197,6 +202,7 @@ function bootstrap(args: string[]): void {
       'client-key': { type: 'string' },
       'token-file': { type: 'string' },
       'xds-server-name': { type: 'string' },
+      'workload-cert-dir': { type: 'string' },
     },
   });
   if (!values['xds-ca'] && (values['client-cert'] || values['client-key'] || values['token-file']))
@@ -224,7 +230,8 @@ function bootstrap(args: string[]): void {
     ...(security ? { security } : {}),
   };
   if (values.grpc) {
-    process.stdout.write(`${JSON.stringify(grpcBootstrap(common), null, 2)}\n`);
+    const workloadCertificateDir = values['workload-cert-dir'];
+    process.stdout.write(`${JSON.stringify(grpcBootstrap({ ...common, ...(workloadCertificateDir ? { workloadCertificateDir } : {}) }), null, 2)}\n`);
     return;
   }
   const config = envoyBootstrap({
@@ -364,6 +371,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'identity':
         await identity(rest);
         return 0;
+      case 'agent':
+        return await agent(rest, meshcpVersion());
       case 'bootstrap':
         bootstrap(rest);
         return 0;
