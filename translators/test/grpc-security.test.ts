@@ -3,7 +3,7 @@
  * (TLS clusters naming the bootstrap's certificate provider, server listeners), and
  * that a client without it never gets a plaintext path to a STRICT service.
  */
-import type { DownstreamTlsContext, UpstreamTlsContext } from '@meshcp/xds-protos';
+import { type DownstreamTlsContext, loadEnvoyApi, type UpstreamTlsContext, validateResource } from '@meshcp/xds-protos';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import {
@@ -61,12 +61,20 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
     const tls = echo?.transport_socket?.typed_config as UpstreamTlsContext & { '@type': string };
     expect(tls['@type']).toContain('UpstreamTlsContext');
     expect(tls.common_tls_context?.tls_certificate_provider_instance?.instance_name).toBe(GRPC_CERTIFICATE_PROVIDER);
-    const validation = tls.common_tls_context?.combined_validation_context?.default_validation_context;
+    const validation = tls.common_tls_context?.validation_context;
     expect(validation?.ca_certificate_provider_instance?.instance_name).toBe(GRPC_CERTIFICATE_PROVIDER);
     expect(validation?.match_subject_alt_names).toEqual([{ suffix: '/ns/shop/sa/echo' }]);
     // DISABLE stays plaintext.
     expect(config.clusters.find((c) => c.name === 'plain.shop:50051')?.transport_socket).toBeUndefined();
     expect(config.degraded.filter((d) => /mtls|A29/.test(d))).toEqual([]);
+  });
+
+  it('every resource sent passes the same proto validation meshcp publishes through', () => {
+    const api = loadEnvoyApi();
+    const config = translateGrpcConfig(model(), GO, 'shop');
+    for (const listener of config.listeners) expect(validateResource(api, 'envoy.config.listener.v3.Listener', listener), listener.name).toEqual([]);
+    for (const cluster of config.clusters) expect(validateResource(api, 'envoy.config.cluster.v3.Cluster', cluster), cluster.name).toEqual([]);
+    for (const route of config.routes) expect(validateResource(api, 'envoy.config.route.v3.RouteConfiguration', route), route.name).toEqual([]);
   });
 
   it('a capable xDS-enabled server is served a Listener under the bootstrap template, mTLS required for STRICT', () => {

@@ -53,12 +53,12 @@ function modeOf(service: MeshService): 'STRICT' | 'PERMISSIVE' | 'DISABLE' {
 function commonTlsContext(peerIdentity?: string): NonNullable<UpstreamTlsContext['common_tls_context']> {
   return {
     tls_certificate_provider_instance: { instance_name: GRPC_CERTIFICATE_PROVIDER },
-    combined_validation_context: {
-      default_validation_context: {
-        ca_certificate_provider_instance: { instance_name: GRPC_CERTIFICATE_PROVIDER },
-        // gRPC matches these against every SAN of the peer; only the mesh CA issues URIs ending so.
-        ...(peerIdentity ? { match_subject_alt_names: [{ suffix: peerIdentity }] } : {}),
-      },
+    // validation_context, not combined_validation_context: the combined form requires an
+    // SDS secret config (PGV), which gRPC has no use for.
+    validation_context: {
+      ca_certificate_provider_instance: { instance_name: GRPC_CERTIFICATE_PROVIDER },
+      // gRPC matches these against every SAN of the peer; only the mesh CA issues URIs ending so.
+      ...(peerIdentity ? { match_subject_alt_names: [{ suffix: peerIdentity }] } : {}),
     },
   };
 }
