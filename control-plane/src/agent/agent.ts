@@ -73,6 +73,8 @@ export class WorkloadCertificateAgent {
   private backoffMs = 500;
   private written?: { certificate: string; bundle: string };
   private firstWrite?: () => void;
+  /** The newest of each secret received on the current stream. */
+  private readonly latest = new Map<string, SecretJson>();
 
   constructor(private readonly options: AgentOptions) {}
 
@@ -124,6 +126,7 @@ export class WorkloadCertificateAgent {
     this.client = new grpc.Client(o.xdsAddress, credentials, o.serverName ? { 'grpc.ssl_target_name_override': o.serverName } : {});
     const call = this.client.makeBidiStreamRequest(ADS_METHOD, raw, raw);
     this.call = call;
+    this.latest.clear();
     const metadata: Record<string, string> = {};
     if (o.namespace) metadata['meshcp.namespace'] = o.namespace;
     if (o.serviceAccount) metadata['meshcp.service_account'] = o.serviceAccount;
@@ -174,13 +177,14 @@ export class WorkloadCertificateAgent {
   }
 
   private write(resources: SecretJson[] | undefined): void {
-    const byName = new Map((resources ?? []).map((secret) => [secret.name, secret]));
-    const workload = byName.get(WORKLOAD_CERTIFICATE_SECRET)?.tls_certificate;
-    const bundle = byName.get(TRUST_BUNDLE_SECRET)?.validation_context?.trusted_ca?.inline_string;
+    // SDS is not a state-of-the-world type: a push may carry only the secret that
+    // changed (a renewed certificate without the unchanged bundle), so keep the latest of each.
+    for (const secret of resources ?? []) if (secret.name) this.latest.set(secret.name, secret);
+    const workload = this.latest.get(WORKLOAD_CERTIFICATE_SECRET)?.tls_certificate;
+    const bundle = this.latest.get(TRUST_BUNDLE_SECRET)?.validation_context?.trusted_ca?.inline_string;
     const certificate = workload?.certificate_chain?.inline_string;
     const key = workload?.private_key?.inline_string;
-    // Both secrets come in one response for one identity; a response without them
-    // (the identity's certificate not issued yet) is acknowledged and waited past.
+    // Until both are known (the identity's certificate not issued yet) responses are acknowledged and waited past.
     if (!certificate || !key || !bundle) return;
     if (!certificate.includes('BEGIN CERTIFICATE') || !key.includes('PRIVATE KEY') || !bundle.includes('BEGIN CERTIFICATE'))
       throw new Error('secret is not PEM');
