@@ -22,6 +22,7 @@ const profile = (name: string, version: string) => grpcProfile(proxyFromNode({ i
 const GO = profile('gRPC Go', '1.85.0');
 const OLD_GO = profile('gRPC Go', '1.40.0');
 const NODE = profile('gRPC Node Pure JS', '1.14.1');
+const GO_141 = profile('gRPC Go', '1.41.0');
 const RUBY = profile('gRPC C-core', 'C-core 58.0.0 Ruby 1.85.1');
 
 function model(): MeshModel {
@@ -48,6 +49,16 @@ spec:
   parentRefs: [{name: plain}]
   rules:
     - backendRefs: [{name: plain, port: 50051, weight: 50}, {name: echo, port: 50051, weight: 50}]
+---
+apiVersion: meshcp.io/v1alpha1
+kind: MeshAccessPolicy
+metadata: {name: echo-callers, namespace: shop}
+spec:
+  targetRef: {kind: MeshService, name: echo}
+  rules:
+    - from: [{serviceAccounts: [shop/web]}]
+    - from: [{namespaces: [ops]}]
+      to: {paths: [/grpc.health.v1.Health/], methods: [GET]}
 `;
   const { model, errors } = parseManifests(parseAllDocuments(yaml).map((d) => ({ source: 't.yaml', doc: d.toJS() as unknown })));
   expect(errors).toEqual([]);
@@ -107,6 +118,43 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
     const degraded = grpcDegraded(model(), client, 'shop');
     expect(degraded).toContain(`echo.shop:50051: mtls STRICT, cluster not sent so RPCs to it fail rather than go out in plaintext (${why})`);
     expect(degraded.some((d) => d.includes('backends echo.shop:50051 dropped from the split'))).toBe(true);
+  });
+
+  it('MeshAccessPolicy becomes an RBAC filter ahead of the router on the server listener (gRFC A41)', () => {
+    const config = translateGrpcConfig(model(), GO, 'shop');
+    const listener = config.listeners.find((l) => l.name === GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '10.0.0.1:50051'));
+    const hcm = listener?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string; typed_config: unknown }[] };
+    expect(hcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+    expect(hcm.http_filters[0]?.typed_config).toEqual({
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+      rules: {
+        action: 'ALLOW',
+        policies: {
+          'shop/echo-callers/rule/0': {
+            permissions: [{ any: true }],
+            principals: [{ authenticated: { principal_name: { safe_regex: { regex: '^spiffe://[^/]+/ns/shop/sa/web$' } } } }],
+          },
+        },
+      },
+    });
+    // A GET-only rule can never match a gRPC request (always POST): not sent, and said so.
+    expect(config.degraded).toContain(
+      'MeshAccessPolicy shop/echo-callers/rule/1: methods GET never match a gRPC request (always POST); the rule admits no RPC on gRPC servers',
+    );
+    // The unguarded service has no RBAC filter.
+    const plain = config.listeners.find((l) => l.name === GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '10.0.0.2:50051'));
+    const plainHcm = plain?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string }[] };
+    expect(plainHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
+  });
+
+  it('a server with mTLS but without A41 (grpc-go 1.41) is not sent a policy-guarded Listener: it would admit everyone', () => {
+    const config = translateGrpcConfig(model(), GO_141, 'shop');
+    const names = config.listeners.map((l) => l.name);
+    expect(names).not.toContain(GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '10.0.0.1:50051'));
+    expect(names).toContain(GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '10.0.0.2:50051'));
+    expect(config.degraded).toContain(
+      'grpc/server?xds.resource.listening_address=10.0.0.1:50051: not served (MeshAccessPolicy shop/echo-callers guards it; needs grpc-go 1.42.0+ (gRFC A41))',
+    );
   });
 
   it('the bootstrap defines the file_watcher provider over the agent files and the server listener template', () => {

@@ -25,7 +25,8 @@ export type GrpcFeature =
   | 'route.retryPolicy'
   | 'cluster.outlierDetection'
   | 'security.clientMtls'
-  | 'security.serverMtls';
+  | 'security.serverMtls'
+  | 'server.rbac';
 
 /** The four xDS implementations gRPC ships (gRPC .NET, Swift, Rust… have none). */
 export type GrpcImplementation = 'grpc-core' | 'grpc-java' | 'grpc-go' | 'grpc-node';
@@ -158,6 +159,19 @@ export const GRPC_CAPABILITIES: readonly GrpcCapability[] = [
     onOlder: 'ignored',
     source: `${XDS_FEATURES_DOC}, row "Security" (A29 covers clients and servers; servers per A36); Node: none`,
     proof: 'e2e/test/grpc-mtls.test.ts (grpc-go xDS-enabled server refuses plaintext and sees the caller SPIFFE ID)',
+  },
+  {
+    feature: 'server.rbac',
+    grfc: 'A41',
+    title: 'MeshAccessPolicy on xDS-enabled servers (RBAC HTTP filter)',
+    since: { 'grpc-core': '1.51.0', 'grpc-java': '1.42.0', 'grpc-go': '1.42.0' },
+    notImplementedBy: ['grpc-node'],
+    coreExcept: ['ruby', 'php'],
+    // A server without it would ignore the filter and admit every caller: a policy-guarded
+    // service's Listener is not sent to it (translators/src/grpc/rbac.ts).
+    onOlder: 'ignored',
+    source: `${XDS_FEATURES_DOC}, row "Authorization (RBAC)" (A41; C-core: C++ and Python only; Node: none)`,
+    proof: 'e2e/test/grpc-mtls.test.ts (a policy allowing only shop/web: grpc-go server admits web, refuses shop/other with PERMISSION_DENIED)',
   },
 ];
 

@@ -22,6 +22,7 @@ import type {
   Cluster,
   DownstreamTlsContext,
   HttpConnectionManager,
+  HttpFilter,
   Listener,
   Packed,
   RouteConfiguration,
@@ -34,6 +35,7 @@ import { clusterName } from '../envoy/names.js';
 import { DEFAULTS } from '../model/defaults.js';
 import type { MeshModel, MeshService } from '../model/types.js';
 import { type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
+import { grpcRbacFilter, policiesGuarding } from './rbac.js';
 
 /** The bootstrap's certificate provider instance (`certificate_providers`) the resources name. */
 export const GRPC_CERTIFICATE_PROVIDER = 'meshcp-workload';
@@ -140,7 +142,7 @@ function listeningAddress(address: string, port: number): string {
   return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
-function serverListener(name: string, address: string, port: number, secured: boolean): Listener {
+function serverListener(name: string, address: string, port: number, secured: boolean, rbac: HttpFilter | undefined): Listener {
   const hcm: Packed<HttpConnectionManager> = {
     '@type': HCM_TYPE,
     stat_prefix: name,
@@ -149,7 +151,8 @@ function serverListener(name: string, address: string, port: number, secured: bo
       // gRFC A36: a server route takes the RPC in (non_forwarding_action); anything else fails it.
       virtual_hosts: [{ name, domains: ['*'], routes: [{ name: 'serve', match: { prefix: '' }, non_forwarding_action: {} }] }],
     },
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: ROUTER }],
+    // gRFC A41: MeshAccessPolicy as an RBAC filter ahead of the router.
+    http_filters: [...(rbac ? [rbac] : []), { name: 'envoy.filters.http.router', typed_config: ROUTER }],
   };
   return {
     name,
@@ -171,7 +174,7 @@ function serverListener(name: string, address: string, port: number, secured: bo
  * security: an older server would ignore the TLS context and serve in plaintext.
  */
 export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degrade: (what: string) => void): Listener[] {
-  const byAddress = new Map<string, { address: string; port: number; secured: boolean; owners: string[] }>();
+  const byAddress = new Map<string, { address: string; port: number; secured: boolean; owners: string[]; services: string[] }>();
   const permissive = new Set<string>();
   for (const key of [...model.services.keys()].sort()) {
     const service = model.services.get(key) as MeshService;
@@ -181,7 +184,8 @@ export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degr
       for (const endpoint of service.endpoints) {
         const target = endpoint.ports[port.name] ?? port.port;
         const name = GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', listeningAddress(endpoint.address, target));
-        const entry = byAddress.get(name) ?? { address: endpoint.address, port: target, secured: false, owners: [] };
+        const entry = byAddress.get(name) ?? { address: endpoint.address, port: target, secured: false, owners: [], services: [] };
+        if (!entry.services.includes(key)) entry.services.push(key);
         entry.secured ||= secured;
         const owner = clusterName(service.namespace, service.name, port.port);
         entry.owners.push(owner);
@@ -200,5 +204,19 @@ export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degr
   }
   for (const owner of permissive)
     degrade(`${owner}: mtls PERMISSIVE, an xDS-enabled gRPC server of it requires mTLS (a gRPC server cannot take TLS and plaintext on one port)`);
-  return [...byAddress].map(([name, e]) => serverListener(name, e.address, e.port, e.secured));
+  const listeners: Listener[] = [];
+  for (const [name, e] of byAddress) {
+    const policies = policiesGuarding(model, e.services);
+    if (policies.length > 0 && !has(profile, 'server.rbac')) {
+      // Without A41 the server would ignore the policy and admit every caller.
+      degrade(
+        `${name}: not served (MeshAccessPolicy ${policies.map((p) => `${p.namespace}/${p.name}`).join(', ')} guards it; ${grpcMissingReason(profile, 'server.rbac')})`,
+      );
+      continue;
+    }
+    if (policies.length > 0 && !e.secured)
+      degrade(`${name}: MeshAccessPolicy on a service with mtls DISABLE: callers have no identity, so every RPC is refused; set spec.mtls.mode`);
+    listeners.push(serverListener(name, e.address, e.port, e.secured, grpcRbacFilter(policies, degrade)));
+  }
+  return listeners;
 }
