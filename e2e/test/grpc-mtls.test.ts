@@ -91,6 +91,16 @@ spec:
 `;
 }
 
+/** gRFC A41: only shop/web may call echo. */
+const ONLY_WEB = `apiVersion: meshcp.io/v1alpha1
+kind: MeshAccessPolicy
+metadata: {name: echo-callers, namespace: shop}
+spec:
+  targetRef: {kind: MeshService, name: echo}
+  rules:
+    - from: [{serviceAccounts: [shop/web]}]
+`;
+
 interface Proxy {
   nodeId: string;
   clientKind: string;
@@ -153,10 +163,11 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
     program = await buildGoProgram();
     serverPort = await freePort();
     const file = join(dir, 'mesh.yaml');
-    writeFileSync(file, strictService(serverPort));
+    writeFileSync(file, `${strictService(serverPort)}---\n${ONLY_WEB}`);
     meshcp = await startSecureMeshcp(file, cleanup, ['--svid-ttl-seconds', String(SVID_TTL_SECONDS)]);
     certificates.echo = await agentFor('echo');
     certificates.web = await agentFor('web');
+    certificates.other = await agentFor('other');
     const server = startProcess(program, ['server', '--port', String(serverPort), '--name', 'go-server'], cleanup, {
       ...process.env,
       GRPC_XDS_BOOTSTRAP: bootstraps.echo,
@@ -214,6 +225,16 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
       Array(3).fill('go-server saw spiffe://cluster.local/ns/shop/sa/web | server spiffe://cluster.local/ns/shop/sa/echo'),
     );
     expect(certificateOf(certificates.echo as string).validTo).not.toBe(first.echo.validTo);
+  }, 120_000);
+
+  it('MeshAccessPolicy on the xDS server (gRFC A41): shop/web is admitted, shop/other is refused PERMISSION_DENIED over the same mTLS', async () => {
+    const web = new GrpcClientProcess(program, 'xds:///echo.shop:50051', bootstraps.web as string, join(dir, 'rbac-web.log'), cleanup);
+    const other = new GrpcClientProcess(program, 'xds:///echo.shop:50051', bootstraps.other as string, join(dir, 'rbac-other.log'), cleanup);
+    const [admitted, refused] = await Promise.all([web.call(3, 5000), other.call(3, 5000)]);
+    expect(admitted.map((r) => r.backend ?? `${r.code}: ${r.message}`)).toEqual(
+      Array(3).fill('go-server saw spiffe://cluster.local/ns/shop/sa/web | server spiffe://cluster.local/ns/shop/sa/echo'),
+    );
+    expect(refused.map((r) => r.code)).toEqual(Array(3).fill(grpc.status.PERMISSION_DENIED));
   }, 120_000);
 
   it(
