@@ -351,12 +351,32 @@ async function status(args: string[]): Promise<void> {
   const address = values['admin-address'] ?? '127.0.0.1:9902';
   const response = await fetch(`http://${address}/debug/proxies`);
   const { proxies } = (await response.json()) as {
-    proxies: { nodeId: string; version: string; profile: string; mode: string; types: Record<string, { short: string; status: string }> }[];
+    proxies: {
+      nodeId: string;
+      version: string;
+      profile: string;
+      mode: string;
+      types: Record<string, { short: string; status: string }>;
+      degraded?: string[];
+    }[];
   };
-  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS']];
+  // DEGRADED: what the proxy was not given (e.g. a STRICT service a gRPC client cannot call
+  // over mTLS): SYNCED per type alone would read as "all is well".
+  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS', 'DEGRADED']];
   for (const p of proxies) {
     const byShort = Object.fromEntries(Object.values(p.types).map((t) => [t.short, t.status]));
-    rows.push([p.nodeId, p.version, p.profile, p.mode, byShort.CDS ?? '-', byShort.EDS ?? '-', byShort.LDS ?? '-', byShort.RDS ?? '-']);
+    const degraded = p.degraded?.length ?? 0;
+    rows.push([
+      p.nodeId,
+      p.version,
+      p.profile,
+      p.mode,
+      byShort.CDS ?? '-',
+      byShort.EDS ?? '-',
+      byShort.LDS ?? '-',
+      byShort.RDS ?? '-',
+      degraded > 0 ? `${degraded} (/debug/proxies)` : '-',
+    ]);
   }
   printTable(rows);
 }

@@ -318,6 +318,14 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
       expect(record.degraded).toContain(
         'echo.shop:50051: mtls STRICT, cluster not sent so RPCs to it fail rather than go out in plaintext (grpc-node does not implement gRFC A29)',
       );
+      // `meshcp status` shows it degraded, not only its types SYNCED.
+      const { stdout } = await promisify(execFile)(process.execPath, [MESHCP_BIN, 'status', '--admin-address', `127.0.0.1:${plain.plane.adminPort}`]);
+      const [header, ...rows] = stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/\s{2,}/));
+      const row = rows.find((r) => r[0] === 'node-client');
+      expect(row?.[header?.indexOf('DEGRADED') ?? -1]).toBe(`${record.degraded.length} (/debug/proxies)`);
     },
     10 * 60_000,
   );
