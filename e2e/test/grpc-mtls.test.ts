@@ -17,10 +17,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { GrpcClientProcess, installClient } from '@meshcp/compat-matrix';
+import { GrpcClientProcess, installClient, startServer } from '@meshcp/compat-matrix';
 import { grpcBootstrap } from '@meshcp/translators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, freePort, MESHCP_BIN, type SecureMeshcp, startProcess, startSecureMeshcp, tempDir, waitFor } from '../src/harness.js';
+import { Cleanup, freePort, MESHCP_BIN, type SecureMeshcp, startProcess, startSecureMeshcp, startServiceSidecar, tempDir, waitFor } from '../src/harness.js';
 import { startPlane } from '../src/plane.js';
 
 const GRPC_GO = '1.85.0';
@@ -91,6 +91,19 @@ spec:
 `;
 }
 
+/** A STRICT service behind an Envoy sidecar (inbound mTLS by `envoy/features/mtls.ts`), same identity as echo. */
+function sidecarService(inboundPort: number): string {
+  return `apiVersion: meshcp.io/v1alpha1
+kind: MeshService
+metadata: {name: echo-sidecar, namespace: shop}
+spec:
+  serviceAccount: echo
+  mtls: {mode: STRICT}
+  ports: [{name: grpc, port: 50051, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1, port: ${inboundPort}, locality: {region: eu, zone: eu-1a}}]
+`;
+}
+
 /** gRFC A41: only shop/web may call echo. */
 const ONLY_WEB = `apiVersion: meshcp.io/v1alpha1
 kind: MeshAccessPolicy
@@ -120,6 +133,7 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
   let dir: string;
   let program: string;
   let serverPort: number;
+  let sidecarInboundPort: number;
   const certificates: Record<string, string> = {};
   const bootstraps: Record<string, string> = {};
 
@@ -163,7 +177,8 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
     program = await buildGoProgram();
     serverPort = await freePort();
     const file = join(dir, 'mesh.yaml');
-    writeFileSync(file, `${strictService(serverPort)}---\n${ONLY_WEB}`);
+    sidecarInboundPort = await freePort();
+    writeFileSync(file, `${strictService(serverPort)}---\n${ONLY_WEB}---\n${sidecarService(sidecarInboundPort)}`);
     meshcp = await startSecureMeshcp(file, cleanup, ['--svid-ttl-seconds', String(SVID_TTL_SECONDS)]);
     certificates.echo = await agentFor('echo');
     certificates.web = await agentFor('web');
@@ -236,6 +251,38 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
     );
     expect(refused.map((r) => r.code)).toEqual(Array(3).fill(grpc.status.PERMISSION_DENIED));
   }, 120_000);
+
+  it(
+    'a grpc-go client and an Envoy sidecar of a STRICT service complete the mesh mTLS handshake (A29 client ↔ SDS sidecar)',
+    async () => {
+      // The app behind the sidecar is a plain grpc-go server (the matrix program); the sidecar terminates mTLS.
+      const app = await startServer(await installClient({ implementation: 'grpc-go', version: GRPC_GO }), 'app-behind-sidecar', cleanup);
+      const sidecar = await startServiceSidecar(
+        meshcp,
+        { service: 'echo-sidecar', serviceAccount: 'echo', inboundPort: sidecarInboundPort, appPort: app.port },
+        cleanup,
+      );
+      const client = new GrpcClientProcess(program, 'xds:///echo-sidecar.shop:50051', bootstraps.web as string, join(dir, 'sidecar-client.log'), cleanup);
+      const results = await client.call(5, 5000);
+      const stats = new Map(
+        (await sidecar.admin('/stats'))
+          .split('\n')
+          .map((line) => line.split(': '))
+          .map(([name, value]) => [name, Number(value)]),
+      );
+      const inbound = `listener.127.0.0.1_${sidecarInboundPort}`;
+      // The client showed its agent-written certificate and accepted the sidecar's (SAN …/sa/echo): a handshake, no failures.
+      expect(stats.get(`${inbound}.ssl.handshake`)).toBeGreaterThanOrEqual(1);
+      expect(stats.get(`${inbound}.ssl.no_certificate`) ?? 0).toBe(0);
+      expect(stats.get(`${inbound}.ssl.connection_error`) ?? 0).toBe(0);
+      expect(stats.get(`http.inbound_${sidecarInboundPort}.downstream_rq_http2_total`)).toBe(5);
+      // Past the sidecar, its inbound cluster speaks HTTP/1.1 to the app (envoy/features/inbound.ts sets
+      // no HTTP/2 options for a GRPC port), which a gRPC server refuses: the RPCs end at Envoy.
+      expect(results.map((r) => r.message)).toEqual(Array(5).fill('upstream connect error or disconnect/reset before headers. reset reason: protocol error'));
+      expect(stats.get('cluster.inbound_50051.upstream_cx_protocol_error')).toBeGreaterThanOrEqual(1);
+    },
+    5 * 60_000,
+  );
 
   it(
     'a grpc-java client calls the grpc-go xDS server over mTLS with the files meshcp agent wrote',
