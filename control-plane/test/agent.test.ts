@@ -31,11 +31,13 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, time
 interface Stream {
   requests: DiscoveryRequestJson[];
   call: grpc.ServerDuplexStream<Buffer, Buffer>;
+  authorization?: string;
 }
 
 describe('meshcp agent', () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshcp-agent-'));
   const out = join(dir, 'certs');
+  const caFile = join(dir, 'xds-ca.pem');
   let ca: CertificateAuthority;
   let provider: MeshCertificateProvider;
   let server: grpc.Server;
@@ -61,6 +63,7 @@ describe('meshcp agent', () => {
     ca = await CertificateAuthority.open({ trustDomain: 'cluster.local', store: new FileCaStore(join(dir, 'ca.json')) });
     provider = new MeshCertificateProvider(ca, { dns: ['localhost'], ips: ['127.0.0.1'], spiffeId: 'spiffe://cluster.local/ns/meshcp-system/sa/meshcp' });
     await provider.start();
+    writeFileSync(caFile, ca.trustBundle().join('\n'));
     server = new grpc.Server();
     server.addService(
       {
@@ -76,7 +79,8 @@ describe('meshcp agent', () => {
       } as grpc.ServiceDefinition,
       {
         stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-          const stream: Stream = { requests: [], call };
+          const authorization = call.metadata.get('authorization')[0];
+          const stream: Stream = { requests: [], call, ...(authorization ? { authorization: String(authorization) } : {}) };
           streams.push(stream);
           call.on('data', (bytes: Buffer) =>
             stream.requests.push(decodeToJson(api, 'envoy.service.discovery.v3.DiscoveryRequest', bytes) as DiscoveryRequestJson),
@@ -97,8 +101,6 @@ describe('meshcp agent', () => {
   });
 
   it('writes the files, takes a certificate-only renewal, NACKs non-PEM keeping the files, and reconnects', async () => {
-    const caFile = join(dir, 'xds-ca.pem');
-    writeFileSync(caFile, ca.trustBundle().join('\n'));
     agent = new WorkloadCertificateAgent({
       xdsAddress: `127.0.0.1:${port}`,
       caFile,
@@ -148,5 +150,30 @@ describe('meshcp agent', () => {
     (streams[0] as Stream).call.end();
     const again = await waitFor('the agent reconnects', () => streams[1]?.requests[0], 10_000);
     expect(again.resource_names).toEqual([WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET]);
+  }, 30_000);
+
+  it('with --token-file, sends the token as a bearer credential, re-read for every new stream (projected tokens rotate)', async () => {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'token-one\n');
+    const before = streams.length;
+    const tokenAgent = new WorkloadCertificateAgent({
+      xdsAddress: `127.0.0.1:${port}`,
+      caFile,
+      tokenFile,
+      serverName: 'localhost',
+      nodeId: 'token-agent',
+      outDir: join(dir, 'token-certs'),
+    });
+    tokenAgent.start().catch(() => undefined);
+    try {
+      const first = await waitFor('a stream with a token', () => streams[before]);
+      expect(first.authorization).toBe('Bearer token-one');
+      writeFileSync(tokenFile, 'token-two\n');
+      first.call.end();
+      const second = await waitFor('the reconnected stream', () => streams[before + 1], 10_000);
+      expect(second.authorization).toBe('Bearer token-two');
+    } finally {
+      tokenAgent.stop();
+    }
   }, 30_000);
 });
