@@ -31,6 +31,7 @@ import type {
   UpstreamTlsContext,
 } from '@meshcp/xds-protos';
 import { identityPath } from '../envoy/features/mtls.js';
+import { isHttp2 } from '../envoy/cluster.js';
 import { clusterName } from '../envoy/names.js';
 import { DEFAULTS } from '../model/defaults.js';
 import type { MeshModel, MeshService } from '../model/types.js';
@@ -169,7 +170,7 @@ function serverListener(name: string, address: string, port: number, secured: bo
 
 /**
  * Listeners for xDS-enabled gRPC servers: one per endpoint address and port of every
- * gRPC/HTTP service port, named by GRPC_SERVER_LISTENER_TEMPLATE. Two services on one
+ * GRPC/HTTP2 service port, named by GRPC_SERVER_LISTENER_TEMPLATE. Two services on one
  * address take the strictest mode. Sent only to clients that implement server-side
  * security: an older server would ignore the TLS context and serve in plaintext.
  */
@@ -180,7 +181,8 @@ export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degr
     const service = model.services.get(key) as MeshService;
     const secured = modeOf(service) !== 'DISABLE';
     for (const port of service.ports) {
-      if (port.protocol === 'TCP') continue;
+      // A gRPC server speaks HTTP/2 only: HTTP/1 and TCP ports have no xDS-enabled server.
+      if (!isHttp2(port)) continue;
       for (const endpoint of service.endpoints) {
         const target = endpoint.ports[port.name] ?? port.port;
         const name = GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', listeningAddress(endpoint.address, target));
