@@ -79,6 +79,17 @@ async function buildJavaProgram(): Promise<string> {
   return launcher;
 }
 
+const PYTHON = { implementation: 'grpcio', version: '1.85.1' } as const;
+const PYTHON_PROGRAM = join(dirname(fileURLToPath(import.meta.url)), '..', 'grpc-mtls', 'python', 'mtls_echo.py');
+
+/** The grpcio client runs in the matrix's grpcio virtualenv (PyPI, cached); returns a launcher written into `dir`. */
+async function pythonLauncher(dir: string): Promise<string> {
+  const venv = join(dirname(await installClient(PYTHON)), 'venv');
+  const launcher = join(dir, 'python-client');
+  writeFileSync(launcher, `#!/bin/sh\nexec "${venv}/bin/python" -u "${PYTHON_PROGRAM}" "$@"\n`, { mode: 0o755 });
+  return launcher;
+}
+
 function strictService(port: number): string {
   return `apiVersion: meshcp.io/v1alpha1
 kind: MeshService
@@ -282,6 +293,23 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
       expect(stats.get('cluster.inbound_50051.upstream_cx_protocol_error')).toBeGreaterThanOrEqual(1);
     },
     5 * 60_000,
+  );
+
+  it(
+    'a grpcio (C-core) client calls the grpc-go xDS server over mTLS, its xDS channel authenticated with a client certificate',
+    async () => {
+      // C-core takes certificate files for the xDS server (gRFC A65): it talks to the secure meshcp like the Go client.
+      const client = new GrpcClientProcess(
+        await pythonLauncher(dir),
+        'xds:///echo.shop:50051',
+        bootstraps.web as string,
+        join(dir, 'python-client.log'),
+        cleanup,
+      );
+      const results = await client.call(5, 10_000);
+      expect(results.map((r) => r.backend ?? `${r.code}: ${r.message}`)).toEqual(Array(5).fill('go-server saw spiffe://cluster.local/ns/shop/sa/web'));
+    },
+    10 * 60_000,
   );
 
   it(
