@@ -30,8 +30,8 @@ import type {
   TransportSocket,
   UpstreamTlsContext,
 } from '@meshcp/xds-protos';
-import { identityPath } from '../envoy/features/mtls.js';
 import { isHttp2 } from '../envoy/cluster.js';
+import { identityPath } from '../envoy/features/mtls.js';
 import { clusterName } from '../envoy/names.js';
 import { DEFAULTS } from '../model/defaults.js';
 import type { MeshModel, MeshService } from '../model/types.js';
