@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { logger } from '../log.js';
 import { WorkloadCertificateAgent } from './agent.js';
 
+const ONCE_TIMEOUT_MS = 30_000;
+
 /** Returns the exit code, or -1 while it keeps running. */
 export async function agent(args: string[], version: string): Promise<number> {
   const { values } = parseArgs({
@@ -34,6 +36,7 @@ export async function agent(args: string[], version: string): Promise<number> {
   if (Boolean(values['client-cert']) !== Boolean(values['client-key'])) return usage('give --client-cert and --client-key together');
   if (!values['client-cert'] && !values['token-file']) return usage('authenticate with --client-cert/--client-key or --token-file');
   const log = logger('agent');
+  let lastError = '';
   const certificates = new WorkloadCertificateAgent({
     xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
     caFile,
@@ -46,13 +49,26 @@ export async function agent(args: string[], version: string): Promise<number> {
     outDir,
     version,
     onWrite: (w) => log.info('workload certificate written', { dir: outDir, certificateSha256: w.certificateSha256, trustBundleSha256: w.trustBundleSha256 }),
-    onError: (message) => log.warn(message),
+    onError: (message) => {
+      lastError = message;
+      log.warn(message);
+    },
   });
-  await certificates.start();
+  const started = certificates.start();
   if (values.once) {
+    // Once: a meshcp that never answers is an error after ONCE_TIMEOUT_MS, not a hang.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ONCE_TIMEOUT_MS);
+    });
+    const written = await Promise.race([started.then(() => true), timedOut]);
+    clearTimeout(timer);
     certificates.stop();
-    return 0;
+    if (written) return 0;
+    process.stderr.write(`meshcp agent: no certificate within ${ONCE_TIMEOUT_MS / 1000} s${lastError ? ` (last: ${lastError})` : ''}\n`);
+    return 1;
   }
+  await started;
   const stop = () => {
     certificates.stop();
     process.exit(0);
