@@ -118,7 +118,7 @@ export function withoutClusters(config: RouteConfiguration, leftOut: ReadonlySet
       if (!action) return [route];
       if (action.cluster !== undefined) {
         if (!leftOut.has(action.cluster)) return [route];
-        if (route.name !== 'default') degrade(`${config.name} route ${route.name}: not served (its backend ${action.cluster} needs mTLS)`);
+        if (route.name !== 'default') degrade(`${config.name} route ${route.name}: not served (its backend ${action.cluster} needs mTLS); RPCs it matched go to the next matching route`);
         return [];
       }
       const weighted = action.weighted_clusters?.clusters ?? [];
@@ -128,7 +128,7 @@ export function withoutClusters(config: RouteConfiguration, leftOut: ReadonlySet
         `${config.name} route ${route.name}: backends ${weighted
           .filter((c) => leftOut.has(c.name ?? ''))
           .map((c) => c.name)
-          .join(', ')} dropped from the split (they need mTLS)`,
+          .join(', ')} dropped from the split (they need mTLS); their share goes to the other backends`,
       );
       if (kept.length === 0) return [];
       return [{ ...route, route: { ...action, weighted_clusters: { ...action.weighted_clusters, clusters: kept } } }];
