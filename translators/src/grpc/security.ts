@@ -118,7 +118,8 @@ export function withoutClusters(config: RouteConfiguration, leftOut: ReadonlySet
       if (!action) return [route];
       if (action.cluster !== undefined) {
         if (!leftOut.has(action.cluster)) return [route];
-        if (route.name !== 'default') degrade(`${config.name} route ${route.name}: not served (its backend ${action.cluster} needs mTLS); RPCs it matched go to the next matching route`);
+        if (route.name !== 'default')
+          degrade(`${config.name} route ${route.name}: not served (its backend ${action.cluster} needs mTLS); RPCs it matched go to the next matching route`);
         return [];
       }
       const weighted = action.weighted_clusters?.clusters ?? [];
