@@ -17,6 +17,7 @@ import {
   translateEnvoy,
 } from '@meshcp/translators';
 import { stringify } from 'yaml';
+import { agent } from './agent/command.js';
 import { AdminAccess } from './auth/admin-access.js';
 import { serveSecurity } from './auth/serve-security.js';
 import { ControlPlane } from './control-plane.js';
@@ -41,6 +42,10 @@ const USAGE = `usage:
                    [--admin-port N] [--outbound-port N] [--inbound-port N --app-port N]
                    [--tcp-port-offset N] [--delta] [--grpc]
                    [--xds-ca FILE [--client-cert FILE --client-key FILE | --token-file FILE] [--xds-server-name NAME]]
+                   [--workload-cert-dir DIR]   (--grpc: mesh mTLS from the files meshcp agent writes there)
+  meshcp agent --node-id ID --out DIR --xds-ca FILE (--client-cert FILE --client-key FILE | --token-file FILE)
+               [--namespace NS] [--service-account SA] [--xds-address HOST:PORT] [--xds-server-name NAME] [--once]
+               (writes and rotates cert.pem, key.pem, ca.pem for proxyless gRPC mesh mTLS)
   meshcp identity issue --namespace NS --service-account SA --out DIR [--state-dir DIR] [--trust-domain TD] [--ttl-hours N]
                    (writes cert.pem, key.pem and ca.pem from the local mesh CA, for proxies outside Kubernetes)
   meshcp identity rotate-root [--state-dir DIR | --kubeconfig PATH [--namespace NS]] [--trust-domain TD] [--overlap-seconds N]
@@ -225,6 +230,7 @@ function bootstrap(args: string[]): void {
       'client-key': { type: 'string' },
       'token-file': { type: 'string' },
       'xds-server-name': { type: 'string' },
+      'workload-cert-dir': { type: 'string' },
     },
   });
   if (!values['xds-ca'] && (values['client-cert'] || values['client-key'] || values['token-file']))
@@ -252,7 +258,8 @@ function bootstrap(args: string[]): void {
     ...(security ? { security } : {}),
   };
   if (values.grpc) {
-    process.stdout.write(`${JSON.stringify(grpcBootstrap(common), null, 2)}\n`);
+    const workloadCertificateDir = values['workload-cert-dir'];
+    process.stdout.write(`${JSON.stringify(grpcBootstrap({ ...common, ...(workloadCertificateDir ? { workloadCertificateDir } : {}) }), null, 2)}\n`);
     return;
   }
   const config = envoyBootstrap({
@@ -417,11 +424,15 @@ async function status(args: string[]): Promise<void> {
       identity: string;
       certificate?: { notAfter: string; trustBundle?: string } | null;
       types: Record<string, { short: string; status: string }>;
+      degraded?: string[];
     }[];
   };
-  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS', 'SDS', 'IDENTITY', 'CERT EXPIRES', 'TRUST BUNDLE']];
+  // DEGRADED: what the proxy was not given (e.g. a STRICT service a gRPC client cannot call
+  // over mTLS): SYNCED per type alone would read as "all is well".
+  const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS', 'SDS', 'DEGRADED', 'IDENTITY', 'CERT EXPIRES', 'TRUST BUNDLE']];
   for (const p of proxies) {
     const byShort = Object.fromEntries(Object.values(p.types).map((t) => [t.short, t.status]));
+    const degraded = p.degraded?.length ?? 0;
     rows.push([
       p.nodeId,
       p.version,
@@ -432,6 +443,7 @@ async function status(args: string[]): Promise<void> {
       byShort.LDS ?? '-',
       byShort.RDS ?? '-',
       byShort.SDS ?? '-',
+      degraded > 0 ? `${degraded} (/debug/proxies)` : '-',
       p.identity,
       p.certificate?.notAfter ?? '-',
       p.certificate?.trustBundle ?? '-',
@@ -480,6 +492,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'identity':
         await identity(rest);
         return 0;
+      case 'agent':
+        return await agent(rest, meshcpVersion());
       case 'bootstrap':
         bootstrap(rest);
         return 0;

@@ -73,9 +73,9 @@ describe('admin API', () => {
     // Asynchronously: the admin server it asks lives in this process.
     const run = await promisify(execFile)(process.execPath, [BIN, 'status', '--admin-address', `127.0.0.1:${plane.adminPort}`], { encoding: 'utf8' });
     const lines = run.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^NODE\s+VERSION\s+PROFILE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS\s+SDS\s+IDENTITY\s+CERT EXPIRES\s+TRUST BUNDLE$/);
+    expect(lines[0]).toMatch(/^NODE\s+VERSION\s+PROFILE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS\s+SDS\s+DEGRADED\s+IDENTITY\s+CERT EXPIRES\s+TRUST BUNDLE$/);
     // An --insecure plane: no certificate to show.
-    expect(lines[1]).toMatch(/^node-1\s+1\.40\.0\s+envoy-1\.39\+\s+sotw\s+SYNCED\s+-\s+-\s+-\s+-\s+unauthenticated\s+-\s+-$/);
+    expect(lines[1]).toMatch(/^node-1\s+1\.40\.0\s+envoy-1\.39\+\s+sotw\s+SYNCED\s+-\s+-\s+-\s+-\s+-\s+unauthenticated\s+-\s+-$/);
   });
 
   it('shows a resource the snapshot builder refused, and why, at /debug/errors and in the metric', async () => {

@@ -11,6 +11,7 @@ export { identityPath, TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET } from '
 export * from './envoy/names.js';
 export * from './envoy/translate.js';
 export * from './grpc/capabilities.js';
+export * from './grpc/security.js';
 export * from './grpc/support-table.js';
 export * from './grpc/translate.js';
 export * from './log.js';

@@ -52,9 +52,14 @@ export function grpcProxy() {
   return proxyFromNode({ id: 'golden-grpc', user_agent_name: 'gRPC Node Pure JS', user_agent_version: '1.14.1', locality: { region: 'eu', zone: 'eu-1a' } });
 }
 
-export function renderGrpcFixture(name: string): EnvoyResources & { degraded: string[] } {
+/** A grpc-go 1.85.0 client (has mesh mTLS, gRFC A29), for the goldens of what a capable client is sent. */
+export function grpcGoProxy() {
+  return proxyFromNode({ id: 'golden-grpc-go', user_agent_name: 'gRPC Go', user_agent_version: '1.85.0', locality: { region: 'eu', zone: 'eu-1a' } });
+}
+
+export function renderGrpcFixture(name: string, proxy = grpcProxy()): EnvoyResources & { degraded: string[] } {
   const model = loadFixture(name);
-  const translation = translationFor(grpcProxy());
+  const translation = translationFor(proxy);
   const endpoints = edsClusterNames(model).flatMap((cluster) => translation.endpoints(model, cluster) ?? []);
   return { ...translation.config(model), endpoints };
 }

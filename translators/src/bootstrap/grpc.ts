@@ -1,5 +1,18 @@
+import { GRPC_CERTIFICATE_PROVIDER, GRPC_SERVER_LISTENER_TEMPLATE, WORKLOAD_FILES } from '../grpc/security.js';
 import { METADATA } from '../proxy.js';
 import { type BootstrapOptions, localityOf } from './options.js';
+
+/** How often gRPC's file_watcher provider re-reads the workload files (`meshcp agent` rewrites them at half life). */
+const CERTIFICATE_REFRESH = '10s';
+
+/**
+ * Mesh mTLS (gRFC A29): where the workload's certificate, key and trust bundle are, as
+ * files in `workloadCertificateDir` (written by `meshcp agent`); the certificate
+ * provider instance the clusters and server listeners name reads them.
+ */
+export interface GrpcWorkloadCertificates {
+  workloadCertificateDir?: string;
+}
 
 /**
  * `meshcp bootstrap --grpc`: the gRPC xDS bootstrap JSON (GRPC_XDS_BOOTSTRAP /
@@ -8,8 +21,10 @@ import { type BootstrapOptions, localityOf } from './options.js';
  * implementations without them refuse the bootstrap rather than fall back to plaintext.
  */
 export function grpcBootstrap(
-  options: Pick<BootstrapOptions, 'nodeId' | 'service' | 'namespace' | 'region' | 'zone' | 'subZone' | 'xdsAddress' | 'serviceAccount' | 'security'>,
+  options: Pick<BootstrapOptions, 'nodeId' | 'service' | 'namespace' | 'region' | 'zone' | 'subZone' | 'xdsAddress' | 'serviceAccount' | 'security'> &
+    GrpcWorkloadCertificates,
 ): Record<string, unknown> {
+  const dir = options.workloadCertificateDir?.replace(/\/+$/, '');
   const locality = localityOf(options);
   const security = options.security;
   const channelCreds = security
@@ -41,5 +56,22 @@ export function grpcBootstrap(
       locality,
       metadata,
     },
+    // An xDS-enabled server asks for its Listener under this name (gRFC A36); clients ignore it.
+    server_listener_resource_name_template: GRPC_SERVER_LISTENER_TEMPLATE,
+    ...(dir
+      ? {
+          certificate_providers: {
+            [GRPC_CERTIFICATE_PROVIDER]: {
+              plugin_name: 'file_watcher',
+              config: {
+                certificate_file: `${dir}/${WORKLOAD_FILES.certificate}`,
+                private_key_file: `${dir}/${WORKLOAD_FILES.privateKey}`,
+                ca_certificate_file: `${dir}/${WORKLOAD_FILES.trustBundle}`,
+                refresh_interval: CERTIFICATE_REFRESH,
+              },
+            },
+          },
+        }
+      : {}),
   };
 }

@@ -23,7 +23,10 @@ export type GrpcFeature =
   | 'filter.faultInjection'
   | 'cluster.ringHash'
   | 'route.retryPolicy'
-  | 'cluster.outlierDetection';
+  | 'cluster.outlierDetection'
+  | 'security.clientMtls'
+  | 'security.serverMtls'
+  | 'server.rbac';
 
 /** The four xDS implementations gRPC ships (gRPC .NET, Swift, Rust… have none). */
 export type GrpcImplementation = 'grpc-core' | 'grpc-java' | 'grpc-go' | 'grpc-node';
@@ -39,6 +42,8 @@ export interface GrpcCapability {
   title: string;
   /** First version per implementation; absent: that implementation does not have it (yet). */
   since: Partial<Record<GrpcImplementation, string>>;
+  /** Implementations the doc's row leaves empty: they do not have it (checked by the capability test). */
+  notImplementedBy?: readonly GrpcImplementation[];
   /** C-core languages the C-core column does not cover (the doc's "C++ and Python", "N/A for PHP"). */
   coreExcept?: readonly CoreLanguage[];
   /** What an older client does when sent it anyway. */
@@ -130,6 +135,43 @@ export const GRPC_CAPABILITIES: readonly GrpcCapability[] = [
     since: { 'grpc-core': '1.51.0', 'grpc-java': '1.49.0', 'grpc-go': '1.50.0', 'grpc-node': '1.7.0' },
     onOlder: 'ignored',
     source: `${XDS_FEATURES_DOC}, row "Outlier Detection" (A50)`,
+  },
+  {
+    feature: 'security.clientMtls',
+    grfc: 'A29',
+    title: 'mesh mTLS, client side (UpstreamTlsContext from certificate providers)',
+    since: { 'grpc-core': '1.41.0', 'grpc-java': '1.41.0', 'grpc-go': '1.41.0' },
+    notImplementedBy: ['grpc-node'],
+    coreExcept: ['ruby', 'php'],
+    // A client below the row ignores the TLS context and would dial in plaintext: it is
+    // never sent a cluster of a STRICT service (translators/src/grpc/security.ts).
+    onOlder: 'ignored',
+    source: `${XDS_FEATURES_DOC}, row "Security: uses certificate providers instead of SDS" (A29; C-core: C++ and Python only; Node: none)`,
+    proof: 'e2e/test/grpc-mtls.test.ts (grpc-go, grpcio and grpc-java clients over mTLS with files from meshcp agent; grpc-js-xds refused a STRICT service)',
+  },
+  {
+    feature: 'security.serverMtls',
+    grfc: 'A29',
+    title: 'mesh mTLS, xDS-enabled servers (gRFC A36; DownstreamTlsContext on the server Listener)',
+    since: { 'grpc-core': '1.41.0', 'grpc-java': '1.41.0', 'grpc-go': '1.41.0' },
+    notImplementedBy: ['grpc-node'],
+    coreExcept: ['ruby', 'php'],
+    onOlder: 'ignored',
+    source: `${XDS_FEATURES_DOC}, row "Security" (A29 covers clients and servers; servers per A36); Node: none`,
+    proof: 'e2e/test/grpc-mtls.test.ts (grpc-go xDS-enabled server refuses plaintext and sees the caller SPIFFE ID)',
+  },
+  {
+    feature: 'server.rbac',
+    grfc: 'A41',
+    title: 'MeshAccessPolicy on xDS-enabled servers (RBAC HTTP filter)',
+    since: { 'grpc-core': '1.51.0', 'grpc-java': '1.42.0', 'grpc-go': '1.42.0' },
+    notImplementedBy: ['grpc-node'],
+    coreExcept: ['ruby', 'php'],
+    // A server without it would ignore the filter and admit every caller: a policy-guarded
+    // service's Listener is not sent to it (translators/src/grpc/rbac.ts).
+    onOlder: 'ignored',
+    source: `${XDS_FEATURES_DOC}, row "Authorization (RBAC)" (A41; C-core: C++ and Python only; Node: none)`,
+    proof: 'e2e/test/grpc-mtls.test.ts (a policy allowing only shop/web: grpc-go server admits web, refuses shop/other with PERMISSION_DENIED)',
   },
 ];
 

@@ -24,6 +24,7 @@ import type { MeshModel, MeshRoute, MeshService, RouteRule, ServicePort } from '
 import type { ProxyInfo } from '../proxy.js';
 import { routesByParent, routesForCaller } from '../routing.js';
 import { GRPC_DEFECTS, type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
+import { grpcServerListeners, secureGrpcCluster, withoutClusters } from './security.js';
 
 const supports = (profile: GrpcProfile, feature: GrpcFeature) => grpcSupports(profile, feature);
 
@@ -208,11 +209,15 @@ export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, call
   const routes: RouteConfiguration[] = [];
   const clusters: Cluster[] = [];
   const byParent = routesByParent(model);
+  // Mesh mTLS (security.ts): clusters this client must not be sent, and routes to them.
+  const leftOut = new Set<string>();
   for (const key of [...model.services.keys()].sort()) {
     const service = model.services.get(key) as MeshService;
     for (const port of service.ports) {
       if (port.protocol === 'TCP') continue;
-      clusters.push(grpcCluster(service, port, profile, degrade));
+      const cluster = grpcCluster(service, port, profile, degrade);
+      if (secureGrpcCluster(cluster, service, profile, degrade)) clusters.push(cluster);
+      else leftOut.add(cluster.name as string);
       for (const target of grpcTargets(service, port)) {
         const routeConfig = routeConfiguration(target, service, port, routesForCaller(byParent, service, callerNamespace), profile, degrade);
         listeners.push(apiListener(target, needsFaultFilter(routeConfig)));
@@ -220,7 +225,9 @@ export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, call
       }
     }
   }
-  return { listeners, routes, clusters, degraded: [...degraded].sort() };
+  listeners.push(...grpcServerListeners(model, profile, degrade));
+  const servedRoutes = routes.map((config) => withoutClusters(config, leftOut, degrade));
+  return { listeners, routes: servedRoutes, clusters, degraded: [...degraded].sort() };
 }
 
 /**

@@ -1,0 +1,64 @@
+/**
+ * MeshAccessPolicy → the RBAC HTTP filter on xDS-enabled gRPC servers (gRFC A41), the
+ * same contract as the sidecars' (`envoy/features/access-policy.ts`): once a policy
+ * targets a service, an RPC is admitted only if some rule allows it — the caller's
+ * SPIFFE ID (gRPC matches `principal_name` against the peer certificate's URI SAN
+ * first) and the RPC's path. Refused RPCs end PERMISSION_DENIED.
+ *
+ * gRPC requests are all POST: a rule whose `to.methods` leave POST out can never match
+ * and is not sent (degraded); one that lists POST needs no method condition.
+ */
+import type { HttpFilter } from '@meshcp/xds-protos';
+import type { AccessRule, MeshAccessPolicy, MeshModel } from '../model/types.js';
+
+const TRUST_DOMAIN = 'spiffe://[^/]+';
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function principalName(regex: string): object {
+  return { authenticated: { principal_name: { safe_regex: { regex } } } };
+}
+
+function principals(rule: AccessRule): object[] {
+  if (rule.from.length === 0) return [principalName(`^${TRUST_DOMAIN}/ns/[^/]+/sa/[^/]+$`)];
+  return rule.from.flatMap((source) => [
+    ...(source.namespaces ?? []).map((ns) => principalName(`^${TRUST_DOMAIN}/ns/${escapeRegex(ns)}/sa/[^/]+$`)),
+    ...(source.serviceAccounts ?? []).map((sa) => principalName(`^${TRUST_DOMAIN}/ns/${escapeRegex(sa.namespace)}/sa/${escapeRegex(sa.name)}$`)),
+    ...(source.spiffeIds ?? []).map((id) => ({ authenticated: { principal_name: { exact: id } } })),
+  ]);
+}
+
+function permissions(rule: AccessRule): object[] {
+  const paths = rule.to?.paths ?? [];
+  if (paths.length === 0) return [{ any: true }];
+  return [{ or_rules: { rules: paths.map((prefix) => ({ url_path: { path: { prefix } } })) } }];
+}
+
+/** Policies guarding any of `services` (`namespace/name` keys). */
+export function policiesGuarding(model: MeshModel, services: readonly string[]): MeshAccessPolicy[] {
+  return (model.policies ?? []).filter((p) => services.includes(`${p.namespace}/${p.target}`));
+}
+
+/** The RBAC filter for a server listener, or undefined when no policy guards its services. */
+export function grpcRbacFilter(policies: readonly MeshAccessPolicy[], degrade: (what: string) => void): HttpFilter | undefined {
+  if (policies.length === 0) return undefined;
+  const rules: Record<string, object> = {};
+  for (const policy of policies) {
+    policy.rules.forEach((rule, i) => {
+      const name = `${policy.namespace}/${policy.name}/rule/${i}`;
+      const methods = rule.to?.methods ?? [];
+      if (methods.length > 0 && !methods.some((m) => m.toUpperCase() === 'POST')) {
+        degrade(`MeshAccessPolicy ${name}: methods ${methods.join(', ')} never match a gRPC request (always POST); the rule admits no RPC on gRPC servers`);
+        return;
+      }
+      rules[name] = { permissions: permissions(rule), principals: principals(rule) };
+    });
+  }
+  // No policies left is still a filter: ALLOW with no policy admits nothing, as the sidecars do.
+  return {
+    name: 'envoy.filters.http.rbac',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: { action: 'ALLOW', policies: rules } },
+  } as HttpFilter;
+}
