@@ -1,4 +1,4 @@
-import type { Http2ProtocolOptions, HttpProtocolOptions, Packed } from '@meshcp/xds-protos';
+import type { Cluster, Http2ProtocolOptions, HttpProtocolOptions, Packed } from '@meshcp/xds-protos';
 import { isHttp2 } from '../cluster.js';
 import type { EnvoyFeature } from '../feature.js';
 
@@ -13,14 +13,18 @@ export const PINNED_HTTP2: Http2ProtocolOptions = {
   initial_connection_window_size: 24 * 1024 * 1024,
 };
 
+/** Upstream options that make a cluster speak HTTP/2 (gRPC needs it) with the pinned limits. */
+export function http2UpstreamOptions(): Cluster['typed_extension_protocol_options'] {
+  const options: Packed<HttpProtocolOptions> = {
+    '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    explicit_http_config: { http2_protocol_options: PINNED_HTTP2 },
+  };
+  return { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };
+}
+
 export const http2Options: EnvoyFeature = {
   name: 'http2-options',
   cluster(cluster, _service, port) {
-    if (!isHttp2(port)) return;
-    const options: Packed<HttpProtocolOptions> = {
-      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-      explicit_http_config: { http2_protocol_options: PINNED_HTTP2 },
-    };
-    cluster.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };
+    if (isHttp2(port)) cluster.typed_extension_protocol_options = http2UpstreamOptions();
   },
 };

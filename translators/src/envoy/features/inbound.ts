@@ -1,12 +1,14 @@
 import type { Cluster } from '@meshcp/xds-protos';
 import { serviceKey } from '../../model/types.js';
-import { durationText } from '../cluster.js';
+import { durationText, isHttp2 } from '../cluster.js';
 import type { EnvoyFeature } from '../feature.js';
 import { inboundHttpListener } from '../listener.js';
+import { http2UpstreamOptions } from './http2-options.js';
 
 /**
  * The inbound listener in front of the proxy's own application (when the node asks
- * for one with `meshcp.inbound_port`), and the static cluster that reaches the app.
+ * for one with `meshcp.inbound_port`), and the static cluster that reaches the app —
+ * over HTTP/2 when the app's port is GRPC/HTTP2 (a gRPC server refuses HTTP/1.1).
  */
 export const inbound: EnvoyFeature = {
   name: 'inbound',
@@ -24,6 +26,7 @@ export const inbound: EnvoyFeature = {
         cluster_name: local,
         endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: scope.appPort ?? ownPort.port } } } }] }],
       },
+      ...(isHttp2(ownPort) ? { typed_extension_protocol_options: http2UpstreamOptions() } : {}),
     };
     return { listeners: [inboundHttpListener(scope.outboundAddress, scope.inboundPort, local, ctx.httpFilters('inbound'))], clusters: [cluster] };
   },
