@@ -131,6 +131,82 @@ type stream struct {
 	deltaVer    [numTypes]map[int32]string // Delta: per-resource versions the client holds (CDS/LDS/RDS names only; EDS uses hashes)
 	ackDropped  bool
 	recvStopped bool
+
+	// Reconnects (soak). The endpoint contents held before a reconnect stay as
+	// prevEDS, as Envoy keeps serving its last config: what the resync brings that
+	// differs is a change received, so no change is lost across a reconnect.
+	cancelConn   context.CancelFunc
+	reconnecting atomic.Bool
+	resyncing    bool  // reconnected, not yet synced again
+	resyncFrom   int64 // when the old connection was dropped
+	resyncMs     []float64
+	prevEDS      []uint64
+}
+
+// requestReconnect drops the stream's connection; its serve loop reconnects. False
+// when the stream is not connected (ended, or already reconnecting).
+func (s *stream) requestReconnect() bool {
+	s.mu.Lock()
+	cancel := s.cancelConn
+	ok := cancel != nil && s.synced != 0 && !s.resyncing && s.ended.Load() == nil
+	s.mu.Unlock()
+	if !ok || !s.reconnecting.CompareAndSwap(false, true) {
+		return false
+	}
+	cancel()
+	return true
+}
+
+func (s *stream) resyncPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return (s.resyncing || s.reconnecting.Load()) && s.ended.Load() == nil
+}
+
+// serve runs the stream on conn and, each time a reconnect is requested, again on
+// a new connection with fresh protocol state, until ctx ends or the stream fails.
+func (s *stream) serve(ctx context.Context, conn *grpc.ClientConn) {
+	for {
+		connCtx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.cancelConn = cancel
+		s.mu.Unlock()
+		s.run(connCtx, conn)
+		cancel()
+		if ctx.Err() != nil || !s.reconnecting.Load() {
+			return
+		}
+		_ = conn.Close()
+		next, err := s.g.dial()
+		s.mu.Lock()
+		s.resetForReconnect()
+		s.mu.Unlock()
+		s.reconnecting.Store(false)
+		if err != nil {
+			s.fail("reconnect: " + err.Error())
+			return
+		}
+		conn = next
+	}
+}
+
+// resetForReconnect forgets the protocol state of the dropped stream (a new stream
+// starts from nothing) but keeps its endpoint contents as prevEDS. Caller holds mu.
+func (s *stream) resetForReconnect() {
+	s.types = [numTypes]typeState{}
+	for id, h := range s.eds {
+		if h != 0 {
+			for id >= len(s.prevEDS) {
+				s.prevEDS = append(s.prevEDS, 0)
+			}
+			s.prevEDS[id] = h
+		}
+	}
+	s.eds, s.edsN = nil, 0
+	s.clusters, s.clusterN, s.edsNames = nil, 0, nil
+	s.routeNames, s.rdsHave = nil, map[string]bool{}
+	s.deltaVer = [numTypes]map[int32]string{}
+	s.resyncing, s.resyncFrom = true, nowNanos()
 }
 
 type sender interface {
@@ -166,6 +242,9 @@ func (s *stream) node() *core.Node {
 }
 
 func (s *stream) fail(msg string) {
+	if s.reconnecting.Load() {
+		return // the connection was dropped on purpose
+	}
 	if s.ended.Load() == nil {
 		s.ended.Store(&msg)
 	}
@@ -395,6 +474,13 @@ func (s *stream) applyEDS(resources []*anyRes, names []string) []int32 {
 		old := s.eds[id]
 		if old == 0 {
 			s.edsN++
+			if int(id) < len(s.prevEDS) && s.prevEDS[id] != 0 {
+				// First receipt after a reconnect: a change if it differs from what was held before.
+				if s.prevEDS[id] != h {
+					changed = append(changed, id)
+				}
+				s.prevEDS[id] = 0
+			}
 		} else if old != h {
 			changed = append(changed, id)
 		}
@@ -431,7 +517,7 @@ func (s *stream) setListeners(resources []*anyRes) bool {
 
 // checkSynced marks the first moment every type is ACKed with complete contents.
 func (s *stream) checkSynced(at int64) {
-	if s.synced != 0 {
+	if s.synced != 0 && !s.resyncing {
 		return
 	}
 	for t := 0; t < numTypes; t++ {
@@ -446,6 +532,11 @@ func (s *stream) checkSynced(at int64) {
 		if !s.rdsHave[r] {
 			return
 		}
+	}
+	if s.resyncing {
+		s.resyncing = false
+		s.resyncMs = append(s.resyncMs, float64(at-s.resyncFrom)/1e6)
+		return
 	}
 	s.synced = at
 	s.g.syncedCount.Add(1)
