@@ -69,6 +69,8 @@ type Config struct {
 	ReconnectRate float64       `json:"reconnectRate"`
 	SampleEvery   time.Duration `json:"-"`
 	ScrapeURL     string        `json:"scrapeUrl,omitempty"`
+	// Histogram bounds (seconds): change → ACK latencies are also counted into these buckets, to compare with a server's histogram.
+	Buckets []float64 `json:"buckets,omitempty"`
 }
 
 type generator struct {
@@ -189,10 +191,21 @@ func parseFlags(args []string) (Config, error) {
 	fs.Float64Var(&c.ReconnectRate, "reconnect-rate", 0, "soak: fraction of the streams that drop their connection and reconnect every second during churn (0.01 = 1 %)")
 	fs.DurationVar(&c.SampleEvery, "sample-every", 0, "sample the server's CPU seconds and RSS this often for the whole run (0: only at phase boundaries)")
 	fs.StringVar(&c.ScrapeURL, "scrape", "", "GET this URL (loopback) after the single-change phase and put the text in the report (Prometheus metrics)")
+	var buckets string
+	fs.StringVar(&buckets, "buckets", "", "comma-separated histogram upper bounds in seconds: change → ACK latencies are also reported as cumulative counts over them")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	c.Zones = strings.Split(zones, ",")
+	if buckets != "" {
+		for _, b := range strings.Split(buckets, ",") {
+			var v float64
+			if _, err := fmt.Sscanf(b, "%g", &v); err != nil {
+				return c, fmt.Errorf("-buckets: %q: %w", b, err)
+			}
+			c.Buckets = append(c.Buckets, v)
+		}
+	}
 	if c.Mode != "sotw" && c.Mode != "delta" {
 		return c, fmt.Errorf("-mode must be sotw or delta")
 	}
@@ -256,6 +269,7 @@ func Run(cfg Config) (*Report, error) {
 	}
 	g.creds = creds
 	g.tracker = newTracker(cfg.Streams)
+	g.tracker.bounds = cfg.Buckets
 	// A long soak would keep one latency per stream × change (gigabytes): count them in a histogram instead.
 	g.tracker.compact = cfg.ChurnRate*cfg.ChurnSeconds*float64(cfg.Streams) > 5e6
 	report := &Report{Config: cfg, Server: map[string]ProcStat{}, Self: map[string]ProcStat{}}

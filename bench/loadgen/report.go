@@ -61,6 +61,8 @@ type ChangeSummary struct {
 	PerChange    Percentiles `json:"perChangeMs"` // change → last ACK of it on any stream
 	AchievedRate float64     `json:"achievedRate,omitempty"`
 	Post         Percentiles `json:"postMs"` // how long the control endpoint took to apply a change
+	// Cumulative counts of the per-stream latencies over -buckets (last: +Inf), when given.
+	BucketCounts []int64 `json:"bucketCounts,omitempty"`
 }
 
 type StreamDetail struct {
@@ -124,6 +126,21 @@ type tracker struct {
 	// compact: per stream × change latencies go into hist (1 ms buckets) instead of each change's lats.
 	compact bool
 	hist    []int64
+	bounds  []float64 // -buckets, seconds
+}
+
+// cumulative counts latencies (ms) over bounds (seconds), Prometheus-style, +Inf last.
+func cumulative(bounds []float64, latenciesMs []float64) []int64 {
+	out := make([]int64, len(bounds)+1)
+	for _, l := range latenciesMs {
+		for i, b := range bounds {
+			if l/1000 <= b {
+				out[i]++
+			}
+		}
+		out[len(bounds)]++
+	}
+	return out
 }
 
 const histBuckets = 600_000 // 1 ms each: 10 minutes
@@ -230,6 +247,8 @@ func (t *tracker) summary(changes []*change, live int) *ChangeSummary {
 	s.PerStream, s.PerChange, s.Post = percentiles(perStream), percentiles(perChange), percentiles(post)
 	if t.compact {
 		s.PerStream = histPercentiles(t.hist)
+	} else if len(t.bounds) > 0 {
+		s.BucketCounts = cumulative(t.bounds, perStream)
 	}
 	return s
 }
