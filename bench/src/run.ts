@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { NEWEST_ENVOY_RELEASE } from '@meshcp/xds-protos';
 import { parse } from 'yaml';
 import { type Agreement, agreement, type Bucket, parseHistogram } from './histogram.js';
+import { runModelScale } from './model-scale.js';
 import {
   BENCH_CACHE,
   FLOOR_SERVER_JS,
@@ -465,6 +466,10 @@ function figuresSection(saved: Saved, jsonPath: string, servers: ServerKind[]): 
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--model-scale')) {
+    runModelScale(process.argv.slice(2).filter((a) => a !== '--model-scale'));
+    return;
+  }
   if (process.argv.includes('--soak')) {
     await runSoak(process.argv.slice(2).filter((a) => a !== '--soak'));
     return;

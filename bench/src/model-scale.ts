@@ -1,0 +1,148 @@
+/**
+ * Scale of the model (issue 14 §6): S services × 10 endpoints through meshcp's real
+ * SnapshotCache, three Envoy 1.40 sidecars (one per zone, so three EDS variants).
+ * Prints figures; asserts nothing. Wall time and this process's CPU time are both
+ * given (the CPU time is what to read on a shared machine).
+ *
+ *   node bench/dist/run.js --model-scale [--services 10000] [--json]
+ *
+ * Phases: the first snapshot (apply the model, then every resource one proxy of each
+ * zone gets: LDS/RDS/CDS once, EDS per zone: translate, PGV-check, encode), then one
+ * endpoint change (apply = diff the models and mark what is stale; then the changed
+ * cluster's CLA re-built for each zone), and, for the split, the pure translators
+ * alone over the same model.
+ */
+import { parseArgs } from 'node:util';
+import { type MeshModel, type MeshService, proxyFromNode, serviceKey } from '@meshcp/translators';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '@meshcp/xds-protos';
+import { Metrics, SnapshotCache, setLogLevel } from 'meshcp';
+
+const ZONES = [
+  { region: 'eu', zone: 'eu-1a' },
+  { region: 'eu', zone: 'eu-1b' },
+  { region: 'eu', zone: 'eu-1c' },
+];
+
+function service(i: number, portShift = 0): MeshService {
+  return {
+    namespace: 'shop',
+    name: `svc-${String(i).padStart(5, '0')}`,
+    ports: [{ name: 'http', port: 8080, protocol: 'HTTP' }],
+    endpoints: Array.from({ length: 10 }, (_, e) => ({
+      address: `10.${(i >> 8) & 255}.${i & 255}.${e + 1}`,
+      ports: { http: 9000 + e + (e === 0 ? portShift : 0) },
+      locality: ZONES[(i + e) % 3] as { region: string; zone: string },
+      health: 'Healthy' as const,
+    })),
+    failover: { localityPriority: ['zone', 'region'], overprovisioningFactor: 140 },
+    loadBalancing: 'RoundRobin',
+    connectTimeoutMs: 1000,
+  };
+}
+
+interface Timed {
+  wallMs: number;
+  cpuMs: number;
+}
+
+function timed<T>(fn: () => T): [T, Timed] {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const result = fn();
+  const wallMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return [result, { wallMs, cpuMs: (used.user + used.system) / 1000 }];
+}
+
+export interface ModelScaleFigures {
+  services: number;
+  endpoints: number;
+  firstSnapshot: { apply: Timed; config: Timed; endpoints: Timed; total: Timed; configBytes: number; endpointBytes: number };
+  oneEndpointChange: { apply: Timed; rebuildChangedCla: Timed; clustersChanged: number; configChanged: boolean; rereadConfig: Timed };
+  translatorsOnly: { config: Timed; endpoints: Timed };
+  heapUsedMB: number;
+}
+
+export function measureModelScale(serviceCount: number): ModelScaleFigures {
+  setLogLevel('error');
+  const services = new Map<string, MeshService>();
+  for (let i = 0; i < serviceCount; i++) {
+    const s = service(i);
+    services.set(serviceKey(s.namespace, s.name), s);
+  }
+  const model: MeshModel = { services, routes: [] };
+  const cache = new SnapshotCache(new Metrics());
+  const views = ZONES.map((locality, i) =>
+    cache.viewFor(
+      proxyFromNode({
+        id: `sidecar-${i}`,
+        user_agent_name: 'envoy',
+        user_agent_build_version: { version: { major_number: 1, minor_number: 40, patch: 0 } },
+        locality,
+        metadata: { 'meshcp.namespace': 'shop' },
+      }),
+    ),
+  );
+  const first = views[0];
+  if (!first) throw new Error('no view');
+  const [, apply] = timed(() => cache.setModel(model));
+  const [config, configT] = timed(() => [CLUSTER, LISTENER, ROUTE].map((t) => cache.resources(first, t, 'all')));
+  const [eds, edsT] = timed(() => views.map((v) => cache.resources(v, ENDPOINT, 'all')));
+  const bytes = (maps: Map<string, { value: Uint8Array }>[]) => maps.reduce((sum, m) => sum + [...m.values()].reduce((s, r) => s + r.value.length, 0), 0);
+
+  // One endpoint change: one service's first endpoint moves to another port (a new model object, as a source produces).
+  const changed = new Map(services);
+  const target = service(Math.floor(serviceCount / 2), 1000);
+  changed.set(serviceKey(target.namespace, target.name), target);
+  const [change, changeApply] = timed(() => cache.setModel({ ...model, services: changed }));
+  const cluster = [...change.clusters][0] ?? '';
+  const [, rebuild] = timed(() => {
+    for (const v of views) cache.resources(v, ENDPOINT, new Set([cluster]));
+  });
+  const [, reread] = timed(() => [CLUSTER, LISTENER, ROUTE].map((t) => cache.resources(first, t, 'all')));
+
+  // The translators alone (pure functions), for the split between translation and validation + encoding.
+  const [, translateConfig] = timed(() => first.translation.config(model));
+  const names = cache.endpointNames();
+  const [, translateEndpoints] = timed(() => {
+    for (const v of views) for (const name of names) v.translation.endpoints(model, name);
+  });
+  const sum = (...ts: Timed[]): Timed => ({ wallMs: ts.reduce((s, t) => s + t.wallMs, 0), cpuMs: ts.reduce((s, t) => s + t.cpuMs, 0) });
+  return {
+    services: serviceCount,
+    endpoints: serviceCount * 10,
+    firstSnapshot: { apply, config: configT, endpoints: edsT, total: sum(apply, configT, edsT), configBytes: bytes(config), endpointBytes: bytes(eds) },
+    oneEndpointChange: {
+      apply: changeApply,
+      rebuildChangedCla: rebuild,
+      clustersChanged: change.clusters.size,
+      configChanged: change.config,
+      rereadConfig: reread,
+    },
+    translatorsOnly: { config: translateConfig, endpoints: translateEndpoints },
+    heapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+  };
+}
+
+const t = (x: Timed) => `${x.wallMs.toFixed(1)} ms wall / ${x.cpuMs.toFixed(1)} ms CPU`;
+
+export function modelScaleText(f: ModelScaleFigures): string {
+  const c = f.oneEndpointChange;
+  return [
+    `model scale: ${f.services.toLocaleString('en-US')} services × 10 endpoints, three Envoy 1.40 sidecars (one per zone)`,
+    `  first snapshot:  apply model ${t(f.firstSnapshot.apply)}`,
+    `                   LDS+RDS+CDS translate+PGV+encode ${t(f.firstSnapshot.config)} (${(f.firstSnapshot.configBytes / 1e6).toFixed(1)} MB)`,
+    `                   EDS, 3 zones × ${f.services.toLocaleString('en-US')} CLAs ${t(f.firstSnapshot.endpoints)} (${(f.firstSnapshot.endpointBytes / 1e6).toFixed(1)} MB)`,
+    `                   total ${t(f.firstSnapshot.total)}`,
+    `  one endpoint change: apply (diff + invalidate) ${t(c.apply)}; changed CLA re-built for 3 zones ${t(c.rebuildChangedCla)}`,
+    `                   (config changed: ${c.configChanged}, clusters changed: ${c.clustersChanged}); re-read LDS+RDS+CDS ${t(c.rereadConfig)}`,
+    `  translators alone: LDS+RDS+CDS ${t(f.translatorsOnly.config)}; EDS 3 × ${f.services.toLocaleString('en-US')} CLAs ${t(f.translatorsOnly.endpoints)}`,
+    `  heap used ${f.heapUsedMB} MB`,
+  ].join('\n');
+}
+
+export function runModelScale(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: { services: { type: 'string', default: '10000' }, json: { type: 'boolean', default: false } } });
+  const f = measureModelScale(Number(values.services));
+  process.stdout.write(values.json ? `${JSON.stringify(f, null, 2)}\n` : `${modelScaleText(f)}\n`);
+}
