@@ -143,9 +143,18 @@ export function serviceOfCluster(model: MeshModel, cluster: string): { service: 
 /** Clusters whose endpoints come over EDS (DNS clusters carry theirs inline). */
 export function edsClusterNames(model: MeshModel): string[] {
   const names: string[] = [];
-  for (const service of sortedServices(model)) {
-    if (needsDns(service)) continue;
-    for (const port of service.ports) names.push(clusterName(service.namespace, service.name, port.port));
+  for (const service of sortedServices(model)) names.push(...edsClustersOf(service));
+  return names;
+}
+
+// Per service object (a model's services are never mutated: a change is a new object), so a
+// change re-derives only the changed service's names, not a regex over every endpoint of the mesh.
+const edsClustersByService = new WeakMap<MeshService, readonly string[]>();
+function edsClustersOf(service: MeshService): readonly string[] {
+  let names = edsClustersByService.get(service);
+  if (!names) {
+    names = needsDns(service) ? [] : service.ports.map((port) => clusterName(service.namespace, service.name, port.port));
+    edsClustersByService.set(service, names);
   }
   return names;
 }
