@@ -30,6 +30,13 @@ function hookExit(): void {
   }
 }
 
+/** Kills `child` with the benchmark if it is still running when the benchmark exits. */
+export function track(child: ChildProcess): void {
+  hookExit();
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 export interface Server {
   name: string;
   child: ChildProcess;

@@ -37,6 +37,7 @@ import {
   startServer,
 } from './procs.js';
 import { summarizeProfiles } from './profile-summary.js';
+import { serveFlags, startServe } from './serve-peer.js';
 import { runSoak } from './soak.js';
 import { buildWorkload, type Workload, workloadJson, workloadYaml } from './workload.js';
 
@@ -146,13 +147,43 @@ export async function prepareWorkload(dir: string, w: Workload): Promise<string>
   return meshFile;
 }
 
-export async function startPeer(kind: ServerKind, dir: string, meshFile: string, profileDir?: string, tls?: TlsFiles): Promise<Server> {
+/** How the meshcp side runs: the in-process bench server, or `meshcp serve` (with --workers when it has the flag). */
+export interface MeshcpVia {
+  via: 'bench' | 'serve';
+  workers?: number;
+  flags: Set<string>;
+  w: Workload;
+}
+
+export async function startPeer(kind: ServerKind, dir: string, meshFile: string, profileDir?: string, tls?: TlsFiles, meshcp?: MeshcpVia): Promise<Server> {
   if (kind === 'gcp') return startServer('go-control-plane', GCP_SERVER_BIN, ['--resources', dir]);
   const nodeArgs = ['--max-old-space-size=8192'];
   if (kind === 'floor') return startServer('floor', process.execPath, [...nodeArgs, FLOOR_SERVER_JS, '--file', meshFile]);
   if (profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
+  if (meshcp?.via === 'serve') {
+    return startServe(meshcp.w, meshcp.flags, {
+      nodeArgs,
+      ...(meshcp.workers !== undefined ? { workers: meshcp.workers } : {}),
+      ...(tls ? { tlsStateDir: tls.stateDir } : {}),
+    });
+  }
   const tlsArgs = tls ? ['--tls-state-dir', tls.stateDir] : [];
   return startServer('meshcp', process.execPath, [...nodeArgs, MESHCP_SERVER_JS, '--file', meshFile, ...tlsArgs]);
+}
+
+/** `--meshcp-via` (default: serve when `meshcp serve` has --workers, else the in-process bench server). */
+export async function meshcpVia(via: string | undefined, workers: string | undefined, w: Workload): Promise<MeshcpVia> {
+  const flags = await serveFlags();
+  const chosen = via === 'serve' || via === 'bench' ? via : flags.has('--workers') ? 'serve' : 'bench';
+  if (workers !== undefined && !flags.has('--workers')) log('note: `meshcp serve` has no --workers flag; --workers is ignored');
+  return { via: chosen, flags, w, ...(workers !== undefined ? { workers: Number(workers) } : {}) };
+}
+
+export function describeMeshcp(m: MeshcpVia): string {
+  if (m.via === 'bench')
+    return 'meshcp = the in-process bench server (bench/src/meshcp-server.ts: SnapshotCache + XdsServer, changes straight to setModel, no debounce)';
+  const workers = m.flags.has('--workers') ? (m.workers !== undefined ? ` --workers ${m.workers}` : " (serve's default workers)") : ' (serve has no --workers)';
+  return `meshcp = \`meshcp serve --file\`${workers}; a change rewrites the file (watch + re-parse + debounce included)`;
 }
 
 /** A mesh CA in a fresh state directory and a workload certificate from it (`meshcp identity issue`), for the TLS run. */
@@ -194,13 +225,14 @@ async function runOne(
     services: number;
     profileDir?: string;
     tls?: TlsFiles;
+    meshcp: MeshcpVia;
   },
 ): Promise<RunResult> {
   const transport = opts.tls ? 'tls' : 'plaintext';
   log(
     `${SERVER_LABEL[kind]}: ${streams} ${opts.mode} streams${opts.tls ? ' over TLS with client certificates' : ''}${opts.churn ? `, churn ${opts.churnRate}/s for ${opts.churnSeconds} s` : ''}`,
   );
-  const server = await startPeer(kind, opts.dir, opts.meshFile, opts.profileDir, opts.tls);
+  const server = await startPeer(kind, opts.dir, opts.meshFile, opts.profileDir, opts.tls, opts.meshcp);
   try {
     const args = [
       `-target=127.0.0.1:${server.xdsPort}`,
@@ -372,9 +404,10 @@ export function markdownTable(all: RunResult[], servers: ServerKind[]): string {
 const ms = (v: number | undefined) => (v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 }));
 
 /** meshcp's own convergence histogram against the load generator's change → ACK, per run. */
-export function convergenceTable(results: RunResult[]): string {
+export function convergenceTable(results: RunResult[], meshcpDescription = ''): string {
   const rows = results.filter((r) => r.server === 'meshcp' && r.convergence);
   if (rows.length === 0) return '';
+  const viaServe = meshcpDescription.includes('meshcp serve');
   const lines = [
     '#### meshcp_proxy_convergence_seconds{type="EDS"} against the load generator (3 single changes)',
     '',
@@ -448,6 +481,7 @@ export function writeDoc(section: string, markers = FIGURES_MARKERS): void {
 
 interface Saved {
   machine: string;
+  meshcp?: string;
   command: string;
   date: string;
   durationSeconds: number;
@@ -458,9 +492,10 @@ function figuresSection(saved: Saved, jsonPath: string, servers: ServerKind[]): 
   return [
     `Measured ${saved.date.slice(0, 10)} on ${saved.machine}.`,
     `Command: \`${saved.command}\` (took ${saved.durationSeconds} s). Raw JSON (git-ignored): \`${jsonPath.replace(`${REPO_ROOT}/`, '')}\`.`,
+    ...(saved.meshcp ? ['', `${saved.meshcp}.`] : []),
     '',
     markdownTable(saved.results, servers),
-    convergenceTable(saved.results),
+    convergenceTable(saved.results, saved.meshcp),
     authTable(saved.results),
   ].join('\n');
 }
@@ -491,6 +526,8 @@ async function main(): Promise<void> {
       doc: { type: 'boolean', default: false },
       out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
       from: { type: 'string' },
+      'meshcp-via': { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   const order: ServerKind[] = ['meshcp', 'gcp', 'floor'];
@@ -525,7 +562,9 @@ async function main(): Promise<void> {
   const meshFile = await prepareWorkload(dir, w);
   const results: RunResult[] = [];
   const started = Date.now();
-  const common = { dir, meshFile, churnRate: Number(values['churn-rate']), churnSeconds: Number(values['churn-seconds']), w, services };
+  const meshcp = await meshcpVia(values['meshcp-via'], values.workers, w);
+  log(describeMeshcp(meshcp));
+  const common = { meshcp, dir, meshFile, churnRate: Number(values['churn-rate']), churnSeconds: Number(values['churn-seconds']), w, services };
   for (const mode of modes) {
     for (const streams of streamsList) {
       for (const kind of servers) {
@@ -554,6 +593,7 @@ async function main(): Promise<void> {
   const command = `npm run ${compare ? 'bench:compare' : 'bench'}${extra.length > 0 ? ` -- ${extra.join(' ')}` : ''}`;
   const summary = {
     machine: machine(),
+    meshcp: describeMeshcp(meshcp),
     command,
     date: new Date().toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 1000),

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Panel, plotPng, type Series } from './plot.js';
 import { BENCH_CACHE, LOADGEN_BIN, REPO_ROOT, runCommand } from './procs.js';
-import { type LoadgenReport, log, machine, prepareWorkload, startPeer, writeDoc } from './run.js';
+import { describeMeshcp, type LoadgenReport, log, machine, meshcpVia, prepareWorkload, startPeer, writeDoc } from './run.js';
 import { buildWorkload } from './workload.js';
 
 export const SOAK_MARKERS = { begin: '<!-- bench:soak:begin -->', end: '<!-- bench:soak:end -->' };
@@ -105,6 +105,8 @@ export async function runSoak(argv: string[]): Promise<void> {
       mode: { type: 'string', default: 'sotw' },
       doc: { type: 'boolean', default: false },
       out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results') },
+      'meshcp-via': { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   const streams = Number(values.streams);
@@ -117,6 +119,8 @@ export async function runSoak(argv: string[]): Promise<void> {
     `soak: ${streams} ${values.mode} streams, ${values['churn-rate']} changes/s for ${seconds} s, ${Number(values.reconnect) * 100} % reconnecting per second`,
   );
   const meshFile = await prepareWorkload(dir, w);
+  const meshcp = await meshcpVia(values['meshcp-via'], values.workers, w);
+  log(describeMeshcp(meshcp));
   const started = Date.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   mkdirSync(values.out, { recursive: true });
@@ -124,7 +128,7 @@ export async function runSoak(argv: string[]): Promise<void> {
   const runs: unknown[] = [];
   let failed = false;
   for (const kind of values.servers.split(',') as ('meshcp' | 'gcp' | 'floor')[]) {
-    const server = await startPeer(kind, dir, meshFile);
+    const server = await startPeer(kind, dir, meshFile, undefined, undefined, meshcp);
     let report: LoadgenReport | undefined;
     let error: string | undefined;
     try {
@@ -212,6 +216,8 @@ export async function runSoak(argv: string[]): Promise<void> {
   writeFileSync(jsonPath, JSON.stringify({ machine: machine(), command, date: new Date().toISOString(), durationSeconds, runs }, null, 2));
   const section = [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
+    `${describeMeshcp(meshcp)}.`,
+    '',
     `Command: \`${command}\` (took ${durationSeconds} s): ${streams.toLocaleString('en-US')} ${values.mode} proxies, ${values['churn-rate']} endpoint changes/s offered for ${seconds} s, ${(Number(values.reconnect) * 100).toFixed(1)} % of the proxies reconnecting every second, server sampled every ${values['sample-every']} s. Raw JSON (git-ignored): \`${jsonPath.replace(`${REPO_ROOT}/`, '')}\`.`,
     '',
     ...sections,
