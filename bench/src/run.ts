@@ -423,6 +423,12 @@ export function convergenceTable(results: RunResult[], meshcpDescription = ''): 
       `| ${name} | ${own(c.p50)} | ${cell(c.p50)} | ${c.p50.agrees ? 'yes' : '**no**'} | ${own(c.p99)} | ${cell(c.p99)} | ${c.p99.agrees ? 'yes' : '**no**'} |`,
     );
   }
+  if (viaServe) {
+    lines.push(
+      '',
+      '> Not comparable in this run: meshcp ran as `meshcp serve`, whose histogram starts when the change reaches the cache (after the file watch, re-parse and debounce); the load generator starts before it writes the file. Run with `--meshcp-via bench` for the check.',
+    );
+  }
   lines.push('');
   return lines.join('\n');
 }
