@@ -172,8 +172,39 @@ export function modelScaleText(f: ModelScaleFigures): string {
   ].join('\n');
 }
 
-export function runModelScale(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { services: { type: 'string', default: '10000' }, json: { type: 'boolean', default: false } } });
+export const MODEL_SCALE_MARKERS = { begin: '<!-- bench:model-scale:begin -->', end: '<!-- bench:model-scale:end -->' };
+
+/** The figures as a markdown table for docs/performance.md. */
+export function modelScaleMarkdown(f: ModelScaleFigures, command: string, machine: string): string {
+  const c = f.oneEndpointChange;
+  const row = (label: string, x: Timed, goal = '') => `| ${label} | ${x.wallMs.toFixed(1)} | ${x.cpuMs.toFixed(1)} | ${goal} |`;
+  return [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Command: \`${command}\`.`,
+    '',
+    `${f.services.toLocaleString('en-US')} services × 10 endpoints (${f.endpoints.toLocaleString('en-US')} endpoints), three Envoy 1.40 sidecars, one per zone; encoded: LDS+RDS+CDS ${(f.firstSnapshot.configBytes / 1e6).toFixed(1)} MB, one zone's EDS ${(f.firstSnapshot.endpointBytes / 1e6).toFixed(1)} MB.`,
+    '',
+    '| phase | wall (ms) | CPU (ms) | goal |',
+    '| --- | ---: | ---: | --- |',
+    row('first snapshot: apply the model', f.firstSnapshot.apply),
+    row('first snapshot: LDS+RDS+CDS (translate, PGV-check, encode)', f.firstSnapshot.config),
+    row("first snapshot: the proxy's zone's EDS (translate, PGV-check, encode)", f.firstSnapshot.endpoints),
+    row('**first snapshot of one proxy, total**', f.firstSnapshot.total, '≤ 1,000 ms'),
+    row("the two other zones' EDS variants", f.firstSnapshot.otherZonesEndpoints),
+    row('one endpoint change: apply (`SnapshotCache.setModel`: diff + invalidate; median of 21)', c.apply),
+    row('**one endpoint change: translation** (the changed CLA translated, PGV-checked, encoded for 3 zones; median of 21)', c.rebuildChangedCla, '≤ 1 ms'),
+    row('the translators alone: LDS+RDS+CDS', f.translatorsOnly.config),
+    row('the translators alone: EDS, 3 zones × all clusters', f.translatorsOnly.endpoints),
+    '',
+  ].join('\n');
+}
+
+export function runModelScale(argv: string[], machine: string, writeDoc: (section: string, markers: { begin: string; end: string }) => void): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: { services: { type: 'string', default: '10000' }, json: { type: 'boolean', default: false }, doc: { type: 'boolean', default: false } },
+  });
   const f = measureModelScale(Number(values.services));
   process.stdout.write(values.json ? `${JSON.stringify(f, null, 2)}\n` : `${modelScaleText(f)}\n`);
+  const extra = argv.filter((a) => a !== '--doc');
+  if (values.doc) writeDoc(modelScaleMarkdown(f, `npm run bench:model-scale${extra.length > 0 ? ` -- ${extra.join(' ')}` : ''}`, machine), MODEL_SCALE_MARKERS);
 }

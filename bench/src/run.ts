@@ -508,7 +508,11 @@ function figuresSection(saved: Saved, jsonPath: string, servers: ServerKind[]): 
 
 async function main(): Promise<void> {
   if (process.argv.includes('--model-scale')) {
-    runModelScale(process.argv.slice(2).filter((a) => a !== '--model-scale'));
+    runModelScale(
+      process.argv.slice(2).filter((a) => a !== '--model-scale'),
+      machine().replace('; load generator and server on the same cores', ''),
+      writeDoc,
+    );
     return;
   }
   if (process.argv.includes('--soak')) {
