@@ -119,12 +119,13 @@ export function log(message: string): void {
 }
 
 /** Writes the workload for both servers: meshcp's YAML, and `meshcp translate` output per zone for go-control-plane. */
-export async function prepareWorkload(dir: string, w: Workload): Promise<string> {
+export async function prepareWorkload(dir: string, w: Workload, forGoControlPlane = true): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const meshFile = join(dir, 'mesh.yaml');
   writeFileSync(meshFile, workloadYaml(w));
   writeFileSync(join(dir, 'workload.json'), workloadJson(w));
-  for (const zone of w.zones) {
+  // The per-zone translations only feed the go-control-plane peer.
+  for (const zone of forGoControlPlane ? w.zones : []) {
     const args = [
       join(REPO_ROOT, 'control-plane', 'bin', 'meshcp.js'),
       'translate',
@@ -569,7 +570,7 @@ async function main(): Promise<void> {
   const dir = join(BENCH_CACHE, 'workload');
   const profileDir = values.profile ? join(out, `profiles-${stamp}`) : undefined;
   log(`workload: ${services} services × ${values.endpoints} endpoints, zones ${w.zones.join(', ')}; writing ${dir}`);
-  const meshFile = await prepareWorkload(dir, w);
+  const meshFile = await prepareWorkload(dir, w, servers.includes('gcp'));
   const results: RunResult[] = [];
   const started = Date.now();
   const meshcp = await meshcpVia(values['meshcp-via'], values.workers, w);

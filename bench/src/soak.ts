@@ -118,7 +118,7 @@ export async function runSoak(argv: string[]): Promise<void> {
   log(
     `soak: ${streams} ${values.mode} streams, ${values['churn-rate']} changes/s for ${seconds} s, ${Number(values.reconnect) * 100} % reconnecting per second`,
   );
-  const meshFile = await prepareWorkload(dir, w);
+  const meshFile = await prepareWorkload(dir, w, values.servers.split(',').includes('gcp'));
   const meshcp = await meshcpVia(values['meshcp-via'], values.workers, w);
   log(describeMeshcp(meshcp));
   const started = Date.now();
