@@ -294,4 +294,14 @@ func TestReconnectKeepsHeldEndpointsForChangeDetection(t *testing.T) {
 	if again := s.applyEDS([]*anyRes{cla("a", 2)}, nil); len(again) != 0 {
 		t.Fatalf("unchanged content counted again: %v", again)
 	}
+	// A change received whose ACK never went out (the connection dropped first) is undone,
+	// so the resync after the reconnect still counts it.
+	if got := s.applyEDS([]*anyRes{cla("b", 3)}, nil); len(got) != 1 {
+		t.Fatalf("b changed: %v", got)
+	}
+	s.unobserved([]int32{g.names.id("b")})
+	s.resetForReconnect()
+	if got := s.applyEDS([]*anyRes{cla("a", 2), cla("b", 3)}, nil); len(got) != 1 || g.names.name(got[0]) != "b" {
+		t.Fatalf("resync after an unsent ACK: changed %v, want only b", got)
+	}
 }

@@ -141,6 +141,27 @@ type stream struct {
 	resyncFrom   int64 // when the old connection was dropped
 	resyncMs     []float64
 	prevEDS      []uint64
+	// What the last applyEDS changed, to undo when its ACK never went out because the
+	// connection was dropped: the change was never observed, so the resync must see it as new.
+	lastEDS []edsUndo
+}
+
+type edsUndo struct {
+	id         int32
+	eds, prev  uint64
+	firstAfter bool // first receipt after a reconnect (edsN was incremented)
+}
+
+// undoLastEDS restores what the last applyEDS overwrote for the clusters it reported changed. Caller holds mu.
+func (s *stream) undoLastEDS() {
+	for _, u := range s.lastEDS {
+		s.eds[u.id] = u.eds
+		if u.firstAfter {
+			s.edsN--
+			s.prevEDS[u.id] = u.prev
+		}
+	}
+	s.lastEDS = nil
 }
 
 // requestReconnect drops the stream's connection; its serve loop reconnects. False
@@ -155,6 +176,17 @@ func (s *stream) requestReconnect() bool {
 	}
 	cancel()
 	return true
+}
+
+// unobserved undoes a response's endpoint changes whose ACK could not be sent (the
+// connection is gone): they were never observed, and the resync must bring them as changes.
+func (s *stream) unobserved(changed []int32) {
+	if len(changed) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.undoLastEDS()
+	s.mu.Unlock()
 }
 
 func (s *stream) resyncPending() bool {
@@ -337,6 +369,7 @@ func (s *stream) runSotw(ctx context.Context, ss discovery.AggregatedDiscoverySe
 		ack := req(t, names)
 		ack.VersionInfo = ackVersion
 		if err := send.sendSotw(ack); err != nil {
+			s.unobserved(changed)
 			s.fail("send ack: " + err.Error())
 			return
 		}
@@ -459,6 +492,7 @@ func (s *stream) setClusters(resources []*anyRes) bool {
 // content changed (not first receipt).
 func (s *stream) applyEDS(resources []*anyRes, names []string) []int32 {
 	var changed []int32
+	s.lastEDS = s.lastEDS[:0]
 	for i, r := range resources {
 		name := ""
 		if names != nil {
@@ -478,11 +512,13 @@ func (s *stream) applyEDS(resources []*anyRes, names []string) []int32 {
 				// First receipt after a reconnect: a change if it differs from what was held before.
 				if s.prevEDS[id] != h {
 					changed = append(changed, id)
+					s.lastEDS = append(s.lastEDS, edsUndo{id: id, eds: 0, prev: s.prevEDS[id], firstAfter: true})
 				}
 				s.prevEDS[id] = 0
 			}
 		} else if old != h {
 			changed = append(changed, id)
+			s.lastEDS = append(s.lastEDS, edsUndo{id: id, eds: old})
 		}
 		s.eds[id] = h
 	}
@@ -633,6 +669,7 @@ func (s *stream) runDelta(ctx context.Context, ds discovery.AggregatedDiscoveryS
 		ack := req(t)
 		ack.ResponseNonce = resp.Nonce
 		if err := send.sendDelta(ack); err != nil {
+			s.unobserved(changed)
 			s.fail("send ack: " + err.Error())
 			return
 		}
