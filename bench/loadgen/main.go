@@ -86,6 +86,7 @@ type generator struct {
 	listMu       sync.Mutex
 	lists        map[string][]string
 	creds        credentials.TransportCredentials
+	startedAt    int64
 	reconnects   atomic.Int64
 }
 
@@ -289,6 +290,7 @@ func Run(cfg Config) (*Report, error) {
 	var conns []*grpc.ClientConn
 	start := nowNanos()
 	report.StartedAt = start
+	g.startedAt = start
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.Streams; i++ {
 		if i%cfg.StreamsPerConn == 0 {

@@ -254,16 +254,21 @@ func (t *tracker) summary(changes []*change, live int) *ChangeSummary {
 }
 
 // unconverged reports whether a stream missed any of the changes.
-func (t *tracker) missed(changes []*change, stream int) int {
+func (t *tracker) missed(changes []*change, stream int) (n int, first, last *change) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
 	for _, ch := range changes {
 		if ch.acked[stream/64]&(uint64(1)<<(stream%64)) == 0 {
 			n++
+			if first == nil || ch.t0 < first.t0 {
+				first = ch
+			}
+			if last == nil || ch.t0 > last.t0 {
+				last = ch
+			}
 		}
 	}
-	return n
+	return n, first, last
 }
 
 func (t *tracker) all() []*change {
@@ -424,8 +429,13 @@ func (g *generator) check(r *Report) Checks {
 			c.add(&c.Divergent, "stream %d: endpoint contents differ from the rest of zone %s", i, s.zone)
 		}
 		s.mu.Unlock()
-		if missed := g.tracker.missed(changes, i); missed > 0 {
-			c.add(&c.Stalled, "stream %d stopped receiving: missed %d of %d changes", i, missed, len(changes))
+		if missed, first, last := g.tracker.missed(changes, i); missed > 0 {
+			at := func(t int64) float64 { return float64(t-r.StartedAt) / 1e9 }
+			s.mu.Lock()
+			reconnects := append([]float64(nil), s.reconnectedAt...)
+			s.mu.Unlock()
+			c.add(&c.Stalled, "stream %d stopped receiving: missed %d of %d changes (first %s at +%.1f s, last %s at +%.1f s; reconnected at %v s)",
+				i, missed, len(changes), first.Name, at(first.t0), last.Name, at(last.t0), reconnects)
 		}
 	}
 	c.OK = c.MissingAck+c.WrongVersion+c.UnknownVersion+c.Divergent+c.Stalled+c.Ended+c.Incomplete+c.NotResynced == 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,6 +145,8 @@ type stream struct {
 	// What the last applyEDS changed, to undo when its ACK never went out because the
 	// connection was dropped: the change was never observed, so the resync must see it as new.
 	lastEDS []edsUndo
+	// When (seconds since the run started) each reconnect happened, for the stalled-stream message.
+	reconnectedAt []float64
 }
 
 type edsUndo struct {
@@ -239,6 +242,7 @@ func (s *stream) resetForReconnect() {
 	s.routeNames, s.rdsHave = nil, map[string]bool{}
 	s.deltaVer = [numTypes]map[int32]string{}
 	s.resyncing, s.resyncFrom = true, nowNanos()
+	s.reconnectedAt = append(s.reconnectedAt, math.Round(float64(s.resyncFrom-s.g.startedAt)/1e8)/10)
 }
 
 type sender interface {
