@@ -23,6 +23,41 @@ const GROWTH_GOAL = 0.05;
 
 type Sample = NonNullable<LoadgenReport['samples']>[number];
 
+/** V8 heap used and external memory of the meshcp server (its /metrics), to tell a JavaScript heap that grows from RSS that does. */
+export interface HeapSample {
+  atUnixMs: number;
+  heapUsedMB: number;
+  externalMB: number;
+}
+
+function gauge(text: string, name: string): number | undefined {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([0-9.eE+-]+)`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Scrapes the server's metrics every `everyMs` until stopped. */
+function sampleHeap(controlPort: number, everyMs: number): { stop: () => HeapSample[] } {
+  const samples: HeapSample[] = [];
+  const timer = setInterval(() => {
+    fetch(`http://127.0.0.1:${controlPort}/metrics`)
+      .then((r) => r.text())
+      .then((text) => {
+        const heap = gauge(text, 'nodejs_heap_size_used_bytes');
+        const external = gauge(text, 'nodejs_external_memory_bytes');
+        if (heap !== undefined) samples.push({ atUnixMs: Date.now(), heapUsedMB: heap / 2 ** 20, externalMB: (external ?? 0) / 2 ** 20 });
+      })
+      .catch(() => {
+        // a busy server may miss one; the plot shows the gap
+      });
+  }, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}
+
 export interface SoakFigures {
   /** Start and end of the churn phase, and the end of warm-up, in seconds since the first connection. */
   churnStartS: number;
@@ -64,9 +99,20 @@ export function soakFigures(samples: readonly Sample[], churnStartS: number, chu
   };
 }
 
-function plot(samples: readonly Sample[], f: SoakFigures, title: string, sampleEveryS: string): Buffer {
+function plot(
+  samples: readonly Sample[],
+  f: SoakFigures,
+  title: string,
+  sampleEveryS: string,
+  heap: { atMs: number; heapUsedMB: number; externalMB: number }[] = [],
+): Buffer {
   const minutes = (s: Sample) => s.atMs / 60_000;
   const rss: Series = { label: 'RSS', color: [31, 119, 180], points: samples.map((s) => ({ x: minutes(s), y: s.rssKB / 1024 })) };
+  const heapSeries: Series = {
+    label: 'V8 heap used',
+    color: [44, 160, 44],
+    points: heap.filter((h) => h.atMs >= 0).map((h) => ({ x: h.atMs / 60_000, y: h.heapUsedMB })),
+  };
   const cpuPoints: { x: number; y: number }[] = [];
   for (let i = 1; i < samples.length; i++) {
     const a = samples[i - 1] as Sample;
@@ -78,7 +124,18 @@ function plot(samples: readonly Sample[], f: SoakFigures, title: string, sampleE
   const panels: Panel[] = [
     {
       title: `${title}: server RSS (MB); band = warm-up level + 5 %`,
-      series: [rss],
+      series:
+        heapSeries.points.length > 0
+          ? [
+              rss,
+              heapSeries,
+              {
+                label: 'external (Buffers)',
+                color: [255, 127, 14],
+                points: heap.filter((h) => h.atMs >= 0).map((h) => ({ x: h.atMs / 60_000, y: h.externalMB })),
+              },
+            ]
+          : [rss],
       marker,
       ...(f.rssAfterWarmupMB
         ? { band: { y0: f.rssAfterWarmupMB, y1: f.rssAfterWarmupMB * (1 + GROWTH_GOAL), color: [226, 242, 226] as [number, number, number] } }
@@ -131,6 +188,8 @@ export async function runSoak(argv: string[]): Promise<void> {
     const server = await startPeer(kind, dir, meshFile, undefined, undefined, meshcp);
     let report: LoadgenReport | undefined;
     let error: string | undefined;
+    const heapSampler = kind === 'meshcp' ? sampleHeap(server.controlPort, Number(values['sample-every']) * 1000) : undefined;
+    let heapSamples: HeapSample[] = [];
     try {
       const args = [
         `-target=127.0.0.1:${server.xdsPort}`,
@@ -160,6 +219,7 @@ export async function runSoak(argv: string[]): Promise<void> {
       }
       if (out.code !== 0) error = `loadgen exited ${out.code}: ${(report?.checks.errors ?? []).slice(0, 5).join('; ') || out.stderr.slice(-1500)}`;
     } finally {
+      heapSamples = heapSampler?.stop() ?? [];
       await server.stop();
     }
     if (error) {
@@ -174,11 +234,23 @@ export async function runSoak(argv: string[]): Promise<void> {
     const at = (phase: string) => ((report.server[phase]?.atUnixNano ?? 0) - (report.startedAtUnixNano ?? 0)) / 1e9;
     // The churn starts once the initial sync is quiet (≤ 1 s after "synced") and ends at "churned".
     const f = soakFigures(report.samples, at('synced'), at('churned'), warmupS);
+    const startedMs = (report.startedAtUnixNano ?? 0) / 1e6;
+    const heap = heapSamples.map((h) => ({ atMs: h.atUnixMs - startedMs, heapUsedMB: h.heapUsedMB, externalMB: h.externalMB }));
+    // The same growth figure for the V8 heap (sampled when scraped, so between collections: noisier than RSS).
+    const heapFigures =
+      heap.length > 0
+        ? soakFigures(
+            heap.map((h) => ({ atMs: h.atMs, rssKB: h.heapUsedMB * 1024, cpuSeconds: 0, streams: 0, reconnects: 0 })),
+            at('synced'),
+            at('churned'),
+            warmupS,
+          )
+        : undefined;
     // The plot goes next to docs/performance.md only when the doc is rewritten; else next to the JSON.
     const png = `performance-soak-${kind}.png`;
     writeFileSync(
       join(values.doc ? join(REPO_ROOT, 'docs') : values.out, png),
-      plot(report.samples, f, `${label}, ${streams.toLocaleString('en-US')} proxies`, values['sample-every']),
+      plot(report.samples, f, `${label}, ${streams.toLocaleString('en-US')} proxies`, values['sample-every'], heap),
     );
     const c = report.checks as LoadgenReport['checks'] & Record<string, number>;
     const churn = report.churn;
@@ -202,12 +274,18 @@ export async function runSoak(argv: string[]): Promise<void> {
       `| RSS at the end of the churn (MB, last 3 samples) | ${num(f.rssEndMB, 0)} |`,
       `| **RSS growth after warm-up** (goal ≤ 5 %) | **${pct(f.rssGrowth)}** ${f.rssGrowth !== undefined ? (f.rssGrowth <= GROWTH_GOAL ? '✓' : '✗') : ''} |`,
       `| highest RSS after warm-up vs warm-up level | ${pct(f.rssPeakGrowth)} |`,
+      ...(heapFigures
+        ? [
+            `| V8 heap used after warm-up → end of the churn (MB, scraped from /metrics) | ${num(heapFigures.rssAfterWarmupMB, 0)} → ${num(heapFigures.rssEndMB, 0)} (${pct(heapFigures.rssGrowth)}) |`,
+            `| external memory (Buffers) at the end of the churn (MB, mean of the last 3 scrapes) | ${num(mean(heap.slice(-3).map((h) => h.externalMB)), 0)} |`,
+          ]
+        : []),
       `| server CPU during the churn (% of one core) | ${num(f.cpuPercentMean, 0)} |`,
       `| self-checks: missing ACK, wrong version, unknown version, divergent, stalled, ended, incomplete, not resynced | ${['missingAck', 'wrongVersion', 'unknownVersion', 'divergentContent', 'stalled', 'ended', 'incomplete', 'notResynced'].map((k) => c[k] ?? 0).join(', ')} → ${report.checks.ok ? '**all held**' : '**FAILED**'} |`,
       '',
     );
     if (!report.checks.ok) sections.push(`> ${report.checks.errors.slice(0, 3).join('; ')}`, '');
-    runs.push({ server: kind, figures: f, report: { ...report, streams: undefined } });
+    runs.push({ server: kind, figures: f, heapFigures, heap, report: { ...report, streams: undefined } });
   }
   const durationSeconds = Math.round((Date.now() - started) / 1000);
   const extra = argv.filter((a) => a !== '--doc');
