@@ -10,7 +10,12 @@
  * server. The fast path (endpoint-only change keeps every LDS/RDS/CDS variant) is
  * exercised exactly as in production.
  *
- *   node bench/dist/meshcp-server.js --file mesh.yaml [--xds-address 127.0.0.1:0] [--control-address 127.0.0.1:0]
+ * `--tls-state-dir DIR` makes the xDS port authenticate as `meshcp serve` does without
+ * --insecure (TLS, client certificates from the mesh CA kept in DIR: the bench issues the
+ * load generator's with `meshcp identity issue --state-dir DIR`). `GET /metrics` on the
+ * control port serves the Prometheus metrics (the convergence histogram the bench checks).
+ *
+ *   node bench/dist/meshcp-server.js --file mesh.yaml [--xds-address 127.0.0.1:0] [--control-address 127.0.0.1:0] [--tls-state-dir DIR]
  * prints `READY xds=PORT control=PORT pid=PID` on stdout once serving.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
