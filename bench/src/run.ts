@@ -96,6 +96,8 @@ export interface RunResult {
   mode: string;
   /** 'tls': TLS with a client certificate (meshcp's authenticating server). */
   transport?: 'plaintext' | 'tls';
+  /** Only for the convergence check: the in-process bench server, run because the tables' meshcp was \`meshcp serve\`. */
+  checkOnly?: boolean;
   report?: LoadgenReport;
   convergence?: ConvergenceCheck;
   error?: string;
@@ -231,7 +233,7 @@ async function runOne(
 ): Promise<RunResult> {
   const transport = opts.tls ? 'tls' : 'plaintext';
   log(
-    `${SERVER_LABEL[kind]}: ${streams} ${opts.mode} streams${opts.tls ? ' over TLS with client certificates' : ''}${opts.churn ? `, churn ${opts.churnRate}/s for ${opts.churnSeconds} s` : ''}`,
+    `${SERVER_LABEL[kind]}${kind === 'meshcp' ? ` (${opts.meshcp.via === 'serve' ? 'meshcp serve' : 'in-process bench server'})` : ''}: ${streams} ${opts.mode} streams${opts.tls ? ' over TLS with client certificates' : ''}${opts.churn ? `, churn ${opts.churnRate}/s for ${opts.churnSeconds} s` : ''}`,
   );
   const server = await startPeer(kind, opts.dir, opts.meshFile, opts.profileDir, opts.tls, opts.meshcp);
   try {
@@ -361,7 +363,7 @@ function fmt(value: number | string | boolean | undefined, digits: number): stri
 }
 
 export function markdownTable(all: RunResult[], servers: ServerKind[]): string {
-  const results = all.filter((r) => (r.transport ?? 'plaintext') === 'plaintext');
+  const results = all.filter((r) => (r.transport ?? 'plaintext') === 'plaintext' && !r.checkOnly);
   const modes = [...new Set(results.map((r) => r.mode))];
   const sizes = [...new Set(results.map((r) => r.streams))].sort((a, b) => a - b);
   const lines: string[] = [];
@@ -406,7 +408,9 @@ const ms = (v: number | undefined) => (v === undefined ? '—' : v.toLocaleStrin
 
 /** meshcp's own convergence histogram against the load generator's change → ACK, per run. */
 export function convergenceTable(results: RunResult[], meshcpDescription = ''): string {
-  const rows = results.filter((r) => r.server === 'meshcp' && r.convergence);
+  // With meshcp via serve only the in-process server's check run is comparable (see the note below).
+  const checkRuns = results.filter((r) => r.checkOnly && r.convergence);
+  const rows = checkRuns.length > 0 ? checkRuns : results.filter((r) => r.server === 'meshcp' && r.convergence);
   if (rows.length === 0) return '';
   const viaServe = meshcpDescription.includes('meshcp serve');
   const lines = [
@@ -419,12 +423,12 @@ export function convergenceTable(results: RunResult[], meshcpDescription = ''): 
   const own = (a: Agreement) => `${ms(a.loadgenMs)} / ${ms(a.loadgenBucketedMs)}`;
   for (const r of rows) {
     const c = r.convergence as ConvergenceCheck;
-    const name = `${r.streams.toLocaleString('en-US')} ${r.mode}${r.transport === 'tls' ? ' TLS' : ''}`;
+    const name = `${r.streams.toLocaleString('en-US')} ${r.mode}${r.transport === 'tls' ? ' TLS' : ''}${r.checkOnly ? ' (in-process bench server)' : ''}`;
     lines.push(
       `| ${name} | ${own(c.p50)} | ${cell(c.p50)} | ${c.p50.agrees ? 'yes' : '**no**'} | ${own(c.p99)} | ${cell(c.p99)} | ${c.p99.agrees ? 'yes' : '**no**'} |`,
     );
   }
-  if (viaServe) {
+  if (viaServe && checkRuns.length === 0) {
     lines.push(
       '',
       '> Not comparable in this run: meshcp ran as `meshcp serve`, whose histogram starts when the change reaches the cache (after the file watch, re-parse and debounce); the load generator starts before it writes the file. Run with `--meshcp-via bench` for the check.',
@@ -439,7 +443,9 @@ export function authTable(results: RunResult[]): string {
   const tls = results.filter((r) => r.server === 'meshcp' && r.transport === 'tls');
   const lines: string[] = [];
   for (const t of tls) {
-    const plain = results.find((r) => r.server === 'meshcp' && r.mode === t.mode && r.streams === t.streams && (r.transport ?? 'plaintext') === 'plaintext');
+    const plain = results.find(
+      (r) => r.server === 'meshcp' && r.mode === t.mode && r.streams === t.streams && (r.transport ?? 'plaintext') === 'plaintext' && !r.checkOnly,
+    );
     const p = figures(plain?.report, t.streams);
     const q = figures(t.report, t.streams);
     lines.push(
@@ -591,12 +597,19 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (meshcp.via === 'serve' && servers.includes('meshcp')) {
+    // meshcp serve's histogram starts after the file watch and debounce, the load generator's before the file is
+    // written: for the check (issue 17) one run of the in-process server, where a change reaches the cache at the POST.
+    const streams = authStreams > 0 ? authStreams : (streamsList[0] ?? 1000);
+    const check = await runOne('meshcp', streams, { ...common, meshcp: { ...meshcp, via: 'bench' }, mode: modes[0] ?? 'sotw', churn: false });
+    results.push({ ...check, checkOnly: true });
+  }
   if (authStreams > 0 && servers.includes('meshcp')) {
     // The cost of authentication: the same run over TLS with a client certificate per proxy (no churn).
     const tls = await issueClientCertificate(w.namespace);
     const mode = modes[0] ?? 'sotw';
     results.push(await runOne('meshcp', authStreams, { ...common, mode, churn: false, tls }));
-    if (!results.some((r) => r.server === 'meshcp' && r.streams === authStreams && r.mode === mode && r.transport === 'plaintext')) {
+    if (!results.some((r) => r.server === 'meshcp' && r.streams === authStreams && r.mode === mode && r.transport === 'plaintext' && !r.checkOnly)) {
       results.push(await runOne('meshcp', authStreams, { ...common, mode, churn: false }));
     }
   }
