@@ -264,3 +264,44 @@ func TestResourceNameScan(t *testing.T) {
 		t.Fatalf("resourceName = %q", got)
 	}
 }
+
+// A reconnecting stream keeps what it held: after a reconnect, content that differs from
+// the held content counts as a change received (a change made while it was away still
+// reaches it), equal content does not, and the resync completes the stream again.
+func TestReconnectKeepsHeldEndpointsForChangeDetection(t *testing.T) {
+	g := &generator{cfg: Config{ExpectClusters: 1}, names: newInterner(), lists: map[string][]string{}}
+	s := &stream{g: g, rdsHave: map[string]bool{}}
+	cla := func(name string, port uint32) *anypb.Any {
+		return mustAny(&endpoint.ClusterLoadAssignment{ClusterName: name, Endpoints: []*endpoint.LocalityLbEndpoints{{LbEndpoints: []*endpoint.LbEndpoint{{
+			HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: &endpoint.Endpoint{Address: &core.Address{Address: &core.Address_SocketAddress{
+				SocketAddress: &core.SocketAddress{Address: "10.0.0.1", PortSpecifier: &core.SocketAddress_PortValue{PortValue: port}},
+			}}}},
+		}}}}})
+	}
+	if changed := s.applyEDS([]*anyRes{cla("a", 1), cla("b", 1)}, nil); len(changed) != 0 {
+		t.Fatalf("first receipt counted as a change: %v", changed)
+	}
+	s.synced = 1
+	s.resetForReconnect()
+	if !s.resyncing || s.edsN != 0 {
+		t.Fatalf("after reset: resyncing %v, edsN %d", s.resyncing, s.edsN)
+	}
+	changed := s.applyEDS([]*anyRes{cla("a", 2), cla("b", 1)}, nil)
+	if len(changed) != 1 || g.names.name(changed[0]) != "a" {
+		t.Fatalf("resync: changed %v, want only a", changed)
+	}
+	// Consumed: the next receipt of a is compared with what the resync brought.
+	if again := s.applyEDS([]*anyRes{cla("a", 2)}, nil); len(again) != 0 {
+		t.Fatalf("unchanged content counted again: %v", again)
+	}
+	// A change received whose ACK never went out (the connection dropped first) is undone,
+	// so the resync after the reconnect still counts it.
+	if got := s.applyEDS([]*anyRes{cla("b", 3)}, nil); len(got) != 1 {
+		t.Fatalf("b changed: %v", got)
+	}
+	s.unobserved([]int32{g.names.id("b")})
+	s.resetForReconnect()
+	if got := s.applyEDS([]*anyRes{cla("a", 2), cla("b", 3)}, nil); len(got) != 1 || g.names.name(got[0]) != "b" {
+		t.Fatalf("resync after an unsent ACK: changed %v, want only b", got)
+	}
+}

@@ -13,10 +13,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sort"
@@ -27,6 +30,7 @@ import (
 
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -56,6 +60,17 @@ type Config struct {
 	ServerPID      int           `json:"serverPid"`
 	Detail         bool          `json:"detail"`
 	Faults         faults        `json:"faults"`
+	// TLS (meshcp's authenticating server): CA bundle, client certificate and key.
+	CAFile     string `json:"caFile,omitempty"`
+	CertFile   string `json:"certFile,omitempty"`
+	KeyFile    string `json:"keyFile,omitempty"`
+	ServerName string `json:"serverName,omitempty"`
+	// Soak: this fraction of the streams reconnects every second during the churn phase.
+	ReconnectRate float64       `json:"reconnectRate"`
+	SampleEvery   time.Duration `json:"-"`
+	ScrapeURL     string        `json:"scrapeUrl,omitempty"`
+	// Histogram bounds (seconds): change → ACK latencies are also counted into these buckets, to compare with a server's histogram.
+	Buckets []float64 `json:"buckets,omitempty"`
 }
 
 type generator struct {
@@ -70,6 +85,9 @@ type generator struct {
 	syncedCount  atomic.Int64
 	listMu       sync.Mutex
 	lists        map[string][]string
+	creds        credentials.TransportCredentials
+	startedAt    int64
+	reconnects   atomic.Int64
 }
 
 // nameList returns the sorted names of a held-cluster bitset, shared between
@@ -95,6 +113,40 @@ func (g *generator) nameList(bits []bool, n int) []string {
 	sort.Strings(l)
 	g.lists[string(key)] = l
 	return l
+}
+
+// transportCredentials is plaintext, or TLS with the server verified against -ca
+// and, with -cert/-key, a client certificate (meshcp's workload identity).
+func (c Config) transportCredentials() (credentials.TransportCredentials, error) {
+	if c.CAFile == "" {
+		return insecure.NewCredentials(), nil
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no certificate", c.CAFile)
+	}
+	conf := &tls.Config{RootCAs: roots, ServerName: c.ServerName, MinVersion: tls.VersionTLS12}
+	if c.CertFile != "" {
+		pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		conf.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(conf), nil
+}
+
+func (g *generator) dial() (*grpc.ClientConn, error) {
+	return grpc.NewClient(g.cfg.Target,
+		grpc.WithTransportCredentials(g.creds),
+		// Like Envoy, a stream whose connection attempt fails retries (with backoff)
+		// instead of giving up: a busy server at cold start refuses or stalls some.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.WaitForReady(true)),
+	)
 }
 
 func logf(format string, args ...any) {
@@ -133,10 +185,28 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&c.Faults.DropAckType, "fault-drop-ack-type", "EDS", "test: type whose ACK is skipped")
 	fs.IntVar(&c.Faults.StopStream, "fault-stop-stream", -1, "test: this stream stops processing responses after the initial sync")
 	fs.IntVar(&c.Faults.CorruptStream, "fault-corrupt-ack-stream", -1, "test: this stream ACKs EDS with a wrong version after the initial sync")
+	fs.StringVar(&c.CAFile, "ca", "", "TLS: CA bundle (PEM) that signed the server's certificate (empty: plaintext)")
+	fs.StringVar(&c.CertFile, "cert", "", "TLS: client certificate (PEM), e.g. from `meshcp identity issue`")
+	fs.StringVar(&c.KeyFile, "key", "", "TLS: client private key (PEM)")
+	fs.StringVar(&c.ServerName, "server-name", "", "TLS: server name to verify (default: the target host)")
+	fs.Float64Var(&c.ReconnectRate, "reconnect-rate", 0, "soak: fraction of the streams that drop their connection and reconnect every second during churn (0.01 = 1 %)")
+	fs.DurationVar(&c.SampleEvery, "sample-every", 0, "sample the server's CPU seconds and RSS this often for the whole run (0: only at phase boundaries)")
+	fs.StringVar(&c.ScrapeURL, "scrape", "", "GET this URL (loopback) after the single-change phase and put the text in the report (Prometheus metrics)")
+	var buckets string
+	fs.StringVar(&buckets, "buckets", "", "comma-separated histogram upper bounds in seconds: change → ACK latencies are also reported as cumulative counts over them")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	c.Zones = strings.Split(zones, ",")
+	if buckets != "" {
+		for _, b := range strings.Split(buckets, ",") {
+			var v float64
+			if _, err := fmt.Sscanf(b, "%g", &v); err != nil {
+				return c, fmt.Errorf("-buckets: %q: %w", b, err)
+			}
+			c.Buckets = append(c.Buckets, v)
+		}
+	}
 	if c.Mode != "sotw" && c.Mode != "delta" {
 		return c, fmt.Errorf("-mode must be sotw or delta")
 	}
@@ -149,6 +219,15 @@ func parseFlags(args []string) (Config, error) {
 	}
 	if c.StreamsPerConn < 1 {
 		c.StreamsPerConn = 1
+	}
+	if c.ReconnectRate > 0 && c.StreamsPerConn != 1 {
+		return c, fmt.Errorf("-reconnect-rate needs -streams-per-conn=1 (a reconnect replaces the stream's own connection)")
+	}
+	if c.ScrapeURL != "" && !strings.HasPrefix(c.ScrapeURL, "http://127.") && !strings.HasPrefix(c.ScrapeURL, "http://localhost") {
+		return c, fmt.Errorf("-scrape must be on loopback")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") || (c.CertFile != "" && c.CAFile == "") {
+		return c, fmt.Errorf("-cert and -key go together, and need -ca")
 	}
 	return c, nil
 }
@@ -185,7 +264,15 @@ func Run(cfg Config) (*Report, error) {
 		lists:        map[string][]string{},
 	}
 	g.fault.init()
+	creds, err := cfg.transportCredentials()
+	if err != nil {
+		return nil, err
+	}
+	g.creds = creds
 	g.tracker = newTracker(cfg.Streams)
+	g.tracker.bounds = cfg.Buckets
+	// A long soak would keep one latency per stream × change (gigabytes): count them in a histogram instead.
+	g.tracker.compact = cfg.ChurnRate*cfg.ChurnSeconds*float64(cfg.Streams) > 5e6
 	report := &Report{Config: cfg, Server: map[string]ProcStat{}, Self: map[string]ProcStat{}}
 	mark := func(phase string) {
 		if cfg.ServerPID > 0 {
@@ -194,6 +281,8 @@ func Run(cfg Config) (*Report, error) {
 		report.Self[phase] = readProc(os.Getpid())
 	}
 	mark("idle")
+	stopSampling := g.sample(ctx, report)
+	defer stopSampling()
 
 	// Phase 1: every stream connects at once (cold start).
 	streamCtx, stopStreams := context.WithCancel(ctx)
@@ -201,15 +290,11 @@ func Run(cfg Config) (*Report, error) {
 	var conns []*grpc.ClientConn
 	start := nowNanos()
 	report.StartedAt = start
+	g.startedAt = start
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.Streams; i++ {
 		if i%cfg.StreamsPerConn == 0 {
-			conn, err := grpc.NewClient(cfg.Target,
-				grpc.WithTransportCredentials(insecure.NewCredentials()),
-				// Like Envoy, a stream whose connection attempt fails retries (with backoff)
-				// instead of giving up: a busy server at cold start refuses or stalls some.
-				grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.WaitForReady(true)),
-			)
+			conn, err := g.dial()
 			if err != nil {
 				return report, err
 			}
@@ -227,7 +312,7 @@ func Run(cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func(s *stream, conn *grpc.ClientConn) {
 			defer wg.Done()
-			s.run(streamCtx, conn)
+			s.serve(streamCtx, conn)
 		}(s, conns[i/cfg.StreamsPerConn])
 	}
 	logf("%d %s streams connecting to %s", cfg.Streams, cfg.Mode, cfg.Target)
@@ -269,6 +354,9 @@ func Run(cfg Config) (*Report, error) {
 		}
 		report.Change = g.tracker.summary(changes, g.liveStreams())
 		mark("changed")
+		if cfg.ScrapeURL != "" {
+			report.Scrape = scrape(ctx, cfg.ScrapeURL)
+		}
 		logf("single change: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d/%d stream-changes converged)",
 			report.Change.PerStream.P50, report.Change.PerStream.P99, report.Change.PerStream.Max, report.Change.Converged, report.Change.Expected)
 	}
@@ -279,6 +367,9 @@ func Run(cfg Config) (*Report, error) {
 		var changes []*change
 		interval := time.Duration(float64(time.Second) / cfg.ChurnRate)
 		next := time.Now()
+		// Reconnects stop a few seconds before the churn does, so every stream can resync before the checks.
+		churnFor := time.Duration(cfg.ChurnSeconds * float64(time.Second))
+		stopReconnects := g.reconnectLoop(ctx, churnFor-min(churnFor/10, 10*time.Second))
 		for time.Since(churnStart) < time.Duration(cfg.ChurnSeconds*float64(time.Second)) && ctx.Err() == nil {
 			if d := time.Until(next); d > 0 {
 				time.Sleep(d)
@@ -297,8 +388,10 @@ func Run(cfg Config) (*Report, error) {
 			changes = append(changes, ch)
 		}
 		elapsed := time.Since(churnStart).Seconds()
+		stopReconnects()
 		mark("churned")
 		g.waitConverged(ctx, changes, cfg.ChangeTimeout)
+		g.waitResynced(ctx, cfg.ChangeTimeout)
 		s := g.tracker.summary(changes, g.liveStreams())
 		s.AchievedRate = float64(len(changes)) / elapsed
 		report.Churn = s
@@ -307,6 +400,10 @@ func Run(cfg Config) (*Report, error) {
 			len(changes), s.AchievedRate, s.PerChange.P50, s.PerChange.P99, s.PerStream.P50, s.PerStream.P99)
 	}
 
+	report.Reconnects = g.reconnects.Load()
+	if report.Reconnects > 0 {
+		report.Resync = g.resyncSummary()
+	}
 	report.Checks = g.check(report)
 	report.BytesReceived = g.bytes.Load()
 	report.Responses = g.responses.Load()
@@ -435,4 +532,124 @@ func (g *generator) detail(start int64) []StreamDetail {
 		out = append(out, d)
 	}
 	return out
+}
+
+// sample reads the server's CPU seconds and RSS every -sample-every until the
+// returned stop is called (the soak's time series).
+func (g *generator) sample(ctx context.Context, report *Report) (stop func()) {
+	if g.cfg.SampleEvery <= 0 || g.cfg.ServerPID <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	var mu sync.Mutex
+	take := func() {
+		p := readProc(g.cfg.ServerPID)
+		mu.Lock()
+		report.Samples = append(report.Samples, Sample{AtMs: float64(p.At-report.StartedAt) / 1e6, CPUSeconds: p.CPUSeconds, RSSKB: p.RSSKB,
+			Streams: g.liveStreams(), Reconnects: g.reconnects.Load()})
+		mu.Unlock()
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(g.cfg.SampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				take()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+		})
+	}
+}
+
+// reconnectLoop makes -reconnect-rate × streams streams (picked at random) drop
+// their connection and reconnect every second, for `d`; stop ends it early.
+func (g *generator) reconnectLoop(ctx context.Context, d time.Duration) (stop func()) {
+	if g.cfg.ReconnectRate <= 0 || d <= 0 {
+		return func() {}
+	}
+	per := max(1, int(g.cfg.ReconnectRate*float64(len(g.streams))+0.5))
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for i := 0; i < per; i++ {
+				s := g.streams[rand.IntN(len(g.streams))]
+				if s.requestReconnect() {
+					g.reconnects.Add(1)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+		})
+	}
+}
+
+// waitResynced waits until every stream that reconnected completed its sync again.
+func (g *generator) waitResynced(ctx context.Context, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		pending := 0
+		for _, s := range g.streams {
+			if s.resyncPending() {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (g *generator) resyncSummary() Percentiles {
+	var all []float64
+	for _, s := range g.streams {
+		s.mu.Lock()
+		all = append(all, s.resyncMs...)
+		s.mu.Unlock()
+	}
+	return percentiles(all)
+}
+
+// scrape GETs a metrics page; errors are reported in the text.
+func scrape(ctx context.Context, url string) string {
+	reqCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(reqCtx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "# scrape error: " + err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

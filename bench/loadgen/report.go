@@ -23,6 +23,19 @@ type Report struct {
 	Responses     int64               `json:"responses"`
 	Errors        []string            `json:"errors,omitempty"`
 	Streams       []StreamDetail      `json:"streams,omitempty"`
+	Samples       []Sample            `json:"samples,omitempty"`
+	Scrape        string              `json:"scrape,omitempty"`
+	Reconnects    int64               `json:"reconnects"`
+	Resync        Percentiles         `json:"resyncMs"` // a reconnected stream: connection dropped → synced again
+}
+
+// Sample is the server's CPU and RSS at one moment of the run (-sample-every).
+type Sample struct {
+	AtMs       float64 `json:"atMs"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	RSSKB      int64   `json:"rssKB"`
+	Streams    int     `json:"streams"`
+	Reconnects int64   `json:"reconnects"`
 }
 
 type Percentiles struct {
@@ -48,6 +61,8 @@ type ChangeSummary struct {
 	PerChange    Percentiles `json:"perChangeMs"` // change → last ACK of it on any stream
 	AchievedRate float64     `json:"achievedRate,omitempty"`
 	Post         Percentiles `json:"postMs"` // how long the control endpoint took to apply a change
+	// Cumulative counts of the per-stream latencies over -buckets (last: +Inf), when given.
+	BucketCounts []int64 `json:"bucketCounts,omitempty"`
 }
 
 type StreamDetail struct {
@@ -108,6 +123,67 @@ type tracker struct {
 	streams   int
 	seq       int
 	byCluster map[int32][]*change
+	// compact: per stream × change latencies go into hist (1 ms buckets) instead of each change's lats.
+	compact bool
+	hist    []int64
+	bounds  []float64 // -buckets, seconds
+}
+
+// cumulative counts latencies (ms) over bounds (seconds), Prometheus-style, +Inf last.
+func cumulative(bounds []float64, latenciesMs []float64) []int64 {
+	out := make([]int64, len(bounds)+1)
+	for _, l := range latenciesMs {
+		for i, b := range bounds {
+			if l/1000 <= b {
+				out[i]++
+			}
+		}
+		out[len(bounds)]++
+	}
+	return out
+}
+
+const histBuckets = 600_000 // 1 ms each: 10 minutes
+
+func (t *tracker) record(ch *change, ms float64) {
+	if !t.compact {
+		ch.lats = append(ch.lats, float32(ms))
+		return
+	}
+	if t.hist == nil {
+		t.hist = make([]int64, histBuckets)
+	}
+	b := int(ms)
+	if b < 0 {
+		b = 0
+	}
+	if b >= histBuckets {
+		b = histBuckets - 1
+	}
+	t.hist[b]++
+}
+
+// histPercentiles reads percentiles off the histogram (upper edge of the bucket).
+func histPercentiles(hist []int64) Percentiles {
+	var n int64
+	for _, c := range hist {
+		n += c
+	}
+	if n == 0 {
+		return Percentiles{}
+	}
+	at := func(q float64) float64 {
+		rank := int64(math.Ceil(q * float64(n)))
+		var seen int64
+		for b, c := range hist {
+			seen += c
+			if seen >= rank {
+				return float64(b + 1)
+			}
+		}
+		return float64(len(hist))
+	}
+	return Percentiles{N: int(n), P50: at(0.5), P90: at(0.9), P99: at(0.99), Max: at(1)}
 }
 
 func newTracker(streams int) *tracker {
@@ -134,7 +210,7 @@ func (t *tracker) observe(stream int, ids []int32, recv, ack int64) {
 			}
 			ch.acked[word] |= bit
 			ch.count++
-			ch.lats = append(ch.lats, float32(float64(ack-ch.t0)/1e6))
+			t.record(ch, float64(ack-ch.t0)/1e6)
 			if ack > ch.last {
 				ch.last = ack
 			}
@@ -169,20 +245,30 @@ func (t *tracker) summary(changes []*change, live int) *ChangeSummary {
 		}
 	}
 	s.PerStream, s.PerChange, s.Post = percentiles(perStream), percentiles(perChange), percentiles(post)
+	if t.compact {
+		s.PerStream = histPercentiles(t.hist)
+	} else if len(t.bounds) > 0 {
+		s.BucketCounts = cumulative(t.bounds, perStream)
+	}
 	return s
 }
 
 // unconverged reports whether a stream missed any of the changes.
-func (t *tracker) missed(changes []*change, stream int) int {
+func (t *tracker) missed(changes []*change, stream int) (n int, first, last *change) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
 	for _, ch := range changes {
 		if ch.acked[stream/64]&(uint64(1)<<(stream%64)) == 0 {
 			n++
+			if first == nil || ch.t0 < first.t0 {
+				first = ch
+			}
+			if last == nil || ch.t0 > last.t0 {
+				last = ch
+			}
 		}
 	}
-	return n
+	return n, first, last
 }
 
 func (t *tracker) all() []*change {
@@ -239,6 +325,7 @@ type Checks struct {
 	Stalled        int      `json:"stalled"`
 	Ended          int      `json:"ended"`
 	Incomplete     int      `json:"incomplete"`
+	NotResynced    int      `json:"notResynced"`
 	Errors         []string `json:"errors"`
 }
 
@@ -272,6 +359,9 @@ func (g *generator) check(r *Report) Checks {
 		s.mu.Lock()
 		if e := s.ended.Load(); e != nil {
 			c.add(&c.Ended, "stream %d ended: %s", i, *e)
+		}
+		if s.synced != 0 && s.resyncing {
+			c.add(&c.NotResynced, "stream %d reconnected and never completed its sync again (clusters %d, endpoints %d, types acked %s)", i, s.clusterN, s.edsN, ackedTypes(s))
 		}
 		if s.synced == 0 {
 			c.add(&c.Incomplete, "stream %d never completed the initial sync (clusters %d, endpoints %d, types acked %s)", i, s.clusterN, s.edsN, ackedTypes(s))
@@ -339,11 +429,16 @@ func (g *generator) check(r *Report) Checks {
 			c.add(&c.Divergent, "stream %d: endpoint contents differ from the rest of zone %s", i, s.zone)
 		}
 		s.mu.Unlock()
-		if missed := g.tracker.missed(changes, i); missed > 0 {
-			c.add(&c.Stalled, "stream %d stopped receiving: missed %d of %d changes", i, missed, len(changes))
+		if missed, first, last := g.tracker.missed(changes, i); missed > 0 {
+			at := func(t int64) float64 { return float64(t-r.StartedAt) / 1e9 }
+			s.mu.Lock()
+			reconnects := append([]float64(nil), s.reconnectedAt...)
+			s.mu.Unlock()
+			c.add(&c.Stalled, "stream %d stopped receiving: missed %d of %d changes (first %s at +%.1f s, last %s at +%.1f s; reconnected at %v s)",
+				i, missed, len(changes), first.Name, at(first.t0), last.Name, at(last.t0), reconnects)
 		}
 	}
-	c.OK = c.MissingAck+c.WrongVersion+c.UnknownVersion+c.Divergent+c.Stalled+c.Ended+c.Incomplete == 0
+	c.OK = c.MissingAck+c.WrongVersion+c.UnknownVersion+c.Divergent+c.Stalled+c.Ended+c.Incomplete+c.NotResynced == 0
 	return c
 }
 
@@ -366,8 +461,38 @@ type ProcStat struct {
 	At         int64   `json:"atUnixNano"`
 }
 
-// readProc reads utime+stime and VmRSS/VmHWM of a process (Linux; CLK_TCK 100).
+// readProc reads utime+stime and VmRSS/VmHWM of a process and every process below
+// it (a server with worker processes is measured as a whole; Linux; CLK_TCK 100).
+// Peak RSS of a tree is the sum of the peaks, an upper bound.
 func readProc(pid int) ProcStat {
+	total := readOneProc(pid)
+	for _, child := range childPids(pid) {
+		c := readProc(child)
+		total.CPUSeconds += c.CPUSeconds
+		total.RSSKB += c.RSSKB
+		total.PeakRSSKB += c.PeakRSSKB
+	}
+	return total
+}
+
+func childPids(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func readOneProc(pid int) ProcStat {
 	p := ProcStat{At: nowNanos()}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		s := string(b)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +132,117 @@ type stream struct {
 	deltaVer    [numTypes]map[int32]string // Delta: per-resource versions the client holds (CDS/LDS/RDS names only; EDS uses hashes)
 	ackDropped  bool
 	recvStopped bool
+
+	// Reconnects (soak). The endpoint contents held before a reconnect stay as
+	// prevEDS, as Envoy keeps serving its last config: what the resync brings that
+	// differs is a change received, so no change is lost across a reconnect.
+	cancelConn   context.CancelFunc
+	reconnecting atomic.Bool
+	resyncing    bool  // reconnected, not yet synced again
+	resyncFrom   int64 // when the old connection was dropped
+	resyncMs     []float64
+	prevEDS      []uint64
+	// What the last applyEDS changed, to undo when its ACK never went out because the
+	// connection was dropped: the change was never observed, so the resync must see it as new.
+	lastEDS []edsUndo
+	// When (seconds since the run started) each reconnect happened, for the stalled-stream message.
+	reconnectedAt []float64
+}
+
+type edsUndo struct {
+	id         int32
+	eds, prev  uint64
+	firstAfter bool // first receipt after a reconnect (edsN was incremented)
+}
+
+// undoLastEDS restores what the last applyEDS overwrote for the clusters it reported changed. Caller holds mu.
+func (s *stream) undoLastEDS() {
+	for _, u := range s.lastEDS {
+		s.eds[u.id] = u.eds
+		if u.firstAfter {
+			s.edsN--
+			s.prevEDS[u.id] = u.prev
+		}
+	}
+	s.lastEDS = nil
+}
+
+// requestReconnect drops the stream's connection; its serve loop reconnects. False
+// when the stream is not connected (ended, or already reconnecting).
+func (s *stream) requestReconnect() bool {
+	s.mu.Lock()
+	cancel := s.cancelConn
+	ok := cancel != nil && s.synced != 0 && !s.resyncing && s.ended.Load() == nil
+	s.mu.Unlock()
+	if !ok || !s.reconnecting.CompareAndSwap(false, true) {
+		return false
+	}
+	cancel()
+	return true
+}
+
+// unobserved undoes a response's endpoint changes whose ACK could not be sent (the
+// connection is gone): they were never observed, and the resync must bring them as changes.
+func (s *stream) unobserved(changed []int32) {
+	if len(changed) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.undoLastEDS()
+	s.mu.Unlock()
+}
+
+func (s *stream) resyncPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return (s.resyncing || s.reconnecting.Load()) && s.ended.Load() == nil
+}
+
+// serve runs the stream on conn and, each time a reconnect is requested, again on
+// a new connection with fresh protocol state, until ctx ends or the stream fails.
+func (s *stream) serve(ctx context.Context, conn *grpc.ClientConn) {
+	for {
+		connCtx, cancel := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.cancelConn = cancel
+		s.mu.Unlock()
+		s.run(connCtx, conn)
+		cancel()
+		if ctx.Err() != nil || !s.reconnecting.Load() {
+			return
+		}
+		_ = conn.Close()
+		next, err := s.g.dial()
+		s.mu.Lock()
+		s.resetForReconnect()
+		s.mu.Unlock()
+		s.reconnecting.Store(false)
+		if err != nil {
+			s.fail("reconnect: " + err.Error())
+			return
+		}
+		conn = next
+	}
+}
+
+// resetForReconnect forgets the protocol state of the dropped stream (a new stream
+// starts from nothing) but keeps its endpoint contents as prevEDS. Caller holds mu.
+func (s *stream) resetForReconnect() {
+	s.types = [numTypes]typeState{}
+	for id, h := range s.eds {
+		if h != 0 {
+			for id >= len(s.prevEDS) {
+				s.prevEDS = append(s.prevEDS, 0)
+			}
+			s.prevEDS[id] = h
+		}
+	}
+	s.eds, s.edsN = nil, 0
+	s.clusters, s.clusterN, s.edsNames = nil, 0, nil
+	s.routeNames, s.rdsHave = nil, map[string]bool{}
+	s.deltaVer = [numTypes]map[int32]string{}
+	s.resyncing, s.resyncFrom = true, nowNanos()
+	s.reconnectedAt = append(s.reconnectedAt, math.Round(float64(s.resyncFrom-s.g.startedAt)/1e8)/10)
 }
 
 type sender interface {
@@ -166,6 +278,9 @@ func (s *stream) node() *core.Node {
 }
 
 func (s *stream) fail(msg string) {
+	if s.reconnecting.Load() {
+		return // the connection was dropped on purpose
+	}
 	if s.ended.Load() == nil {
 		s.ended.Store(&msg)
 	}
@@ -258,6 +373,7 @@ func (s *stream) runSotw(ctx context.Context, ss discovery.AggregatedDiscoverySe
 		ack := req(t, names)
 		ack.VersionInfo = ackVersion
 		if err := send.sendSotw(ack); err != nil {
+			s.unobserved(changed)
 			s.fail("send ack: " + err.Error())
 			return
 		}
@@ -380,6 +496,7 @@ func (s *stream) setClusters(resources []*anyRes) bool {
 // content changed (not first receipt).
 func (s *stream) applyEDS(resources []*anyRes, names []string) []int32 {
 	var changed []int32
+	s.lastEDS = s.lastEDS[:0]
 	for i, r := range resources {
 		name := ""
 		if names != nil {
@@ -395,8 +512,17 @@ func (s *stream) applyEDS(resources []*anyRes, names []string) []int32 {
 		old := s.eds[id]
 		if old == 0 {
 			s.edsN++
+			if int(id) < len(s.prevEDS) && s.prevEDS[id] != 0 {
+				// First receipt after a reconnect: a change if it differs from what was held before.
+				if s.prevEDS[id] != h {
+					changed = append(changed, id)
+					s.lastEDS = append(s.lastEDS, edsUndo{id: id, eds: 0, prev: s.prevEDS[id], firstAfter: true})
+				}
+				s.prevEDS[id] = 0
+			}
 		} else if old != h {
 			changed = append(changed, id)
+			s.lastEDS = append(s.lastEDS, edsUndo{id: id, eds: old})
 		}
 		s.eds[id] = h
 	}
@@ -431,7 +557,7 @@ func (s *stream) setListeners(resources []*anyRes) bool {
 
 // checkSynced marks the first moment every type is ACKed with complete contents.
 func (s *stream) checkSynced(at int64) {
-	if s.synced != 0 {
+	if s.synced != 0 && !s.resyncing {
 		return
 	}
 	for t := 0; t < numTypes; t++ {
@@ -446,6 +572,11 @@ func (s *stream) checkSynced(at int64) {
 		if !s.rdsHave[r] {
 			return
 		}
+	}
+	if s.resyncing {
+		s.resyncing = false
+		s.resyncMs = append(s.resyncMs, float64(at-s.resyncFrom)/1e6)
+		return
 	}
 	s.synced = at
 	s.g.syncedCount.Add(1)
@@ -542,6 +673,7 @@ func (s *stream) runDelta(ctx context.Context, ds discovery.AggregatedDiscoveryS
 		ack := req(t)
 		ack.ResponseNonce = resp.Nonce
 		if err := send.sendDelta(ack); err != nil {
+			s.unobserved(changed)
 			s.fail("send ack: " + err.Error())
 			return
 		}

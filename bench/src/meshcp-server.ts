@@ -10,51 +10,18 @@
  * server. The fast path (endpoint-only change keeps every LDS/RDS/CDS variant) is
  * exercised exactly as in production.
  *
- *   node bench/dist/meshcp-server.js --file mesh.yaml [--xds-address 127.0.0.1:0] [--control-address 127.0.0.1:0]
+ * `--tls-state-dir DIR` makes the xDS port authenticate as `meshcp serve` does without
+ * --insecure (TLS, client certificates from the mesh CA kept in DIR: the bench issues the
+ * load generator's with `meshcp identity issue --state-dir DIR`). `GET /metrics` on the
+ * control port serves the Prometheus metrics (the convergence histogram the bench checks).
+ *
+ *   node bench/dist/meshcp-server.js --file mesh.yaml [--xds-address 127.0.0.1:0] [--control-address 127.0.0.1:0] [--tls-state-dir DIR]
  * prints `READY xds=PORT control=PORT pid=PID` on stdout once serving.
  */
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
-import { clusterName, type MeshModel, type MeshService, parseManifests } from '@meshcp/translators';
-import { Metrics, SnapshotCache, XdsServer } from 'meshcp';
-import { parseAllDocuments } from 'yaml';
-
-interface ChangeRequest {
-  service: string;
-  namespace: string;
-  endpoint: number;
-  port: number;
-}
-
-function loadModel(path: string): MeshModel {
-  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
-  const list = Array.isArray(docs) ? docs : [docs];
-  const parsed = parseManifests(list.map((d) => ({ source: path, doc: d.toJS() as unknown })));
-  if (parsed.errors.length > 0) throw new Error(`workload has errors: ${JSON.stringify(parsed.errors.slice(0, 3))}`);
-  return parsed.model;
-}
-
-/** The model with one endpoint of one service moved to another port (a new model object, as a source would produce). */
-function withEndpointPort(model: MeshModel, change: ChangeRequest): { model: MeshModel; cluster: string } {
-  const key = `${change.namespace}/${change.service}`;
-  const service = model.services.get(key);
-  const endpoint = service?.endpoints[change.endpoint];
-  const port = service?.ports[0];
-  if (!service || !endpoint || !port) throw new Error(`no endpoint ${change.endpoint} in ${key}`);
-  const next: MeshService = {
-    ...service,
-    endpoints: service.endpoints.map((e, i) => (i === change.endpoint ? { ...e, ports: { ...e.ports, [port.name]: change.port } } : e)),
-  };
-  const services = new Map(model.services);
-  services.set(key, next);
-  return { model: { ...model, services }, cluster: clusterName(service.namespace, service.name, port.port) };
-}
-
-function splitHostPort(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
-}
+import { Metrics, SnapshotCache, serveSecurity, XdsServer } from 'meshcp';
+import { type ChangeRequest, loadModel, readBody, splitHostPort, withEndpointPort } from './model.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -63,6 +30,8 @@ async function main(): Promise<void> {
       'xds-address': { type: 'string', default: '127.0.0.1:0' },
       'control-address': { type: 'string', default: '127.0.0.1:0' },
       'max-duration-s': { type: 'string', default: '1800' },
+      // Authenticating server (TLS + client certificates) with the mesh CA in this directory, as `meshcp serve` without --insecure.
+      'tls-state-dir': { type: 'string' },
     },
   });
   if (!values.file) throw new Error('--file is required');
@@ -71,7 +40,14 @@ async function main(): Promise<void> {
   }
   const metrics = new Metrics();
   const cache = new SnapshotCache(metrics);
-  const xds = new XdsServer(cache, metrics);
+  const security = values['tls-state-dir']
+    ? await serveSecurity({ insecure: false, xdsHost: splitHostPort(values['xds-address']).host, stateDir: values['tls-state-dir'] })
+    : undefined;
+  const xds = new XdsServer(cache, metrics, {
+    ...(security?.credentials ? { credentials: security.credentials } : {}),
+    ...(security?.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(security?.ca ? { ca: security.ca } : {}),
+  });
   let model = loadModel(values.file);
   cache.setModel(model);
   const xdsPort = await xds.start(values['xds-address']);
@@ -81,16 +57,21 @@ async function main(): Promise<void> {
       res.end('ok');
       return;
     }
+    if (req.method === 'GET' && req.url === '/metrics') {
+      // The convergence histogram the bench compares with the load generator's own figures.
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (error: Error) => res.writeHead(500).end(error.message),
+      );
+      return;
+    }
     if (req.method !== 'POST' || req.url !== '/change') {
       res.writeHead(404).end();
       return;
     }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    readBody(req).then((body) => {
       try {
-        const change = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChangeRequest;
-        const next = withEndpointPort(model, change);
+        const next = withEndpointPort(model, JSON.parse(body) as ChangeRequest);
         model = next.model;
         cache.setModel(model);
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ clusters: [next.cluster] }));
@@ -107,6 +88,7 @@ async function main(): Promise<void> {
 
   const shutdown = () => {
     control.close();
+    security?.stop();
     xds.stop().finally(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);

@@ -9,6 +9,8 @@ export const BENCH_CACHE = join(process.env.MESHCP_CACHE ?? join(homedir(), '.ca
 export const LOADGEN_BIN = join(BENCH_CACHE, 'loadgen');
 export const GCP_SERVER_BIN = join(BENCH_CACHE, 'gcp-server');
 export const MESHCP_SERVER_JS = join(REPO_ROOT, 'bench', 'dist', 'meshcp-server.js');
+export const FLOOR_SERVER_JS = join(REPO_ROOT, 'bench', 'dist', 'floor-server.js');
+export const MESHCP_CLI_JS = join(REPO_ROOT, 'control-plane', 'bin', 'meshcp.js');
 
 const live = new Set<ChildProcess>();
 let hooked = false;
@@ -26,6 +28,13 @@ function hookExit(): void {
       process.exit(130);
     });
   }
+}
+
+/** Kills `child` with the benchmark if it is still running when the benchmark exits. */
+export function track(child: ChildProcess): void {
+  hookExit();
+  live.add(child);
+  child.once('exit', () => live.delete(child));
 }
 
 export interface Server {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOADGEN_BIN, MESHCP_SERVER_JS, REPO_ROOT, runCommand, type Server, startServer } from '../src/procs.js';
+import { FLOOR_SERVER_JS, LOADGEN_BIN, MESHCP_SERVER_JS, REPO_ROOT, runCommand, type Server, startServer } from '../src/procs.js';
 import { buildWorkload, workloadYaml } from '../src/workload.js';
 
 const SERVICES = 20;
@@ -18,6 +18,7 @@ const SERVICES = 20;
 describe('bench load generator', () => {
   let dir: string;
   let server: Server | undefined;
+  let floor: Server | undefined;
 
   beforeAll(async () => {
     const setup = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'bench-setup.sh'), '--go-only'], { encoding: 'utf8', timeout: 170_000 });
@@ -26,10 +27,12 @@ describe('bench load generator', () => {
     const meshFile = join(dir, 'mesh.yaml');
     writeFileSync(meshFile, workloadYaml(buildWorkload({ services: SERVICES, endpointsPerService: 4 })));
     server = await startServer('meshcp', process.execPath, [MESHCP_SERVER_JS, '--file', meshFile, '--max-duration-s', '300'], 30_000);
+    floor = await startServer('floor', process.execPath, [FLOOR_SERVER_JS, '--file', meshFile, '--max-duration-s', '300'], 30_000);
   });
 
   afterAll(async () => {
     await server?.stop();
+    await floor?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -80,4 +83,57 @@ describe('bench load generator', () => {
       expect(out.code).toBe(0);
     }, 120_000);
   }
+
+  const baseArgs = (s: Server, mode: string, portBase: number) => [
+    `-target=127.0.0.1:${s.xdsPort}`,
+    `-control=http://127.0.0.1:${s.controlPort}`,
+    '-streams=20',
+    `-mode=${mode}`,
+    `-expect-clusters=${SERVICES}`,
+    `-services=${SERVICES}`,
+    '-endpoints=4',
+    `-change-port-base=${portBase}`,
+    '-quiet=200ms',
+    '-sync-timeout=30s',
+    '-change-timeout=10s',
+    '-max-duration=60s',
+    `-server-pid=${s.pid}`,
+  ];
+  interface Report {
+    sync: { synced: number };
+    change?: { convergedStreamChanges: number; expectedStreamChanges: number };
+    churn?: { changes: number; convergedStreamChanges: number; expectedStreamChanges: number };
+    checks: { ok: boolean; errors: string[] };
+    reconnects: number;
+    resyncMs: { n: number };
+    samples?: { rssKB: number }[];
+  }
+
+  for (const mode of ['sotw', 'delta'] as const) {
+    it(`the physical floor (bare grpc-js, pre-encoded bytes): 20 ${mode} streams sync, a change converges, every self-check passes`, async () => {
+      const out = await runCommand(LOADGEN_BIN, [...baseArgs(floor as Server, mode, mode === 'sotw' ? 20000 : 40000), '-changes=2'], 90_000);
+      const report = JSON.parse(out.stdout) as Report;
+      expect(report.checks.errors).toEqual([]);
+      expect(report.sync.synced).toBe(20);
+      expect(report.change?.convergedStreamChanges).toBe(40);
+      expect(out.code).toBe(0);
+    }, 120_000);
+  }
+
+  it('soak: streams dropped and reconnected during churn all resync, and none misses a change', async () => {
+    const out = await runCommand(
+      LOADGEN_BIN,
+      [...baseArgs(server as Server, 'sotw', 50000), '-changes=0', '-churn-rate=10', '-churn-seconds=5', '-reconnect-rate=0.1', '-sample-every=1s'],
+      90_000,
+    );
+    const report = JSON.parse(out.stdout) as Report;
+    expect(report.checks.errors).toEqual([]);
+    // 2 streams a second for the first 4.5 s: the changes made while a stream was away reach it on resync.
+    expect(report.reconnects).toBeGreaterThanOrEqual(4);
+    expect(report.resyncMs.n).toBe(report.reconnects);
+    expect(report.churn?.changes).toBeGreaterThan(20);
+    expect(report.churn?.convergedStreamChanges).toBe(report.churn?.expectedStreamChanges);
+    expect(report.samples?.length).toBeGreaterThanOrEqual(4);
+    expect(out.code).toBe(0);
+  }, 120_000);
 });

@@ -40,8 +40,8 @@ class Checker {
 
   checkMessage(type: protobuf.Type, json: unknown, path: string): void {
     if (!isObject(json)) return;
-    const name = fullName(type);
-    if (name === 'google.protobuf.Any') {
+    const plan = planOf(this.api, type);
+    if (plan.isAny) {
       const typeUrl = json['@type'];
       if (typeof typeUrl !== 'string') return;
       let packed: protobuf.Type;
@@ -53,29 +53,26 @@ class Checker {
       this.checkMessage(packed, json, path);
       return;
     }
-    const rules = this.api.rules.get(name);
-    if (rules?.disabled) return;
-    for (const oneofName of rules?.requiredOneofs ?? []) {
-      const oneof = type.oneofs?.[oneofName];
-      const set = oneof?.fieldsArray.some((f) => fieldValue(json, f.name) !== undefined);
-      if (!set) this.report(path, `one of ${oneof?.fieldsArray.map((f) => f.name).join(', ')} is required`);
+    if (plan.disabled) return;
+    for (const oneof of plan.requiredOneofs) {
+      const set = oneof.fields.some((f) => fieldValue(json, f) !== undefined);
+      if (!set) this.report(path, `one of ${oneof.fields.map((f) => f.name).join(', ')} is required`);
     }
-    for (const field of type.fieldsArray) {
-      const fieldPath = path ? `${path}.${field.name}` : field.name;
-      const value = fieldValue(json, field.name);
-      const fieldRules = rules?.fields?.[field.name];
-      // Rules on a oneof member apply only when that member is the one set.
-      const unsetOneofMember = value === undefined && field.partOf !== null && field.partOf !== undefined;
-      if (fieldRules && !unsetOneofMember) this.checkFieldRules(field, fieldRules, value, fieldPath);
-      if (value === undefined) continue;
-      const resolved = field.resolvedType;
-      if (!(resolved instanceof protobuf.Type)) continue;
-      if (field.map && isObject(value)) {
+    for (const f of plan.fields) {
+      const value = fieldValue(json, f);
+      if (value === undefined) {
+        // Rules on a oneof member apply only when that member is the one set; an absent field without rules costs nothing more.
+        if (f.rules && !f.oneofMember) this.checkFieldRules(f.field, f.rules, undefined, path ? `${path}.${f.name}` : f.name);
+        continue;
+      }
+      const fieldPath = path ? `${path}.${f.name}` : f.name;
+      if (f.rules) this.checkFieldRules(f.field, f.rules, value, fieldPath);
+      const resolved = f.message;
+      if (!resolved) continue;
+      if (f.field.map && isObject(value)) {
         for (const [k, v] of Object.entries(value)) this.checkMessage(resolved, v, `${fieldPath}.${k}`);
-      } else if (field.repeated && Array.isArray(value)) {
-        value.forEach((v, i) => {
-          this.checkMessage(resolved, v, `${fieldPath}[${i}]`);
-        });
+      } else if (f.field.repeated && Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) this.checkMessage(resolved, value[i], `${fieldPath}[${i}]`);
       } else {
         this.checkMessage(resolved, value, fieldPath);
       }
@@ -171,7 +168,7 @@ class Checker {
   }
 
   private checkString(r: FieldRules, s: string, path: string): void {
-    const length = [...s].length;
+    const length = codePoints(s);
     if (r.min_len !== undefined && length < Number(r.min_len)) this.report(path, `must be at least ${r.min_len} character(s), got ${JSON.stringify(s)}`);
     if (r.max_len !== undefined && length > Number(r.max_len)) this.report(path, `must be at most ${r.max_len} characters`);
     if (r.min_bytes !== undefined && Buffer.byteLength(s) < Number(r.min_bytes)) this.report(path, `must be at least ${r.min_bytes} byte(s)`);
@@ -180,12 +177,7 @@ class Checker {
     if (r.in?.length && !r.in.includes(s)) this.report(path, `must be one of ${r.in.join(', ')}`);
     if (r.not_in?.length && r.not_in.includes(s)) this.report(path, `must not be ${JSON.stringify(s)}`);
     if (r.pattern !== undefined && s !== '') {
-      let regex: RegExp | undefined;
-      try {
-        regex = new RegExp(r.pattern, 'u');
-      } catch {
-        regex = undefined; // an RE2-only pattern: leave it to Envoy
-      }
+      const regex = patternOf(r.pattern);
       if (regex && !regex.test(s)) this.report(path, `must match ${r.pattern}, got ${JSON.stringify(s)}`);
     }
     const strict = r.strict !== false;
@@ -195,9 +187,85 @@ class Checker {
   }
 }
 
-function fieldValue(json: JsonObject, protoName: string): unknown {
-  const direct = json[protoName];
-  return direct !== undefined ? direct : json[camelCase(protoName)];
+function fieldValue(json: JsonObject, f: { name: string; camel: string }): unknown {
+  const direct = json[f.name];
+  return direct !== undefined ? direct : json[f.camel];
+}
+
+/** String length in code points (PGV's min_len/max_len), without materialising them. */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+// Patterns compiled once (undefined: an RE2-only pattern JavaScript cannot compile, left to Envoy).
+const patterns = new Map<string, RegExp | undefined>();
+function patternOf(pattern: string): RegExp | undefined {
+  if (patterns.has(pattern)) return patterns.get(pattern);
+  let regex: RegExp | undefined;
+  try {
+    regex = new RegExp(pattern, 'u');
+  } catch {
+    regex = undefined;
+  }
+  patterns.set(pattern, regex);
+  return regex;
+}
+
+interface FieldPlan {
+  field: protobuf.Field;
+  name: string;
+  camel: string;
+  rules?: FieldRules;
+  oneofMember: boolean;
+  message?: protobuf.Type;
+}
+
+interface TypePlan {
+  isAny: boolean;
+  disabled: boolean;
+  requiredOneofs: { fields: { name: string; camel: string }[] }[];
+  fields: FieldPlan[];
+}
+
+// What checking a message type needs, worked out once per type (per API version: each has its own types).
+const plans = new WeakMap<protobuf.Type, TypePlan>();
+function planOf(api: EnvoyApi, type: protobuf.Type): TypePlan {
+  let plan = plans.get(type);
+  if (plan) return plan;
+  const name = fullName(type);
+  const rules = api.rules.get(name);
+  plan = {
+    isAny: name === 'google.protobuf.Any',
+    disabled: rules?.disabled === true,
+    requiredOneofs: (rules?.requiredOneofs ?? []).map((oneofName) => ({
+      fields: (type.oneofs?.[oneofName]?.fieldsArray ?? []).map((f) => ({ name: f.name, camel: camelCase(f.name) })),
+    })),
+    fields: type.fieldsArray.map((field) => {
+      const fieldRules = rules?.fields?.[field.name];
+      const resolved = field.resolvedType;
+      return {
+        field,
+        name: field.name,
+        camel: camelCase(field.name),
+        ...(fieldRules ? { rules: fieldRules } : {}),
+        oneofMember: field.partOf !== null && field.partOf !== undefined,
+        ...(resolved instanceof protobuf.Type ? { message: resolved } : {}),
+      };
+    }),
+  };
+  plans.set(type, plan);
+  return plan;
 }
 
 /** Every PGV rule the resource breaks, with field paths; empty when it is valid. */

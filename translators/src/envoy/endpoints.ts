@@ -3,6 +3,8 @@ import type { Endpoint, EndpointHealth, Locality, MeshService, ServicePort } fro
 import { localityKey } from '../proxy.js';
 import { clusterName } from './names.js';
 
+const COLLATOR = new Intl.Collator();
+
 const HEALTH_STATUS: Record<EndpointHealth, LbEndpoint['health_status']> = {
   Healthy: 'HEALTHY',
   Unhealthy: 'UNHEALTHY',
@@ -50,19 +52,21 @@ function lbEndpoint(endpoint: Endpoint, port: ServicePort, options: EndpointOpti
  * Priorities are renumbered to be contiguous from 0, as Envoy requires.
  */
 export function loadAssignment(service: MeshService, port: ServicePort, proxyLocality: Locality, options: EndpointOptions): ClusterLoadAssignment {
-  const groups = new Map<string, { locality: Locality; tier: number; endpoints: Endpoint[] }>();
+  const groups = new Map<string, { locality: Locality; localityKey: string; tier: number; endpoints: Endpoint[] }>();
   for (const endpoint of service.endpoints) {
     const tier = failoverTier(service, endpoint, proxyLocality);
-    const key = `${tier}|${localityKey(endpoint.locality)}`;
+    const locality = localityKey(endpoint.locality);
+    const key = `${tier}|${locality}`;
     let group = groups.get(key);
     if (!group) {
-      group = { locality: endpoint.locality, tier, endpoints: [] };
+      group = { locality: endpoint.locality, localityKey: locality, tier, endpoints: [] };
       groups.set(key, group);
     }
     group.endpoints.push(endpoint);
   }
   const tiers = [...new Set([...groups.values()].map((g) => g.tier))].sort((a, b) => a - b);
-  const ordered = [...groups.values()].sort((a, b) => a.tier - b.tier || localityKey(a.locality).localeCompare(localityKey(b.locality)));
+  // COLLATOR.compare orders exactly as String.prototype.localeCompare without arguments, without building a collator per call.
+  const ordered = [...groups.values()].sort((a, b) => a.tier - b.tier || COLLATOR.compare(a.localityKey, b.localityKey));
   const cla: ClusterLoadAssignment = {
     cluster_name: clusterName(service.namespace, service.name, port.port),
     endpoints: ordered.map((group) => {

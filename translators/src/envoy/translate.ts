@@ -26,8 +26,27 @@ export interface EnvoyConfig {
   clusters: Cluster[];
 }
 
+/**
+ * Service keys in sorted order, remembered per services map. A source hands a new
+ * map for every change, nearly always with the same keys (an endpoint moved): then
+ * the last order is reused after a membership check (O(n)) instead of a sort.
+ */
+const sortedKeysByMap = new WeakMap<ReadonlyMap<string, MeshService>, readonly string[]>();
+let lastSorted: { services: ReadonlyMap<string, MeshService>; keys: readonly string[] } | undefined;
+
+function sortedServiceKeys(services: ReadonlyMap<string, MeshService>): readonly string[] {
+  let keys = sortedKeysByMap.get(services);
+  if (keys) return keys;
+  const last = lastSorted;
+  if (last && last.services.size === services.size && last.keys.every((key) => services.has(key))) keys = last.keys;
+  else keys = [...services.keys()].sort();
+  sortedKeysByMap.set(services, keys);
+  lastSorted = { services, keys };
+  return keys;
+}
+
 function sortedServices(model: MeshModel): MeshService[] {
-  return [...model.services.keys()].sort().map((key) => model.services.get(key) as MeshService);
+  return sortedServiceKeys(model.services).map((key) => model.services.get(key) as MeshService);
 }
 
 /** The key of the variant a scope reads: proxies with equal keys get identical config. */
@@ -86,8 +105,25 @@ export function translateEnvoyConfig(
   return { listeners, routes, clusters };
 }
 
+/** The options are a function of (profile, features) only: made once per pair (per CLA they were a closure and a filter). */
+const endpointOptionsMemo = new WeakMap<EnvoyProfile, WeakMap<readonly EnvoyFeature[], EndpointOptions>>();
+
 /** How an Envoy of this profile gets its endpoints: each registered feature's endpoint hook. */
 export function envoyEndpointOptions(profile: EnvoyProfile, features: readonly EnvoyFeature[] = ENVOY_FEATURES): EndpointOptions {
+  let byFeatures = endpointOptionsMemo.get(profile);
+  if (!byFeatures) {
+    byFeatures = new WeakMap();
+    endpointOptionsMemo.set(profile, byFeatures);
+  }
+  let options = byFeatures.get(features);
+  if (!options) {
+    options = makeEndpointOptions(profile, features);
+    byFeatures.set(features, options);
+  }
+  return options;
+}
+
+function makeEndpointOptions(profile: EnvoyProfile, features: readonly EnvoyFeature[]): EndpointOptions {
   const hooks = features.filter((feature) => feature.endpoint);
   return {
     alwaysWeighLocalities: false,
@@ -108,9 +144,18 @@ export function serviceOfCluster(model: MeshModel, cluster: string): { service: 
 /** Clusters whose endpoints come over EDS (DNS clusters carry theirs inline). */
 export function edsClusterNames(model: MeshModel): string[] {
   const names: string[] = [];
-  for (const service of sortedServices(model)) {
-    if (needsDns(service)) continue;
-    for (const port of service.ports) names.push(clusterName(service.namespace, service.name, port.port));
+  for (const service of sortedServices(model)) names.push(...edsClustersOf(service));
+  return names;
+}
+
+// Per service object (a model's services are never mutated: a change is a new object), so a
+// change re-derives only the changed service's names, not a regex over every endpoint of the mesh.
+const edsClustersByService = new WeakMap<MeshService, readonly string[]>();
+function edsClustersOf(service: MeshService): readonly string[] {
+  let names = edsClustersByService.get(service);
+  if (!names) {
+    names = needsDns(service) ? [] : service.ports.map((port) => clusterName(service.namespace, service.name, port.port));
+    edsClustersByService.set(service, names);
   }
   return names;
 }
