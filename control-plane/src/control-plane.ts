@@ -31,6 +31,11 @@ export interface ControlPlaneOptions {
   adminAccess?: AdminAccess;
 }
 
+/** A burst is over after this long without a change (Istio's PILOT_DEBOUNCE_AFTER is 100 ms too). */
+export const DEFAULT_DEBOUNCE_QUIET_MS = 100;
+/** A steady stream of changes is applied at least this often (Istio's PILOT_DEBOUNCE_MAX is 10 s; see docs/architecture.md). */
+export const DEFAULT_DEBOUNCE_MAX_MS = 500;
+
 function splitHostPort(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(':');
   return { host: address.slice(0, at).replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(address.slice(at + 1)) };
@@ -59,7 +64,13 @@ export class ControlPlane {
         return view && this.cache.isReady() ? this.cache.degradedFor(view).length : 0;
       },
     });
-    this.debouncer = new Debouncer(options.debounceQuietMs ?? 100, options.debounceMaxMs ?? 1000, () => this.apply());
+    // Leading edge: a lone change is applied at once; a burst is coalesced (debounce.ts, docs/architecture.md).
+    this.debouncer = new Debouncer(
+      options.debounceQuietMs ?? DEFAULT_DEBOUNCE_QUIET_MS,
+      options.debounceMaxMs ?? DEFAULT_DEBOUNCE_MAX_MS,
+      () => this.apply(),
+      true,
+    );
   }
 
   async start(): Promise<void> {

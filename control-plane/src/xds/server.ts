@@ -32,6 +32,19 @@ type Duplex = grpc.ServerDuplexStream<Buffer, Buffer>;
 
 const identity = (value: Buffer) => value;
 
+/** One change that stands for both: what either touched, measured from the older one. */
+export function mergeChanges(a: CacheChange, b: CacheChange): CacheChange {
+  const clusters = new Set([...a.clusters, ...b.clusters]);
+  const identities = a.identities || b.identities ? new Set([...(a.identities ?? []), ...(b.identities ?? [])]) : undefined;
+  const appliedAt = a.appliedAt === undefined ? b.appliedAt : b.appliedAt === undefined ? a.appliedAt : Math.min(a.appliedAt, b.appliedAt);
+  return {
+    config: a.config || b.config,
+    clusters,
+    ...(identities ? { identities } : {}),
+    ...(appliedAt !== undefined ? { appliedAt } : {}),
+  };
+}
+
 function method(service: string, name: string): grpc.MethodDefinition<Buffer, Buffer> {
   return {
     path: `/envoy.service.${service}/${name}`,
@@ -314,14 +327,44 @@ export class XdsServer {
   /**
    * Tells every stream about a change, a slice at a time, so a push to thousands of
    * streams never blocks the event loop long enough to starve keepalives and reads.
+   *
+   * One wave at a time (push throttling): a change arriving mid-wave supersedes it
+   * rather than queueing a second wave behind it. Streams the wave has not reached yet
+   * get the merged change (they read the newest state when told); streams it already
+   * told get one follow-up wave with the merged change after it. A burst of k changes
+   * therefore costs each stream at most two notifications, never k stale ones.
    */
   private fanOut(change: CacheChange): void {
-    const sessions = [...this.sessions];
-    let next = 0;
+    const wave = this.wave;
+    if (!wave) {
+      this.startWave([...this.sessions], change);
+      return;
+    }
+    wave.change = mergeChanges(wave.change, change);
+    if (wave.next > 0) {
+      this.followUp = this.followUp
+        ? { sessions: wave.sessions.slice(0, wave.next), change: mergeChanges(this.followUp.change, change) }
+        : { sessions: wave.sessions.slice(0, wave.next), change };
+    }
+  }
+
+  private wave?: { sessions: XdsSession[]; change: CacheChange; next: number };
+  private followUp?: { sessions: XdsSession[]; change: CacheChange };
+
+  private startWave(sessions: XdsSession[], change: CacheChange): void {
+    const wave = { sessions, change, next: 0 };
+    this.wave = wave;
     const step = () => {
-      const end = Math.min(next + FAN_OUT_SLICE, sessions.length);
-      for (; next < end; next++) sessions[next]?.onCacheChange(change);
-      if (next < sessions.length) setImmediate(step);
+      const end = Math.min(wave.next + FAN_OUT_SLICE, wave.sessions.length);
+      while (wave.next < end) wave.sessions[wave.next++]?.onCacheChange(wave.change);
+      if (wave.next < wave.sessions.length) {
+        setImmediate(step);
+        return;
+      }
+      this.wave = undefined;
+      const followUp = this.followUp;
+      this.followUp = undefined;
+      if (followUp) this.startWave(followUp.sessions, followUp.change);
     };
     step();
   }
