@@ -11,7 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import { CLUSTER, ENDPOINT, type EnvoyApi, LISTENER, loadEnvoyApi, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
 import type { CallCredentialsView, StreamAuthenticator } from '../auth/authenticator.js';
 import { AuthError, describe } from '../auth/identity.js';
-import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
+import type { ServingCache } from '../cache/serving-cache.js';
+import { type CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { CertificateAuthority } from '../identity/ca.js';
 import { WorkloadCertificates } from '../identity/workload-certificates.js';
 import { type Logger, logger } from '../log.js';
@@ -80,6 +81,8 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
   authenticator?: StreamAuthenticator;
   /** The mesh CA: authenticated workloads get their SVID and the trust bundle over SDS. */
   ca?: CertificateAuthority;
+  /** Who issues workload SVIDs instead of a local CA (an xDS worker asks the primary: one SVID per identity, whichever worker). */
+  certificates?: WorkloadCertificateIssuer;
   /** Largest request accepted, in bytes (default 4 MiB); larger ones end their stream with RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
   /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -89,6 +92,15 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
    * status names every workload, so a workload may not read it. Unused on an --insecure server.
    */
   csdsReaders?: readonly string[];
+}
+
+/** Issues and renews the SDS secrets of the identities with open streams (WorkloadCertificates, or a worker's proxy of it). */
+export interface WorkloadCertificateIssuer {
+  /** A stream of `namespace/serviceAccount` opened: its secrets are in the cache before this resolves. */
+  acquire(identityKey: string): Promise<void>;
+  release(identityKey: string): void;
+  stop(): void;
+  status(): { identity: string; spiffeId?: string; notAfter?: string; trustBundle?: string }[];
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -158,20 +170,22 @@ export class XdsServer {
 
   private readonly credentials: grpc.ServerCredentials;
   private readonly authenticator?: StreamAuthenticator;
-  private readonly certificates?: WorkloadCertificates;
+  private readonly certificates?: WorkloadCertificateIssuer;
   private readonly csdsReaders: ReadonlySet<string>;
   private api?: EnvoyApi;
 
   constructor(
-    cache: SnapshotCache,
+    cache: ServingCache,
     private readonly metrics: Metrics,
     options: XdsServerOptions = {},
   ) {
     this.credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
     if (options.authenticator) this.authenticator = options.authenticator;
-    if (options.ca) {
-      this.certificates = new WorkloadCertificates(options.ca, cache);
-      this.certificates.start();
+    if (options.certificates) this.certificates = options.certificates;
+    else if (options.ca && cache instanceof SnapshotCache) {
+      const certificates = new WorkloadCertificates(options.ca, cache);
+      certificates.start();
+      this.certificates = certificates;
     }
     const limits: StreamLimits = {
       maxResourceNames: options.maxResourceNames ?? DEFAULT_LIMITS.maxResourceNames,
