@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
@@ -17,10 +17,12 @@ import { FileCaStore } from './identity/file-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 import { csdsRows, fetchCsds } from './status-csds.js';
+import { isXdsWorker, runXdsWorker } from './xds/workers.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
+               [--workers N]   (xDS served by N processes sharing the port; default one per core, 1 = this process)
                [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
                [--csds-reader SPIFFE_ID]...   (who may read CSDS on an authenticating server)
                [--insecure]   (plaintext, no authentication; off loopback also MESHCP_INSECURE_NON_LOOPBACK=yes)
@@ -117,8 +119,10 @@ async function serve(args: string[]): Promise<void> {
       'csds-reader': { type: 'string', multiple: true },
       'token-audience': { type: 'string' },
       'svid-ttl-seconds': { type: 'string' },
+      workers: { type: 'string' },
     },
   });
+  const workers = values.workers ? positive(values.workers, 'workers') : availableParallelism();
   const xds = {
     ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
     ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
@@ -153,7 +157,14 @@ async function serve(args: string[]): Promise<void> {
     ...(values['csds-reader'] ? { csdsReaders: values['csds-reader'] } : {}),
     ...(security.ca ? { ca: security.ca } : {}),
   };
-  const admin = { adminAccess: new AdminAccess(kubeClient) };
+  if (isXdsWorker()) {
+    // A worker forked by the primary below (same arguments): it serves xDS with its own
+    // TLS and authenticator; sources, model, translation and the CA stay in the primary.
+    const { ca: _ca, ...served } = secured;
+    await runXdsWorker(served);
+    return;
+  }
+  const admin = { adminAccess: new AdminAccess(kubeClient), ...(workers > 1 ? { workers: { count: workers } } : {}) };
   const plane = new ControlPlane(
     onKubernetes
       ? { source: onKubernetes.source, ...addresses, xds: secured, ...admin }

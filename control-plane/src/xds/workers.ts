@@ -332,6 +332,9 @@ export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certi
   });
   // The primary is gone: nothing feeds this worker any more.
   process.on('disconnect', stop);
+  // Ctrl-C reaches the whole process group: the primary decides when workers stop.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
   const port = await server.start(process.env.MESHCP_XDS_ADDRESS ?? '127.0.0.1:18000');
   send({ t: 'listening', port });
 }
