@@ -443,8 +443,10 @@ export class SotwStream extends StateMachine<SotwState> {
       };
       this.types.set(typeUrl, state);
     } else {
-      if (kind === 'ack') this.recordAck(state);
-      else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
+      if (kind === 'ack') {
+        this.recordAck(state);
+        state.held.commit(); // the last response can no longer be undone: its log goes
+      } else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       this.resubscribe(state, names);
     }
     this.flush(true);
@@ -582,8 +584,10 @@ export class DeltaStream extends StateMachine<DeltaState> {
       if (missingClaims.length > 0) state.missingClaims = missingClaims;
       this.types.set(typeUrl, state);
     } else {
-      if (kind === 'ack') this.recordAck(state);
-      else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
+      if (kind === 'ack') {
+        this.recordAck(state);
+        state.held.commit(); // the last response can no longer be undone: its log goes
+      } else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       if (subscribe.length > 0 || unsubscribe.length > 0) this.resubscribe(state, subscribe, unsubscribe);
     }
     this.flush(true);
