@@ -12,6 +12,7 @@ import { CLUSTER, ENDPOINT } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../src/control-plane.js';
 import { WORKER_MAIN } from '../src/xds/workers.js';
+import { fetchClientStatus } from './csds-client.js';
 import { ENVOY_NODE, serviceYaml } from './fixtures.js';
 import { parseSamples, sampleValue } from './support/prometheus-text.js';
 import { names, XdsTestClient } from './xds-client.js';
@@ -98,6 +99,16 @@ describe('xDS served by two worker processes', () => {
     expect(sampleValue(samples, 'meshcp_proxy_streams', { state: 'SYNCED' })).toBe(CLIENTS);
     expect(sampleValue(samples, 'meshcp_xds_streams', { mode: 'sotw' })).toBe(CLIENTS);
     expect(sampleValue(samples, 'meshcp_xds_acks_total', { type: 'CDS' })).toBeGreaterThanOrEqual(CLIENTS);
+  });
+
+  it('CSDS on whichever worker answers for the streams of both', async () => {
+    // Each call is a new connection: over a few calls both workers answer.
+    for (let i = 0; i < 4; i++) {
+      const response = await fetchClientStatus(plane.xdsPort, { node_matchers: [{ node_id: { prefix: 'worker-client-' } }] });
+      expect(response.config ?? []).toHaveLength(CLIENTS);
+      const eds = (response.config ?? [])[0]?.generic_xds_configs?.filter((c) => c.type_url === ENDPOINT) ?? [];
+      expect(eds.length).toBeGreaterThan(0);
+    }
   });
 
   it('a change reaches every client on both workers, at one version', async () => {

@@ -19,7 +19,7 @@ import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
-import { CSDS_SERVICE, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
+import { CSDS_SERVICE, type CsdsFleet, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
 import { type SessionContext, XdsSession } from './session.js';
 
 /** An authenticated caller that is not among the CSDS readers. */
@@ -81,6 +81,8 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
   authenticator?: StreamAuthenticator;
   /** The mesh CA: authenticated workloads get their SVID and the trust bundle over SDS. */
   ca?: CertificateAuthority;
+  /** Where CSDS reads the fleet when it is more than this server's streams (an xDS worker: every worker's). */
+  csdsFleet?: () => Promise<CsdsFleet>;
   /** Who issues workload SVIDs instead of a local CA (an xDS worker asks the primary: one SVID per identity, whichever worker). */
   certificates?: WorkloadCertificateIssuer;
   /** Largest request accepted, in bytes (default 4 MiB); larger ones end their stream with RESOURCE_EXHAUSTED. */
@@ -172,6 +174,7 @@ export class XdsServer {
   private readonly authenticator?: StreamAuthenticator;
   private readonly certificates?: WorkloadCertificateIssuer;
   private readonly csdsReaders: ReadonlySet<string>;
+  private readonly csdsFleet?: () => Promise<CsdsFleet>;
   private api?: EnvoyApi;
 
   constructor(
@@ -227,6 +230,7 @@ export class XdsServer {
       });
     }
     this.csdsReaders = new Set(options.csdsReaders ?? []);
+    if (options.csdsFleet) this.csdsFleet = options.csdsFleet;
     this.addCsds();
     cache.onChange((change) => this.fanOut(change));
   }
@@ -247,9 +251,12 @@ export class XdsServer {
       responseSerialize: identity,
       responseDeserialize: identity,
     });
-    const answer = (bytes: Buffer): Buffer => {
+    const answer = async (bytes: Buffer): Promise<Buffer> => {
       this.api ??= loadEnvoyApi();
-      return encodeClientStatusResponse(this.api, clientStatus(this, decodeClientStatusRequest(this.api, bytes)));
+      const request = decodeClientStatusRequest(this.api, bytes);
+      // On a worker, the fleet is every worker's streams (the primary collects them).
+      const fleet = this.csdsFleet ? await this.csdsFleet() : this;
+      return encodeClientStatusResponse(this.api, clientStatus(fleet, request));
     };
     const failure = (error: unknown): grpc.StatusObject => {
       const status = (code: number, details: string) => ({ code, details, metadata: new grpc.Metadata() });
@@ -268,30 +275,32 @@ export class XdsServer {
       { FetchClientStatus: raw(false, 'FetchClientStatus'), StreamClientStatus: raw(true, 'StreamClientStatus') },
       {
         FetchClientStatus: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          this.authorizeCsds(call).then(
-            () => {
-              try {
-                callback(null, answer(call.request));
-              } catch (error) {
-                callback(failure(error));
-              }
-            },
-            (error: unknown) => callback(failure(error)),
-          );
+          this.authorizeCsds(call)
+            .then(() => answer(call.request))
+            .then(
+              (bytes) => callback(null, bytes),
+              (error: unknown) => callback(failure(error)),
+            );
         },
         StreamClientStatus: (call: Duplex) => {
           const authorized = this.authorizeCsds(call);
           authorized.catch((error: unknown) => call.emit('error', failure(error)));
+          // Answers go out in request order even when a fleet lookup is asynchronous.
+          let answered: Promise<void> = Promise.resolve();
           call.on('data', (bytes: Buffer) => {
-            authorized.then(
-              () => {
-                try {
-                  call.write(answer(bytes));
-                } catch (error) {
-                  call.emit('error', failure(error));
-                }
-              },
-              () => undefined,
+            answered = answered.then(() =>
+              authorized.then(
+                () =>
+                  answer(bytes).then(
+                    (response) => {
+                      call.write(response);
+                    },
+                    (error: unknown) => {
+                      call.emit('error', failure(error));
+                    },
+                  ),
+                () => undefined,
+              ),
             );
           });
           call.on('end', () => call.end());

@@ -12,6 +12,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { ProxyInfo } from '@meshcp/translators';
+import type { TypeUrl } from '@meshcp/xds-protos';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { MirrorCache, type MirrorRequest, type MirrorUpdate, VariantFeed } from '../cache/mirror.js';
 import { type ProxyView, type SnapshotCache, viewOf } from '../cache/snapshot-cache.js';
@@ -20,6 +21,7 @@ import { WorkloadCertificates } from '../identity/workload-certificates.js';
 import { logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import type { ConnectionRecord } from './connection.js';
+import type { CsdsFleet } from './csds.js';
 import { type WorkloadCertificateIssuer, XdsServer, type XdsServerOptions } from './server.js';
 
 /** A stream on a worker, as the primary's admin API shows it. */
@@ -27,15 +29,23 @@ interface WorkerProxy {
   record: ConnectionRecord;
   info: ProxyInfo;
   identityKey?: string;
+  /** Type → name → version the client holds, when CSDS asked. */
+  held?: [TypeUrl, [string, string][]][];
 }
 
-type ToWorker = MirrorUpdate | { t: 'collect'; id: number } | { t: 'acquired'; id: number; error?: string } | { t: 'stop' };
+type ToWorker =
+  | MirrorUpdate
+  | { t: 'collect'; id: number; held?: boolean }
+  | { t: 'acquired'; id: number; error?: string }
+  | { t: 'fleet'; id: number; proxies: WorkerProxy[] }
+  | { t: 'stop' };
 type FromWorker =
   | MirrorRequest
   | { t: 'listening'; port: number }
   | { t: 'collected'; id: number; proxies: WorkerProxy[]; metrics: MetricObjectWithValues<MetricValue<string>>[]; openStreams: number; pid: number }
   | { t: 'acquire'; id: number; identityKey: string }
-  | { t: 'release'; identityKey: string };
+  | { t: 'release'; identityKey: string }
+  | { t: 'fleet'; id: number };
 
 /** The worker entry for a ControlPlane created in-process (the built file, from src/ or dist/). */
 export const WORKER_MAIN = fileURLToPath(new URL('../../dist/xds/worker-main.js', import.meta.url));
@@ -144,11 +154,15 @@ export class XdsWorkerPool {
       case 'collected':
         this.collects.get(message.id)?.(message);
         return;
+      case 'fleet':
+        // CSDS on one worker answers for the streams of all of them.
+        this.collect(true).then((answers) => this.send(worker, { t: 'fleet', id: message.id, proxies: answers.flatMap((answer) => answer.proxies) }));
+        return;
     }
   }
 
   /** Asks every worker for its streams and metrics (the admin API calls this before it answers). */
-  private async collect(): Promise<Extract<FromWorker, { t: 'collected' }>[]> {
+  private async collect(held = false): Promise<Extract<FromWorker, { t: 'collected' }>[]> {
     const answers = await Promise.all(
       [...this.workers.values()].map(
         (worker) =>
@@ -161,7 +175,7 @@ export class XdsWorkerPool {
               resolve(answer);
             };
             this.collects.set(id, finish);
-            this.send(worker, { t: 'collect', id });
+            this.send(worker, { t: 'collect', id, ...(held ? { held } : {}) });
           }),
       ),
     );
@@ -289,14 +303,26 @@ export function isXdsWorker(): boolean {
  * carry this worker's TLS and authenticator (built like the primary's); the CA stays
  * with the primary.
  */
-export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certificates'>): Promise<void> {
+export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certificates' | 'csdsFleet'>): Promise<void> {
   const send = (message: FromWorker) => {
     if (process.connected) process.send?.(message);
   };
   const metrics = new Metrics();
   const cache = new MirrorCache(send);
   const certificates = new PrimaryCertificates(send);
-  const server = new XdsServer(cache, metrics, { ...options, certificates });
+  let nextFleet = 1;
+  const fleets = new Map<number, (proxies: WorkerProxy[]) => void>();
+  const csdsFleet = (): Promise<CsdsFleet> =>
+    new Promise((resolve) => {
+      const id = nextFleet++;
+      fleets.set(id, (proxies) => {
+        fleets.delete(id);
+        const held = new Map(proxies.map((proxy) => [proxy.record, new Map(proxy.held ?? [])]));
+        resolve({ connections: () => proxies.map((proxy) => proxy.record), resourcesHeld: (record, typeUrl) => held.get(record)?.get(typeUrl) ?? [] });
+      });
+      send({ t: 'fleet', id });
+    });
+  const server = new XdsServer(cache, metrics, { ...options, certificates, csdsFleet });
   metrics.watchFleet({
     connections: () => server.connections(),
     degradedCount: (record) => {
@@ -315,12 +341,19 @@ export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certi
       case 'acquired':
         certificates.settled(message.id, message.error);
         return;
+      case 'fleet':
+        fleets.get(message.id)?.(message.proxies);
+        return;
       case 'collect':
         metrics.registry.getMetricsAsJSON().then((json) => {
           const proxies: WorkerProxy[] = [];
           for (const record of server.connections()) {
             const view = server.viewOf(record);
-            if (view) proxies.push({ record, info: view.info, ...(view.identityKey ? { identityKey: view.identityKey } : {}) });
+            if (!view) continue;
+            const held = message.held
+              ? [...record.types.keys()].map((typeUrl): [TypeUrl, [string, string][]] => [typeUrl, server.resourcesHeld(record, typeUrl)])
+              : undefined;
+            proxies.push({ record, info: view.info, ...(view.identityKey ? { identityKey: view.identityKey } : {}), ...(held ? { held } : {}) });
           }
           send({ t: 'collected', id: message.id, proxies, metrics: json, openStreams: server.openStreams(), pid: process.pid });
         });
