@@ -108,12 +108,18 @@ async function main() {
     const syncMs = performance.now() - started;
     await new Promise((r) => setTimeout(r, 1000));
     const after = await mem();
+    // The streams gone: what RSS keeps now is the allocator's, not the streams'.
+    for (const c of clients.splice(ZONES.length)) c.close();
+    await new Promise((r) => setTimeout(r, 2000));
+    const closed = await mem();
     const per = (key) => ((after[key] - base[key]) / n / 1024).toFixed(1);
     console.log(
       JSON.stringify({
         streams: n,
         syncSeconds: +(syncMs / 1000).toFixed(1),
         perStreamKB: { heapUsed: +per('heapUsed'), external: +per('external'), arrayBuffers: +per('arrayBuffers'), rss: +per('rss') },
+        rssKeptAfterCloseKB: +((closed.rss - base.rss) / n / 1024).toFixed(1),
+        streamsAfterClose: closed.streams,
         baseMB: { heapUsed: +(base.heapUsed / 2 ** 20).toFixed(1), rss: +(base.rss / 2 ** 20).toFixed(1) },
       }),
     );
