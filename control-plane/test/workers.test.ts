@@ -111,6 +111,35 @@ describe('xDS served by two worker processes', () => {
     }
   });
 
+  it('a worker that dies is replaced, and new streams sync on the pool at the same version', async () => {
+    await plane.pool?.refresh();
+    const [pid] = [...(plane.pool?.streamsByWorker().keys() ?? [])];
+    expect(pid).toBeDefined();
+    process.kill(pid as number, 'SIGKILL');
+    await expect
+      .poll(
+        async () => {
+          await plane.pool?.refresh();
+          const pids = [...(plane.pool?.streamsByWorker().keys() ?? [])];
+          return pids.length === 2 && !pids.includes(pid as number);
+        },
+        { timeout: 20_000, interval: 200 },
+      )
+      .toBe(true);
+    // The survivors' clients still hold their streams; the dead worker's got an error. Reconnect those.
+    await expect.poll(() => clients.filter((c) => c.client.status !== undefined).length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(clients.filter((c) => c.client.status !== undefined).length).toBeLessThan(CLIENTS);
+    for (const [i, entry] of clients.entries()) {
+      if (entry.client.status === undefined) continue;
+      const client = new XdsTestClient(plane.xdsPort, 'sotw', undefined, { ownConnection: true });
+      client.send({ node: { ...ENVOY_NODE, id: `worker-client-${i}`, ...(i % 2 ? { locality: { region: 'eu', zone: 'eu-1b' } } : {}) }, type_url: CLUSTER });
+      const fresh: Synced = { client };
+      await syncOnce(fresh);
+      expect(fresh.cds).toBe(entry.cds);
+      clients[i] = fresh;
+    }
+  });
+
   it('a change reaches every client on both workers, at one version', async () => {
     const before = clients[0]?.cds;
     writeFileSync(file, `${serviceYaml('a', [1001])}---\n${serviceYaml('b', [1002])}`);
