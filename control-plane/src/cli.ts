@@ -134,7 +134,8 @@ async function serve(args: string[]): Promise<void> {
   const kubernetes = values.kubeconfig || (!values.file && process.env.KUBERNETES_SERVICE_HOST);
   if (values.file && values.kubeconfig) throw new UsageError('give --file or --kubeconfig, not both');
   let onKubernetes: MeshcpOnKubernetes | undefined;
-  if (kubernetes) {
+  // Workers read no sources and elect nothing: the primary does.
+  if (kubernetes && !isXdsWorker()) {
     onKubernetes = new MeshcpOnKubernetes(kubeClientFor(values.kubeconfig), {
       ...(values['lease-namespace'] ? { lease: { namespace: values['lease-namespace'] } } : {}),
     });

@@ -101,6 +101,23 @@ describe('xDS served by two worker processes', () => {
     expect(sampleValue(samples, 'meshcp_xds_acks_total', { type: 'CDS' })).toBeGreaterThanOrEqual(CLIENTS);
   });
 
+  it('a Delta client on a worker gets the same resource versions as the SotW clients', async () => {
+    const delta = new XdsTestClient(plane.xdsPort, 'delta', undefined, { ownConnection: true });
+    try {
+      delta.send({ node: { ...ENVOY_NODE, id: 'worker-delta' }, type_url: CLUSTER });
+      const response = await delta.next(10_000);
+      const resources = (response as unknown as { resources?: { name: string; version: string }[] }).resources ?? [];
+      expect(resources.map((r) => r.name)).toEqual(['a.shop:8080']);
+      // The content hash of the cluster is the primary's, whichever worker and mode.
+      const csds = await fetchClientStatus(plane.xdsPort, { node_matchers: [{ node_id: { exact: 'worker-client-0' } }] });
+      const held = csds.config?.[0]?.generic_xds_configs?.find((c) => c.type_url === CLUSTER && c.name === 'a.shop:8080');
+      expect(resources[0]?.version).toMatch(/^\S{8,}$/);
+      expect(held?.version_info).toBe(resources[0]?.version);
+    } finally {
+      delta.close();
+    }
+  });
+
   it('CSDS on whichever worker answers for the streams of both', async () => {
     // Each call is a new connection: over a few calls both workers answer.
     for (let i = 0; i < 4; i++) {
