@@ -11,6 +11,7 @@
  * for every cluster) and ACK everything; once every one has ACKed its EDS it measures
  * again after a full GC. Prints heap, external (Buffers) and RSS per stream, and the
  * RSS still kept once those streams closed (the allocator's, not the streams').
+ * --storm connects them all at once (a fleet start) instead of 50 at a time.
  * Default mesh: the bench's workload (1,000 services × 10 endpoints, `npm run bench` writes it).
  */
 import { fork } from 'node:child_process';
@@ -92,6 +93,7 @@ async function main() {
       server: { type: 'string' },
       file: { type: 'string', default: join(homedir(), '.cache', 'meshcp', 'bench', 'workload', 'mesh.yaml') },
       streams: { type: 'string', default: '500' },
+      storm: { type: 'boolean', default: false },
     },
   });
   if (values.server) return server(values.server);
@@ -108,8 +110,8 @@ async function main() {
     const started = performance.now();
     for (let i = 0; i < n; i++) {
       clients.push(envoyLike(xdsPort, `proxy-${i}`, ZONES[i % ZONES.length]));
-      // Connect in batches so the measurement is of synced streams, not of a connect storm.
-      if (i % 50 === 49) await Promise.all(clients.slice(-50).map((c) => c.synced));
+      // Connect in batches (the steady state), or all at once (--storm: a fleet start).
+      if (!values.storm && i % 50 === 49) await Promise.all(clients.slice(-50).map((c) => c.synced));
     }
     await Promise.all(clients.map((c) => c.synced));
     const syncMs = performance.now() - started;
