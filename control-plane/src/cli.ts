@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { kubeClientFor, MeshcpOnKubernetes } from '@meshcp/k8s';
@@ -28,10 +28,12 @@ import { SecretCaStore } from './identity/secret-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 import { csdsRows, fetchCsds, formatProxyStatus, type ServedNow } from './status-csds.js';
+import { isXdsWorker, runXdsWorker } from './xds/workers.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
                [--max-message-bytes N] [--max-resource-names N] [--max-streams-per-node N] [--write-deadline-seconds N]
+               [--workers N]   (xDS served by N processes sharing the port; default one per core, 1 = this process)
                [--trust-domain TD] [--state-dir DIR] [--tls-name NAME]... [--token-audience AUD] [--svid-ttl-seconds N]
                [--csds-reader SPIFFE_ID]...   (who may read CSDS on an authenticating server)
                [--tracing-collector HOST:PORT [--tracing-sampling-percent N]]   (mesh-wide tracing; a MeshConfig overrides it)
@@ -142,6 +144,7 @@ async function serve(args: string[]): Promise<void> {
       'tracing-collector': { type: 'string' },
       'tracing-sampling-percent': { type: 'string' },
       'ca-reload-seconds': { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   let settings: MeshSettings | undefined;
@@ -150,6 +153,7 @@ async function serve(args: string[]): Promise<void> {
     if (!parsed.settings) throw new UsageError(parsed.errors.map((e) => `${e.path.replace('spec.tracing.', 'tracing ')}: ${e.message}`).join('; '));
     settings = parsed.settings;
   } else if (values['tracing-sampling-percent']) throw new UsageError('--tracing-sampling-percent needs --tracing-collector');
+  const workers = values.workers ? positive(values.workers, 'workers') : availableParallelism();
   const xds = {
     ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
     ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
@@ -161,7 +165,8 @@ async function serve(args: string[]): Promise<void> {
   const kubernetes = values.kubeconfig || (!values.file && process.env.KUBERNETES_SERVICE_HOST);
   if (values.file && values.kubeconfig) throw new UsageError('give --file or --kubeconfig, not both');
   let onKubernetes: MeshcpOnKubernetes | undefined;
-  if (kubernetes) {
+  // Workers read no sources and elect nothing: the primary does.
+  if (kubernetes && !isXdsWorker()) {
     onKubernetes = new MeshcpOnKubernetes(kubeClientFor(values.kubeconfig), {
       ...(values['lease-namespace'] ? { lease: { namespace: values['lease-namespace'] } } : {}),
     });
@@ -185,7 +190,14 @@ async function serve(args: string[]): Promise<void> {
     ...(values['csds-reader'] ? { csdsReaders: values['csds-reader'] } : {}),
     ...(security.ca ? { ca: security.ca } : {}),
   };
-  const admin = { adminAccess: new AdminAccess(kubeClient), ...(settings ? { settings } : {}) };
+  if (isXdsWorker()) {
+    // A worker forked by the primary below (same arguments): it serves xDS with its own
+    // TLS and authenticator; sources, model, translation and the CA stay in the primary.
+    const { ca: _ca, ...served } = secured;
+    await runXdsWorker(served);
+    return;
+  }
+  const admin = { adminAccess: new AdminAccess(kubeClient), ...(settings ? { settings } : {}), ...(workers > 1 ? { workers: { count: workers } } : {}) };
   const plane = new ControlPlane(
     onKubernetes
       ? { source: onKubernetes.source, ...addresses, xds: secured, ...admin }

@@ -9,6 +9,10 @@ import { Debouncer } from './source/debounce.js';
 import { FileSource } from './source/file-source.js';
 import { statusOf } from './xds/connection.js';
 import { XdsServer, type XdsServerOptions } from './xds/server.js';
+import { type WorkerPoolOptions, XdsWorkerPool } from './xds/workers.js';
+
+/** Where the proxies' streams are: one XdsServer, or the worker pool's view of its workers. */
+export type XdsStreams = Pick<XdsServer, 'connections' | 'viewOf' | 'certificateStatus' | 'openStreams'>;
 
 /** Proxies of one service (the namespace/service their xDS node names), by sync state. */
 export interface ServiceProxyCounts {
@@ -31,7 +35,18 @@ export interface ControlPlaneOptions {
   adminAccess?: AdminAccess;
   /** Mesh-wide settings from flags (the chart's values); a MeshConfig in the source overrides each one it sets. */
   settings?: MeshSettings;
+  /**
+   * Serve xDS from this many worker processes sharing the port (xds/workers.ts); the
+   * sources, the model, translation and the CA stay in this process. Absent or a count
+   * of 1: this process serves xDS itself.
+   */
+  workers?: WorkerPoolOptions;
 }
+
+/** A burst is over after this long without a change (Istio's PILOT_DEBOUNCE_AFTER is 100 ms too). */
+export const DEFAULT_DEBOUNCE_QUIET_MS = 100;
+/** A steady stream of changes is applied at least this often (Istio's PILOT_DEBOUNCE_MAX is 10 s; see docs/architecture.md). */
+export const DEFAULT_DEBOUNCE_MAX_MS = 500;
 
 function splitHostPort(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(':');
@@ -41,7 +56,12 @@ function splitHostPort(address: string): { host: string; port: number } {
 export class ControlPlane {
   readonly metrics = new Metrics();
   readonly cache = new SnapshotCache(this.metrics);
-  readonly xds: XdsServer;
+  /** The streams, wherever they are served (see `server` and `pool`). */
+  readonly xds: XdsStreams;
+  /** The xDS server when this process serves xDS itself. */
+  readonly server?: XdsServer;
+  /** The worker pool when workers serve xDS. */
+  readonly pool?: XdsWorkerPool;
   private readonly log = logger('control-plane');
   private source?: MeshSource;
   private admin?: AdminServer;
@@ -53,24 +73,39 @@ export class ControlPlane {
   adminPort = 0;
 
   constructor(private readonly options: ControlPlaneOptions) {
-    this.xds = new XdsServer(this.cache, this.metrics, options.xds);
-    this.metrics.watchFleet({
-      connections: () => this.xds.connections(),
-      degradedCount: (record) => {
-        const view = this.xds.viewOf(record);
-        return view && this.cache.isReady() ? this.cache.degradedFor(view).length : 0;
-      },
-    });
-    this.debouncer = new Debouncer(options.debounceQuietMs ?? 100, options.debounceMaxMs ?? 1000, () => this.apply());
+    if (options.workers && options.workers.count > 1) {
+      this.pool = new XdsWorkerPool(this.cache, this.metrics, options.workers, options.xds?.ca);
+      this.xds = this.pool;
+      // Fleet gauges are each worker's, summed on /metrics.
+    } else {
+      this.server = new XdsServer(this.cache, this.metrics, options.xds);
+      this.xds = this.server;
+    }
+    if (this.server)
+      this.metrics.watchFleet({
+        connections: () => this.xds.connections(),
+        degradedCount: (record) => {
+          const view = this.xds.viewOf(record);
+          return view && this.cache.isReady() ? this.cache.degradedFor(view).length : 0;
+        },
+      });
+    // Leading edge: a lone change is applied at once; a burst is coalesced (debounce.ts, docs/architecture.md).
+    this.debouncer = new Debouncer(
+      options.debounceQuietMs ?? DEFAULT_DEBOUNCE_QUIET_MS,
+      options.debounceMaxMs ?? DEFAULT_DEBOUNCE_MAX_MS,
+      () => this.apply(),
+      true,
+    );
   }
 
   async start(): Promise<void> {
-    this.xdsPort = await this.xds.start(this.options.xdsAddress);
+    this.xdsPort = (await (this.server ?? this.pool)?.start(this.options.xdsAddress)) ?? 0;
     const admin = splitHostPort(this.options.adminAddress);
     this.admin = new AdminServer({
       cache: this.cache,
       xds: this.xds,
       metrics: this.metrics,
+      ...(this.pool ? { refresh: () => this.pool?.refresh() ?? Promise.resolve(), metricsText: () => this.pool?.metricsText() ?? Promise.resolve('') } : {}),
       configErrors: () => this.errors,
       sourcesSynced: () => this.synced,
       ...(this.options.adminAccess ? { access: this.options.adminAccess } : {}),
@@ -95,7 +130,7 @@ export class ControlPlane {
       // The first load is applied at once: nothing is served before it (readyz).
       this.synced = true;
       this.apply();
-      this.xds.pushAll();
+      this.server?.pushAll();
     } else {
       this.debouncer.trigger();
     }
@@ -144,7 +179,8 @@ export class ControlPlane {
     this.debouncer.cancel();
     await this.source?.stop();
     await this.admin?.stop();
-    await this.xds.stop();
+    await this.server?.stop();
+    await this.pool?.stop();
     this.metrics.close();
   }
 }

@@ -9,9 +9,16 @@ import type { Metrics } from '../metrics.js';
 import { connectionJson } from '../xds/connection.js';
 import type { XdsServer } from '../xds/server.js';
 
+/** The xDS streams the admin API shows: one server's, or every worker's (xds/workers.ts). */
+export type AdminXdsView = Pick<XdsServer, 'connections' | 'viewOf' | 'certificateStatus'>;
+
 export interface AdminDeps {
   cache: SnapshotCache;
-  xds: XdsServer;
+  xds: AdminXdsView;
+  /** Brings `xds` up to date before a request is answered (streams on worker processes). */
+  refresh?: () => Promise<void>;
+  /** The /metrics text, when it is more than this process's registry (summed over workers). */
+  metricsText?: () => Promise<string>;
   metrics: Metrics;
   configErrors: () => ConfigError[];
   sourcesSynced: () => boolean;
@@ -61,6 +68,7 @@ export class AdminServer {
     const { pathname, searchParams } = new URL(url, 'http://admin');
     const json = (status: number, value: unknown) => ({ status, type: 'application/json', body: `${JSON.stringify(value, null, 2)}\n` });
     const { cache, xds, metrics } = this.deps;
+    if (pathname.startsWith('/debug/') && this.deps.refresh) await this.deps.refresh();
     switch (pathname) {
       case '/healthz':
         return { status: 200, type: 'text/plain', body: 'ok\n' };
@@ -69,7 +77,7 @@ export class AdminServer {
         return { status: ready ? 200 : 503, type: 'text/plain', body: ready ? 'ready\n' : 'sources not synced\n' };
       }
       case '/metrics':
-        return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
+        return { status: 200, type: metrics.registry.contentType, body: await (this.deps.metricsText?.() ?? metrics.registry.metrics()) };
       case '/debug/proxies': {
         // Each proxy's workload certificate as served over SDS (whether it took it: the SDS type's status).
         const certificates = new Map(xds.certificateStatus().map((c) => [c.spiffeId, c]));

@@ -32,6 +32,7 @@ import {
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type ConfigSet, type ConfigType, EMPTY_SET, type Rejection, type ResourceHook, type ResourceSet, SnapshotBuilder } from '../snapshot/builder.js';
+import type { ServingCache } from './serving-cache.js';
 
 export type { ResourceHook, ResourceSet } from '../snapshot/builder.js';
 
@@ -80,7 +81,7 @@ function configFingerprint(service: MeshService): string {
   return JSON.stringify(rest);
 }
 
-export class SnapshotCache {
+export class SnapshotCache implements ServingCache {
   private model: MeshModel = emptyModel();
   private ready = false;
   private readonly configVariants = new Map<string, StoredConfig>();
@@ -113,6 +114,11 @@ export class SnapshotCache {
   }
 
   isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Every variant is built on demand here: ready for one view when ready at all. */
+  isReadyFor(_view: ProxyView): boolean {
     return this.ready;
   }
 
@@ -186,17 +192,14 @@ export class SnapshotCache {
     for (const listener of this.listeners) listener(change);
   }
 
+  /** One identity's SDS secrets, if published. */
+  secretSet(identityKey: string): ResourceSet | undefined {
+    return this.secretSets.get(identityKey);
+  }
+
   /** The view a new stream reads through; pair with `release` when the stream ends. */
   viewFor(info: ProxyInfo, identityKey?: string): ProxyView {
-    const translation = translationFor(info);
-    const view: ProxyView = {
-      info,
-      translation,
-      profile: translation.profile,
-      configKey: translation.configKey,
-      endpointKey: translation.endpointKey,
-      ...(identityKey ? { identityKey } : {}),
-    };
+    const view = viewOf(info, identityKey);
     this.configReaders.set(view.configKey, (this.configReaders.get(view.configKey) ?? 0) + 1);
     this.endpointReaders.set(view.endpointKey, (this.endpointReaders.get(view.endpointKey) ?? 0) + 1);
     return view;
@@ -287,10 +290,23 @@ export class SnapshotCache {
     return this.edsNames;
   }
 
-  private endpoints(view: ProxyView, cluster: string): EncodedResource | undefined {
+  /** The EDS names a view may see (exportTo), for a worker that answers EDS requests from its mirror. */
+  visibleEndpointNames(view: ProxyView): string[] {
+    return this.eds().list.filter((cluster) => view.translation.sees(this.model, cluster));
+  }
+
+  /**
+   * The CLA of one cluster for a view's endpoint variant, whoever may see it: a worker
+   * mirrors endpoint variants shared across namespaces and checks visibility itself.
+   */
+  endpointVariant(view: ProxyView, cluster: string): EncodedResource | undefined {
+    return this.endpoints(view, cluster, false);
+  }
+
+  private endpoints(view: ProxyView, cluster: string, checkVisibility = true): EncodedResource | undefined {
     // Names the model does not have never allocate state: a client may ask for anything,
     // and never gets the endpoints of a service not exported to its namespace.
-    if (!this.eds().set.has(cluster) || !view.translation.sees(this.model, cluster)) return undefined;
+    if (!this.eds().set.has(cluster) || (checkVisibility && !view.translation.sees(this.model, cluster))) return undefined;
     let variants = this.endpointVariants.get(cluster);
     if (!variants) {
       variants = new Map();
@@ -339,6 +355,19 @@ export class SnapshotCache {
       keeping: rejection.keeping ?? 'nothing (no earlier consistent version)',
     });
   }
+}
+
+/** A view of a proxy without registering it as a reader (the primary's admin API, for proxies on workers). */
+export function viewOf(info: ProxyInfo, identityKey?: string): ProxyView {
+  const translation = translationFor(info);
+  return {
+    info,
+    translation,
+    profile: translation.profile,
+    configKey: translation.configKey,
+    endpointKey: translation.endpointKey,
+    ...(identityKey ? { identityKey } : {}),
+  };
 }
 
 function decrement(counts: Map<string, number>, key: string): number {

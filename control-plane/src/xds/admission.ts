@@ -7,7 +7,8 @@
  */
 import { formatVersion, localityKey, proxyFromNode } from '@meshcp/translators';
 import { AuthError, checkNodeClaims, describe, IDENTITY_METADATA, type StreamIdentity } from '../auth/identity.js';
-import type { ProxyView, SnapshotCache } from '../cache/snapshot-cache.js';
+import type { ServingCache } from '../cache/serving-cache.js';
+import type { ProxyView } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ConnectionRecord, NodeSummary } from './connection.js';
@@ -63,7 +64,7 @@ export class Admission {
   private readonly loggedRefusals = new Set<string>();
 
   constructor(
-    private readonly cache: SnapshotCache,
+    private readonly cache: ServingCache,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     readonly limits: StreamLimits,

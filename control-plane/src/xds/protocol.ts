@@ -6,6 +6,7 @@
  * `xds_protocol#anchor`) and, where a peer got it wrong, the issue that shows it.
  * Every issue number here was checked to be the issue it describes.
  */
+import { createHash } from 'node:crypto';
 import { CLUSTER, ENDPOINT, LISTENER, type TypeUrl } from '@meshcp/xds-protos';
 
 /** What one request on a stream means for one resource type. */
@@ -96,11 +97,37 @@ export function nextSotwSubscription(previous: Subscription | undefined, typeUrl
     if (name === '*') star = true;
     else names.add(name);
   }
-  if (star) return { wildcard: true, legacyWildcard: false, names };
+  if (star) return { wildcard: true, legacyWildcard: false, names: internNames(names) };
   if (requested.length === 0 && allowsLegacyWildcard(typeUrl) && (!previous || previous.legacyWildcard)) {
     return { wildcard: true, legacyWildcard: true, names };
   }
-  return { wildcard: false, legacyWildcard: false, names };
+  return { wildcard: false, legacyWildcard: false, names: internNames(names) };
+}
+
+/** Name lists longer than this are keyed by their SHA-256, so the intern table never holds a megabyte key. */
+const MAX_PLAIN_KEY = 256;
+const interned = new Map<string, WeakRef<Set<string>>>();
+const internedGone = new FinalizationRegistry<string>((key) => {
+  if (interned.get(key)?.deref() === undefined) interned.delete(key);
+});
+
+/**
+ * One Set per distinct SotW name list: 5,000 Envoys that ask for the same 1,000
+ * clusters' endpoints share one set instead of holding 5,000 copies. SotW never
+ * mutates a subscription's names (each request replaces them), so sharing is safe;
+ * Delta's sets change in place and are never interned. The key is the exact list
+ * (length-prefixed), hashed with SHA-256 when long: no two lists share a key.
+ */
+export function internNames(names: Set<string>): Set<string> {
+  if (names.size === 0) return names;
+  let key = '';
+  for (const name of names) key += `${name.length}:${name}`;
+  if (key.length > MAX_PLAIN_KEY) key = createHash('sha256').update(key).digest('base64');
+  const known = interned.get(key)?.deref();
+  if (known) return known;
+  interned.set(key, new WeakRef(names));
+  internedGone.register(names, key);
+  return names;
 }
 
 /**

@@ -11,14 +11,15 @@ import * as grpc from '@grpc/grpc-js';
 import { CLUSTER, ENDPOINT, type EnvoyApi, LISTENER, loadEnvoyApi, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
 import type { CallCredentialsView, StreamAuthenticator } from '../auth/authenticator.js';
 import { AuthError, describe } from '../auth/identity.js';
-import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
+import type { ServingCache } from '../cache/serving-cache.js';
+import { type CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
 import type { CertificateAuthority } from '../identity/ca.js';
 import { WorkloadCertificates } from '../identity/workload-certificates.js';
 import { type Logger, logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
-import { CSDS_SERVICE, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
+import { CSDS_SERVICE, type CsdsFleet, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
 import { type SessionContext, XdsSession } from './session.js';
 
 /** An authenticated caller that is not among the CSDS readers. */
@@ -31,6 +32,19 @@ const REQUEST_SLICE_MS = 10;
 type Duplex = grpc.ServerDuplexStream<Buffer, Buffer>;
 
 const identity = (value: Buffer) => value;
+
+/** One change that stands for both: what either touched, measured from the older one. */
+export function mergeChanges(a: CacheChange, b: CacheChange): CacheChange {
+  const clusters = new Set([...a.clusters, ...b.clusters]);
+  const identities = a.identities || b.identities ? new Set([...(a.identities ?? []), ...(b.identities ?? [])]) : undefined;
+  const appliedAt = a.appliedAt === undefined ? b.appliedAt : b.appliedAt === undefined ? a.appliedAt : Math.min(a.appliedAt, b.appliedAt);
+  return {
+    config: a.config || b.config,
+    clusters,
+    ...(identities ? { identities } : {}),
+    ...(appliedAt !== undefined ? { appliedAt } : {}),
+  };
+}
 
 function method(service: string, name: string): grpc.MethodDefinition<Buffer, Buffer> {
   return {
@@ -67,6 +81,10 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
   authenticator?: StreamAuthenticator;
   /** The mesh CA: authenticated workloads get their SVID and the trust bundle over SDS. */
   ca?: CertificateAuthority;
+  /** Where CSDS reads the fleet when it is more than this server's streams (an xDS worker: every worker's). */
+  csdsFleet?: () => Promise<CsdsFleet>;
+  /** Who issues workload SVIDs instead of a local CA (an xDS worker asks the primary: one SVID per identity, whichever worker). */
+  certificates?: WorkloadCertificateIssuer;
   /** Largest request accepted, in bytes (default 4 MiB); larger ones end their stream with RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
   /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
@@ -76,6 +94,15 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
    * status names every workload, so a workload may not read it. Unused on an --insecure server.
    */
   csdsReaders?: readonly string[];
+}
+
+/** Issues and renews the SDS secrets of the identities with open streams (WorkloadCertificates, or a worker's proxy of it). */
+export interface WorkloadCertificateIssuer {
+  /** A stream of `namespace/serviceAccount` opened: its secrets are in the cache before this resolves. */
+  acquire(identityKey: string): Promise<void>;
+  release(identityKey: string): void;
+  stop(): void;
+  status(): { identity: string; spiffeId?: string; notAfter?: string; serialNumber?: string; signer?: string; trustBundle?: string }[];
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -145,20 +172,23 @@ export class XdsServer {
 
   private readonly credentials: grpc.ServerCredentials;
   private readonly authenticator?: StreamAuthenticator;
-  private readonly certificates?: WorkloadCertificates;
+  private readonly certificates?: WorkloadCertificateIssuer;
   private readonly csdsReaders: ReadonlySet<string>;
+  private readonly csdsFleet?: () => Promise<CsdsFleet>;
   private api?: EnvoyApi;
 
   constructor(
-    cache: SnapshotCache,
+    cache: ServingCache,
     private readonly metrics: Metrics,
     options: XdsServerOptions = {},
   ) {
     this.credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
     if (options.authenticator) this.authenticator = options.authenticator;
-    if (options.ca) {
-      this.certificates = new WorkloadCertificates(options.ca, cache, metrics);
-      this.certificates.start();
+    if (options.certificates) this.certificates = options.certificates;
+    else if (options.ca && cache instanceof SnapshotCache) {
+      const certificates = new WorkloadCertificates(options.ca, cache, metrics);
+      certificates.start();
+      this.certificates = certificates;
     }
     const limits: StreamLimits = {
       maxResourceNames: options.maxResourceNames ?? DEFAULT_LIMITS.maxResourceNames,
@@ -200,6 +230,7 @@ export class XdsServer {
       });
     }
     this.csdsReaders = new Set(options.csdsReaders ?? []);
+    if (options.csdsFleet) this.csdsFleet = options.csdsFleet;
     this.addCsds();
     cache.onChange((change) => this.fanOut(change));
   }
@@ -220,9 +251,12 @@ export class XdsServer {
       responseSerialize: identity,
       responseDeserialize: identity,
     });
-    const answer = (bytes: Buffer): Buffer => {
+    const answer = async (bytes: Buffer): Promise<Buffer> => {
       this.api ??= loadEnvoyApi();
-      return encodeClientStatusResponse(this.api, clientStatus(this, decodeClientStatusRequest(this.api, bytes)));
+      const request = decodeClientStatusRequest(this.api, bytes);
+      // On a worker, the fleet is every worker's streams (the primary collects them).
+      const fleet = this.csdsFleet ? await this.csdsFleet() : this;
+      return encodeClientStatusResponse(this.api, clientStatus(fleet, request));
     };
     const failure = (error: unknown): grpc.StatusObject => {
       const status = (code: number, details: string) => ({ code, details, metadata: new grpc.Metadata() });
@@ -241,30 +275,32 @@ export class XdsServer {
       { FetchClientStatus: raw(false, 'FetchClientStatus'), StreamClientStatus: raw(true, 'StreamClientStatus') },
       {
         FetchClientStatus: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          this.authorizeCsds(call).then(
-            () => {
-              try {
-                callback(null, answer(call.request));
-              } catch (error) {
-                callback(failure(error));
-              }
-            },
-            (error: unknown) => callback(failure(error)),
-          );
+          this.authorizeCsds(call)
+            .then(() => answer(call.request))
+            .then(
+              (bytes) => callback(null, bytes),
+              (error: unknown) => callback(failure(error)),
+            );
         },
         StreamClientStatus: (call: Duplex) => {
           const authorized = this.authorizeCsds(call);
           authorized.catch((error: unknown) => call.emit('error', failure(error)));
+          // Answers go out in request order even when a fleet lookup is asynchronous.
+          let answered: Promise<void> = Promise.resolve();
           call.on('data', (bytes: Buffer) => {
-            authorized.then(
-              () => {
-                try {
-                  call.write(answer(bytes));
-                } catch (error) {
-                  call.emit('error', failure(error));
-                }
-              },
-              () => undefined,
+            answered = answered.then(() =>
+              authorized.then(
+                () =>
+                  answer(bytes).then(
+                    (response) => {
+                      call.write(response);
+                    },
+                    (error: unknown) => {
+                      call.emit('error', failure(error));
+                    },
+                  ),
+                () => undefined,
+              ),
             );
           });
           call.on('end', () => call.end());
@@ -314,14 +350,44 @@ export class XdsServer {
   /**
    * Tells every stream about a change, a slice at a time, so a push to thousands of
    * streams never blocks the event loop long enough to starve keepalives and reads.
+   *
+   * One wave at a time (push throttling): a change arriving mid-wave supersedes it
+   * rather than queueing a second wave behind it. Streams the wave has not reached yet
+   * get the merged change (they read the newest state when told); streams it already
+   * told get one follow-up wave with the merged change after it. A burst of k changes
+   * therefore costs each stream at most two notifications, never k stale ones.
    */
   private fanOut(change: CacheChange): void {
-    const sessions = [...this.sessions];
-    let next = 0;
+    const wave = this.wave;
+    if (!wave) {
+      this.startWave([...this.sessions], change);
+      return;
+    }
+    wave.change = mergeChanges(wave.change, change);
+    if (wave.next > 0) {
+      this.followUp = this.followUp
+        ? { sessions: wave.sessions.slice(0, wave.next), change: mergeChanges(this.followUp.change, change) }
+        : { sessions: wave.sessions.slice(0, wave.next), change };
+    }
+  }
+
+  private wave?: { sessions: XdsSession[]; change: CacheChange; next: number };
+  private followUp?: { sessions: XdsSession[]; change: CacheChange };
+
+  private startWave(sessions: XdsSession[], change: CacheChange): void {
+    const wave = { sessions, change, next: 0 };
+    this.wave = wave;
     const step = () => {
-      const end = Math.min(next + FAN_OUT_SLICE, sessions.length);
-      for (; next < end; next++) sessions[next]?.onCacheChange(change);
-      if (next < sessions.length) setImmediate(step);
+      const end = Math.min(wave.next + FAN_OUT_SLICE, wave.sessions.length);
+      while (wave.next < end) wave.sessions[wave.next++]?.onCacheChange(wave.change);
+      if (wave.next < wave.sessions.length) {
+        setImmediate(step);
+        return;
+      }
+      this.wave = undefined;
+      const followUp = this.followUp;
+      this.followUp = undefined;
+      if (followUp) this.startWave(followUp.sessions, followUp.change);
     };
     step();
   }

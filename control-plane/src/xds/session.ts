@@ -8,7 +8,8 @@
 
 import { DELTA_REQUEST_FIELDS, DISCOVERY_REQUEST_FIELDS, decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type TypeUrl } from '@meshcp/xds-protos';
 import type { StreamIdentity } from '../auth/identity.js';
-import type { CacheChange, SnapshotCache } from '../cache/snapshot-cache.js';
+import type { ServingCache } from '../cache/serving-cache.js';
+import type { CacheChange } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type Admission, type AdmittedNode, ProtocolError, Status } from './admission.js';
@@ -80,7 +81,7 @@ export interface StreamTransport {
 }
 
 export interface SessionContext {
-  cache: SnapshotCache;
+  cache: ServingCache;
   metrics: Metrics;
   log: Logger;
   admission: Admission;

@@ -35,7 +35,8 @@ import {
   setVersion,
   type TypeUrl,
 } from '@meshcp/xds-protos';
-import type { CacheChange, ProxyView, SnapshotCache } from '../cache/snapshot-cache.js';
+import type { ServingCache } from '../cache/serving-cache.js';
+import type { CacheChange, ProxyView } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { ProtocolError, Status, type StreamLimits } from './admission.js';
@@ -65,7 +66,7 @@ export interface ResponseSink {
 
 /** What a state machine reads and reports to; shared by every stream of a server. */
 export interface StreamDeps {
-  cache: SnapshotCache;
+  cache: ServingCache;
   metrics: Metrics;
   log: Logger;
   limits: Pick<StreamLimits, 'maxResourceNames'>;
@@ -138,7 +139,7 @@ function hasOwed(state: TypeStateBase): boolean {
  * bogus clusters allocates nothing in the cache.
  */
 const knownEndpointNames = new WeakMap<readonly string[], ReadonlySet<string>>();
-function endpointNameSet(cache: SnapshotCache): ReadonlySet<string> {
+function endpointNameSet(cache: ServingCache): ReadonlySet<string> {
   const names = cache.endpointNames();
   let set = knownEndpointNames.get(names);
   if (!set) {
@@ -290,7 +291,7 @@ abstract class StateMachine<S extends TypeStateBase> {
 
   /** One pass of the send loop. */
   private sendDue(requestDriven: boolean): void {
-    if (this.closed || !this.deps.cache.isReady()) return;
+    if (this.closed || !this.deps.cache.isReadyFor(this.client.view)) return;
     const plans = new Map<TypeUrl, Plan>();
     for (const state of this.types.values()) {
       const pending = state.dirty !== false || hasOwed(state);
@@ -385,7 +386,7 @@ abstract class StateMachine<S extends TypeStateBase> {
 
   /** Every name the cache has of a type for this client, once it is ready; undefined before. */
   protected knownNames(typeUrl: TypeUrl): { has(name: string): boolean } | undefined {
-    if (!this.deps.cache.isReady()) return undefined;
+    if (!this.deps.cache.isReadyFor(this.client.view)) return undefined;
     return typeUrl === ENDPOINT ? endpointNameSet(this.deps.cache) : this.deps.cache.resourceSet(this.client.view, typeUrl).map;
   }
 
@@ -442,8 +443,10 @@ export class SotwStream extends StateMachine<SotwState> {
       };
       this.types.set(typeUrl, state);
     } else {
-      if (kind === 'ack') this.recordAck(state);
-      else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
+      if (kind === 'ack') {
+        this.recordAck(state);
+        state.held.commit(); // the last response can no longer be undone: its log goes
+      } else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       this.resubscribe(state, names);
     }
     this.flush(true);
@@ -581,8 +584,10 @@ export class DeltaStream extends StateMachine<DeltaState> {
       if (missingClaims.length > 0) state.missingClaims = missingClaims;
       this.types.set(typeUrl, state);
     } else {
-      if (kind === 'ack') this.recordAck(state);
-      else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
+      if (kind === 'ack') {
+        this.recordAck(state);
+        state.held.commit(); // the last response can no longer be undone: its log goes
+      } else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       if (subscribe.length > 0 || unsubscribe.length > 0) this.resubscribe(state, subscribe, unsubscribe);
     }
     this.flush(true);
