@@ -67,7 +67,8 @@ const ENVOY_ROWS = [
     extension: 'envoy.tracers.opentelemetry',
     source:
       'envoy.config.trace.v3.OpenTelemetryConfig (grpc_service, service_name) and HCM Tracing (provider, random_sampling) are in every API descriptor set 1.33-1.40 (go-control-plane envoy module); extension envoy.tracers.opentelemetry',
-    proof: 'compat-matrix scenario cap-tracing-open-telemetry (spans exported on every release); e2e/test/tracing.test.ts (one trace through two sidecars, oldest and newest release)',
+    proof:
+      'compat-matrix scenario cap-tracing-open-telemetry (spans exported on every release); e2e/test/tracing.test.ts (one trace through two sidecars, oldest and newest release)',
   },
 ] as const satisfies readonly Capability[];
 
