@@ -194,7 +194,7 @@ async function serve(args: string[]): Promise<void> {
     // A worker forked by the primary below (same arguments): it serves xDS with its own
     // TLS and authenticator; sources, model, translation and the CA stay in the primary.
     const { ca: _ca, ...served } = secured;
-    await runXdsWorker(served);
+    await runXdsWorker(served, security.servingExpiry);
     return;
   }
   const admin = { adminAccess: new AdminAccess(kubeClient), ...(settings ? { settings } : {}), ...(workers > 1 ? { workers: { count: workers } } : {}) };

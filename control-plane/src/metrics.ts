@@ -162,11 +162,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // aggregator: how /metrics combines the value over worker processes (xds/workers.ts); sums unless said.
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const metrics = this;
     new Gauge({
       name: 'meshcp_certificate_expiry_earliest_timestamp_seconds',
+      aggregator: 'min',
       help: 'When the soonest-expiring workload certificate served now expires (Unix time; absent with none). Renewal is at half life: alert when this comes within a quarter of the lifetime',
       registers: [this.registry],
       collect() {
@@ -177,6 +179,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'meshcp_serving_certificate_expiry_timestamp_seconds',
+      aggregator: 'min',
       help: "When the xDS port's own serving certificate expires (Unix time; renewed at half life; absent without TLS)",
       registers: [this.registry],
       collect() {
@@ -187,6 +190,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'meshcp_certificates_served',
+      aggregator: 'max',
       help: 'Workload identities with a certificate served over SDS now',
       registers: [this.registry],
       collect() {
@@ -195,6 +199,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'meshcp_trust_bundle_roots',
+      aggregator: 'max',
       help: 'Roots in the trust bundle served now (2 during a root rotation overlap)',
       registers: [this.registry],
       collect() {
@@ -205,6 +210,7 @@ export class Metrics {
     let window = { delayMaxSeconds: 0, busyMaxSeconds: 0 };
     new Gauge({
       name: 'meshcp_event_loop_delay_max_seconds',
+      aggregator: 'max',
       help: 'Longest event-loop delay since the previous scrape (wall clock; includes time the process waited for a core)',
       registers: [this.registry],
       collect() {
@@ -214,6 +220,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'meshcp_event_loop_busy_max_seconds',
+      aggregator: 'max',
       help: "Longest late event-loop turn since the previous scrape, in the main thread's CPU time (what meshcp's own code held the loop for)",
       registers: [this.registry],
       collect() {

@@ -87,7 +87,7 @@ export class XdsWorkerPool {
   ) {
     this.feed = new VariantFeed(cache);
     if (ca) {
-      this.certificates = new WorkloadCertificates(ca, cache);
+      this.certificates = new WorkloadCertificates(ca, cache, metrics);
       this.certificates.start();
     }
   }
@@ -207,7 +207,9 @@ export class XdsWorkerPool {
   async metricsText(): Promise<string> {
     const answers = await this.collect();
     this.apply(answers);
-    const all = [await this.metrics.registry.getMetricsAsJSON(), ...answers.map((answer) => answer.metrics)];
+    // The xDS serving certificate is the workers' (each has its own TLS): the primary's absent one would read as 0.
+    const own = (await this.metrics.registry.getMetricsAsJSON()).filter((metric) => !WORKER_ONLY_METRICS.has(metric.name));
+    const all = [own, ...answers.map((answer) => answer.metrics)];
     return AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
   }
 
@@ -303,11 +305,23 @@ export function isXdsWorker(): boolean {
  * carry this worker's TLS and authenticator (built like the primary's); the CA stays
  * with the primary.
  */
-export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certificates' | 'csdsFleet'>): Promise<void> {
+/** Metrics only the workers know (they serve xDS). */
+const WORKER_ONLY_METRICS = new Set(['meshcp_serving_certificate_expiry_timestamp_seconds']);
+
+/** Metrics only the primary knows (it issues the workload certificates). */
+const PRIMARY_ONLY_METRICS = new Set([
+  'meshcp_certificates_issued_total',
+  'meshcp_certificate_expiry_earliest_timestamp_seconds',
+  'meshcp_certificates_served',
+  'meshcp_trust_bundle_roots',
+]);
+
+export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certificates' | 'csdsFleet'>, servingExpiry?: () => number): Promise<void> {
   const send = (message: FromWorker) => {
     if (process.connected) process.send?.(message);
   };
   const metrics = new Metrics();
+  if (servingExpiry) metrics.watchServingCertificate(servingExpiry);
   const cache = new MirrorCache(send);
   const certificates = new PrimaryCertificates(send);
   let nextFleet = 1;
@@ -355,7 +369,9 @@ export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certi
               : undefined;
             proxies.push({ record, info: view.info, ...(view.identityKey ? { identityKey: view.identityKey } : {}), ...(held ? { held } : {}) });
           }
-          send({ t: 'collected', id: message.id, proxies, metrics: json, openStreams: server.openStreams(), pid: process.pid });
+          // Workload certificates live in the primary: a worker's empty gauges would read as 0 in the sum.
+          const served = json.filter((metric) => !PRIMARY_ONLY_METRICS.has(metric.name));
+          send({ t: 'collected', id: message.id, proxies, metrics: served, openStreams: server.openStreams(), pid: process.pid });
         });
         return;
       case 'stop':
