@@ -10,30 +10,11 @@
  */
 import type { HttpFilter } from '@meshcp/xds-protos';
 import type { AccessRule, MeshAccessPolicy, MeshModel } from '../model/types.js';
-
-const TRUST_DOMAIN = 'spiffe://[^/]+';
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function principalName(regex: string): object {
-  return { authenticated: { principal_name: { safe_regex: { regex } } } };
-}
-
-function principals(rule: AccessRule): object[] {
-  if (rule.from.length === 0) return [principalName(`^${TRUST_DOMAIN}/ns/[^/]+/sa/[^/]+$`)];
-  return rule.from.flatMap((source) => [
-    ...(source.namespaces ?? []).map((ns) => principalName(`^${TRUST_DOMAIN}/ns/${escapeRegex(ns)}/sa/[^/]+$`)),
-    ...(source.serviceAccounts ?? []).map((sa) => principalName(`^${TRUST_DOMAIN}/ns/${escapeRegex(sa.namespace)}/sa/${escapeRegex(sa.name)}$`)),
-    ...(source.spiffeIds ?? []).map((id) => ({ authenticated: { principal_name: { exact: id } } })),
-  ]);
-}
+import { pathCondition, rbacPrincipals } from '../rbac-principals.js';
 
 function permissions(rule: AccessRule): object[] {
-  const paths = rule.to?.paths ?? [];
-  if (paths.length === 0) return [{ any: true }];
-  return [{ or_rules: { rules: paths.map((prefix) => ({ url_path: { path: { prefix } } })) } }];
+  const paths = pathCondition(rule);
+  return [paths ?? { any: true }];
 }
 
 /** Policies guarding any of `services` (`namespace/name` keys). */
@@ -53,7 +34,7 @@ export function grpcRbacFilter(policies: readonly MeshAccessPolicy[], degrade: (
         degrade(`MeshAccessPolicy ${name}: methods ${methods.join(', ')} never match a gRPC request (always POST); the rule admits no RPC on gRPC servers`);
         return;
       }
-      rules[name] = { permissions: permissions(rule), principals: principals(rule) };
+      rules[name] = { permissions: permissions(rule), principals: rbacPrincipals(rule) };
     });
   }
   // No policies left is still a filter: ALLOW with no policy admits nothing, as the sidecars do.

@@ -8,37 +8,13 @@
  */
 import { DEFAULTS } from '../../model/defaults.js';
 import { type AccessRule, type MeshAccessPolicy, type MeshModel, serviceKey } from '../../model/types.js';
+import { pathCondition, rbacPrincipals } from '../../rbac-principals.js';
 import type { EnvoyFeature } from '../feature.js';
 
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Any trust domain the bundle trusts: only the mesh CA issues the peer's certificate. */
-const TRUST_DOMAIN = 'spiffe://[^/]+';
-
-function principalName(regex: string): object {
-  return { authenticated: { principal_name: { safe_regex: { regex } } } };
-}
-
-function principals(rule: AccessRule): object[] {
-  if (rule.from.length === 0) return [principalName(`^${TRUST_DOMAIN}/ns/[^/]+/sa/[^/]+$`)];
-  return rule.from.flatMap((source) => [
-    ...(source.namespaces ?? []).map((ns) => principalName(`^${TRUST_DOMAIN}/ns/${escapeRegex(ns)}/sa/[^/]+$`)),
-    ...(source.serviceAccounts ?? []).map((sa) => principalName(`^${TRUST_DOMAIN}/ns/${escapeRegex(sa.namespace)}/sa/${escapeRegex(sa.name)}$`)),
-    ...(source.spiffeIds ?? []).map((id) => ({ authenticated: { principal_name: { exact: id } } })),
-  ]);
-}
-
 function permissions(rule: AccessRule): object[] {
-  const paths = rule.to?.paths ?? [];
   const methods = rule.to?.methods ?? [];
-  const pathMatch = paths.map((prefix) => ({ url_path: { path: { prefix } } }));
   const methodMatch = methods.map((method) => ({ header: { name: ':method', string_match: { exact: method } } }));
-  const conditions = [
-    pathMatch.length > 0 ? { or_rules: { rules: pathMatch } } : undefined,
-    methodMatch.length > 0 ? { or_rules: { rules: methodMatch } } : undefined,
-  ].filter((c) => c !== undefined);
+  const conditions = [pathCondition(rule), methodMatch.length > 0 ? { or_rules: { rules: methodMatch } } : undefined].filter((c) => c !== undefined);
   if (conditions.length === 0) return [{ any: true }];
   return [{ and_rules: { rules: conditions } }];
 }
@@ -56,7 +32,7 @@ export const accessPolicy: EnvoyFeature = {
     const policies: Record<string, object> = {};
     for (const policy of targeting) {
       policy.rules.forEach((rule, i) => {
-        policies[`${policy.namespace}/${policy.name}/rule/${i}`] = { permissions: permissions(rule), principals: principals(rule) };
+        policies[`${policy.namespace}/${policy.name}/rule/${i}`] = { permissions: permissions(rule), principals: rbacPrincipals(rule) };
       });
     }
     return [
