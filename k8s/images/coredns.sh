@@ -1,23 +1,28 @@
 # shellcheck shell=bash
 # The cluster DNS image (sourced by build.sh): CoreDNS built from its Go module
-# (github.com/coredns/coredns, `go install` of the released version, static),
-# cached in ${MESHCP_CACHE:-~/.cache/meshcp}/coredns/<version>/coredns. The
-# Corefile comes from the ConfigMap k8s/scripts/cluster.sh applies.
-# ~3-4 min on 2 cores cold, nothing when cached.
+# (github.com/coredns/coredns at $COREDNS_VERSION) with only the plugins the
+# cluster's Corefile uses (k8s/images/coredns/main.go: cache, errors, health,
+# kubernetes, loadbalance, log, ready), static, cached in
+# ${MESHCP_CACHE:-~/.cache/meshcp}/coredns/<version>-<hash of main.go>/coredns.
+# The Corefile comes from the ConfigMap k8s/scripts/cluster.sh applies.
 COREDNS_VERSION=${MESHCP_COREDNS_VERSION:-v1.14.7}
 
 coredns_binary() { # prints the path of the cached binary, building it first if needed
-  local dir=$CACHE/coredns/$COREDNS_VERSION
+  local src=$HERE/coredns/main.go key dir
+  key=$(cat "$src" | sha256sum | cut -c1-12)
+  dir=$CACHE/coredns/$COREDNS_VERSION-$key
   if [[ ! -x $dir/coredns ]]; then
     command -v go >/dev/null || die "'go' not found (CoreDNS is built from its Go module)"
-    mkdir -p "$dir"
-    echo "images/build.sh: building CoreDNS $COREDNS_VERSION from its Go module into $dir (~3-4 min cold)" >&2
+    echo "images/build.sh: building CoreDNS $COREDNS_VERSION (its Go module, the cluster's plugins) into $dir" >&2
+    rm -rf "$dir/src" && mkdir -p "$dir/src"
+    cp "$src" "$dir/src/main.go"
+    printf 'module meshcp.local/coredns\n\ngo 1.24.0\n\nrequire github.com/coredns/coredns %s\n' "$COREDNS_VERSION" >"$dir/src/go.mod"
     (
-      export CGO_ENABLED=0 GOWORK=off GOBIN=$dir/bin GOFLAGS="-trimpath -buildvcs=false"
-      go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+      cd "$dir/src"
+      export CGO_ENABLED=0 GOWORK=off GOFLAGS="-trimpath -buildvcs=false"
+      go mod tidy && go build -ldflags "-s -w" -o "$dir/coredns.tmp" .
     ) >"$dir/build.log" 2>&1 || { tail -n 30 "$dir/build.log" >&2; die "building CoreDNS failed (log: $dir/build.log)"; }
-    mv -f "$dir/bin/coredns" "$dir/coredns"
-    rmdir "$dir/bin" 2>/dev/null || true
+    mv -f "$dir/coredns.tmp" "$dir/coredns"
   fi
   echo "$dir/coredns"
 }

@@ -87,17 +87,15 @@ build_demo_java() {
     --entrypoint '["/opt/java/bin/java","-XX:TieredStopAtLevel=1","-Xmx64m","-Xss512k","-cp","/app","Server"]' "${DEMO_ENV[@]}"
 }
 
-# demo-grpc-go  meshcp.local/demo-grpc-go:1  the proxyless gRPC program of the compat
-#   matrix (compat-matrix/clients/go, grpc-go from the Go module proxy), static:
-#   `meshcp-grpc-go server --port N --name X` or `... client xds:///service.ns:port`.
-GRPC_GO_VERSION=${MESHCP_DEMO_GRPC_GO:-1.85.0}
+# demo-grpc-go  meshcp.local/demo-grpc-go:1  the proxyless gRPC program k8s/demo/grpc-go
+#   (grpc-go from the Go module proxy), static: `demo-grpc server --port N --name X`
+#   or `demo-grpc client xds:///service.namespace:port COUNT`.
 build_demo_grpc_go() {
-  local r=$WORK/demo-grpc-go run bin
-  run=$("$ROOT/compat-matrix/clients/install.sh" grpc-go "$GRPC_GO_VERSION") || die "building the grpc-go program failed"
-  bin=$(dirname "$run")/meshcp-grpc-go
+  local r=$WORK/demo-grpc-go
   demo_base "$r"
   mkdir -p "$r/usr/local/bin"
-  cp -L "$bin" "$r/usr/local/bin/meshcp-grpc-go"
-  finish demo-grpc-go meshcp.local/demo-grpc-go:1 "$(hash_of "$bin")" \
-    --entrypoint '["/usr/local/bin/meshcp-grpc-go"]' --env PATH=/usr/local/bin:/usr/bin:/bin --user 65532:65532
+  (cd "$DEMO/grpc-go" && CGO_ENABLED=0 GOWORK=off GOFLAGS=-buildvcs=false go build -trimpath -ldflags '-s -w' -o "$r/usr/local/bin/demo-grpc" .) ||
+    die "go build of k8s/demo/grpc-go failed"
+  finish demo-grpc-go meshcp.local/demo-grpc-go:1 "$(hash_of "$r/usr/local/bin/demo-grpc")" \
+    --entrypoint '["/usr/local/bin/demo-grpc"]' --env PATH=/usr/local/bin:/usr/bin:/bin --user 65532:65532
 }

@@ -61,6 +61,10 @@ FIRST_SERVICE_IP=10.96.0.1
 DNS_SERVICE_IP=10.96.0.10
 API_PORT=6443
 NODE_NAME=meshcp-node
+# The node's topology labels, as every cloud sets them: endpoints (and so
+# sidecars and proxyless clients) get a locality from them.
+NODE_REGION=local
+NODE_ZONE=local-a
 SOCK=$RUN/containerd.sock
 CNI_NETWORK=meshcp-pods
 CHAIN=MESHCP-CLUSTER
@@ -347,7 +351,8 @@ maxPods: 110
 EOF
   start kubelet "$KUBELET" --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
     --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet/pki" \
-    --node-ip="$NODE_IP" --hostname-override="$NODE_NAME" -v=1
+    --node-ip="$NODE_IP" --hostname-override="$NODE_NAME" -v=1 \
+    --node-labels="topology.kubernetes.io/region=$NODE_REGION,topology.kubernetes.io/zone=$NODE_ZONE"
   cat >"$STATE/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
