@@ -20,8 +20,11 @@
 # server there; ports 2379/6443 on that address only, so nothing on 127.0.0.1
 # clashes with the test apiserver of k8s/test), kube-controller-manager,
 # kube-scheduler, kubelet and kube-proxy (iptables mode), and a private
-# containerd 1.6 (own socket, root and state dirs). Pods sit on the CNI bridge
-# $BRIDGE, $POD_CIDR; Services get $SERVICE_CIDR.
+# containerd 1.6 (own socket, root and state dirs), and CoreDNS as the cluster
+# DNS (Service kube-dns at $DNS_SERVICE_IP; image from k8s/images/build.sh
+# coredns). Pods sit on the CNI bridge $BRIDGE, $POD_CIDR; Services get
+# $SERVICE_CIDR. The node carries topology labels (region $NODE_REGION, zone
+# $NODE_ZONE), so endpoints have a locality.
 #
 # What it changes on the host, and how `down` undoes it:
 #   - processes: all started here, pids in $STATE/pids, stopped by pid (and any
