@@ -77,6 +77,22 @@ describe('injectPod', () => {
     });
   });
 
+  it('a pod whose app declares no port gets no inbound listener, and its inbound traffic is not redirected', () => {
+    const portless = pod();
+    (portless.spec as { containers: Record<string, unknown>[] }).containers[0] = { name: 'web', image: 'web:1' };
+    const withPort = patchOf(injectPod(pod(), 'shop', config));
+    const without = patchOf(injectPod(portless, 'shop', config));
+    const initEnv = (patch: JsonPatchOp[]) =>
+      (((patch.find((op) => op.path === '/spec/initContainers')?.value ?? []) as { env: { name: string; value?: string }[] }[])[0]?.env ?? []).map(
+        (e) => `${e.name}=${e.value}`,
+      );
+    expect(initEnv(without)).toContain('MESHCP_CAPTURE_INBOUND=false');
+    expect(initEnv(withPort).some((e) => e.startsWith('MESHCP_CAPTURE_INBOUND'))).toBe(false);
+    const bootstrap = (patch: JsonPatchOp[]) => JSON.parse(String(patch.find((op) => op.path === '/metadata/annotations/meshcp.io~1bootstrap')?.value));
+    expect(bootstrap(without).node.metadata['meshcp.inbound_port']).toBeUndefined();
+    expect(bootstrap(withPort).node.metadata['meshcp.inbound_port']).toBe(15006);
+  });
+
   it('adds the capture init container, then Envoy as a native sidecar, its bootstrap and volume', () => {
     const patch = patchOf(injectPod(pod(), 'shop', config));
     const byPath = new Map(patch.map((op) => [op.path, op]));

@@ -105,6 +105,7 @@ for name in "$@"; do
     envoy|envoy@*) source "$HERE/envoy.sh"; build_envoy "${name#envoy}" ;;
     init) source "$HERE/envoy.sh"; build_init ;;
     coredns) source "$HERE/coredns.sh"; build_coredns ;;
+    echo) source "$HERE/echo.sh"; build_echo ;;
     demo-node|demo-go|demo-python|demo-java|demo-grpc-go) source "$HERE/demo.sh"; "build_${name//-/_}" ;;
     *) die "unknown image '$name' (pause busybox meshcp envoy[@X.Y.Z] init coredns demo-node demo-go demo-python demo-java demo-grpc-go)" ;;
   esac

@@ -160,6 +160,8 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
       { name: 'MESHCP_INBOUND_PORT', value: String(config.inboundPort) },
       { name: 'MESHCP_PROXY_UID', value: String(config.proxyUid) },
       { name: 'MESHCP_EXCLUDE_INBOUND_PORTS', value: excludedInbound.join(',') },
+      // No declared app port, no inbound listener: leave inbound traffic alone rather than redirect it to nothing.
+      ...(appPort === undefined ? [{ name: 'MESHCP_CAPTURE_INBOUND', value: 'false' }] : []),
       { name: 'MESHCP_EXCLUDE_OUTBOUND_PORTS', value: config.xdsAddress.slice(config.xdsAddress.lastIndexOf(':') + 1) },
     ],
     securityContext: {
