@@ -18,6 +18,9 @@ if (unsupported) {
 }
 
 const MINUTE = 60_000;
+/** The four-language demo (k8s/demo): one Deployment and Service per language, namespace polyglot. */
+const DEMO_LANGUAGES = ['node', 'go', 'python', 'java'] as const;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function parseEnv(text: string): Record<string, string> {
   return Object.fromEntries(
@@ -38,7 +41,11 @@ describe.skipIf(unsupported !== undefined)('the local cluster (cluster.sh)', () 
     // Whatever an aborted earlier run left: `down` is idempotent.
     await must('bash', [CLUSTER_SH, 'down'], { timeoutMs: 5 * MINUTE });
     before = hostSnapshot();
-    const built = await must('bash', [IMAGES_SH, 'busybox', 'meshcp', 'envoy@1.40.0', 'envoy@1.36.4', 'init'], { timeoutMs: 10 * MINUTE });
+    const built = await must(
+      'bash',
+      [IMAGES_SH, 'busybox', 'meshcp', 'envoy@1.40.0', 'envoy@1.36.4', 'init', ...DEMO_LANGUAGES.map((l) => `demo-${l}`), 'demo-grpc-go'],
+      { timeoutMs: 20 * MINUTE },
+    );
     for (const line of built.stdout.trim().split('\n')) {
       const [ref, tar] = line.split(' ');
       if (ref && tar) images.set(ref, tar);
@@ -70,6 +77,29 @@ describe.skipIf(unsupported !== undefined)('the local cluster (cluster.sh)', () 
     const again = await must('bash', [CLUSTER_SH, 'up'], { timeoutMs: 5 * MINUTE });
     expect(again.stderr).toContain('already up');
     expect((await must('cat', ['/var/lib/meshcp-cluster/pids'])).stdout).toBe(pidsBefore);
+  });
+
+  it('pods resolve Service names through the cluster DNS (CoreDNS built here)', async () => {
+    expect(await tools.kubectlOk(['-n', 'kube-system', 'get', 'deployment', 'coredns', '-o', 'jsonpath={.status.readyReplicas}'])).toBe('1');
+    await tools.kubectlOk(['apply', '-f', '-'], {
+      input:
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: dns-probe, namespace: default}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: box, image: meshcp.local/busybox:1, imagePullPolicy: Never, command: [/bin/sleep, '3600']}]\n",
+    });
+    await tools.kubectlOk(['wait', '--for=condition=Ready', 'pod/dns-probe', '--timeout=90s'], { timeoutMs: 120_000 });
+    expect(await tools.kubectlOk(['exec', 'dns-probe', '--', 'cat', '/etc/resolv.conf'])).toMatch(/^nameserver 10\.96\.0\.10$/m);
+    const apiIp = (await tools.kubectlOk(['get', 'service', 'kubernetes', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    // busybox nslookup tries every search domain and exits 1 if any of them is
+    // NXDOMAIN, even when one answered: judge by the answer, not the exit code.
+    // (It applies the search list only to names without a dot; the apps'
+    // resolvers — glibc, Go, Node, Java — resolve `web.demo` and the like through
+    // it, which the four-language test shows.)
+    for (const name of ['kubernetes', 'kubernetes.default.svc.cluster.local']) {
+      const answer = await tools.kubectl(['exec', 'dns-probe', '--', 'nslookup', name]);
+      expect(answer.stdout, name).toMatch(new RegExp(`Name:\\s+kubernetes\\.default\\.svc\\.cluster\\.local\\nAddress:\\s+${apiIp.replace(/\./g, '\\.')}\\n`));
+    }
+    const missing = await tools.kubectl(['exec', 'dns-probe', '--', 'nslookup', 'no-such-service.default.svc.cluster.local']);
+    expect(missing.status).not.toBe(0);
+    await tools.kubectlOk(['delete', 'pod', 'dns-probe', '--wait=false']);
   });
 
   it(
@@ -258,7 +288,7 @@ spec:
 `,
       });
       const clusterIp = (await tools.kubectlOk(['-n', 'demo', 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-      // No cluster DNS here: the name resolves through /etc/hosts; the URL is the app's own.
+      // web.demo resolves through the cluster DNS, as in any cluster; the URL is the app's own.
       await tools.kubectlOk(['apply', '-f', '-'], {
         input: `
 apiVersion: v1
@@ -266,7 +296,6 @@ kind: Pod
 metadata: {name: client, namespace: demo, labels: {app: client}}
 spec:
   terminationGracePeriodSeconds: 1
-  hostAliases: [{ip: "${clusterIp}", hostnames: [web.demo]}]
   containers: [{name: client, image: meshcp.local/busybox:1, imagePullPolicy: Never, command: [/bin/sleep, '3600']}]
 `,
       });
@@ -365,7 +394,6 @@ spec:
   it(
     'a pod picks its Envoy with meshcp.io/envoy-version, and meshcp serves that version its own config',
     async () => {
-      const webIp = (await tools.kubectlOk(['-n', 'demo', 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
       await tools.kubectlOk(['apply', '-f', '-'], {
         input: `
 apiVersion: v1
@@ -373,7 +401,6 @@ kind: Pod
 metadata: {name: old-envoy, namespace: demo, annotations: {meshcp.io/envoy-version: "1.36.4"}}
 spec:
   terminationGracePeriodSeconds: 1
-  hostAliases: [{ip: "${webIp}", hostnames: [web.demo]}]
   containers: [{name: client, image: meshcp.local/busybox:1, imagePullPolicy: Never, command: [/bin/sleep, '3600']}]
 `,
       });
@@ -391,6 +418,212 @@ spec:
       expect(await admin('/stats')).toMatch(/^cluster\.web\.demo_80\.upstream_rq_total: [1-9]/m);
     },
     3 * MINUTE,
+  );
+
+  it(
+    'the four-language demo (Node, Go, Python, Java): every app calls every other by Service name, through both sidecars',
+    async () => {
+      await tools.kubectlOk(['apply', '-f', join(REPO, 'k8s', 'demo', 'demo.yaml')]);
+      for (const language of DEMO_LANGUAGES) {
+        await tools.kubectlOk(['-n', 'polyglot', 'rollout', 'status', `deployment/${language}`, '--timeout=180s'], { timeoutMs: 200_000 });
+      }
+      const podOf = async (language: string): Promise<string> =>
+        (await tools.kubectlOk(['-n', 'polyglot', 'get', 'pods', '-l', `app=${language}`, '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+      const pods = Object.fromEntries(await Promise.all(DEMO_LANGUAGES.map(async (l) => [l, await podOf(l)] as const)));
+      const inPod = (language: string, command: string[]): Promise<string> =>
+        tools.kubectlOk(['-n', 'polyglot', 'exec', pods[language] as string, '-c', 'app', '--', ...command]);
+      const stats = async (language: string): Promise<Map<string, number>> => {
+        const text = await inPod(language, ['wget', '-q', '-O', '-', 'http://127.0.0.1:15000/stats']);
+        return new Map(
+          text
+            .split('\n')
+            .map((line) => line.split(': '))
+            .filter((parts) => parts.length === 2 && /^\d+$/.test(parts[1] as string))
+            .map(([name, value]) => [name as string, Number(value)]),
+        );
+      };
+      for (const language of DEMO_LANGUAGES) {
+        expect(await tools.kubectlOk(['-n', 'polyglot', 'get', 'pod', pods[language] as string, '-o', 'jsonpath={.spec.initContainers[*].name}'])).toBe(
+          'meshcp-init meshcp-proxy',
+        );
+      }
+      const before = new Map(await Promise.all(DEMO_LANGUAGES.map(async (l) => [l, await stats(l)] as const)));
+
+      interface View {
+        app: string;
+        language: string;
+        peer: string;
+        host: string;
+        requestId: string;
+        clientCert: string;
+      }
+      // Each app, asked on its own loopback (not captured), calls the other by
+      // `http://<service>.polyglot:8080/`: its sidecar routes it by Host, the
+      // peer's sidecar takes it in and hands it to the peer app.
+      const callsPerPair = 3;
+      for (const from of DEMO_LANGUAGES) {
+        for (const to of DEMO_LANGUAGES.filter((l) => l !== from)) {
+          for (let call = 0; call < callsPerPair; call++) {
+            let answer: { from: string; to: string; status: number; reply: View } | undefined;
+            let last = '';
+            // The first calls may meet a sidecar still getting its config.
+            for (let attempt = 0; attempt < 30 && answer === undefined; attempt++) {
+              const result = await tools.kubectl([
+                '-n',
+                'polyglot',
+                'exec',
+                pods[from] as string,
+                '-c',
+                'app',
+                '--',
+                'wget',
+                '-q',
+                '-O',
+                '-',
+                `http://127.0.0.1:8080/call?to=${to}.polyglot:8080`,
+              ]);
+              if (result.status === 0) answer = JSON.parse(result.stdout);
+              else {
+                last = result.stderr;
+                await sleep(1000);
+              }
+            }
+            expect(answer, `${from} → ${to}: ${last}`).toBeDefined();
+            expect(answer?.from).toBe(from);
+            expect(answer?.status).toBe(200);
+            // The peer's own view: its app and language, the caller's Host, and the
+            // connection from 127.0.0.1 — its sidecar, not the calling pod — carrying
+            // the request id Envoy stamps on every request.
+            expect(answer?.reply.app).toBe(to);
+            expect(answer?.reply.language).toBe(to);
+            expect(answer?.reply.host).toBe(`${to}.polyglot:8080`);
+            expect(answer?.reply.peer).toBe('127.0.0.1');
+            expect(answer?.reply.requestId).toMatch(/^[0-9a-f-]{36}$/);
+            // Over mTLS (the MeshServices are PERMISSIVE): the peer's sidecar tells it the
+            // caller's workload identity, the calling app's own ServiceAccount.
+            expect(answer?.reply.clientCert).toContain(`URI=spiffe://cluster.local/ns/polyglot/sa/${from}`);
+          }
+        }
+      }
+      const after = new Map(await Promise.all(DEMO_LANGUAGES.map(async (l) => [l, await stats(l)] as const)));
+      // `kubectl get meshservices -n polyglot`: each app's MeshService took its Service's
+      // endpoint (it lists none) and is accepted and programmed. (Its SYNCED column
+      // counts the sidecars connected to the leader replica only, so it is not checked.)
+      for (const language of DEMO_LANGUAGES) {
+        const columns = (
+          await tools.kubectlOk([
+            '-n',
+            'polyglot',
+            'get',
+            'meshservice',
+            language,
+            '-o',
+            'jsonpath={.status.conditions[?(@.type=="Accepted")].status} {.status.conditions[?(@.type=="Programmed")].status} {.status.endpoints}',
+          ])
+        ).trim();
+        expect(columns, language).toBe('True True 1');
+      }
+      const delta = (language: string, name: string): number => (after.get(language)?.get(name) ?? 0) - (before.get(language)?.get(name) ?? 0);
+      for (const from of DEMO_LANGUAGES) {
+        for (const to of DEMO_LANGUAGES.filter((l) => l !== from)) {
+          // The caller's sidecar sent (at least) these calls to the peer's mesh cluster …
+          expect(delta(from, `cluster.${to}.polyglot_8080.upstream_rq_2xx`), `${from} → ${to}`).toBeGreaterThanOrEqual(callsPerPair);
+        }
+        // … and the peer's sidecar took in the three callers' requests on its inbound listener.
+        expect(delta(from, 'http.inbound_15006.downstream_rq_2xx'), `${from} inbound`).toBeGreaterThanOrEqual(callsPerPair * 3);
+      }
+    },
+    12 * MINUTE,
+  );
+
+  it(
+    'a proxyless gRPC pod (meshcp.io/proxyless: grpc, grpc-go) gets a bootstrap instead of a sidecar and calls a proxyless mesh service over xds:///',
+    async () => {
+      await tools.kubectlOk(['apply', '-f', '-'], {
+        input: `
+apiVersion: v1
+kind: Service
+metadata: {name: greeter, namespace: polyglot}
+spec:
+  selector: {app: greeter}
+  ports: [{name: grpc, port: 50051, targetPort: 50051}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: greeter, namespace: polyglot, labels: {app: greeter}, annotations: {meshcp.io/proxyless: grpc}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - {name: app, image: meshcp.local/demo-grpc-go:1, imagePullPolicy: Never, args: [server, --port, '50051', --name, greeter-go], ports: [{containerPort: 50051}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: grpc-client, namespace: polyglot, labels: {app: grpc-client}, annotations: {meshcp.io/proxyless: grpc}}
+spec:
+  terminationGracePeriodSeconds: 1
+  # A long-running client (one RPC a second, its xDS stream open throughout).
+  containers: [{name: app, image: meshcp.local/demo-grpc-go:1, imagePullPolicy: Never, args: [client, 'xds:///greeter.polyglot:50051', '100000', '1000']}]
+`,
+      });
+      await tools.kubectlOk(['-n', 'polyglot', 'wait', '--for=condition=Ready', 'pod/greeter', 'pod/grpc-client', '--timeout=90s'], { timeoutMs: 120_000 });
+      const spec = JSON.parse(await tools.kubectlOk(['-n', 'polyglot', 'get', 'pod', 'grpc-client', '-o', 'json'])) as {
+        metadata: { annotations: Record<string, string> };
+        spec: { initContainers?: unknown[]; containers: { name: string; env?: { name: string; value?: string }[] }[] };
+      };
+      // No Envoy, no capture: the gRPC library is the mesh client.
+      expect(spec.spec.initContainers ?? []).toEqual([]);
+      expect(spec.spec.containers.map((c) => c.name)).toEqual(['app']);
+      expect(spec.metadata.annotations['meshcp.io/injected']).toBe('proxyless-grpc');
+      const bootstrap = JSON.parse(spec.spec.containers[0]?.env?.find((e) => e.name === 'GRPC_XDS_BOOTSTRAP_CONFIG')?.value ?? '{}');
+      expect(bootstrap.xds_servers[0].channel_creds[0].type).toBe('tls');
+
+      let lines: { ok?: boolean; backend?: string; message?: string }[] = [];
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const result = await tools.kubectl(['-n', 'polyglot', 'exec', 'grpc-client', '--', 'demo-grpc', 'client', 'xds:///greeter.polyglot:50051', '5'], {
+          timeoutMs: 60_000,
+        });
+        lines = result.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l));
+        if (lines.filter((l) => l.ok).length === 5) break;
+        await sleep(1500);
+      }
+      const rpcs = lines;
+      expect(rpcs.map((r) => r.backend ?? r.message)).toEqual(Array(5).fill('greeter-go'));
+      // meshcp knows the client as a connected gRPC xDS client under its pod's name.
+      // (Either replica may hold its stream; /debug/proxies answers on loopback.)
+      const replicas = (
+        await tools.kubectlOk(['-n', 'meshcp', 'get', 'pods', '-l', 'app.kubernetes.io/name=meshcp', '-o', 'jsonpath={.items[*].metadata.name}'])
+      ).split(' ');
+      const proxies: { nodeId: string; clientKind: string; identity: string; types: Record<string, { short: string; status: string }> }[] = [];
+      for (const replica of replicas.filter(Boolean)) {
+        const text = await tools.kubectlOk([
+          '-n',
+          'meshcp',
+          'exec',
+          replica,
+          '-c',
+          'meshcp',
+          '--',
+          '/nodejs/bin/node',
+          '-e',
+          "fetch('http://127.0.0.1:9902/debug/proxies').then((r) => r.text()).then((t) => process.stdout.write(t))",
+        ]);
+        proxies.push(...(JSON.parse(text) as { proxies: typeof proxies }).proxies);
+      }
+      // The long-running client: connected as itself, authenticated by its pod's token, every type SYNCED.
+      const client = proxies.find((p) => p.nodeId === 'grpc-client.polyglot');
+      expect(client?.clientKind).toMatch(/grpc/);
+      expect(client?.identity).toBe('spiffe://cluster.local/ns/polyglot/sa/default');
+      expect(Object.values(client?.types ?? {}).map((t) => `${t.short} ${t.status}`)).toEqual(
+        expect.arrayContaining(['LDS SYNCED', 'RDS SYNCED', 'CDS SYNCED', 'EDS SYNCED']),
+      );
+      // … and its RPCs, one a second, reach the proxyless server.
+      const logs = await tools.kubectlOk(['-n', 'polyglot', 'logs', 'grpc-client']);
+      expect(logs).toContain('{"ok":true,"backend":"greeter-go"}');
+    },
+    5 * MINUTE,
   );
 
   it(
@@ -417,6 +650,27 @@ spec:
         ],
         { timeoutMs: 5 * MINUTE },
       );
+      // And across the four-language demo: each app calls the next one (node → go →
+      // python → java → node), 40 calls each, all four at once.
+      const demoTraffic = DEMO_LANGUAGES.map(async (from, index) => {
+        const to = DEMO_LANGUAGES[(index + 1) % DEMO_LANGUAGES.length] as string;
+        const pod = (await tools.kubectlOk(['-n', 'polyglot', 'get', 'pods', '-l', `app=${from}`, '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+        return tools.kubectl(
+          [
+            '-n',
+            'polyglot',
+            'exec',
+            pod,
+            '-c',
+            'app',
+            '--',
+            'sh',
+            '-c',
+            `ok=0; failed=0; i=0; while [ $i -lt 40 ]; do if wget -q -O /dev/null 'http://127.0.0.1:8080/call?to=${to}.polyglot:8080'; then ok=$((ok+1)); else failed=$((failed+1)); fi; i=$((i+1)); sleep 0.3; done; echo "$ok $failed"`,
+          ],
+          { timeoutMs: 5 * MINUTE },
+        );
+      });
       await tools.helmOk([
         'upgrade',
         'meshcp',
@@ -437,6 +691,8 @@ spec:
       const result = await traffic;
       expect(result.status, result.stderr).toBe(0);
       expect(result.stdout.trim()).toBe('150 0');
+      const demoResults = await Promise.all(demoTraffic);
+      expect(demoResults.map((r) => `${r.status} ${r.stdout.trim()}`)).toEqual(Array(DEMO_LANGUAGES.length).fill('0 40 0'));
       const podsAfter = (
         await tools.kubectlOk([
           '-n',

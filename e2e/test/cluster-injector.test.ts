@@ -45,6 +45,54 @@ describe('injectPod', () => {
     expect(JSON.stringify(bootstrap)).not.toContain('"insecure"');
   });
 
+  it('a pod annotated meshcp.io/proxyless: grpc gets the gRPC xDS bootstrap in its env, its CA and token, and no Envoy or capture', () => {
+    const secure: InjectorConfig = {
+      ...config,
+      xdsSecurity: { caPem: '-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----', serverName: 'meshcp-xds.meshcp.svc', tokenAudience: 'meshcp' },
+    };
+    const grpcPod = pod({ annotations: { 'meshcp.io/proxyless': 'grpc' } });
+    (grpcPod.spec as { containers: Record<string, unknown>[] }).containers[0] = {
+      name: 'web',
+      image: 'web:1',
+      env: [{ name: 'KEEP', value: '1' }],
+    };
+    const patch = patchOf(injectPod(grpcPod, 'shop', secure));
+    const byPath = new Map(patch.map((op) => [op.path, op]));
+    expect(byPath.has('/spec/initContainers')).toBe(false);
+    const env = byPath.get('/spec/containers/0/env')?.value as { name: string; value?: string; valueFrom?: unknown }[];
+    expect(env.map((e) => e.name)).toEqual(['MESHCP_POD_NAME', 'GRPC_XDS_BOOTSTRAP_CONFIG', 'GRPC_EXPERIMENTAL_XDS_BOOTSTRAP_CALL_CREDS', 'KEEP']);
+    const bootstrap = JSON.parse(String(env[1]?.value));
+    // The pod's name comes from the kubelet's expansion of the env var defined before it.
+    expect(bootstrap.node.id).toBe('$(MESHCP_POD_NAME).shop');
+    expect(bootstrap.node.metadata['meshcp.service']).toBe('web');
+    // gRPC checks meshcp's certificate against server_uri's host: the xDS Service's DNS name.
+    expect(bootstrap.xds_servers[0].server_uri).toBe('meshcp-xds.meshcp.svc:18000');
+    expect(bootstrap.xds_servers[0].channel_creds).toEqual([{ type: 'tls', config: { ca_certificate_file: '/etc/meshcp/ca.pem' } }]);
+    expect(bootstrap.xds_servers[0].call_creds).toEqual([{ type: 'jwt_token_file', config: { jwt_token_file: '/var/run/secrets/meshcp/token' } }]);
+    const mounts = byPath.get('/spec/containers/0/volumeMounts')?.value as { mountPath: string }[];
+    expect(mounts.map((m) => m.mountPath)).toEqual(['/etc/meshcp', '/var/run/secrets/meshcp']);
+    expect(byPath.get('/metadata/annotations/meshcp.io~1injected')?.value).toBe('proxyless-grpc');
+    expect(injectPod(pod({ annotations: { 'meshcp.io/proxyless': 'envoy' } }), 'shop', secure)).toEqual({
+      denied: 'annotation meshcp.io/proxyless must be "grpc", got "envoy"',
+    });
+  });
+
+  it('a pod whose app declares no port gets no inbound listener, and its inbound traffic is not redirected', () => {
+    const portless = pod();
+    (portless.spec as { containers: Record<string, unknown>[] }).containers[0] = { name: 'web', image: 'web:1' };
+    const withPort = patchOf(injectPod(pod(), 'shop', config));
+    const without = patchOf(injectPod(portless, 'shop', config));
+    const initEnv = (patch: JsonPatchOp[]) =>
+      (((patch.find((op) => op.path === '/spec/initContainers')?.value ?? []) as { env: { name: string; value?: string }[] }[])[0]?.env ?? []).map(
+        (e) => `${e.name}=${e.value}`,
+      );
+    expect(initEnv(without)).toContain('MESHCP_CAPTURE_INBOUND=false');
+    expect(initEnv(withPort).some((e) => e.startsWith('MESHCP_CAPTURE_INBOUND'))).toBe(false);
+    const bootstrap = (patch: JsonPatchOp[]) => JSON.parse(String(patch.find((op) => op.path === '/metadata/annotations/meshcp.io~1bootstrap')?.value));
+    expect(bootstrap(without).node.metadata['meshcp.inbound_port']).toBeUndefined();
+    expect(bootstrap(withPort).node.metadata['meshcp.inbound_port']).toBe(15006);
+  });
+
   it('adds the capture init container, then Envoy as a native sidecar, its bootstrap and volume', () => {
     const patch = patchOf(injectPod(pod(), 'shop', config));
     const byPath = new Map(patch.map((op) => [op.path, op]));

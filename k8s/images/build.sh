@@ -2,7 +2,7 @@
 # Assemble meshcp's cluster images from files on this machine (no registry, no
 # container engine) and write each as a `docker save`-style archive:
 #
-#   k8s/images/build.sh NAME...      NAME: pause busybox meshcp envoy[@X.Y.Z] app
+#   k8s/images/build.sh NAME...      NAME: pause busybox meshcp envoy[@X.Y.Z] init coredns demo-*
 #
 # prints "REF ARCHIVE" per image. Archives go to
 # ${MESHCP_CACHE:-~/.cache/meshcp}/images/; an archive is rebuilt only when its
@@ -14,6 +14,8 @@
 #   meshcp   meshcp.local/meshcp:DEV    what k8s/Containerfile builds (see meshcp.sh)
 #   envoy    meshcp.local/envoy:vX.Y.Z  the Envoy sidecar (envoy + ldd libs)
 #   init     meshcp.local/init:1        the capture init container (iptables)
+#   coredns  meshcp.local/coredns:X.Y.Z the cluster DNS (CoreDNS from its Go module)
+#   demo-node demo-go demo-python demo-java   the four-language demo (see demo.sh)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -28,7 +30,7 @@ BUSYBOX=${MESHCP_BUSYBOX:-/bin/busybox}
 copy_with_libs() {
   local r=$1 bin=$2 dest=$3 out lib
   mkdir -p "$r$(dirname "$dest")"
-  cp -L "$bin" "$r$dest"
+  [[ $bin -ef $r$dest ]] || cp -L "$bin" "$r$dest" # already in the rootfs: only its libraries
   out=$(ldd "$bin" 2>&1) || return 0 # static binary: nothing more
   grep -q 'not found' <<<"$out" && die "missing libraries for $bin: $out"
   while read -r lib; do
@@ -102,6 +104,9 @@ for name in "$@"; do
     meshcp) source "$HERE/meshcp.sh"; build_meshcp ;;
     envoy|envoy@*) source "$HERE/envoy.sh"; build_envoy "${name#envoy}" ;;
     init) source "$HERE/envoy.sh"; build_init ;;
-    *) die "unknown image '$name' (pause busybox meshcp envoy[@X.Y.Z] init)" ;;
+    coredns) source "$HERE/coredns.sh"; build_coredns ;;
+    echo) source "$HERE/echo.sh"; build_echo ;;
+    demo-node|demo-go|demo-python|demo-java|demo-grpc-go) source "$HERE/demo.sh"; "build_${name//-/_}" ;;
+    *) die "unknown image '$name' (pause busybox meshcp envoy[@X.Y.Z] init coredns demo-node demo-go demo-python demo-java demo-grpc-go)" ;;
   esac
 done

@@ -33,7 +33,9 @@ for port in "$CAPTURE_PORT" "$INBOUND_PORT" $(echo "$EXCLUDE_IN" | tr ',' ' '); 
   $IPT -t nat -A MESHCP_INBOUND -p tcp --dport "$port" -j RETURN
 done
 $IPT -t nat -A MESHCP_INBOUND -p tcp -j MESHCP_IN_REDIRECT
-hook PREROUTING MESHCP_INBOUND
+# A pod whose app declares no port gets no inbound listener (nothing would
+# answer on $INBOUND_PORT): its inbound traffic goes straight to the app.
+if [ "${MESHCP_CAPTURE_INBOUND:-true}" = true ]; then hook PREROUTING MESHCP_INBOUND; fi
 
 # Outbound: Envoy's own connections (to upstreams, to xDS) leave untouched.
 $IPT -t nat -A MESHCP_OUTPUT -m owner --uid-owner "$PROXY_UID" -j RETURN

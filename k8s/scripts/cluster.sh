@@ -20,8 +20,11 @@
 # server there; ports 2379/6443 on that address only, so nothing on 127.0.0.1
 # clashes with the test apiserver of k8s/test), kube-controller-manager,
 # kube-scheduler, kubelet and kube-proxy (iptables mode), and a private
-# containerd 1.6 (own socket, root and state dirs). Pods sit on the CNI bridge
-# $BRIDGE, $POD_CIDR; Services get $SERVICE_CIDR.
+# containerd 1.6 (own socket, root and state dirs), and CoreDNS as the cluster
+# DNS (Service kube-dns at $DNS_SERVICE_IP; image from k8s/images/build.sh
+# coredns). Pods sit on the CNI bridge $BRIDGE, $POD_CIDR; Services get
+# $SERVICE_CIDR. The node carries topology labels (region $NODE_REGION, zone
+# $NODE_ZONE), so endpoints have a locality.
 #
 # What it changes on the host, and how `down` undoes it:
 #   - processes: all started here, pids in $STATE/pids, stopped by pid (and any
@@ -61,6 +64,10 @@ FIRST_SERVICE_IP=10.96.0.1
 DNS_SERVICE_IP=10.96.0.10
 API_PORT=6443
 NODE_NAME=meshcp-node
+# The node's topology labels, as every cloud sets them: endpoints (and so
+# sidecars and proxyless clients) get a locality from them.
+NODE_REGION=local
+NODE_ZONE=local-a
 SOCK=$RUN/containerd.sock
 CNI_NETWORK=meshcp-pods
 CHAIN=MESHCP-CLUSTER
@@ -347,7 +354,8 @@ maxPods: 110
 EOF
   start kubelet "$KUBELET" --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
     --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet/pki" \
-    --node-ip="$NODE_IP" --hostname-override="$NODE_NAME" -v=1
+    --node-ip="$NODE_IP" --hostname-override="$NODE_NAME" -v=1 \
+    --node-labels="topology.kubernetes.io/region=$NODE_REGION,topology.kubernetes.io/zone=$NODE_ZONE"
   cat >"$STATE/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -363,6 +371,89 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 iptables: {localhostNodePorts: false}
 EOF
   start kube-proxy "$KUBE_PROXY" --config="$STATE/kube-proxy.yaml"
+}
+
+# --- cluster DNS ---------------------------------------------------------------
+# CoreDNS (k8s/images/coredns.sh) as the Service kube-dns at $DNS_SERVICE_IP, the
+# address kubelet writes into every pod's resolv.conf: Service names resolve
+# as in any cluster (payments.shop, payments.shop.svc.cluster.local). Nothing
+# is forwarded: the host's resolvers are out of reach here, so other names fail fast.
+# It listens on 1053 (uid 65532, no capabilities); the Service maps 53 to it.
+dns_up() { # IMAGE
+  kubectl apply -f - >>"$LOGS/dns.log" 2>&1 <<EOF || die "applying the CoreDNS manifest failed (see $LOGS/dns.log)"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:coredns"}
+rules:
+  - {apiGroups: [""], resources: [endpoints, services, pods, namespaces], verbs: [list, watch]}
+  - {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:coredns"}
+subjects: [{kind: ServiceAccount, name: coredns, namespace: kube-system}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  Corefile: |
+    .:1053 {
+        errors
+        health :8080
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+            ttl 5
+        }
+        cache 5
+        loadbalance
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: coredns
+      dnsPolicy: Default
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: coredns
+          image: $1
+          imagePullPolicy: Never
+          args: [-conf, /etc/coredns/Corefile]
+          ports:
+            - {name: dns, containerPort: 1053, protocol: UDP}
+            - {name: dns-tcp, containerPort: 1053, protocol: TCP}
+          readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 2}
+          livenessProbe: {httpGet: {path: /health, port: 8080}, periodSeconds: 10, failureThreshold: 5}
+          securityContext: {runAsUser: 65532, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+          volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]
+      volumes: [{name: config, configMap: {name: coredns}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  clusterIP: $DNS_SERVICE_IP
+  selector: {k8s-app: kube-dns}
+  ports:
+    - {name: dns, port: 53, targetPort: 1053, protocol: UDP}
+    - {name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}
+EOF
+  kubectl -n kube-system rollout status deployment/coredns --timeout="${TIMEOUT}s" >>"$LOGS/dns.log" 2>&1 ||
+    die "CoreDNS did not become ready (see $LOGS/dns.log, kubectl -n kube-system logs deploy/coredns)"
 }
 
 healthy() {
@@ -392,7 +483,7 @@ cmd_up() {
   need_root
   binaries
   local images
-  images=$("$ROOT/k8s/images/build.sh" pause) || die "building the pause image failed"
+  images=$("$ROOT/k8s/images/build.sh" pause coredns) || die "building the pause and CoreDNS images failed"
   take_lock
   if healthy; then log "already up"; print_env; return 0; fi
   if [[ -e $STATE || -e $RUN ]] || ip link show "$BRIDGE" >/dev/null 2>&1; then
@@ -410,11 +501,13 @@ cmd_up() {
   make_pki
   network_up
   containerd_up
-  load_images "$(awk '{ print $2 }' <<<"$images")"
+  # shellcheck disable=SC2046 # one archive path per line
+  load_images $(awk '{ print $2 }' <<<"$images")
   control_plane_up
   node_up
   wait_until "node $NODE_NAME Ready" "$TIMEOUT" node_ready || false
   wait_until "the default ServiceAccount" "$TIMEOUT" default_sa || false
+  dns_up "$(awk '$1 ~ /coredns/ { print $1 }' <<<"$images")"
   touch "$STATE/up"
   trap - ERR
   log "up in $((SECONDS - t0))s"

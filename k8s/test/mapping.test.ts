@@ -166,6 +166,26 @@ describe('assembleModel', () => {
     expect(model.services.get('shop/payments')?.ports[0]?.port).toBe(8080);
   });
 
+  it('a MeshService without endpoints takes its Service’s endpoints (target ports, locality, health); endpoints: [] means none', () => {
+    const native = projectService(service('payments', [{ name: 'http', port: 8080, targetPort: 9000 }]))!;
+    const slices = [projectSlice(slice('payments-a', 'payments', [{ addresses: ['10.1.0.2'] }, { addresses: ['10.1.0.1'], conditions: { ready: false } }]))!];
+    const inherited = { ports: [{ name: 'web', port: 8080 }], mtls: { mode: 'STRICT' }, serviceAccount: 'payments' };
+    const out = assembleModel({ ...empty, services: [native], slices, meshServices: [meshServiceObject('payments', inherited)] }, emptyLastGood());
+    expect(out.errors).toEqual([]);
+    const served = out.model.services.get('shop/payments');
+    expect(served?.mtls).toBe('STRICT');
+    expect(served?.endpoints.map((e) => [e.address, e.ports.web, e.health])).toEqual([
+      ['10.1.0.1', 9000, 'Unhealthy'],
+      ['10.1.0.2', 9000, 'Healthy'],
+    ]);
+    expect(out.reports[0]?.endpoints).toBe(2);
+    const none = assembleModel(
+      { ...empty, services: [native], slices, meshServices: [meshServiceObject('payments', { ...inherited, endpoints: [] })] },
+      emptyLastGood(),
+    );
+    expect(none.model.services.get('shop/payments')?.endpoints).toEqual([]);
+  });
+
   it('a rejected generation keeps serving the last good one, with the field path reported', () => {
     const first = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', goodSpec, 1)] }, emptyLastGood());
     const second = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', badSpec, 2)] }, first.lastGood);

@@ -15,8 +15,14 @@
  *     (a downwardAPI volume): node id `<pod>.<namespace>` (Envoy's
  *     --service-node, expanded by the kubelet from the pod's name), the
  *     service, the inbound listener in front of the app's first port.
+ *
+ * A pod annotated `meshcp.io/proxyless: grpc` gets no Envoy and no capture: its
+ * gRPC library talks xDS itself. Every app container gets the gRPC xDS
+ * bootstrap in `GRPC_XDS_BOOTSTRAP_CONFIG` (node id `<pod>.<namespace>` through
+ * the kubelet's $(POD_NAME) expansion), and with secure xDS the trust bundle
+ * and the projected token the bootstrap names.
  */
-import { envoyBootstrap, METADATA } from '@meshcp/translators';
+import { envoyBootstrap, grpcBootstrap, METADATA } from '@meshcp/translators';
 
 export const INJECT_LABEL = 'meshcp.io/inject';
 export const INJECT_ANNOTATION = 'meshcp.io/inject';
@@ -26,6 +32,9 @@ export const BOOTSTRAP_ANNOTATION = 'meshcp.io/bootstrap';
 export const INJECTED_ANNOTATION = 'meshcp.io/injected';
 export const PROXY_CONTAINER = 'meshcp-proxy';
 export const INIT_CONTAINER = 'meshcp-init';
+export const PROXYLESS_ANNOTATION = 'meshcp.io/proxyless';
+/** The env var grpc-go, grpc-java and grpcio read their xDS bootstrap from (JSON text). */
+export const GRPC_BOOTSTRAP_ENV = 'GRPC_XDS_BOOTSTRAP_CONFIG';
 
 export interface InjectorConfig {
   /** host:port of meshcp's xDS server as the pod reaches it. */
@@ -108,6 +117,11 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
     return { denied: `annotation ${ENVOY_VERSION_ANNOTATION} must be an Envoy version X.Y.Z, got ${JSON.stringify(version)}` };
   }
   const service = serviceOf(pod) ?? '';
+  const proxyless = annotations[PROXYLESS_ANNOTATION];
+  if (proxyless !== undefined) {
+    if (proxyless !== 'grpc') return { denied: `annotation ${PROXYLESS_ANNOTATION} must be "grpc", got ${JSON.stringify(proxyless)}` };
+    return injectProxylessGrpc(pod, namespace, service, config);
+  }
   const appPort = arr(obj(containers[0]).ports)
     .map((p) => p.containerPort)
     .find((p): p is number => typeof p === 'number');
@@ -146,6 +160,8 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
       { name: 'MESHCP_INBOUND_PORT', value: String(config.inboundPort) },
       { name: 'MESHCP_PROXY_UID', value: String(config.proxyUid) },
       { name: 'MESHCP_EXCLUDE_INBOUND_PORTS', value: excludedInbound.join(',') },
+      // No declared app port, no inbound listener: leave inbound traffic alone rather than redirect it to nothing.
+      ...(appPort === undefined ? [{ name: 'MESHCP_CAPTURE_INBOUND', value: 'false' }] : []),
       { name: 'MESHCP_EXCLUDE_OUTBOUND_PORTS', value: config.xdsAddress.slice(config.xdsAddress.lastIndexOf(':') + 1) },
     ],
     securityContext: {
@@ -207,5 +223,67 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
   const volumes = [volume, ...(tokenVolume ? [tokenVolume] : [])];
   if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
   else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
+  return { patch };
+}
+
+/**
+ * The proxyless gRPC patch: the bootstrap as an env var in every app container
+ * (and the CA and token files it points at), nothing else. gRPC checks meshcp's
+ * certificate against the host in server_uri, so with secure xDS that is the
+ * xDS Service's DNS name (resolved by the cluster DNS), not its cluster IP.
+ */
+function injectProxylessGrpc(pod: Obj, namespace: string, service: string, config: InjectorConfig): InjectResult {
+  const metadata = obj(pod.metadata);
+  const spec = obj(pod.spec);
+  const containers = arr(spec.containers);
+  const security = config.xdsSecurity;
+  const port = config.xdsAddress.slice(config.xdsAddress.lastIndexOf(':') + 1);
+  const serviceAccount = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
+  const bootstrap = grpcBootstrap({
+    // $(MESHCP_POD_NAME) is expanded by the kubelet (the env var is defined first in the container).
+    nodeId: `$(MESHCP_POD_NAME).${namespace}`,
+    service,
+    namespace,
+    serviceAccount,
+    xdsAddress: security ? `${security.serverName}:${port}` : config.xdsAddress,
+    ...(security ? { security: { caFile: '/etc/meshcp/ca.pem', tokenFile: `${TOKEN_DIR}/token`, serverName: security.serverName } } : {}),
+  });
+  const env = [
+    { name: 'MESHCP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: GRPC_BOOTSTRAP_ENV, value: JSON.stringify(bootstrap) },
+    // The token as call credentials (gRFC A97) is still opt-in in grpc-go and grpc-java.
+    ...(security ? [{ name: 'GRPC_EXPERIMENTAL_XDS_BOOTSTRAP_CALL_CREDS', value: 'true' }] : []),
+  ];
+  const mounts = security
+    ? [
+        { name: 'meshcp-ca', mountPath: '/etc/meshcp', readOnly: true },
+        { name: 'meshcp-token', mountPath: TOKEN_DIR, readOnly: true },
+      ]
+    : [];
+  const patch: JsonPatchOp[] = [];
+  if (metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: {} });
+  patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: 'proxyless-grpc' });
+  if (security) patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(CA_BUNDLE_ANNOTATION)}`, value: security.caPem });
+  containers.forEach((container, index) => {
+    const ownEnv = arr(container.env).filter((e) => !env.some((added) => added.name === e.name));
+    patch.push({ op: container.env === undefined ? 'add' : 'replace', path: `/spec/containers/${index}/env`, value: [...env, ...ownEnv] });
+    if (mounts.length === 0) return;
+    patch.push({
+      op: container.volumeMounts === undefined ? 'add' : 'replace',
+      path: `/spec/containers/${index}/volumeMounts`,
+      value: [...arr(container.volumeMounts), ...mounts],
+    });
+  });
+  if (security) {
+    const volumes = [
+      { name: 'meshcp-ca', downwardAPI: { items: [{ path: 'ca.pem', fieldRef: { fieldPath: `metadata.annotations['${CA_BUNDLE_ANNOTATION}']` } }] } },
+      {
+        name: 'meshcp-token',
+        projected: { sources: [{ serviceAccountToken: { audience: security.tokenAudience, expirationSeconds: 86400, path: 'token' } }] },
+      },
+    ];
+    if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
+    else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
+  }
   return { patch };
 }

@@ -5,7 +5,11 @@
  *
  * Rules:
  * - A MeshService object wins over a native Service of the same namespace/name
- *   (it is the explicit registration), whether or not it is valid.
+ *   (it is the explicit registration), whether or not it is valid. One that
+ *   lists no endpoints (`spec.endpoints` absent) takes that Service's endpoints
+ *   (its EndpointSlices): pod-backed services get meshcp's settings (mTLS,
+ *   failover, health checks) and a status in `kubectl get meshservices`.
+ *   `endpoints: []` still means none.
  * - "Last good per object" is translators' resolveLastGood, the same code the
  *   file source uses: an object that fails validation keeps serving its last
  *   good generation (keyed by uid, so a deleted-and-recreated object starts
@@ -14,7 +18,7 @@
  */
 import { type ConfigError, type LastGoodState, type MeshModel, type MeshService, resolveLastGood, type SourceObject, serviceKey } from '@meshcp/translators';
 import type { CustomObjectView } from './custom.js';
-import { type NodeView, nativeMeshService, type ServiceView, type SliceView } from './native.js';
+import { modelPortName, type NodeView, nativeMeshService, type ServiceView, type SliceView } from './native.js';
 
 export const SOURCE_MESHSERVICES = 'kubernetes:meshservices.meshcp.io';
 export const SOURCE_HTTPROUTES = 'kubernetes:httproutes.gateway.networking.k8s.io';
@@ -66,7 +70,12 @@ export function assembleModel(inputs: AssembleInputs, previousLastGood: LastGood
     if (mapped) native.set(key, mapped);
   }
 
-  const objects = [...inputs.meshServices, ...inputs.httpRoutes, ...(inputs.accessPolicies ?? []), ...(inputs.referenceGrants ?? [])].sort((a, b) =>
+  const services = new Map(inputs.services.map((s) => [serviceKey(s.namespace, s.name), s]));
+  const meshServices = inputs.meshServices.map((object) => {
+    const service = services.get(serviceKey(object.namespace, object.name));
+    return service ? withServiceEndpoints(object, service, inputs.slices, nodes) : object;
+  });
+  const objects = [...meshServices, ...inputs.httpRoutes, ...(inputs.accessPolicies ?? []), ...(inputs.referenceGrants ?? [])].sort((a, b) =>
     a.kind !== b.kind ? a.kind.localeCompare(b.kind) : serviceKey(a.namespace, a.name).localeCompare(serviceKey(b.namespace, b.name)),
   );
   const sourceObjects: SourceObject[] = objects.map((object) => ({
@@ -92,4 +101,41 @@ export function assembleModel(inputs: AssembleInputs, previousLastGood: LastGood
   const sortedServices = new Map([...resolved.model.services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const model = { services: sortedServices, routes: resolved.model.routes, ...(resolved.model.policies ? { policies: resolved.model.policies } : {}) };
   return { model, errors: resolved.errors, reports, lastGood: resolved.state };
+}
+
+type Obj = Record<string, unknown>;
+
+/**
+ * The MeshService with its Service's endpoints written into `spec.endpoints`, in
+ * the manifest format, when it lists none itself; otherwise unchanged. Each
+ * MeshService port takes the Service port with the same number (else the same
+ * name) and its target port on every endpoint.
+ */
+function withServiceEndpoints(
+  object: CustomObjectView,
+  service: ServiceView,
+  slices: readonly SliceView[],
+  nodes: ReadonlyMap<string, NodeView>,
+): CustomObjectView {
+  const spec = object.doc.spec;
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec) || 'endpoints' in spec) return object;
+  const native = nativeMeshService(service, slices, nodes);
+  if (!native) return object;
+  const declaredPorts = Array.isArray((spec as Obj).ports) ? ((spec as Obj).ports as unknown[]) : [];
+  const portMap: [string, string][] = [];
+  declaredPorts.forEach((p, i) => {
+    const port = p && typeof p === 'object' ? (p as Obj) : {};
+    const name = typeof port.name === 'string' ? port.name : `port-${i}`;
+    const match = service.ports.find((sp) => sp.port === port.port) ?? service.ports.find((sp) => sp.name === name);
+    if (match) portMap.push([name, modelPortName(match.name, match.port)]);
+  });
+  const endpoints = native.endpoints.map((e) => {
+    const ports: Record<string, number> = {};
+    for (const [declared, nativeName] of portMap) {
+      const target = e.ports[nativeName];
+      if (target !== undefined) ports[declared] = target;
+    }
+    return { address: e.address, ports, locality: e.locality, health: e.health };
+  });
+  return { ...object, doc: { ...object.doc, spec: { ...(spec as Obj), endpoints } } };
 }

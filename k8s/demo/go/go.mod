@@ -1,0 +1,3 @@
+module meshcp.local/demo/go
+
+go 1.24
