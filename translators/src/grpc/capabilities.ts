@@ -147,7 +147,7 @@ export const GRPC_CAPABILITIES: readonly GrpcCapability[] = [
     // never sent a cluster of a STRICT service (translators/src/grpc/security.ts).
     onOlder: 'ignored',
     source: `${XDS_FEATURES_DOC}, row "Security: uses certificate providers instead of SDS" (A29; C-core: C++ and Python only; Node: none)`,
-    proof: 'e2e/test/grpc-mtls.test.ts (grpc-go, grpcio and grpc-java clients over mTLS with files from meshcp agent; grpc-js-xds refused a STRICT service)',
+    proof: 'e2e/test/grpc-mtls.test.ts (Go, Python (grpcio) and Java clients over mTLS with files from meshcp agent; grpc-js-xds refused a STRICT service)',
   },
   {
     feature: 'security.serverMtls',
