@@ -8,10 +8,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { Cleanup, GrpcClientProcess, installClient, type RpcResult, tempDir, waitFor } from '@meshcp/compat-matrix';
 import { grpcBootstrap } from '@meshcp/translators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countingBackend } from '../src/grpc-backend.js';
 import { startPlane, type TestPlane } from '../src/plane.js';
 
 const CLIENTS = [
@@ -21,40 +21,6 @@ const CLIENTS = [
 ] as const;
 const UNAVAILABLE = 14;
 const outcome = (r: RpcResult) => (r.ok ? `OK from ${r.backend}` : `code ${r.code}: ${r.message}`);
-
-/** google.protobuf.StringValue, the test programs' message: field 1, a string. */
-const stringValue = (text: string) => Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(text)]), Buffer.from(text)]);
-
-/** A backend answering the test programs' `/meshcp.test.Echo/Who` with its name, counting calls. */
-async function countingBackend(name: string, cleanup: Cleanup): Promise<{ port: number; calls: () => number }> {
-  let calls = 0;
-  const server = new grpc.Server();
-  const raw = (b: Buffer) => b;
-  server.addService(
-    {
-      Who: {
-        path: '/meshcp.test.Echo/Who',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: raw,
-        requestDeserialize: raw,
-        responseSerialize: raw,
-        responseDeserialize: raw,
-      },
-    },
-    {
-      Who: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        calls++;
-        callback(null, stringValue(name));
-      },
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  cleanup.add(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
-  return { port, calls: () => calls };
-}
 
 function mesh(v1: number, v2: number, weights: [number, number]): string {
   const service = (name: string, port: number) => `apiVersion: meshcp.io/v1alpha1

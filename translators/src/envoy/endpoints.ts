@@ -32,6 +32,8 @@ export function failoverTier(service: MeshService, endpoint: Endpoint, proxyLoca
 export interface EndpointOptions {
   /** Every locality carries a weight even when the service does not ask for locality weighting (gRPC drops unweighted ones, gRFC A27). */
   alwaysWeighLocalities: boolean;
+  /** Every group names a locality, empty when its endpoints have none (grpc-go rejects a group without one: "locality without ID"). */
+  alwaysNameLocalities: boolean;
   /** Per-endpoint additions of the client's registered features (Envoy's endpoint hooks); none for gRPC. */
   decorate?: (lbEndpoint: LbEndpoint, endpoint: Endpoint) => void;
 }
@@ -71,7 +73,7 @@ export function loadAssignment(service: MeshService, port: ServicePort, proxyLoc
     cluster_name: clusterName(service.namespace, service.name, port.port),
     endpoints: ordered.map((group) => {
       const locality: LocalityLbEndpoints = { lb_endpoints: group.endpoints.map((e) => lbEndpoint(e, port, options)) };
-      const envoyLocality = toEnvoyLocality(group.locality);
+      const envoyLocality = toEnvoyLocality(group.locality) ?? (options.alwaysNameLocalities ? {} : undefined);
       if (envoyLocality) locality.locality = envoyLocality;
       const priority = tiers.indexOf(group.tier);
       if (priority > 0) locality.priority = priority;

@@ -127,6 +127,7 @@ function makeEndpointOptions(profile: EnvoyProfile, features: readonly EnvoyFeat
   const hooks = features.filter((feature) => feature.endpoint);
   return {
     alwaysWeighLocalities: false,
+    alwaysNameLocalities: false,
     decorate: (lbEndpoint, endpoint) => {
       for (const feature of hooks) feature.endpoint?.(lbEndpoint, endpoint, profile);
     },

@@ -239,7 +239,7 @@ export function translateGrpcEndpoints(model: MeshModel, cluster: string, locali
   const target = serviceOfCluster(model, cluster);
   if (!target || target.port.protocol === 'TCP') return undefined;
   // Envoy-only endpoint features (observability names) are never sent to gRPC: no decorations.
-  return loadAssignment(target.service, target.port, locality, { alwaysWeighLocalities: true });
+  return loadAssignment(target.service, target.port, locality, { alwaysWeighLocalities: true, alwaysNameLocalities: true });
 }
 
 // 0 and 1 are UNKNOWN and HEALTHY as enum numbers.
