@@ -66,6 +66,33 @@ spec:
     ]);
     expect(result.model.routes).toEqual([]);
   });
+
+  it('a RequestRedirect rule takes no backends, and its status and path are checked', () => {
+    const route = (rule: string) =>
+      parse(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: moves, namespace: shop}
+spec:
+  parentRefs: [{name: users}]
+  rules:
+    - ${rule}
+`);
+    const users = service({ ports: [{ port: 8080 }] }, 'users');
+    const good = manifests(users, route('filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, statusCode: 301}}]'));
+    expect(good.errors).toEqual([]);
+    expect(good.model.routes[0]?.rules[0]).toMatchObject({ backends: [], redirect: { hostname: 'example.org', statusCode: 301 } });
+    const paths = (rule: string) => manifests(users, route(rule)).errors.map((e) => `${e.path}: ${e.message}`);
+    expect(paths('{backendRefs: [{name: users, port: 8080}], filters: [{type: RequestRedirect, requestRedirect: {statusCode: 302}}]}')).toEqual([
+      'spec.rules[0].backendRefs: must be empty when the rule has a RequestRedirect filter',
+    ]);
+    expect(paths('filters: [{type: RequestRedirect, requestRedirect: {statusCode: 304}}]')).toEqual([
+      'spec.rules[0].filters[0].requestRedirect.statusCode: must be 301, 302, 303, 307 or 308, got 304',
+    ]);
+    expect(paths('filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: new}}}]')).toEqual([
+      'spec.rules[0].filters[0].requestRedirect.path.replaceFullPath: must start with "/", got "new"',
+    ]);
+    expect(paths('{matches: [{path: {value: /x}}]}')).toEqual(['spec.rules[0].backendRefs: must list at least one backend']);
+  });
 });
 
 const tcpService = (name: string, ports: { name: string; port: number; protocol: string }[]) =>

@@ -1,7 +1,17 @@
-import type { RouteMatch as EnvoyRouteMatch, HeaderMatcher, Route, RouteAction, RouteConfiguration, StringMatcher, VirtualHost } from '@meshcp/xds-protos';
-import type { MeshModel, MeshRoute, MeshService, RouteMatch, RouteRule, ServicePort } from '../model/types.js';
+import type {
+  RouteMatch as EnvoyRouteMatch,
+  HeaderMatcher,
+  RedirectAction,
+  Route,
+  RouteAction,
+  RouteConfiguration,
+  StringMatcher,
+  VirtualHost,
+} from '@meshcp/xds-protos';
+import type { MeshModel, MeshRoute, MeshService, RequestRedirect, RouteMatch, RouteRule, ServicePort } from '../model/types.js';
 import { routesByParent, routesForCaller } from '../routing.js';
 import type { EnvoyContext, EnvoyFeature } from './feature.js';
+import { prefixReplacement } from './features/url-rewrite.js';
 import { clusterName, domainsFor, outboundRouteName } from './names.js';
 
 function pathMatch(match: RouteMatch): EnvoyRouteMatch {
@@ -39,6 +49,19 @@ function clusterOf(backend: { namespace: string; name: string; port: number } | 
   return clusterName(backend.namespace, backend.name, backend.port);
 }
 
+const REDIRECT_CODES = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' } as const;
+
+/** Gateway API RequestRedirect → Envoy's RedirectAction (the prefix form replaces what the rule's prefix matched). */
+function envoyRedirect(redirect: RequestRedirect, match: RouteMatch): RedirectAction {
+  const action: RedirectAction = { response_code: REDIRECT_CODES[redirect.statusCode] };
+  if (redirect.scheme) action.scheme_redirect = redirect.scheme;
+  if (redirect.hostname) action.host_redirect = redirect.hostname;
+  if (redirect.port) action.port_redirect = redirect.port;
+  if (redirect.path?.type === 'ReplaceFullPath') action.path_redirect = redirect.path.value;
+  else if (redirect.path) action.regex_rewrite = prefixReplacement(match, redirect.path.value);
+  return action;
+}
+
 /**
  * The route of one match of a rule: forwards to its weighted backends, or answers
  * 500 when every backend weighs 0 (Gateway API: a rule with no backend that can
@@ -48,7 +71,9 @@ function envoyRoute(name: string, rule: RouteRule, match: RouteMatch, ctx: Envoy
   const weighted = rule.backends.filter((b) => b.weight > 0);
   let action: RouteAction | undefined;
   const route: Route = { name, match: envoyMatch(match) };
-  if (weighted.length === 0 && rule.backends.length > 0) {
+  if (rule.redirect) {
+    route.redirect = envoyRedirect(rule.redirect, match);
+  } else if (weighted.length === 0 && rule.backends.length > 0) {
     route.direct_response = { status: 500 };
   } else {
     action =

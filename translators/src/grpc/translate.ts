@@ -86,6 +86,11 @@ function apiListener(target: string, withFaultFilter: boolean): Listener {
 }
 
 function grpcRoute(name: string, rule: RouteRule, profile: GrpcProfile, degrade: (what: string) => void): Route[] {
+  if (rule.redirect) {
+    // gRPC has no redirect; A28 clients fail or NACK other actions, so the rule is left out.
+    degrade(`${name}: RequestRedirect (not implemented by proxyless gRPC; the rule is not served: its RPCs go to the next matching rule, or fail UNAVAILABLE)`);
+    return [];
+  }
   const weighted = rule.backends.filter((b) => b.weight > 0);
   const noBackendTakesTraffic = weighted.length === 0 && rule.backends.length > 0;
   const action: RouteAction = {};

@@ -30,6 +30,7 @@ import {
   type ServicePort,
   serviceKey,
   truncateText,
+  type RequestRedirect,
   type UrlRewrite,
 } from './types.js';
 
@@ -363,14 +364,36 @@ function readUrlRewrite(r: FieldReader, value: unknown, path: string): UrlRewrit
   return rewrite;
 }
 
+function readRedirect(r: FieldReader, value: unknown, path: string): RequestRedirect {
+  const o = r.obj(value, path);
+  const statusCode = r.optInt(o.statusCode, `${path}.statusCode`, 301, 308) ?? 302;
+  if (![301, 302, 303, 307, 308].includes(statusCode)) r.error(`${path}.statusCode`, `must be 301, 302, 303, 307 or 308, got ${statusCode}`);
+  const redirect: RequestRedirect = { statusCode: statusCode as RequestRedirect['statusCode'] };
+  if (o.scheme !== undefined) redirect.scheme = r.oneOf(o.scheme, `${path}.scheme`, ['http', 'https'] as const);
+  const hostname = r.optStr(o.hostname, `${path}.hostname`);
+  if (hostname !== undefined) {
+    if (!HOSTNAME.test(hostname)) r.error(`${path}.hostname`, `must be a hostname, got ${describe(hostname)}`);
+    redirect.hostname = hostname;
+  }
+  const port = r.optInt(o.port, `${path}.port`, 1, 65535);
+  if (port !== undefined) redirect.port = port;
+  // The path forms are URLRewrite's (same fields, same checks).
+  const rewrite = o.path === undefined ? undefined : readUrlRewrite(r, { path: o.path }, path).path;
+  if (rewrite) redirect.path = rewrite;
+  return redirect;
+}
+
 function readFilters(r: FieldReader, value: unknown, path: string, rule: RouteRule): void {
   for (const [i, filter] of r.list(value, path).entries()) {
     const fp = `${path}[${i}]`;
     const o = r.obj(filter, fp);
-    const type = r.oneOf(o.type, `${fp}.type`, ['RequestHeaderModifier', 'ResponseHeaderModifier', 'URLRewrite'] as const);
+    const type = r.oneOf(o.type, `${fp}.type`, ['RequestHeaderModifier', 'ResponseHeaderModifier', 'URLRewrite', 'RequestRedirect'] as const);
     if (type === 'RequestHeaderModifier') rule.requestHeaders = readHeaderModifier(r, o.requestHeaderModifier, `${fp}.requestHeaderModifier`);
     else if (type === 'ResponseHeaderModifier') rule.responseHeaders = readHeaderModifier(r, o.responseHeaderModifier, `${fp}.responseHeaderModifier`);
-    else {
+    else if (type === 'RequestRedirect') {
+      if (rule.redirect) r.error(`${fp}.type`, 'at most one RequestRedirect filter per rule');
+      rule.redirect = readRedirect(r, o.requestRedirect, `${fp}.requestRedirect`);
+    } else {
       if (rule.urlRewrite) r.error(`${fp}.type`, 'at most one URLRewrite filter per rule');
       rule.urlRewrite = readUrlRewrite(r, o.urlRewrite, `${fp}.urlRewrite`);
     }
@@ -457,7 +480,6 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
         weight: r.optInt(bo.weight, `${bp}.weight`, 0, 1_000_000) ?? DEFAULTS.backendWeight,
       };
     });
-    if (backends.length === 0) r.error(`${path}.backendRefs`, 'must list at least one backend');
     const parsed: RouteRule = { matches, backends };
     const timeouts = r.optObj(o.timeouts, `${path}.timeouts`);
     const request = r.durationMs(timeouts?.request, `${path}.timeouts.request`);
@@ -477,6 +499,10 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
       if (backoff !== undefined) parsed.retry.backoffMs = backoff;
     }
     readFilters(r, o.filters, `${path}.filters`, parsed);
+    // A redirect answers by itself; any other rule needs somewhere to send the request.
+    if (parsed.redirect && backends.length > 0) r.error(`${path}.backendRefs`, 'must be empty when the rule has a RequestRedirect filter');
+    if (parsed.redirect && parsed.urlRewrite) r.error(`${path}.filters`, 'RequestRedirect and URLRewrite cannot be on one rule');
+    if (!parsed.redirect && backends.length === 0) r.error(`${path}.backendRefs`, 'must list at least one backend');
     return parsed;
   });
   return { namespace, name, parents, rules };

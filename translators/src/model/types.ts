@@ -111,6 +111,15 @@ export interface UrlRewrite {
   path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
 }
 
+/** Gateway API RequestRedirect: the rule answers a redirect instead of forwarding. */
+export interface RequestRedirect {
+  scheme?: 'http' | 'https';
+  hostname?: string;
+  path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string };
+  port?: number;
+  statusCode: 301 | 302 | 303 | 307 | 308;
+}
+
 export interface RetryPolicy {
   attempts: number;
   /** HTTP status codes that are retried; connection failures and resets always are. */
@@ -129,6 +138,8 @@ export interface RouteRule {
   requestHeaders?: HeaderModifier;
   responseHeaders?: HeaderModifier;
   urlRewrite?: UrlRewrite;
+  /** Answers a redirect; such a rule has no backends. */
+  redirect?: RequestRedirect;
 }
 
 export interface MeshRoute {

@@ -1,10 +1,23 @@
-import type { RouteAction } from '@meshcp/xds-protos';
+import type { RegexMatchAndSubstitute, RouteAction } from '@meshcp/xds-protos';
 import type { RouteMatch, RouteRule } from '../../model/types.js';
 import { type EnvoyProfile, supports } from '../capabilities.js';
 import type { EnvoyFeature } from '../feature.js';
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Replaces the segments a PathPrefix match matched and keeps the rest, without
+ * doubling the slash: /v2 → /api turns /v2/x into /api/x; /v2 → / turns /v2/x into /x.
+ * (URLRewrite's and RequestRedirect's ReplacePrefixMatch.)
+ */
+export function prefixReplacement(match: RouteMatch, value: string): RegexMatchAndSubstitute {
+  const prefix = escapeRegex((match.path?.type === 'PathPrefix' ? match.path.value : '/').replace(/\/+$/, ''));
+  const replacement = value.replace(/\/+$/, '');
+  return replacement === ''
+    ? { pattern: { regex: `^${prefix}/?(.*)$` }, substitution: '/\\1' }
+    : { pattern: { regex: `^${prefix}(/.*)?$` }, substitution: `${replacement}\\1` };
 }
 
 /** Gateway API URLRewrite → RouteAction rewrite fields, per what the proxy's version honours. */
@@ -21,14 +34,7 @@ function applyUrlRewrite(rule: RouteRule, match: RouteMatch, action: RouteAction
     else action.regex_rewrite = { pattern: { regex: '^/.*$' }, substitution: path.value.replace(/\\/g, '\\\\') };
     return;
   }
-  const prefix = escapeRegex((match.path?.type === 'PathPrefix' ? match.path.value : '/').replace(/\/+$/, ''));
-  const replacement = path.value.replace(/\/+$/, '');
-  // Replace the matched segments and keep the rest, without doubling the slash:
-  // /v2 → /api turns /v2/x into /api/x; /v2 → / turns /v2/x into /x.
-  action.regex_rewrite =
-    replacement === ''
-      ? { pattern: { regex: `^${prefix}/?(.*)$` }, substitution: '/\\1' }
-      : { pattern: { regex: `^${prefix}(/.*)?$` }, substitution: `${replacement}\\1` };
+  action.regex_rewrite = prefixReplacement(match, path.value);
 }
 
 export const urlRewrite: EnvoyFeature = {
