@@ -121,6 +121,22 @@ function need(value: string | undefined, flag: string): string {
   return value;
 }
 
+/**
+ * One xDS worker per core the process may use: the cores it may run on, bounded by a
+ * cgroup v2 CPU limit when it has one (in a pod, os.availableParallelism() counts the
+ * node's cores, and 64 workers of ~50 MB each would not fit a 512Mi limit).
+ */
+function defaultWorkers(): number {
+  let cores = availableParallelism();
+  try {
+    const [quota, period] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
+    if (quota && quota !== 'max' && Number(period) > 0) cores = Math.min(cores, Math.max(1, Math.ceil(Number(quota) / Number(period))));
+  } catch {
+    // No cgroup v2 CPU controller here: the cores it may run on.
+  }
+  return cores;
+}
+
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -153,7 +169,7 @@ async function serve(args: string[]): Promise<void> {
     if (!parsed.settings) throw new UsageError(parsed.errors.map((e) => `${e.path.replace('spec.tracing.', 'tracing ')}: ${e.message}`).join('; '));
     settings = parsed.settings;
   } else if (values['tracing-sampling-percent']) throw new UsageError('--tracing-sampling-percent needs --tracing-collector');
-  const workers = values.workers ? positive(values.workers, 'workers') : availableParallelism();
+  const workers = values.workers ? positive(values.workers, 'workers') : defaultWorkers();
   const xds = {
     ...(values['max-message-bytes'] ? { maxMessageBytes: positive(values['max-message-bytes'], 'max-message-bytes') } : {}),
     ...(values['max-resource-names'] ? { maxResourceNames: positive(values['max-resource-names'], 'max-resource-names') } : {}),
