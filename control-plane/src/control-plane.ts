@@ -156,7 +156,9 @@ export class ControlPlane {
    * type's last response was NACKed, SYNCED if every type is ACKed at the version
    * sent, STALE otherwise. The Kubernetes status writer shows these on MeshServices.
    */
-  proxyCounts(): Map<string, ServiceProxyCounts> {
+  async proxyCounts(): Promise<Map<string, ServiceProxyCounts>> {
+    // Streams on xDS worker processes: fetched from them first (the primary holds none).
+    await this.pool?.refresh();
     const byNode = new Map<string, { key: string; state: 'synced' | 'stale' | 'nacked' }>();
     const rank = { synced: 0, stale: 1, nacked: 2 } as const;
     for (const record of this.xds.connections()) {

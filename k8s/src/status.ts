@@ -30,7 +30,8 @@ export interface ProxyCounts {
 
 /** Implemented by the control plane; keyed by `namespace/name`. */
 export interface ProxyStatusProvider {
-  proxyCounts(): ReadonlyMap<string, ProxyCounts>;
+  /** Async: with xDS worker processes the streams are counted where they live. */
+  proxyCounts(): Promise<ReadonlyMap<string, ProxyCounts>>;
 }
 
 export interface Condition {
@@ -242,7 +243,7 @@ export class StatusWriter {
 
   private async reconcile(): Promise<void> {
     if (this.options.elector && !this.options.elector.isLeader()) return;
-    const counts = this.options.proxies?.proxyCounts() ?? new Map<string, ProxyCounts>();
+    const counts = (await this.options.proxies?.proxyCounts()) ?? new Map<string, ProxyCounts>();
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const live = new Set<string>();
     for (const report of this.options.reports()) {
