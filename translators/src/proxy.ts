@@ -33,6 +33,8 @@ export interface ProxyInfo {
   /** Typed extension names the node reports (`node.extensions[].name`); empty when not reported. */
   extensions: string[];
   clientFeatures: string[];
+  /** A gRPC client whose bootstrap defines meshcp's certificate provider (node metadata `meshcp.certificate_provider`). */
+  certificateProvider?: boolean;
 }
 
 /** The xDS Node as decoded from a request (proto3 JSON, proto field names). */
@@ -50,6 +52,8 @@ export const METADATA = {
   tcpPortOffset: 'meshcp.tcp_port_offset',
   serviceAccount: 'meshcp.service_account',
   capturePort: 'meshcp.capture_port',
+  /** Set by `meshcp bootstrap --workload-cert-dir`: the gRPC bootstrap defines meshcp's certificate provider (gRFC A29). */
+  certificateProvider: 'meshcp.certificate_provider',
 } as const;
 
 function portFrom(value: unknown): number | undefined {
@@ -118,6 +122,7 @@ export function proxyFromNode(node: NodeLike): ProxyInfo {
     extensions: (node.extensions ?? []).map((e) => e.name ?? '').filter(Boolean),
     clientFeatures: node.client_features ?? [],
   };
+  if (metadata[METADATA.certificateProvider] === 'true' || metadata[METADATA.certificateProvider] === true) info.certificateProvider = true;
   if (version) info.version = version;
   const inboundPort = portFrom(metadata[METADATA.inboundPort]);
   if (inboundPort) info.inboundPort = inboundPort;

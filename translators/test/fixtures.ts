@@ -54,7 +54,13 @@ export function grpcProxy() {
 
 /** A grpc-go 1.85.0 client (has mesh mTLS, gRFC A29), for the goldens of what a capable client is sent. */
 export function grpcGoProxy() {
-  return proxyFromNode({ id: 'golden-grpc-go', user_agent_name: 'gRPC Go', user_agent_version: '1.85.0', locality: { region: 'eu', zone: 'eu-1a' } });
+  return proxyFromNode({
+    id: 'golden-grpc-go',
+    user_agent_name: 'gRPC Go',
+    user_agent_version: '1.85.0',
+    locality: { region: 'eu', zone: 'eu-1a' },
+    metadata: { 'meshcp.certificate_provider': 'true' },
+  });
 }
 
 export function renderGrpcFixture(name: string, proxy = grpcProxy()): EnvoyResources & { degraded: string[] } {

@@ -71,9 +71,9 @@ spec:
 describe('gRPC capability tables', () => {
   it('reads kind and release version from real nodes, C-core by its wrapping language', () => {
     expect(proxyFromNode({ id: 'p', ...NODES.python })).toMatchObject({ clientKind: 'grpc-python', version: { major: 1, minor: 85, patch: 1 } });
-    expect(profileOf(NODES.python).name).toBe('grpc-core-python-1.51+');
-    expect(profileOf(NODES.go)).toMatchObject({ implementation: 'grpc-go', name: 'grpc-go-1.50+' });
-    expect(profileOf(NODES.java)).toMatchObject({ implementation: 'grpc-java', name: 'grpc-java-1.49+' });
+    expect(profileOf(NODES.python).name).toBe('grpc-core-python-1.51+-no-certificates');
+    expect(profileOf(NODES.go)).toMatchObject({ implementation: 'grpc-go', name: 'grpc-go-1.50+-no-certificates' });
+    expect(profileOf(NODES.java)).toMatchObject({ implementation: 'grpc-java', name: 'grpc-java-1.49+-no-certificates' });
     expect(profileOf(NODES.node)).toMatchObject({ implementation: 'grpc-node', name: 'grpc-node-1.10+' });
     expect(profileOf({ user_agent_name: 'gRPC C-core', user_agent_version: 'C-core 58.0.0 Ruby 1.85.1' })).toMatchObject({ language: 'ruby' });
   });

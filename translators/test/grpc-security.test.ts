@@ -18,12 +18,23 @@ import {
   translateGrpcConfig,
 } from '../src/index.js';
 
-const profile = (name: string, version: string) => grpcProfile(proxyFromNode({ id: 'n', user_agent_name: name, user_agent_version: version, locality: {} }));
+// Clients whose bootstrap defines meshcp's certificate provider (meshcp bootstrap --workload-cert-dir).
+const profile = (name: string, version: string, certificateProvider = true) =>
+  grpcProfile(
+    proxyFromNode({
+      id: 'n',
+      user_agent_name: name,
+      user_agent_version: version,
+      locality: {},
+      metadata: certificateProvider ? { 'meshcp.certificate_provider': 'true' } : {},
+    }),
+  );
 const GO = profile('gRPC Go', '1.85.0');
 const OLD_GO = profile('gRPC Go', '1.40.0');
 const NODE = profile('gRPC Node Pure JS', '1.14.1');
 const GO_141 = profile('gRPC Go', '1.41.0');
 const RUBY = profile('gRPC C-core', 'C-core 58.0.0 Ruby 1.85.1');
+const GO_WITHOUT_CERTIFICATES = profile('gRPC Go', '1.85.0', false);
 
 function model(): MeshModel {
   const yaml = `apiVersion: meshcp.io/v1alpha1
@@ -78,6 +89,14 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
     // DISABLE stays plaintext.
     expect(config.clusters.find((c) => c.name === 'plain.shop:50051')?.transport_socket).toBeUndefined();
     expect(config.degraded.filter((d) => /mtls|A29/.test(d))).toEqual([]);
+  });
+
+  it('a capable version whose bootstrap has no certificate provider gets no TLS context (it would NACK it): STRICT left out, degraded', () => {
+    expect(GO_WITHOUT_CERTIFICATES.name).toBe(`${GO.name}-no-certificates`);
+    const config = translateGrpcConfig(model(), GO_WITHOUT_CERTIFICATES, 'shop');
+    expect(config.clusters.map((c) => c.name)).not.toContain('echo.shop:50051');
+    expect(config.clusters.every((c) => c.transport_socket === undefined)).toBe(true);
+    expect(config.degraded.join('\n')).toMatch(/echo\.shop:50051: mtls STRICT, cluster not sent .*no meshcp certificate provider/);
   });
 
   it('every resource sent passes the same proto validation meshcp publishes through', () => {

@@ -40,6 +40,8 @@ export function grpcBootstrap(
     : [{ type: 'insecure' }];
   const metadata: Record<string, string> = { [METADATA.namespace]: options.namespace, [METADATA.service]: options.service };
   if (options.serviceAccount) metadata[METADATA.serviceAccount] = options.serviceAccount;
+  // Tells meshcp this client can present and verify mesh certificates (else it gets no TLS context it would NACK).
+  if (dir) metadata[METADATA.certificateProvider] = 'true';
   return {
     xds_servers: [
       {

@@ -249,7 +249,12 @@ export interface GrpcProfile {
   /** Known client bugs of this version (GRPC_DEFECTS ids). */
   defects: ReadonlySet<GrpcDefect['id']>;
   warnings: string[];
+  /** Features the version has but this client cannot use, and why (e.g. no certificate provider in its bootstrap). */
+  withheld?: ReadonlyMap<GrpcFeature, string>;
 }
+
+/** Mesh mTLS needs certificates the client reads through its bootstrap's certificate provider. */
+const NEEDS_CERTIFICATE_PROVIDER: readonly GrpcFeature[] = ['security.clientMtls', 'security.serverMtls'];
 
 export function grpcSupports(profile: GrpcProfile, feature: GrpcFeature): boolean {
   return profile.features.has(feature);
@@ -285,7 +290,7 @@ function rowSince(row: GrpcCapability, implementation: GrpcImplementation, langu
   return since ? parseVersion(since) : undefined;
 }
 
-export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'versionText'>): GrpcProfile {
+export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'versionText' | 'certificateProvider'>): GrpcProfile {
   const { implementation, language } = implementationOf(proxy.clientKind);
   const version = grpcReleaseVersion(proxy.versionText, proxy.version);
   const warnings: string[] = [];
@@ -338,12 +343,21 @@ export function grpcProfile(proxy: Pick<ProxyInfo, 'clientKind' | 'version' | 'v
   }
   // C-core languages differ in rows (Ruby/PHP lack some): the language is part of the name.
   const who = implementation === 'grpc-core' ? `grpc-core-${language}` : implementation;
-  const name = `${who}-${boundary.major}.${boundary.minor}${boundary.patch > 0 && GRPC_DEFECTS.some((d) => d.fixedBy === formatVersion(boundary)) ? `.${boundary.patch}` : ''}+`;
-  return { kind: 'grpc', name, implementation, language, version, features, defects, warnings };
+  let name = `${who}-${boundary.major}.${boundary.minor}${boundary.patch > 0 && GRPC_DEFECTS.some((d) => d.fixedBy === formatVersion(boundary)) ? `.${boundary.patch}` : ''}+`;
+  // A TLS context naming a certificate provider the bootstrap lacks is NACKed: without one, the client is served as if it had no mTLS.
+  const withheld = new Map<GrpcFeature, string>();
+  if (!proxy.certificateProvider)
+    for (const feature of NEEDS_CERTIFICATE_PROVIDER)
+      if (features.delete(feature))
+        withheld.set(feature, 'its bootstrap has no meshcp certificate provider (meshcp bootstrap --workload-cert-dir, files from meshcp agent)');
+  if (withheld.size > 0) name += '-no-certificates';
+  return { kind: 'grpc', name, implementation, language, version, features, defects, warnings, ...(withheld.size > 0 ? { withheld } : {}) };
 }
 
 /** Why a client with this profile is not sent a feature, in words for the degraded list. */
 export function grpcMissingReason(profile: GrpcProfile, feature: GrpcFeature): string {
+  const withheld = profile.withheld?.get(feature);
+  if (withheld) return withheld;
   const row = GRPC_CAPABILITIES.find((r) => r.feature === feature);
   if (!row) return 'not supported';
   const broken = profile.implementation ? row.broken?.[profile.implementation] : undefined;

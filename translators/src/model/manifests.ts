@@ -25,12 +25,12 @@ import {
   type MtlsMode,
   type OutlierDetection,
   type Protocol,
+  type RequestRedirect,
   type RouteMatch,
   type RouteRule,
   type ServicePort,
   serviceKey,
   truncateText,
-  type RequestRedirect,
   type UrlRewrite,
 } from './types.js';
 
