@@ -163,7 +163,10 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
       ],
       cleanup,
     );
-    await waitFor(`meshcp agent writes ${out} (output: ${agent.output().slice(-800)})`, () => existsSync(join(out, 'cert.pem')), 20_000);
+    // Generous: a loaded CI host starts Node processes slowly. The agent's own output says why if it never writes.
+    await waitFor(`meshcp agent writes ${out}`, () => existsSync(join(out, 'cert.pem')), 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}; agent output: ${agent.output().slice(-800)}`);
+    });
     const bootstrap = join(dir, `${serviceAccount}.json`);
     writeFileSync(
       bootstrap,
