@@ -353,9 +353,12 @@ export class XdsServer {
    *
    * One wave at a time (push throttling): a change arriving mid-wave supersedes it
    * rather than queueing a second wave behind it. Streams the wave has not reached yet
-   * get the merged change (they read the newest state when told); streams it already
-   * told get one follow-up wave with the merged change after it. A burst of k changes
-   * therefore costs each stream at most two notifications, never k stale ones.
+   * get the merged change (they read the newest state when told); every stream then
+   * gets one follow-up wave with what arrived mid-wave — all of them, not only the ones
+   * this wave had reached: a stream reached by an earlier wave is in no list of this
+   * one, and a follow-up limited to this wave's reached streams left such streams
+   * behind for good (the bench's churn self-check saw streams stop receiving). A burst
+   * of k changes therefore costs each stream at most two notifications, never k stale ones.
    */
   private fanOut(change: CacheChange): void {
     const wave = this.wave;
@@ -364,15 +367,12 @@ export class XdsServer {
       return;
     }
     wave.change = mergeChanges(wave.change, change);
-    if (wave.next > 0) {
-      this.followUp = this.followUp
-        ? { sessions: wave.sessions.slice(0, wave.next), change: mergeChanges(this.followUp.change, change) }
-        : { sessions: wave.sessions.slice(0, wave.next), change };
-    }
+    this.followUp = this.followUp ? mergeChanges(this.followUp, change) : change;
   }
 
   private wave?: { sessions: XdsSession[]; change: CacheChange; next: number };
-  private followUp?: { sessions: XdsSession[]; change: CacheChange };
+  /** What arrived while a wave ran: every stream is told once it ends. */
+  private followUp?: CacheChange;
 
   private startWave(sessions: XdsSession[], change: CacheChange): void {
     const wave = { sessions, change, next: 0 };
@@ -387,7 +387,7 @@ export class XdsServer {
       this.wave = undefined;
       const followUp = this.followUp;
       this.followUp = undefined;
-      if (followUp) this.startWave(followUp.sessions, followUp.change);
+      if (followUp) this.startWave([...this.sessions], followUp);
     };
     step();
   }
