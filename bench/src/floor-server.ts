@@ -13,13 +13,12 @@
  *   node bench/dist/floor-server.js --file mesh.yaml [--xds-address 127.0.0.1:0] [--control-address 127.0.0.1:0]
  * prints `READY xds=PORT control=PORT pid=PID` on stdout once serving.
  */
-import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { type MeshModel, proxyFromNode } from '@meshcp/translators';
 import { CLUSTER, ENDPOINT, type EncodedResource, encodeDeltaResponse, encodeSotwResponse, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
 import { Metrics, type ProxyView, SnapshotCache, setLogLevel } from 'meshcp';
-import { type ChangeRequest, loadModel, readBody, splitHostPort, withEndpointPort } from './model.js';
+import { type ChangeRequest, loadModel, startControlServer, withEndpointPort } from './model.js';
 
 type Mode = 'sotw' | 'delta';
 const TYPES: readonly TypeUrl[] = [CLUSTER, ENDPOINT, LISTENER, ROUTE];
@@ -198,28 +197,8 @@ async function main(): Promise<void> {
   const xdsPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(values['xds-address'], grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
   );
-  const control = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      res.end('ok');
-      return;
-    }
-    if (req.method !== 'POST' || req.url !== '/change') {
-      res.writeHead(404).end();
-      return;
-    }
-    readBody(req).then((body) => {
-      try {
-        const cluster = floor.change(JSON.parse(body) as ChangeRequest);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ clusters: [cluster] }));
-      } catch (error) {
-        res.writeHead(400).end((error as Error).message);
-      }
-    });
-  });
-  const { host, port } = splitHostPort(values['control-address']);
-  await new Promise<void>((resolve) => control.listen(port, host, resolve));
-  const address = control.address();
-  const controlPort = typeof address === 'object' && address ? address.port : 0;
+  const control = await startControlServer(values['control-address'], (change) => floor.change(change));
+  const controlPort = control.port;
   process.stdout.write(`READY xds=${xdsPort} control=${controlPort} pid=${process.pid}\n`);
   const shutdown = () => {
     control.close();

@@ -18,10 +18,9 @@
  *   node bench/dist/meshcp-server.js --file mesh.yaml [--xds-address 127.0.0.1:0] [--control-address 127.0.0.1:0] [--tls-state-dir DIR]
  * prints `READY xds=PORT control=PORT pid=PID` on stdout once serving.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Metrics, SnapshotCache, serveSecurity, XdsServer } from 'meshcp';
-import { type ChangeRequest, loadModel, readBody, splitHostPort, withEndpointPort } from './model.js';
+import { loadModel, splitHostPort, startControlServer, withEndpointPort } from './model.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -52,38 +51,23 @@ async function main(): Promise<void> {
   cache.setModel(model);
   const xdsPort = await xds.start(values['xds-address']);
 
-  const control = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === '/healthz') {
-      res.end('ok');
-      return;
-    }
-    if (req.method === 'GET' && req.url === '/metrics') {
-      // The convergence histogram the bench compares with the load generator's own figures.
+  const control = await startControlServer(
+    values['control-address'],
+    (change) => {
+      const next = withEndpointPort(model, change);
+      model = next.model;
+      cache.setModel(model);
+      return next.cluster;
+    },
+    // The convergence histogram the bench compares with the load generator's own figures.
+    (res) => {
       metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         (error: Error) => res.writeHead(500).end(error.message),
       );
-      return;
-    }
-    if (req.method !== 'POST' || req.url !== '/change') {
-      res.writeHead(404).end();
-      return;
-    }
-    readBody(req).then((body) => {
-      try {
-        const next = withEndpointPort(model, JSON.parse(body) as ChangeRequest);
-        model = next.model;
-        cache.setModel(model);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ clusters: [next.cluster] }));
-      } catch (error) {
-        res.writeHead(400).end((error as Error).message);
-      }
-    });
-  });
-  const { host, port } = splitHostPort(values['control-address']);
-  await new Promise<void>((resolve) => control.listen(port, host, resolve));
-  const address = control.address();
-  const controlPort = typeof address === 'object' && address ? address.port : 0;
+    },
+  );
+  const controlPort = control.port;
   process.stdout.write(`READY xds=${xdsPort} control=${controlPort} pid=${process.pid}\n`);
 
   const shutdown = () => {

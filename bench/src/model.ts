@@ -1,5 +1,6 @@
 /** The benchmark's mesh model on the server side: loading the workload file and applying one endpoint change. */
 import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { clusterName, type MeshModel, type MeshService, parseManifests } from '@meshcp/translators';
 import { parseAllDocuments } from 'yaml';
 
@@ -47,4 +48,42 @@ export function readBody(req: import('node:http').IncomingMessage): Promise<stri
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/**
+ * The control endpoint every bench server answers the load generator on: `GET /healthz`,
+ * `POST /change` (the body a ChangeRequest; `apply` returns the changed cluster's name),
+ * optionally `GET /metrics`. Resolves with the port it listens on.
+ */
+export async function startControlServer(
+  address: string,
+  apply: (change: ChangeRequest) => string,
+  metrics?: (res: ServerResponse) => void,
+): Promise<{ port: number; close: () => void }> {
+  const control = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/healthz') {
+      res.end('ok');
+      return;
+    }
+    if (metrics && req.method === 'GET' && req.url === '/metrics') {
+      metrics(res);
+      return;
+    }
+    if (req.method !== 'POST' || req.url !== '/change') {
+      res.writeHead(404).end();
+      return;
+    }
+    readBody(req).then((body) => {
+      try {
+        const cluster = apply(JSON.parse(body) as ChangeRequest);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ clusters: [cluster] }));
+      } catch (error) {
+        res.writeHead(400).end((error as Error).message);
+      }
+    });
+  });
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve) => control.listen(port, host, resolve));
+  const bound = control.address();
+  return { port: typeof bound === 'object' && bound ? bound.port : 0, close: () => control.close() };
 }
