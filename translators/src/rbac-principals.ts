@@ -8,7 +8,8 @@ import type { AccessRule } from './model/types.js';
 /** Any trust domain the bundle trusts: only the mesh CA issues the peer's certificate. */
 const TRUST_DOMAIN = 'spiffe://[^/]+';
 
-function escapeRegex(text: string): string {
+/** The text as a regular expression that matches it literally. */
+export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 

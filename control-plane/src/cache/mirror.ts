@@ -205,18 +205,21 @@ export class VariantFeed {
       const set = this.cache.secretSet(identity);
       secrets.push([identity, set ? setToWire(set) : null]);
     }
+    // What is the same for every worker, computed once per change.
+    const ready = this.cache.isReady();
+    const eds = change.config ? [...this.cache.endpointNames()] : undefined;
+    // A config change may add clusters whose endpoints the worker has never had.
+    // Clusters no longer in the model are sent as null (dropped).
+    const clusters = eds ? [...new Set([...eds, ...change.clusters])] : [...change.clusters];
     for (const wants of this.workers.values()) {
-      const update: MirrorUpdate = { t: 'mirror', ready: this.cache.isReady(), change: wire };
-      if (change.config) {
-        update.eds = [...this.cache.endpointNames()];
+      const update: MirrorUpdate = { t: 'mirror', ready, change: wire };
+      if (eds) {
+        update.eds = eds;
         update.configs = [...wants.configs.values()].map((view) => this.configEntry(view));
         update.visibility = [...wants.namespaces].map(([namespace, view]) => [namespace, this.cache.visibleEndpointNames(view)]);
       }
-      // A config change may add clusters whose endpoints the worker has never had.
-      // Clusters no longer in the model are sent as null (dropped).
-      const clusters = change.config ? new Set([...this.cache.endpointNames(), ...change.clusters]) : change.clusters;
-      if (clusters.size > 0 && wants.endpoints.size > 0) {
-        update.endpoints = [...wants.endpoints].map(([key, view]) => [key, [...clusters].map((cluster) => this.endpointEntry(view, cluster))]);
+      if (clusters.length > 0 && wants.endpoints.size > 0) {
+        update.endpoints = [...wants.endpoints].map(([key, view]) => [key, clusters.map((cluster) => this.endpointEntry(view, cluster))]);
       }
       if (secrets.length > 0) update.secrets = secrets;
       wants.send(update);

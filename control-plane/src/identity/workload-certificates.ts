@@ -103,10 +103,10 @@ export class WorkloadCertificates implements CertificateSource {
 
   private refresh(identityKey: string, held: Held, bundleVersion: string): Promise<void> {
     if (held.issuing) return held.issuing;
-    if (!this.renewalDue(identityKey, held.svid) && held.bundleVersion === bundleVersion) return Promise.resolve();
+    const renew = this.renewalDue(identityKey, held.svid);
+    if (!renew && held.bundleVersion === bundleVersion) return Promise.resolve();
     held.issuing = (async () => {
       const [namespace = '', serviceAccount = ''] = identityKey.split('/');
-      const renew = this.renewalDue(identityKey, held.svid);
       const svid = renew ? await this.ca.issue({ trustDomain: this.ca.trustDomain, namespace, serviceAccount }) : (held.svid as Svid);
       if (renew) this.metrics?.certificatesIssued.inc({ trust_domain: this.ca.trustDomain });
       held.svid = svid;

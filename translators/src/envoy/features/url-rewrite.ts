@@ -1,11 +1,8 @@
 import type { RegexMatchAndSubstitute, RouteAction } from '@meshcp/xds-protos';
 import type { RouteMatch, RouteRule } from '../../model/types.js';
+import { escapeRegex } from '../../rbac-principals.js';
 import { type EnvoyProfile, supports } from '../capabilities.js';
 import type { EnvoyFeature } from '../feature.js';
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 /**
  * Replaces the segments a PathPrefix match matched and keeps the rest, without
