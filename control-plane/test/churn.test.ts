@@ -6,11 +6,10 @@
  * is pushed at once, not after the quiet window.
  */
 import type { MeshSource, SourceResult } from '@meshcp/translators';
-import { ENDPOINT } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../src/control-plane.js';
-import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
-import { XdsTestClient } from './xds-client.js';
+import { AckingClient } from './acking-client.js';
+import { mesh, serviceYaml } from './fixtures.js';
 
 const CLUSTER_NAME = 'a.shop:8080';
 const CLIENTS = 12;
@@ -29,38 +28,6 @@ class DrivenSource implements MeshSource {
   stop(): void {}
 }
 
-/** An EDS client that ACKs every response and remembers the last endpoint port and how many it got. */
-class AckingClient {
-  readonly client: XdsTestClient;
-  lastPort?: number;
-  lastAt = 0;
-  responses = 0;
-  private closed = false;
-
-  constructor(port: number, id: string) {
-    this.client = new XdsTestClient(port, 'sotw', undefined, { ownConnection: true });
-    this.client.send({ node: { ...ENVOY_NODE, id }, type_url: ENDPOINT, resource_names: [CLUSTER_NAME] });
-    void this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.closed) {
-      const response = await this.client.next(60_000).catch(() => undefined);
-      if (!response) return;
-      this.responses++;
-      this.lastAt = performance.now();
-      const match = /"port_value":(\d+)/.exec(JSON.stringify(response.resources ?? []));
-      this.lastPort = match ? Number(match[1]) : undefined;
-      this.client.send({ type_url: ENDPOINT, resource_names: [CLUSTER_NAME], version_info: response.version_info, response_nonce: response.nonce });
-    }
-  }
-
-  close(): void {
-    this.closed = true;
-    this.client.close();
-  }
-}
-
 describe('churn coalescing with real clients', () => {
   let plane: ControlPlane;
   const source = new DrivenSource();
@@ -70,7 +37,7 @@ describe('churn coalescing with real clients', () => {
   beforeAll(async () => {
     plane = new ControlPlane({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', debounceQuietMs: QUIET_MS, debounceMaxMs: 600 });
     await plane.start();
-    for (let i = 0; i < CLIENTS; i++) clients.push(new AckingClient(plane.xdsPort, `churn-${i}`));
+    for (let i = 0; i < CLIENTS; i++) clients.push(new AckingClient(plane.xdsPort, `churn-${i}`, CLUSTER_NAME));
   });
 
   afterAll(async () => {

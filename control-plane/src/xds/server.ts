@@ -25,8 +25,8 @@ import { type SessionContext, XdsSession } from './session.js';
 /** An authenticated caller that is not among the CSDS readers. */
 class CsdsDenied extends Error {}
 
-/** Streams told about a cache change per event-loop turn. */
-const FAN_OUT_SLICE = 256;
+/** Streams told about a cache change per event-loop turn (unless `fanOutSlice` says otherwise). */
+export const FAN_OUT_SLICE = 256;
 /** Time spent on queued requests before the event loop gets a turn. */
 const REQUEST_SLICE_MS = 10;
 type Duplex = grpc.ServerDuplexStream<Buffer, Buffer>;
@@ -94,6 +94,8 @@ export interface XdsServerOptions extends Partial<StreamLimits> {
    * status names every workload, so a workload may not read it. Unused on an --insecure server.
    */
   csdsReaders?: readonly string[];
+  /** Streams told about a cache change per event-loop turn (default FAN_OUT_SLICE); tests shrink it to span several slices with a few streams. */
+  fanOutSlice?: number;
 }
 
 /** Issues and renews the SDS secrets of the identities with open streams (WorkloadCertificates, or a worker's proxy of it). */
@@ -171,6 +173,7 @@ export class XdsServer {
   private readonly ctx: SessionContext;
 
   private readonly credentials: grpc.ServerCredentials;
+  private readonly fanOutSlice: number;
   private readonly authenticator?: StreamAuthenticator;
   private readonly certificates?: WorkloadCertificateIssuer;
   private readonly csdsReaders: ReadonlySet<string>;
@@ -183,6 +186,7 @@ export class XdsServer {
     options: XdsServerOptions = {},
   ) {
     this.credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
+    this.fanOutSlice = Math.max(1, options.fanOutSlice ?? FAN_OUT_SLICE);
     if (options.authenticator) this.authenticator = options.authenticator;
     if (options.certificates) this.certificates = options.certificates;
     else if (options.ca && cache instanceof SnapshotCache) {
@@ -378,7 +382,7 @@ export class XdsServer {
     const wave = { sessions, change, next: 0 };
     this.wave = wave;
     const step = () => {
-      const end = Math.min(wave.next + FAN_OUT_SLICE, wave.sessions.length);
+      const end = Math.min(wave.next + this.fanOutSlice, wave.sessions.length);
       while (wave.next < end) wave.sessions[wave.next++]?.onCacheChange(wave.change);
       if (wave.next < wave.sessions.length) {
         setImmediate(step);
