@@ -4,11 +4,11 @@ import { AdminServer } from './admin/http.js';
 import type { AdminAccess } from './auth/admin-access.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
 import { logger } from './log.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type StreamState, streamStateOf } from './metrics.js';
 import { Debouncer } from './source/debounce.js';
 import { FileSource } from './source/file-source.js';
-import { statusOf } from './xds/connection.js';
 import { XdsServer, type XdsServerOptions } from './xds/server.js';
+import { worseState } from './xds/sync-state.js';
 import { type WorkerPoolOptions, XdsWorkerPool } from './xds/workers.js';
 
 /** Where the proxies' streams are: one XdsServer, or the worker pool's view of its workers. */
@@ -159,19 +159,18 @@ export class ControlPlane {
   async proxyCounts(): Promise<Map<string, ServiceProxyCounts>> {
     // Streams on xDS worker processes: fetched from them first (the primary holds none).
     await this.pool?.refresh();
-    const byNode = new Map<string, { key: string; state: 'synced' | 'stale' | 'nacked' }>();
-    const rank = { synced: 0, stale: 1, nacked: 2 } as const;
+    const byNode = new Map<string, { key: string; state: StreamState }>();
     for (const record of this.xds.connections()) {
-      const statuses = [...record.types.values()].map(statusOf);
-      const state = statuses.includes('NACKED') ? 'nacked' : statuses.length > 0 && statuses.every((s) => s === 'SYNCED') ? 'synced' : 'stale';
       // A node with several streams (per-type services) counts once, at its worst state.
       const previous = byNode.get(record.nodeId);
-      if (!previous || rank[state] > rank[previous.state]) byNode.set(record.nodeId, { key: `${record.namespace}/${record.service}`, state });
+      const state = worseState(previous?.state, streamStateOf(record));
+      if (state !== previous?.state) byNode.set(record.nodeId, { key: `${record.namespace}/${record.service}`, state });
     }
     const counts = new Map<string, ServiceProxyCounts>();
     for (const { key, state } of byNode.values()) {
       const entry = counts.get(key) ?? { synced: 0, stale: 0, nacked: 0 };
-      entry[state]++;
+      // A stream with a type not sent or not yet ACKed counts as stale.
+      entry[state === 'NACKED' ? 'nacked' : state === 'SYNCED' ? 'synced' : 'stale']++;
       counts.set(key, entry);
     }
     return counts;

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConnectionRecord } from './xds/connection.js';
 import { statusOf } from './xds/connection.js';
+import { worseState } from './xds/sync-state.js';
 
 /** What the fleet gauges read at scrape time: the admin records of open streams, and a proxy's degraded features. */
 export interface FleetSource {
@@ -11,14 +12,10 @@ export interface FleetSource {
 /** A stream's state: its worst type (NACKED over STALE over NOT_SENT over SYNCED). */
 export type StreamState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
 const STREAM_STATES: readonly StreamState[] = ['SYNCED', 'STALE', 'NACKED', 'NOT_SENT'];
-const STATE_RANK: Record<StreamState, number> = { SYNCED: 0, NOT_SENT: 1, STALE: 2, NACKED: 3 };
 
 export function streamStateOf(record: ConnectionRecord): StreamState {
   let worst: StreamState | undefined;
-  for (const type of record.types.values()) {
-    const state = statusOf(type);
-    if (!worst || STATE_RANK[state] > STATE_RANK[worst]) worst = state;
-  }
+  for (const type of record.types.values()) worst = worseState(worst, statusOf(type));
   return worst ?? 'NOT_SENT';
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { decodeToJson, encodeJson, loadEnvoyApi } from '@meshcp/xds-protos';
 import { CSDS_SERVICE, shortTypeName } from './xds/csds.js';
+import { worseState } from './xds/sync-state.js';
 
 interface CsdsConfig {
   node?: { id?: string; user_agent_version?: string; metadata?: Record<string, unknown> };
@@ -50,9 +51,6 @@ export async function fetchCsds(options: CsdsStatusOptions): Promise<CsdsConfig[
   }
 }
 
-/** Worst first: a type is shown at its worst resource's state. */
-const RANK: Record<string, number> = { SYNCED: 0, NOT_SENT: 1, STALE: 2, NACKED: 3 };
-
 /** The table rows: node, version, profile, mode and each type's state (SYNCED, STALE, NOT_SENT, NACKED). */
 export function csdsRows(configs: readonly CsdsConfig[]): string[][] {
   const rows = [['NODE', 'VERSION', 'PROFILE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS', 'SDS']];
@@ -62,8 +60,8 @@ export function csdsRows(configs: readonly CsdsConfig[]): string[][] {
     for (const resource of config.generic_xds_configs ?? []) {
       const state = resource.client_status === 'NACKED' || resource.config_status === 'ERROR' ? 'NACKED' : (resource.config_status ?? 'UNKNOWN');
       const short = shortTypeName(resource.type_url);
-      const before = byType.get(short);
-      if (!before || (RANK[state] ?? 0) > (RANK[before] ?? 0)) byType.set(short, state);
+      // A type is shown at its worst resource's state.
+      byType.set(short, worseState(byType.get(short), state));
     }
     rows.push([
       config.node?.id ?? '?',
