@@ -29,6 +29,7 @@ import { logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import type { ConnectionRecord } from './connection.js';
 import type { CsdsFleet } from './csds.js';
+import { RequestTable } from './request-table.js';
 import { type WorkloadCertificateIssuer, XdsServer, type XdsServerOptions } from './server.js';
 
 /** A stream on a worker, as the primary's admin API shows it. */
@@ -76,8 +77,7 @@ export class XdsWorkerPool {
   private readonly feed: VariantFeed;
   private readonly certificates?: WorkloadCertificates;
   private readonly workers = new Map<number, Worker>();
-  private readonly collects = new Map<number, (answer: Extract<FromWorker, { t: 'collected' }> | undefined) => void>();
-  private nextId = 1;
+  private readonly collects = new RequestTable<Extract<FromWorker, { t: 'collected' }> | undefined>();
   private stopping = false;
   private address = '';
   /** What the workers said at the last refresh: their streams, with views for the admin API. */
@@ -159,7 +159,7 @@ export class XdsWorkerPool {
         this.certificates?.release(message.identityKey);
         return;
       case 'collected':
-        this.collects.get(message.id)?.(message);
+        this.collects.settle(message.id, message);
         return;
       case 'fleet':
         // CSDS on one worker answers for the streams of all of them.
@@ -171,19 +171,8 @@ export class XdsWorkerPool {
   /** Asks every worker for its streams and metrics (the admin API calls this before it answers). */
   private async collect(held = false): Promise<Extract<FromWorker, { t: 'collected' }>[]> {
     const answers = await Promise.all(
-      [...this.workers.values()].map(
-        (worker) =>
-          new Promise<Extract<FromWorker, { t: 'collected' }> | undefined>((resolve) => {
-            const id = this.nextId++;
-            const timer = setTimeout(() => finish(undefined), COLLECT_TIMEOUT_MS);
-            const finish = (answer: Extract<FromWorker, { t: 'collected' }> | undefined) => {
-              clearTimeout(timer);
-              this.collects.delete(id);
-              resolve(answer);
-            };
-            this.collects.set(id, finish);
-            this.send(worker, { t: 'collect', id, ...(held ? { held } : {}) });
-          }),
+      [...this.workers.values()].map((worker) =>
+        this.collects.request((id) => this.send(worker, { t: 'collect', id, ...(held ? { held } : {}) }), { ms: COLLECT_TIMEOUT_MS, answer: undefined }),
       ),
     );
     return answers.filter((answer) => answer !== undefined);
@@ -270,24 +259,18 @@ export class XdsWorkerPool {
 
 /** The worker's SVID issuer: the primary issues, once per identity for all workers. */
 class PrimaryCertificates implements WorkloadCertificateIssuer {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  /** Each answer is the primary's error message, or undefined once the SVID is issued. */
+  private readonly pending = new RequestTable<string | undefined>();
 
   constructor(private readonly send: (message: FromWorker) => void) {}
 
-  acquire(identityKey: string): Promise<void> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.send({ t: 'acquire', id, identityKey });
-    });
+  async acquire(identityKey: string): Promise<void> {
+    const error = await this.pending.request((id) => this.send({ t: 'acquire', id, identityKey }));
+    if (error) throw new Error(error);
   }
 
   settled(id: number, error?: string): void {
-    const waiter = this.pending.get(id);
-    this.pending.delete(id);
-    if (error) waiter?.reject(new Error(error));
-    else waiter?.resolve();
+    this.pending.settle(id, error);
   }
 
   release(identityKey: string): void {
@@ -341,18 +324,12 @@ export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certi
   if (servingExpiry) metrics.watchServingCertificate(servingExpiry);
   const cache = new MirrorCache(send);
   const certificates = new PrimaryCertificates(send);
-  let nextFleet = 1;
-  const fleets = new Map<number, (proxies: WorkerProxy[]) => void>();
-  const csdsFleet = (): Promise<CsdsFleet> =>
-    new Promise((resolve) => {
-      const id = nextFleet++;
-      fleets.set(id, (proxies) => {
-        fleets.delete(id);
-        const held = new Map(proxies.map((proxy) => [proxy.record, new Map(proxy.held ?? [])]));
-        resolve({ connections: () => proxies.map((proxy) => proxy.record), resourcesHeld: (record, typeUrl) => held.get(record)?.get(typeUrl) ?? [] });
-      });
-      send({ t: 'fleet', id });
-    });
+  const fleets = new RequestTable<WorkerProxy[]>();
+  const csdsFleet = async (): Promise<CsdsFleet> => {
+    const proxies = await fleets.request((id) => send({ t: 'fleet', id }));
+    const held = new Map(proxies.map((proxy) => [proxy.record, new Map(proxy.held ?? [])]));
+    return { connections: () => proxies.map((proxy) => proxy.record), resourcesHeld: (record, typeUrl) => held.get(record)?.get(typeUrl) ?? [] };
+  };
   const server = new XdsServer(cache, metrics, { ...options, certificates, csdsFleet });
   metrics.watchFleet({
     connections: () => server.connections(),
@@ -373,7 +350,7 @@ export async function runXdsWorker(options: Omit<XdsServerOptions, 'ca' | 'certi
         certificates.settled(message.id, message.error);
         return;
       case 'fleet':
-        fleets.get(message.id)?.(message.proxies);
+        fleets.settle(message.id, message.proxies);
         return;
       case 'collect':
         metrics.registry.getMetricsAsJSON().then((json) => {
