@@ -8,6 +8,7 @@ import type {
   StringMatcher,
   VirtualHost,
 } from '@meshcp/xds-protos';
+import { sortedServices } from '../model/services.js';
 import type { MeshModel, MeshRoute, MeshService, RequestRedirect, RouteMatch, RouteRule, ServicePort } from '../model/types.js';
 import { routesByParent, routesForCaller } from '../routing.js';
 import type { EnvoyContext, EnvoyFeature } from './feature.js';
@@ -130,8 +131,7 @@ export { routesByParent } from '../routing.js';
 
 export function httpServicePorts(model: MeshModel): { service: MeshService; port: ServicePort }[] {
   const out: { service: MeshService; port: ServicePort }[] = [];
-  for (const key of [...model.services.keys()].sort()) {
-    const service = model.services.get(key) as MeshService;
+  for (const service of sortedServices(model)) {
     for (const port of service.ports) if (port.protocol !== 'TCP') out.push({ service, port });
   }
   return out;

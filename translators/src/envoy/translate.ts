@@ -6,6 +6,7 @@
  * feature (`features/index.ts`) called at each place it touches.
  */
 import type { Cluster, ClusterLoadAssignment, HttpFilter, Listener, RouteConfiguration } from '@meshcp/xds-protos';
+import { sortedServices } from '../model/services.js';
 import type { MeshModel, MeshService, ServicePort } from '../model/types.js';
 import { serviceKey } from '../model/types.js';
 import type { ProxyInfo } from '../proxy.js';
@@ -24,29 +25,6 @@ export interface EnvoyConfig {
   listeners: Listener[];
   routes: RouteConfiguration[];
   clusters: Cluster[];
-}
-
-/**
- * Service keys in sorted order, remembered per services map. A source hands a new
- * map for every change, nearly always with the same keys (an endpoint moved): then
- * the last order is reused after a membership check (O(n)) instead of a sort.
- */
-const sortedKeysByMap = new WeakMap<ReadonlyMap<string, MeshService>, readonly string[]>();
-let lastSorted: { services: ReadonlyMap<string, MeshService>; keys: readonly string[] } | undefined;
-
-function sortedServiceKeys(services: ReadonlyMap<string, MeshService>): readonly string[] {
-  let keys = sortedKeysByMap.get(services);
-  if (keys) return keys;
-  const last = lastSorted;
-  if (last && last.services.size === services.size && last.keys.every((key) => services.has(key))) keys = last.keys;
-  else keys = [...services.keys()].sort();
-  sortedKeysByMap.set(services, keys);
-  lastSorted = { services, keys };
-  return keys;
-}
-
-function sortedServices(model: MeshModel): MeshService[] {
-  return sortedServiceKeys(model.services).map((key) => model.services.get(key) as MeshService);
 }
 
 /** The key of the variant a scope reads: proxies with equal keys get identical config. */

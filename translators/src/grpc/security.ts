@@ -33,8 +33,8 @@ import type {
 import { isHttp2 } from '../envoy/cluster.js';
 import { identityPath } from '../envoy/features/mtls.js';
 import { clusterName } from '../envoy/names.js';
-import { DEFAULTS } from '../model/defaults.js';
-import type { MeshModel, MeshService } from '../model/types.js';
+import { mtlsModeOf, sortedServices } from '../model/services.js';
+import { type MeshModel, type MeshService, serviceKey } from '../model/types.js';
 import { type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
 import { grpcRbacFilter, policiesGuarding } from './rbac.js';
 
@@ -48,10 +48,6 @@ export const WORKLOAD_FILES = { certificate: 'cert.pem', privateKey: 'key.pem', 
 
 const ROUTER: Packed<Router> = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-
-function modeOf(service: MeshService): 'STRICT' | 'PERMISSIVE' | 'DISABLE' {
-  return service.mtls ?? DEFAULTS.mtlsMode;
-}
 
 function commonTlsContext(peerIdentity?: string): NonNullable<UpstreamTlsContext['common_tls_context']> {
   return {
@@ -90,7 +86,7 @@ const has = (profile: GrpcProfile, feature: GrpcFeature) => grpcSupports(profile
  * cluster must not be sent at all: a STRICT service and a client that cannot do mTLS.
  */
 export function secureGrpcCluster(cluster: Cluster, service: MeshService, profile: GrpcProfile, degrade: (what: string) => void): boolean {
-  const mode = modeOf(service);
+  const mode = mtlsModeOf(service);
   if (mode === 'DISABLE') return true;
   if (has(profile, 'security.clientMtls')) {
     cluster.transport_socket = upstreamTls(service);
@@ -178,9 +174,10 @@ function serverListener(name: string, address: string, port: number, secured: bo
 export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degrade: (what: string) => void): Listener[] {
   const byAddress = new Map<string, { address: string; port: number; secured: boolean; owners: string[]; services: string[] }>();
   const permissive = new Set<string>();
-  for (const key of [...model.services.keys()].sort()) {
-    const service = model.services.get(key) as MeshService;
-    const secured = modeOf(service) !== 'DISABLE';
+  for (const service of sortedServices(model)) {
+    const key = serviceKey(service.namespace, service.name);
+    const mode = mtlsModeOf(service);
+    const secured = mode !== 'DISABLE';
     for (const port of service.ports) {
       // A gRPC server speaks HTTP/2 only: HTTP/1 and TCP ports have no xDS-enabled server.
       if (!isHttp2(port)) continue;
@@ -192,7 +189,7 @@ export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degr
         entry.secured ||= secured;
         const owner = clusterName(service.namespace, service.name, port.port);
         entry.owners.push(owner);
-        if (modeOf(service) === 'PERMISSIVE') permissive.add(owner);
+        if (mode === 'PERMISSIVE') permissive.add(owner);
         byAddress.set(name, entry);
       }
     }

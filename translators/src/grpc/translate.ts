@@ -20,6 +20,7 @@ import { durationText } from '../envoy/cluster.js';
 import { loadAssignment } from '../envoy/endpoints.js';
 import { clusterName } from '../envoy/names.js';
 import { serviceOfCluster } from '../envoy/translate.js';
+import { sortedServices } from '../model/services.js';
 import type { MeshModel, MeshRoute, MeshService, RouteRule, ServicePort } from '../model/types.js';
 import type { ProxyInfo } from '../proxy.js';
 import { routesByParent, routesForCaller } from '../routing.js';
@@ -216,8 +217,7 @@ export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, call
   const byParent = routesByParent(model);
   // Mesh mTLS (security.ts): clusters this client must not be sent, and routes to them.
   const leftOut = new Set<string>();
-  for (const key of [...model.services.keys()].sort()) {
-    const service = model.services.get(key) as MeshService;
+  for (const service of sortedServices(model)) {
     for (const port of service.ports) {
       if (port.protocol === 'TCP') continue;
       const cluster = grpcCluster(service, port, profile, degrade);
@@ -285,8 +285,7 @@ export function grpcDegraded(
     degraded.add(
       'MeshConfig spec.tracing: proxyless gRPC takes no tracing configuration over xDS (its OpenTelemetry tracing, gRFC A72, is configured in the application); this client reports no spans unless its code does',
     );
-  for (const key of [...model.services.keys()].sort()) {
-    const service = model.services.get(key) as MeshService;
+  for (const service of sortedServices(model)) {
     for (const port of service.ports) {
       if (port.protocol === 'TCP') continue;
       // gRFC A27: round robin inside a locality; endpoint weights only add up to the locality's weight.

@@ -6,7 +6,7 @@
  * else gets 403. Identities come from mTLS, so a policy on a DISABLE service admits
  * nobody (and is reported as degraded).
  */
-import { DEFAULTS } from '../../model/defaults.js';
+import { mtlsModeOf } from '../../model/services.js';
 import { type AccessRule, type MeshAccessPolicy, type MeshModel, serviceKey } from '../../model/types.js';
 import { pathCondition, rbacPrincipals } from '../../rbac-principals.js';
 import type { EnvoyFeature } from '../feature.js';
@@ -44,7 +44,7 @@ export const accessPolicy: EnvoyFeature = {
   },
   degraded({ model }) {
     return (model.policies ?? [])
-      .filter((policy) => (model.services.get(serviceKey(policy.namespace, policy.target))?.mtls ?? DEFAULTS.mtlsMode) === 'DISABLE')
+      .filter((policy) => mtlsModeOf(model.services.get(serviceKey(policy.namespace, policy.target))) === 'DISABLE')
       .map(
         (policy) =>
           `MeshAccessPolicy ${policy.namespace}/${policy.name}: its service has mtls DISABLE, so callers have no identity and every request is refused (403); set spec.mtls.mode`,

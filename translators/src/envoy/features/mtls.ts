@@ -9,6 +9,7 @@
  */
 import type { DownstreamTlsContext, FilterChain, ListenerFilter, Packed, TransportSocket, UpstreamTlsContext } from '@meshcp/xds-protos';
 import { DEFAULTS } from '../../model/defaults.js';
+import { mtlsModeOf } from '../../model/services.js';
 import { type MeshService, serviceKey } from '../../model/types.js';
 import type { EnvoyFeature } from '../feature.js';
 
@@ -18,10 +19,6 @@ export const TRUST_BUNDLE_SECRET = 'ROOTCA';
 
 const ADS = { ads: {}, resource_api_version: 'V3' } as const;
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-
-function modeOf(service: MeshService | undefined): 'STRICT' | 'PERMISSIVE' | 'DISABLE' {
-  return service?.mtls ?? DEFAULTS.mtlsMode;
-}
 
 /** The path part of a workload SPIFFE ID; the trust domain is the bundle's (only its CA issues). */
 export function identityPath(service: Pick<MeshService, 'namespace' | 'serviceAccount'>): string {
@@ -79,11 +76,11 @@ const TLS_INSPECTOR: ListenerFilter = {
 export const mtls: EnvoyFeature = {
   name: 'mtls',
   cluster(cluster, service) {
-    if (modeOf(service) !== 'DISABLE') cluster.transport_socket = upstreamTls(service);
+    if (mtlsModeOf(service) !== 'DISABLE') cluster.transport_socket = upstreamTls(service);
   },
   listener(listener, { model, scope }) {
     if (listener.traffic_direction !== 'INBOUND') return;
-    const mode = modeOf(model.services.get(serviceKey(scope.namespace, scope.service)));
+    const mode = mtlsModeOf(model.services.get(serviceKey(scope.namespace, scope.service)));
     const [plain] = listener.filter_chains ?? [];
     if (mode === 'DISABLE' || !plain) return;
     if (mode === 'STRICT') {

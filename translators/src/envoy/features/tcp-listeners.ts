@@ -1,3 +1,4 @@
+import { sortedServices } from '../../model/services.js';
 import type { EnvoyFeature } from '../feature.js';
 import { outboundTcpListener } from '../listener.js';
 import { clusterName } from '../names.js';
@@ -13,10 +14,9 @@ export const tcpListeners: EnvoyFeature = {
   resources({ model, scope }) {
     const listeners = [];
     const taken = new Set<number>([scope.outboundPort]);
-    for (const key of [...model.services.keys()].sort()) {
-      const service = model.services.get(key);
-      for (const port of service?.ports ?? []) {
-        if (!service || port.protocol !== 'TCP') continue;
+    for (const service of sortedServices(model)) {
+      for (const port of service.ports) {
+        if (port.protocol !== 'TCP') continue;
         const listenPort = port.port + scope.tcpPortOffset;
         if (listenPort > 65535 || taken.has(listenPort)) continue;
         taken.add(listenPort);

@@ -1,4 +1,5 @@
 import type { Cluster, Listener, Packed, TcpProxy } from '@meshcp/xds-protos';
+import { sortedServices } from '../../model/services.js';
 import type { EnvoyFeature } from '../feature.js';
 import { httpConnectionManager } from '../listener.js';
 import { clusterName, outboundRouteName } from '../names.js';
@@ -29,10 +30,8 @@ export const transparentCapture: EnvoyFeature = {
     if (!scope.capturePort) return {};
     const tcpByPort = new Map<number, string>();
     const httpPorts = new Set<number>();
-    for (const key of [...model.services.keys()].sort()) {
-      const service = model.services.get(key);
-      for (const port of service?.ports ?? []) {
-        if (!service) continue;
+    for (const service of sortedServices(model)) {
+      for (const port of service.ports) {
         if (port.protocol === 'TCP') {
           if (!tcpByPort.has(port.port)) tcpByPort.set(port.port, clusterName(service.namespace, service.name, port.port));
         } else {
