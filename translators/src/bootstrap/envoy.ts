@@ -4,6 +4,7 @@
  * share it without importing the server.
  */
 import { METADATA } from '../proxy.js';
+import { HTTP_PROTOCOL_OPTIONS, UPSTREAM_TLS_CONTEXT } from '../type-urls.js';
 import { type BootstrapOptions, localityOf, type XdsClientSecurity } from './options.js';
 
 export const XDS_CLUSTER = 'meshcp-xds';
@@ -47,7 +48,7 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
           connect_timeout: '1s',
           typed_extension_protocol_options: {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+              '@type': HTTP_PROTOCOL_OPTIONS,
               explicit_http_config: { http2_protocol_options: {} },
             },
           },
@@ -80,7 +81,7 @@ function xdsTransportSocket(security: XdsClientSecurity, host: string, hostIsIp:
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      '@type': UPSTREAM_TLS_CONTEXT,
       ...(nameIsIp ? {} : { sni: serverName }),
       common_tls_context: commonTlsContext,
     },

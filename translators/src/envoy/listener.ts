@@ -1,8 +1,8 @@
-import type { HttpConnectionManager, HttpFilter, Listener, Packed, RouteConfiguration, Router, TcpProxy } from '@meshcp/xds-protos';
+import type { HttpConnectionManager, HttpFilter, Listener, Packed, RouteConfiguration, TcpProxy } from '@meshcp/xds-protos';
+import { HTTP_CONNECTION_MANAGER, ROUTER_FILTER, TCP_PROXY } from '../type-urls.js';
 import { outboundListenerName, outboundRouteName } from './names.js';
 
 const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
-const ROUTER: Packed<Router> = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
 
 /** An HTTP connection manager: the registered features' filters, then the router (which must be last). */
 export function httpConnectionManager(
@@ -11,11 +11,11 @@ export function httpConnectionManager(
   filters: readonly HttpFilter[],
 ): Packed<HttpConnectionManager> {
   return {
-    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    '@type': HTTP_CONNECTION_MANAGER,
     stat_prefix: statPrefix,
     codec_type: 'AUTO',
     ...('rdsName' in routing ? { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routing.rdsName } } : { route_config: routing.routeConfig }),
-    http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: ROUTER }],
+    http_filters: [...filters, ROUTER_FILTER],
   };
 }
 
@@ -45,7 +45,7 @@ export function outboundHttpListener(address: string, port: number, filters: rea
 /** A TCP service port has no Host to route by, so it gets a listener of its own. */
 export function outboundTcpListener(address: string, listenPort: number, cluster: string): Listener {
   const proxy: Packed<TcpProxy> = {
-    '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+    '@type': TCP_PROXY,
     stat_prefix: `tcp:${cluster}`,
     cluster,
   };

@@ -11,6 +11,7 @@
 import type { HttpFilter } from '@meshcp/xds-protos';
 import type { AccessRule, MeshAccessPolicy, MeshModel } from '../model/types.js';
 import { pathCondition, rbacPrincipals } from '../rbac-principals.js';
+import { RBAC } from '../type-urls.js';
 
 function permissions(rule: AccessRule): object[] {
   const paths = pathCondition(rule);
@@ -40,6 +41,6 @@ export function grpcRbacFilter(policies: readonly MeshAccessPolicy[], degrade: (
   // No policies left is still a filter: ALLOW with no policy admits nothing, as the sidecars do.
   return {
     name: 'envoy.filters.http.rbac',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: { action: 'ALLOW', policies: rules } },
+    typed_config: { '@type': RBAC, rules: { action: 'ALLOW', policies: rules } },
   } as HttpFilter;
 }

@@ -26,7 +26,6 @@ import type {
   Listener,
   Packed,
   RouteConfiguration,
-  Router,
   TransportSocket,
   UpstreamTlsContext,
 } from '@meshcp/xds-protos';
@@ -35,6 +34,7 @@ import { identityPath } from '../envoy/features/mtls.js';
 import { clusterName } from '../envoy/names.js';
 import { mtlsModeOf, sortedServices } from '../model/services.js';
 import { type MeshModel, type MeshService, serviceKey } from '../model/types.js';
+import { DOWNSTREAM_TLS_CONTEXT, HTTP_CONNECTION_MANAGER, ROUTER_FILTER, UPSTREAM_TLS_CONTEXT } from '../type-urls.js';
 import { type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
 import { grpcRbacFilter, policiesGuarding } from './rbac.js';
 
@@ -45,9 +45,6 @@ export const GRPC_SERVER_LISTENER_TEMPLATE = 'grpc/server?xds.resource.listening
 
 /** The files `meshcp agent` writes and the `file_watcher` provider reads. */
 export const WORKLOAD_FILES = { certificate: 'cert.pem', privateKey: 'key.pem', trustBundle: 'ca.pem' } as const;
-
-const ROUTER: Packed<Router> = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
-const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 function commonTlsContext(peerIdentity?: string): NonNullable<UpstreamTlsContext['common_tls_context']> {
   return {
@@ -64,7 +61,7 @@ function commonTlsContext(peerIdentity?: string): NonNullable<UpstreamTlsContext
 
 function upstreamTls(service: MeshService): TransportSocket {
   const context: Packed<UpstreamTlsContext> = {
-    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+    '@type': UPSTREAM_TLS_CONTEXT,
     common_tls_context: commonTlsContext(identityPath(service)),
   };
   return { name: 'envoy.transport_sockets.tls', typed_config: context };
@@ -72,7 +69,7 @@ function upstreamTls(service: MeshService): TransportSocket {
 
 function downstreamTls(): TransportSocket {
   const context: Packed<DownstreamTlsContext> = {
-    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+    '@type': DOWNSTREAM_TLS_CONTEXT,
     require_client_certificate: true,
     common_tls_context: commonTlsContext(),
   };
@@ -142,7 +139,7 @@ function listeningAddress(address: string, port: number): string {
 
 function serverListener(name: string, address: string, port: number, secured: boolean, rbac: HttpFilter | undefined): Listener {
   const hcm: Packed<HttpConnectionManager> = {
-    '@type': HCM_TYPE,
+    '@type': HTTP_CONNECTION_MANAGER,
     stat_prefix: name,
     route_config: {
       name,
@@ -150,7 +147,7 @@ function serverListener(name: string, address: string, port: number, secured: bo
       virtual_hosts: [{ name, domains: ['*'], routes: [{ name: 'serve', match: { prefix: '' }, non_forwarding_action: {} }] }],
     },
     // gRFC A41: MeshAccessPolicy as an RBAC filter ahead of the router.
-    http_filters: [...(rbac ? [rbac] : []), { name: 'envoy.filters.http.router', typed_config: ROUTER }],
+    http_filters: [...(rbac ? [rbac] : []), ROUTER_FILTER],
   };
   return {
     name,

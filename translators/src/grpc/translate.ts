@@ -5,17 +5,7 @@
  * can be dialed by. Features gRPC does not implement are left out and reported as
  * degraded, never sent.
  */
-import type {
-  Cluster,
-  ClusterLoadAssignment,
-  HttpConnectionManager,
-  Listener,
-  Packed,
-  Route,
-  RouteAction,
-  RouteConfiguration,
-  Router,
-} from '@meshcp/xds-protos';
+import type { Cluster, ClusterLoadAssignment, HttpConnectionManager, Listener, Packed, Route, RouteAction, RouteConfiguration } from '@meshcp/xds-protos';
 import { durationText } from '../envoy/cluster.js';
 import { loadAssignment } from '../envoy/endpoints.js';
 import { clusterName } from '../envoy/names.js';
@@ -24,6 +14,7 @@ import { sortedServices } from '../model/services.js';
 import type { MeshModel, MeshRoute, MeshService, RouteRule, ServicePort } from '../model/types.js';
 import type { ProxyInfo } from '../proxy.js';
 import { routesByParent, routesForCaller } from '../routing.js';
+import { HTTP_CONNECTION_MANAGER, ROUTER_FILTER } from '../type-urls.js';
 import { GRPC_DEFECTS, type GrpcFeature, type GrpcProfile, grpcMissingReason, grpcSupports } from './capabilities.js';
 import { grpcServerListeners, secureGrpcCluster, withoutClusters } from './security.js';
 
@@ -36,8 +27,6 @@ export interface GrpcConfig {
   /** What the model asks for that these clients cannot do, per object. */
   degraded: string[];
 }
-
-const ROUTER: Packed<Router> = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' };
 
 /**
  * A rule whose backends all weigh 0 must fail its requests (Gateway API: 500; Envoy
@@ -75,13 +64,10 @@ function needsFaultFilter(routes: RouteConfiguration): boolean {
 
 function apiListener(target: string, withFaultFilter: boolean): Listener {
   const hcm: Packed<HttpConnectionManager> = {
-    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    '@type': HTTP_CONNECTION_MANAGER,
     stat_prefix: target,
     rds: { config_source: { ads: {}, resource_api_version: 'V3' }, route_config_name: target },
-    http_filters: [
-      ...(withFaultFilter ? [{ name: FAULT_FILTER, typed_config: FAULT_PASSIVE }] : []),
-      { name: 'envoy.filters.http.router', typed_config: ROUTER },
-    ],
+    http_filters: [...(withFaultFilter ? [{ name: FAULT_FILTER, typed_config: FAULT_PASSIVE }] : []), ROUTER_FILTER],
   };
   return { name: target, api_listener: { api_listener: hcm } };
 }

@@ -9,6 +9,7 @@
 import { mtlsModeOf } from '../../model/services.js';
 import { type AccessRule, type MeshAccessPolicy, type MeshModel, serviceKey } from '../../model/types.js';
 import { pathCondition, rbacPrincipals } from '../../rbac-principals.js';
+import { RBAC } from '../../type-urls.js';
 import type { EnvoyFeature } from '../feature.js';
 
 function permissions(rule: AccessRule): object[] {
@@ -38,7 +39,7 @@ export const accessPolicy: EnvoyFeature = {
     return [
       {
         name: 'envoy.filters.http.rbac',
-        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: { action: 'ALLOW', policies } },
+        typed_config: { '@type': RBAC, rules: { action: 'ALLOW', policies } },
       },
     ];
   },

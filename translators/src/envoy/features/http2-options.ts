@@ -1,4 +1,5 @@
 import type { Cluster, Http2ProtocolOptions, HttpProtocolOptions, Packed } from '@meshcp/xds-protos';
+import { HTTP_PROTOCOL_OPTIONS } from '../../type-urls.js';
 import { isHttp2 } from '../cluster.js';
 import type { EnvoyFeature } from '../feature.js';
 
@@ -16,7 +17,7 @@ export const PINNED_HTTP2: Http2ProtocolOptions = {
 /** Upstream options that make a cluster speak HTTP/2 (gRPC needs it) with the pinned limits. */
 export function http2UpstreamOptions(): Cluster['typed_extension_protocol_options'] {
   const options: Packed<HttpProtocolOptions> = {
-    '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    '@type': HTTP_PROTOCOL_OPTIONS,
     explicit_http_config: { http2_protocol_options: PINNED_HTTP2 },
   };
   return { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };

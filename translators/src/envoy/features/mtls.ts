@@ -11,6 +11,7 @@ import type { DownstreamTlsContext, FilterChain, ListenerFilter, Packed, Transpo
 import { DEFAULTS } from '../../model/defaults.js';
 import { mtlsModeOf } from '../../model/services.js';
 import { type MeshService, serviceKey } from '../../model/types.js';
+import { DOWNSTREAM_TLS_CONTEXT, HTTP_CONNECTION_MANAGER, UPSTREAM_TLS_CONTEXT } from '../../type-urls.js';
 import type { EnvoyFeature } from '../feature.js';
 
 /** SDS names: the proxy's own certificate and the trust bundle (as Istio names them). */
@@ -18,7 +19,6 @@ export const WORKLOAD_CERTIFICATE_SECRET = 'default';
 export const TRUST_BUNDLE_SECRET = 'ROOTCA';
 
 const ADS = { ads: {}, resource_api_version: 'V3' } as const;
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 /** The path part of a workload SPIFFE ID; the trust domain is the bundle's (only its CA issues). */
 export function identityPath(service: Pick<MeshService, 'namespace' | 'serviceAccount'>): string {
@@ -27,7 +27,7 @@ export function identityPath(service: Pick<MeshService, 'namespace' | 'serviceAc
 
 function upstreamTls(service: MeshService): TransportSocket {
   const context: Packed<UpstreamTlsContext> = {
-    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+    '@type': UPSTREAM_TLS_CONTEXT,
     common_tls_context: {
       tls_certificate_sds_secret_configs: [{ name: WORKLOAD_CERTIFICATE_SECRET, sds_config: ADS }],
       combined_validation_context: {
@@ -41,7 +41,7 @@ function upstreamTls(service: MeshService): TransportSocket {
 
 function downstreamTls(): TransportSocket {
   const context: Packed<DownstreamTlsContext> = {
-    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+    '@type': DOWNSTREAM_TLS_CONTEXT,
     require_client_certificate: true,
     common_tls_context: {
       tls_certificate_sds_secret_configs: [{ name: WORKLOAD_CERTIFICATE_SECRET, sds_config: ADS }],
@@ -55,7 +55,7 @@ function downstreamTls(): TransportSocket {
 function tlsChain(plain: FilterChain, match: boolean): FilterChain {
   const filters = (plain.filters ?? []).map((filter) => {
     const config = filter.typed_config as Record<string, unknown> | undefined;
-    if (config?.['@type'] !== HCM) return filter;
+    if (config?.['@type'] !== HTTP_CONNECTION_MANAGER) return filter;
     return {
       ...filter,
       typed_config: {

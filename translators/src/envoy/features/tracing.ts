@@ -24,14 +24,13 @@
 import { isIP } from 'node:net';
 import type { Cluster, Listener } from '@meshcp/xds-protos';
 import type { TracingSettings } from '../../model/types.js';
+import { HTTP_CONNECTION_MANAGER, HTTP_PROTOCOL_OPTIONS } from '../../type-urls.js';
 import { type EnvoyProfile, supports } from '../capabilities.js';
 import { setDnsResolution } from '../cluster.js';
 import type { EnvoyConfigScope, EnvoyFeature } from '../feature.js';
 
 /** The cluster every sidecar sends its spans to (no service cluster name lacks a ':port', so none can clash). */
 export const TRACING_COLLECTOR_CLUSTER = 'meshcp-tracing-collector';
-
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
 /** OTel `service.name` of a proxy's spans: its mesh service, as `name.namespace`. */
 export function tracingServiceName(scope: Pick<EnvoyConfigScope, 'service' | 'namespace'>): string | undefined {
@@ -46,7 +45,7 @@ function collectorCluster(tracing: TracingSettings, profile: EnvoyProfile): Clus
     // OTLP/gRPC needs HTTP/2 to the collector.
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        '@type': HTTP_PROTOCOL_OPTIONS,
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
@@ -79,7 +78,7 @@ function addTracing(listener: Listener, tracing: object): void {
   for (const chain of listener.filter_chains ?? []) {
     for (const filter of chain.filters ?? []) {
       const config = filter.typed_config as Record<string, unknown> | undefined;
-      if (config?.['@type'] === HCM) config.tracing = tracing;
+      if (config?.['@type'] === HTTP_CONNECTION_MANAGER) config.tracing = tracing;
     }
   }
 }

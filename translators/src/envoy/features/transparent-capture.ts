@@ -1,5 +1,6 @@
 import type { Cluster, Listener, Packed, TcpProxy } from '@meshcp/xds-protos';
 import { sortedServices } from '../../model/services.js';
+import { TCP_PROXY } from '../../type-urls.js';
 import type { EnvoyFeature } from '../feature.js';
 import { httpConnectionManager } from '../listener.js';
 import { clusterName, outboundRouteName } from '../names.js';
@@ -40,7 +41,7 @@ export const transparentCapture: EnvoyFeature = {
       }
     }
     const tcpProxy = (cluster: string): Packed<TcpProxy> => ({
-      '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+      '@type': TCP_PROXY,
       stat_prefix: `capture:${cluster}`,
       cluster,
     });
