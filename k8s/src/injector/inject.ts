@@ -91,6 +91,45 @@ const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 const escapePointer = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
+type XdsSecurity = NonNullable<InjectorConfig['xdsSecurity']>;
+
+/** The ServiceAccount the pod runs as (Kubernetes' default when it names none): the identity meshcp checks its token against. */
+const serviceAccountOf = (spec: Obj): string =>
+  typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
+
+/** The port of meshcp's xDS address. */
+const xdsPortOf = (config: InjectorConfig): string => config.xdsAddress.slice(config.xdsAddress.lastIndexOf(':') + 1);
+
+/** Where a bootstrap finds the trust bundle and the token (both mounted under /etc/meshcp and TOKEN_DIR). */
+const bootstrapSecurity = (security: XdsSecurity) => ({ caFile: '/etc/meshcp/ca.pem', tokenFile: `${TOKEN_DIR}/token`, serverName: security.serverName });
+
+/** The trust bundle, read by the kubelet from the pod's own annotation. */
+const CA_BUNDLE_ITEM = { path: 'ca.pem', fieldRef: { fieldPath: `metadata.annotations['${CA_BUNDLE_ANNOTATION}']` } };
+
+const TOKEN_MOUNT = { name: 'meshcp-token', mountPath: TOKEN_DIR, readOnly: true };
+
+/** The pod's own identity for xDS: a token only meshcp accepts (its audience), refreshed by the kubelet. */
+const tokenVolume = (security: XdsSecurity) => ({
+  name: 'meshcp-token',
+  projected: { sources: [{ serviceAccountToken: { audience: security.tokenAudience, expirationSeconds: 86400, path: 'token' } }] },
+});
+
+/** The annotations every injection writes: what was injected and, with secure xDS, the trust bundle. */
+function annotationPatch(metadata: Obj, injected: string, security: XdsSecurity | undefined, extra: Record<string, string> = {}): JsonPatchOp[] {
+  const patch: JsonPatchOp[] = [];
+  if (metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: {} });
+  for (const [name, value] of Object.entries(extra)) patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(name)}`, value });
+  patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: injected });
+  if (security) patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(CA_BUNDLE_ANNOTATION)}`, value: security.caPem });
+  return patch;
+}
+
+/** Adds volumes to the pod, creating the list when it has none. */
+function volumePatch(spec: Obj, volumes: readonly Obj[]): JsonPatchOp[] {
+  if (spec.volumes === undefined) return [{ op: 'add', path: '/spec/volumes', value: volumes }];
+  return volumes.map((value) => ({ op: 'add', path: '/spec/volumes/-', value }));
+}
+
 /** The mesh service a pod belongs to: its annotation, else the usual app labels. */
 export function serviceOf(pod: Obj): string | undefined {
   const metadata = obj(pod.metadata);
@@ -126,15 +165,14 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
     .map((p) => p.containerPort)
     .find((p): p is number => typeof p === 'number');
 
-  const serviceAccount = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
   const security = config.xdsSecurity;
   const bootstrap = envoyBootstrap({
     // Replaced by --service-node below: at admission a pod may not have its name yet (generateName).
     nodeId: `pending.${namespace}`,
     service,
     namespace,
-    serviceAccount,
-    ...(security ? { security: { caFile: '/etc/meshcp/ca.pem', tokenFile: `${TOKEN_DIR}/token`, serverName: security.serverName } } : {}),
+    serviceAccount: serviceAccountOf(spec),
+    ...(security ? { security: bootstrapSecurity(security) } : {}),
     xdsAddress: config.xdsAddress,
     adminPort: config.adminPort,
     outboundPort: config.outboundPort,
@@ -162,7 +200,7 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
       { name: 'MESHCP_EXCLUDE_INBOUND_PORTS', value: excludedInbound.join(',') },
       // No declared app port, no inbound listener: leave inbound traffic alone rather than redirect it to nothing.
       ...(appPort === undefined ? [{ name: 'MESHCP_CAPTURE_INBOUND', value: 'false' }] : []),
-      { name: 'MESHCP_EXCLUDE_OUTBOUND_PORTS', value: config.xdsAddress.slice(config.xdsAddress.lastIndexOf(':') + 1) },
+      { name: 'MESHCP_EXCLUDE_OUTBOUND_PORTS', value: xdsPortOf(config) },
     ],
     securityContext: {
       runAsUser: 0,
@@ -194,35 +232,19 @@ export function injectPod(pod: Obj, namespace: string, config: InjectorConfig): 
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: [
-      { name: 'meshcp-bootstrap', mountPath: '/etc/meshcp', readOnly: true },
-      ...(security ? [{ name: 'meshcp-token', mountPath: TOKEN_DIR, readOnly: true }] : []),
-    ],
+    volumeMounts: [{ name: 'meshcp-bootstrap', mountPath: '/etc/meshcp', readOnly: true }, ...(security ? [TOKEN_MOUNT] : [])],
   };
   const volume = {
     name: 'meshcp-bootstrap',
     downwardAPI: {
-      items: [
-        { path: 'envoy.json', fieldRef: { fieldPath: `metadata.annotations['${BOOTSTRAP_ANNOTATION}']` } },
-        ...(security ? [{ path: 'ca.pem', fieldRef: { fieldPath: `metadata.annotations['${CA_BUNDLE_ANNOTATION}']` } }] : []),
-      ],
+      items: [{ path: 'envoy.json', fieldRef: { fieldPath: `metadata.annotations['${BOOTSTRAP_ANNOTATION}']` } }, ...(security ? [CA_BUNDLE_ITEM] : [])],
     },
   };
-  // The pod's own identity for xDS: a token only meshcp accepts, refreshed by the kubelet.
-  const tokenVolume = security
-    ? { name: 'meshcp-token', projected: { sources: [{ serviceAccountToken: { audience: security.tokenAudience, expirationSeconds: 86400, path: 'token' } }] } }
-    : undefined;
 
-  const patch: JsonPatchOp[] = [];
-  if (metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: {} });
-  patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(BOOTSTRAP_ANNOTATION)}`, value: JSON.stringify(bootstrap) });
-  patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: version });
-  if (security) patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(CA_BUNDLE_ANNOTATION)}`, value: security.caPem });
+  const patch = annotationPatch(metadata, version, security, { [BOOTSTRAP_ANNOTATION]: JSON.stringify(bootstrap) });
   // The capture rules first, then Envoy: both before the app's own init containers.
   patch.push({ op: initContainers.length > 0 ? 'replace' : 'add', path: '/spec/initContainers', value: [init, proxy, ...initContainers] });
-  const volumes = [volume, ...(tokenVolume ? [tokenVolume] : [])];
-  if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
-  else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
+  patch.push(...volumePatch(spec, [volume, ...(security ? [tokenVolume(security)] : [])]));
   return { patch };
 }
 
@@ -237,16 +259,14 @@ function injectProxylessGrpc(pod: Obj, namespace: string, service: string, confi
   const spec = obj(pod.spec);
   const containers = arr(spec.containers);
   const security = config.xdsSecurity;
-  const port = config.xdsAddress.slice(config.xdsAddress.lastIndexOf(':') + 1);
-  const serviceAccount = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
   const bootstrap = grpcBootstrap({
     // $(MESHCP_POD_NAME) is expanded by the kubelet (the env var is defined first in the container).
     nodeId: `$(MESHCP_POD_NAME).${namespace}`,
     service,
     namespace,
-    serviceAccount,
-    xdsAddress: security ? `${security.serverName}:${port}` : config.xdsAddress,
-    ...(security ? { security: { caFile: '/etc/meshcp/ca.pem', tokenFile: `${TOKEN_DIR}/token`, serverName: security.serverName } } : {}),
+    serviceAccount: serviceAccountOf(spec),
+    xdsAddress: security ? `${security.serverName}:${xdsPortOf(config)}` : config.xdsAddress,
+    ...(security ? { security: bootstrapSecurity(security) } : {}),
   });
   const env = [
     { name: 'MESHCP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -254,16 +274,8 @@ function injectProxylessGrpc(pod: Obj, namespace: string, service: string, confi
     // The token as call credentials (gRFC A97) is still opt-in in grpc-go and grpc-java.
     ...(security ? [{ name: 'GRPC_EXPERIMENTAL_XDS_BOOTSTRAP_CALL_CREDS', value: 'true' }] : []),
   ];
-  const mounts = security
-    ? [
-        { name: 'meshcp-ca', mountPath: '/etc/meshcp', readOnly: true },
-        { name: 'meshcp-token', mountPath: TOKEN_DIR, readOnly: true },
-      ]
-    : [];
-  const patch: JsonPatchOp[] = [];
-  if (metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: {} });
-  patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: 'proxyless-grpc' });
-  if (security) patch.push({ op: 'add', path: `/metadata/annotations/${escapePointer(CA_BUNDLE_ANNOTATION)}`, value: security.caPem });
+  const mounts = security ? [{ name: 'meshcp-ca', mountPath: '/etc/meshcp', readOnly: true }, TOKEN_MOUNT] : [];
+  const patch = annotationPatch(metadata, 'proxyless-grpc', security);
   containers.forEach((container, index) => {
     const ownEnv = arr(container.env).filter((e) => !env.some((added) => added.name === e.name));
     patch.push({ op: container.env === undefined ? 'add' : 'replace', path: `/spec/containers/${index}/env`, value: [...env, ...ownEnv] });
@@ -274,16 +286,6 @@ function injectProxylessGrpc(pod: Obj, namespace: string, service: string, confi
       value: [...arr(container.volumeMounts), ...mounts],
     });
   });
-  if (security) {
-    const volumes = [
-      { name: 'meshcp-ca', downwardAPI: { items: [{ path: 'ca.pem', fieldRef: { fieldPath: `metadata.annotations['${CA_BUNDLE_ANNOTATION}']` } }] } },
-      {
-        name: 'meshcp-token',
-        projected: { sources: [{ serviceAccountToken: { audience: security.tokenAudience, expirationSeconds: 86400, path: 'token' } }] },
-      },
-    ];
-    if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
-    else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
-  }
+  if (security) patch.push(...volumePatch(spec, [{ name: 'meshcp-ca', downwardAPI: { items: [CA_BUNDLE_ITEM] } }, tokenVolume(security)]));
   return { patch };
 }
