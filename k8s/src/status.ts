@@ -17,7 +17,7 @@ import type { KubeClient } from './client.js';
 import type { LeaderElector } from './leader.js';
 import { type Logger, logger } from './log.js';
 import type { ObjectReport } from './mapping/assemble.js';
-import { hasStatus } from './mapping/custom.js';
+import { hasStatus, STATUS_PATHS } from './mapping/custom.js';
 
 export const CONTROLLER_NAME = 'meshcp.io/mesh-controller';
 
@@ -171,12 +171,6 @@ export function stableJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
-
-const STATUS_PATHS = {
-  MeshService: 'meshcp.io/v1alpha1/namespaces/NS/meshservices',
-  MeshAccessPolicy: 'meshcp.io/v1alpha1/namespaces/NS/meshaccesspolicies',
-  HTTPRoute: 'gateway.networking.k8s.io/v1/namespaces/NS/httproutes',
-} as const;
 
 export interface StatusWriterOptions {
   client: KubeClient;

@@ -7,9 +7,19 @@
  */
 export type CustomKind = 'MeshService' | 'HTTPRoute' | 'MeshAccessPolicy' | 'ReferenceGrant';
 
-/** Kinds whose status meshcp writes (the others are read only). */
-export function hasStatus(kind: CustomKind): kind is 'MeshService' | 'HTTPRoute' | 'MeshAccessPolicy' {
-  return kind === 'MeshService' || kind === 'HTTPRoute' || kind === 'MeshAccessPolicy';
+/**
+ * The kinds whose status meshcp writes (the others are read only), each with the API
+ * path of its objects in a namespace (`NS`): one table, so a kind cannot be written
+ * without a path nor given a path it is never written to.
+ */
+export const STATUS_PATHS = {
+  MeshService: 'meshcp.io/v1alpha1/namespaces/NS/meshservices',
+  MeshAccessPolicy: 'meshcp.io/v1alpha1/namespaces/NS/meshaccesspolicies',
+  HTTPRoute: 'gateway.networking.k8s.io/v1/namespaces/NS/httproutes',
+} as const satisfies Partial<Record<CustomKind, string>>;
+
+export function hasStatus(kind: CustomKind): kind is keyof typeof STATUS_PATHS {
+  return Object.hasOwn(STATUS_PATHS, kind);
 }
 
 export interface CustomObjectView {
