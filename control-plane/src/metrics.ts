@@ -163,6 +163,8 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const metrics = this;
+    // One read of the served certificates per scrape feeds both of their gauges (the earliest-expiry gauge is collected first).
+    let expiries: readonly number[] = [];
     new Gauge({
       name: 'meshcp_certificate_expiry_earliest_timestamp_seconds',
       aggregator: 'min',
@@ -170,8 +172,9 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        const expiries = metrics.certificateSource?.expiries() ?? [];
-        if (expiries.length > 0) this.set(Math.min(...expiries) / 1000);
+        expiries = metrics.certificateSource?.expiries() ?? [];
+        // A reduce, not Math.min(...): a spread of one argument per identity can exceed the call stack.
+        if (expiries.length > 0) this.set(expiries.reduce((a, b) => Math.min(a, b)) / 1000);
       },
     });
     new Gauge({
@@ -191,7 +194,7 @@ export class Metrics {
       help: 'Workload identities with a certificate served over SDS now',
       registers: [this.registry],
       collect() {
-        this.set(metrics.certificateSource?.expiries().length ?? 0);
+        this.set(expiries.length);
       },
     });
     new Gauge({
