@@ -148,6 +148,8 @@ export interface CertificateAuthorityOptions {
 
 export class CertificateAuthority {
   private signerIdCache?: { pem: string; id: string };
+  /** The trusted roots by `certificateId`, for the roots list they were hashed from (the state replaces the list on every change). */
+  private rootsByIdCache?: { roots: readonly string[]; byId: ReadonlyMap<string, string> };
 
   private constructor(
     readonly trustDomain: string,
@@ -214,6 +216,21 @@ export class CertificateAuthority {
     return this.signerIdCache.id;
   }
 
+  /** A trusted root by its `certificateId` (asked per identity per renewal tick during a rotation: the roots are hashed once per list). */
+  private rootById(id: string): string | undefined {
+    const roots = this.state.roots;
+    if (this.rootsByIdCache?.roots !== roots) {
+      const byId = new Map<string, string>();
+      // The first root with an id wins, as a search of the list would find it.
+      for (const pem of roots) {
+        const id = certificateId(pem);
+        if (!byId.has(id)) byId.set(id, pem);
+      }
+      this.rootsByIdCache = { roots, byId };
+    }
+    return this.rootsByIdCache.byId.get(id);
+  }
+
   /**
    * When an SVID from an earlier signer must be replaced: inside the overlap, not at
    * its end, spread over the overlap's second quarter by identity (a rotation does
@@ -224,7 +241,7 @@ export class CertificateAuthority {
     if (svid.signer === this.signerId()) return undefined;
     const rotatedAt = this.state.rotatedAt ?? this.now();
     // The SVID's own root when it is one of ours, else (an old intermediate) the earliest retirement.
-    const own = this.state.roots.find((pem) => certificateId(pem) === svid.signer);
+    const own = this.rootById(svid.signer);
     const retiresAt = own
       ? (this.state.retiring[own] ?? rotatedAt)
       : Math.min(...this.state.roots.filter((pem) => pem !== this.state.signer.certificatePem).map((pem) => this.state.retiring[pem] ?? rotatedAt));
