@@ -3,8 +3,9 @@
  * Pure (options in, bootstrap object out) so the CLI and a Kubernetes sidecar injector
  * share it without importing the server.
  */
+import { grpcServerCluster } from '../envoy/cluster.js';
 import { METADATA } from '../proxy.js';
-import { HTTP_PROTOCOL_OPTIONS, UPSTREAM_TLS_CONTEXT } from '../type-urls.js';
+import { UPSTREAM_TLS_CONTEXT } from '../type-urls.js';
 import { type BootstrapOptions, localityOf, type XdsClientSecurity } from './options.js';
 
 export const XDS_CLUSTER = 'meshcp-xds';
@@ -43,19 +44,7 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
     static_resources: {
       clusters: [
         {
-          name: XDS_CLUSTER,
-          type: isIp ? 'STATIC' : 'STRICT_DNS',
-          connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': HTTP_PROTOCOL_OPTIONS,
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: XDS_CLUSTER,
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
-          },
+          ...grpcServerCluster(XDS_CLUSTER, host, port, isIp ? 'STATIC' : 'STRICT_DNS'),
           ...(security ? { transport_socket: xdsTransportSocket(security, host, isIp) } : {}),
         },
       ],

@@ -1,6 +1,7 @@
 /** The core of a service port's cluster: identity, timeouts, balancing and how it discovers endpoints. */
 import type { AnyJson, Cluster } from '@meshcp/xds-protos';
 import type { LoadBalancing, MeshService, ServicePort } from '../model/types.js';
+import { HTTP_PROTOCOL_OPTIONS } from '../type-urls.js';
 import { type EnvoyProfile, supports } from './capabilities.js';
 import { type EndpointOptions, loadAssignment } from './endpoints.js';
 import type { EnvoyContext } from './feature.js';
@@ -65,4 +66,27 @@ export function setDnsResolution(cluster: Cluster, profile: EnvoyProfile): void 
     cluster.type = 'STRICT_DNS';
     cluster.dns_lookup_family = 'V4_PREFERRED';
   }
+}
+
+/**
+ * A gRPC server at one address Envoy itself talks to (the xDS server in a bootstrap,
+ * the tracing collector): HTTP/2 with Envoy's defaults, one endpoint. `type` is the
+ * discovery for a literal address; a name's resolution is the caller's to set.
+ */
+export function grpcServerCluster(name: string, address: string, port: number, type?: Cluster['type']): Cluster {
+  return {
+    name,
+    ...(type ? { type } : {}),
+    connect_timeout: '1s',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': HTTP_PROTOCOL_OPTIONS,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
+    },
+  };
 }

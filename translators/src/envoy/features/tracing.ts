@@ -24,9 +24,9 @@
 import { isIP } from 'node:net';
 import type { Cluster, Listener } from '@meshcp/xds-protos';
 import type { TracingSettings } from '../../model/types.js';
-import { HTTP_CONNECTION_MANAGER, HTTP_PROTOCOL_OPTIONS } from '../../type-urls.js';
+import { HTTP_CONNECTION_MANAGER } from '../../type-urls.js';
 import { type EnvoyProfile, supports } from '../capabilities.js';
-import { setDnsResolution } from '../cluster.js';
+import { grpcServerCluster, setDnsResolution } from '../cluster.js';
 import type { EnvoyConfigScope, EnvoyFeature } from '../feature.js';
 
 /** The cluster every sidecar sends its spans to (no service cluster name lacks a ':port', so none can clash). */
@@ -39,21 +39,8 @@ export function tracingServiceName(scope: Pick<EnvoyConfigScope, 'service' | 'na
 
 function collectorCluster(tracing: TracingSettings, profile: EnvoyProfile): Cluster {
   const { address, port } = tracing.collector;
-  const cluster: Cluster = {
-    name: TRACING_COLLECTOR_CLUSTER,
-    connect_timeout: '1s',
-    // OTLP/gRPC needs HTTP/2 to the collector.
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': HTTP_PROTOCOL_OPTIONS,
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
-    load_assignment: {
-      cluster_name: TRACING_COLLECTOR_CLUSTER,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
-    },
-  };
+  // OTLP/gRPC: HTTP/2 to the collector.
+  const cluster = grpcServerCluster(TRACING_COLLECTOR_CLUSTER, address, port);
   if (isIP(address) === 0) setDnsResolution(cluster, profile);
   else cluster.type = 'STATIC';
   return cluster;
