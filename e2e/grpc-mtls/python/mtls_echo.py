@@ -7,33 +7,16 @@ python mtls_echo.py client xds:///echo.shop:50051   (GRPC_XDS_BOOTSTRAP)
 stdin "call COUNT TIMEOUT_MS" -> one JSON line per RPC, then {"done":COUNT}
 """
 import json
+import os
 import sys
 import time
 
 import grpc
 import grpc.experimental
 
-METHOD = "/meshcp.test.Echo/Who"
-
-
-def decode(raw):
-    """The string field 1 of a google.protobuf.StringValue, by hand (grpcio has no protobuf)."""
-    i = 0
-    while i < len(raw):
-        tag = raw[i]
-        i += 1
-        length = shift = 0
-        while True:
-            b = raw[i]
-            i += 1
-            length |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
-        if tag == 0x0A:
-            return raw[i : i + length].decode()
-        i += length
-    return ""
+# The matrix program's message coding and method, shared rather than copied.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "compat-matrix", "clients", "python"))
+from echo import METHOD, decode  # noqa: E402
 
 
 def main():
