@@ -10,11 +10,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { readBody } from './model.js';
+import { type ChangeRequest, startControlServer } from './model.js';
 import { BENCH_CACHE, MESHCP_CLI_JS, runCommand, type Server, track } from './procs.js';
 import type { Workload } from './workload.js';
 
@@ -89,35 +89,23 @@ export async function startServe(w: Workload, flags: Set<string>, options: Serve
   child.stderr?.on('data', (c: Buffer) => {
     err = (err + c.toString()).slice(-100_000);
   });
-  const shim = createHttpServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      fetch(`http://127.0.0.1:${adminPort}/metrics`)
-        .then(async (r) => res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain' }).end(await r.text()))
-        .catch((error: Error) => res.writeHead(502).end(error.message));
-      return;
-    }
-    if (req.method !== 'POST' || req.url !== '/change') {
-      res.writeHead(404).end();
-      return;
-    }
-    readBody(req).then((body) => {
-      try {
-        const change = JSON.parse(body) as { service: string; namespace: string; endpoint: number; port: number };
-        const key = `${change.namespace}/${change.service}`;
-        const list = ports.get(key);
-        if (!list || change.endpoint < 0 || change.endpoint >= list.length) throw new Error(`no endpoint ${change.endpoint} in ${key}`);
-        list[change.endpoint] = change.port;
-        docs.set(key, serviceDoc(w, key, list));
-        write();
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ clusters: [`${change.service}.${change.namespace}:${w.port}`] }));
-      } catch (error) {
-        res.writeHead(400).end((error as Error).message);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => shim.listen(0, '127.0.0.1', resolve));
-  const shimAddress = shim.address();
-  const controlPort = typeof shimAddress === 'object' && shimAddress ? shimAddress.port : 0;
+  const applyChange = (change: ChangeRequest): string => {
+    const key = `${change.namespace}/${change.service}`;
+    const list = ports.get(key);
+    if (!list || change.endpoint < 0 || change.endpoint >= list.length) throw new Error(`no endpoint ${change.endpoint} in ${key}`);
+    list[change.endpoint] = change.port;
+    docs.set(key, serviceDoc(w, key, list));
+    write();
+    return `${change.service}.${change.namespace}:${w.port}`;
+  };
+  // meshcp's own /metrics, relayed: the load generator reads every server's at the control port.
+  const relayMetrics = (res: ServerResponse) => {
+    fetch(`http://127.0.0.1:${adminPort}/metrics`)
+      .then(async (r) => res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain' }).end(await r.text()))
+      .catch((error: Error) => res.writeHead(502).end(error.message));
+  };
+  const shim = await startControlServer('127.0.0.1:0', applyChange, relayMetrics);
+  const controlPort = shim.port;
   const stop = async () => {
     shim.close();
     if (child.exitCode === null && child.signalCode === null) {
