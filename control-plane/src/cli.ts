@@ -29,6 +29,7 @@ import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 import { csdsRows, fetchCsds, formatProxyStatus, type ServedNow } from './status-csds.js';
 import { isXdsWorker, runXdsWorker } from './xds/workers.js';
+import { XDS_CLIENT_FLAGS, XDS_TLS_FLAGS, xdsClientFiles } from './xds-client-flags.js';
 
 const USAGE = `usage:
   meshcp serve --file PATH | --kubeconfig PATH [--lease-namespace NS] [--xds-address HOST:PORT] [--admin-address HOST:PORT]
@@ -253,27 +254,15 @@ function bootstrap(args: string[]): void {
       delta: { type: 'boolean' },
       grpc: { type: 'boolean' },
       'service-account': { type: 'string' },
-      'xds-ca': { type: 'string' },
-      'client-cert': { type: 'string' },
-      'client-key': { type: 'string' },
-      'token-file': { type: 'string' },
-      'xds-server-name': { type: 'string' },
+      ...XDS_CLIENT_FLAGS,
       'workload-cert-dir': { type: 'string' },
     },
   });
   if (!values['xds-ca'] && (values['client-cert'] || values['client-key'] || values['token-file']))
     throw new UsageError('--client-cert, --client-key and --token-file need --xds-ca');
   if (Boolean(values['client-cert']) !== Boolean(values['client-key'])) throw new UsageError('give --client-cert and --client-key together');
-  const tokenFile = values['token-file'];
-  const security = values['xds-ca']
-    ? {
-        caFile: values['xds-ca'],
-        ...(values['client-cert'] && values['client-key'] ? { certFile: values['client-cert'], keyFile: values['client-key'] } : {}),
-        // Both re-read the file: gRPC clients with jwt_token_file, Envoy with the file-based metadata plugin.
-        ...(tokenFile ? { tokenFile } : {}),
-        ...(values['xds-server-name'] ? { serverName: values['xds-server-name'] } : {}),
-      }
-    : undefined;
+  // A token file is re-read by both: gRPC clients with jwt_token_file, Envoy with the file-based metadata plugin.
+  const security = values['xds-ca'] ? { ...xdsClientFiles(values), caFile: values['xds-ca'] } : undefined;
   const common = {
     nodeId: need(values['node-id'], 'node-id'),
     service: need(values.service, 'service'),
@@ -417,10 +406,7 @@ async function status(args: string[]): Promise<void> {
       'admin-address': { type: 'string' },
       'xds-address': { type: 'string' },
       'node-id': { type: 'string' },
-      'xds-ca': { type: 'string' },
-      'client-cert': { type: 'string' },
-      'client-key': { type: 'string' },
-      'xds-server-name': { type: 'string' },
+      ...XDS_TLS_FLAGS,
     },
   });
   if (positionals.length > 1) throw new UsageError('meshcp status takes at most one PROXY (a node id)');
@@ -433,10 +419,7 @@ async function status(args: string[]): Promise<void> {
     const configs = await fetchCsds({
       address: values['xds-address'],
       ...(values['node-id'] ? { nodeId: values['node-id'] } : {}),
-      ...(values['xds-ca'] ? { caFile: values['xds-ca'] } : {}),
-      ...(values['client-cert'] ? { certFile: values['client-cert'] } : {}),
-      ...(values['client-key'] ? { keyFile: values['client-key'] } : {}),
-      ...(values['xds-server-name'] ? { serverName: values['xds-server-name'] } : {}),
+      ...xdsClientFiles(values),
     });
     printTable(csdsRows(configs));
     return;
@@ -490,10 +473,7 @@ async function proxyStatus(proxy: string, values: Record<string, string | boolea
   const [config] = await fetchCsds({
     address: text('xds-address') ?? '127.0.0.1:18000',
     nodeId: proxy,
-    ...(text('xds-ca') ? { caFile: text('xds-ca') as string } : {}),
-    ...(text('client-cert') ? { certFile: text('client-cert') as string } : {}),
-    ...(text('client-key') ? { keyFile: text('client-key') as string } : {}),
-    ...(text('xds-server-name') ? { serverName: text('xds-server-name') as string } : {}),
+    ...xdsClientFiles(values),
   });
   if (!config) throw new Error(`no connected proxy with node id ${JSON.stringify(proxy)} (CSDS)`);
   let now: ServedNow | undefined;

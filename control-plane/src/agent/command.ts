@@ -1,6 +1,7 @@
 /** `meshcp agent …` (usage in cli.ts): flags → WorkloadCertificateAgent; runs until SIGTERM, or writes once with --once. */
 import { parseArgs } from 'node:util';
 import { logger } from '../log.js';
+import { XDS_CLIENT_FLAGS, xdsClientFiles } from '../xds-client-flags.js';
 import { WorkloadCertificateAgent } from './agent.js';
 
 const ONCE_TIMEOUT_MS = 30_000;
@@ -11,11 +12,7 @@ export async function agent(args: string[], version: string): Promise<number> {
     args,
     options: {
       'xds-address': { type: 'string' },
-      'xds-ca': { type: 'string' },
-      'client-cert': { type: 'string' },
-      'client-key': { type: 'string' },
-      'token-file': { type: 'string' },
-      'xds-server-name': { type: 'string' },
+      ...XDS_CLIENT_FLAGS,
       'node-id': { type: 'string' },
       namespace: { type: 'string' },
       'service-account': { type: 'string' },
@@ -39,10 +36,8 @@ export async function agent(args: string[], version: string): Promise<number> {
   let lastError = '';
   const certificates = new WorkloadCertificateAgent({
     xdsAddress: values['xds-address'] ?? '127.0.0.1:18000',
+    ...xdsClientFiles(values),
     caFile,
-    ...(values['client-cert'] && values['client-key'] ? { certFile: values['client-cert'], keyFile: values['client-key'] } : {}),
-    ...(values['token-file'] ? { tokenFile: values['token-file'] } : {}),
-    ...(values['xds-server-name'] ? { serverName: values['xds-server-name'] } : {}),
     nodeId,
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(values['service-account'] ? { serviceAccount: values['service-account'] } : {}),
