@@ -110,6 +110,22 @@ type typeState struct {
 	resourcesTotal int
 }
 
+// received records a response of this type arriving at recv (held under the stream's mu).
+func (st *typeState) received(recv int64, version, nonce string) {
+	st.responses++
+	if st.firstRecv == 0 {
+		st.firstRecv = recv
+	}
+	st.lastRecv = recv
+	st.version, st.nonce = version, nonce
+}
+
+// slip counts a protocol slip on this type; the last one is shown in the report.
+func (st *typeState) slip(why string) {
+	st.wrongVersion++
+	st.lastErr = why
+}
+
 // stream is one simulated Envoy.
 type stream struct {
 	idx     int
@@ -332,15 +348,9 @@ func (s *stream) runSotw(ctx context.Context, ss discovery.AggregatedDiscoverySe
 		}
 		s.mu.Lock()
 		st := &s.types[t]
-		st.responses++
-		if st.firstRecv == 0 {
-			st.firstRecv = recv
-		}
-		st.lastRecv = recv
-		st.version, st.nonce = resp.VersionInfo, resp.Nonce
+		st.received(recv, resp.VersionInfo, resp.Nonce)
 		if resp.VersionInfo == "" || resp.Nonce == "" {
-			st.wrongVersion++
-			st.lastErr = "response without version_info or nonce"
+			st.slip("response without version_info or nonce")
 		}
 		var changed []int32
 		var edsNamesChanged, rdsNamesChanged bool
@@ -382,8 +392,7 @@ func (s *stream) runSotw(ctx context.Context, ss discovery.AggregatedDiscoverySe
 		st.acks++
 		st.ackedVersion, st.ackedNonce, st.lastAck = ackVersion, resp.Nonce, acked
 		if ackVersion != resp.VersionInfo {
-			st.wrongVersion++
-			st.lastErr = "ACK version differs from the response's"
+			st.slip("ACK version differs from the response's")
 		}
 		s.checkSynced(acked)
 		// New EDS/RDS subscriptions follow what CDS/LDS brought, as Envoy does.
@@ -609,15 +618,9 @@ func (s *stream) runDelta(ctx context.Context, ds discovery.AggregatedDiscoveryS
 		}
 		s.mu.Lock()
 		st := &s.types[t]
-		st.responses++
-		if st.firstRecv == 0 {
-			st.firstRecv = recv
-		}
-		st.lastRecv = recv
-		st.version, st.nonce = resp.SystemVersionInfo, resp.Nonce
+		st.received(recv, resp.SystemVersionInfo, resp.Nonce)
 		if resp.Nonce == "" {
-			st.wrongVersion++
-			st.lastErr = "response without nonce"
+			st.slip("response without nonce")
 		}
 		held := s.deltaVer[t]
 		var changed []int32
@@ -642,8 +645,7 @@ func (s *stream) runDelta(ctx context.Context, ds discovery.AggregatedDiscoveryS
 		} else {
 			for _, r := range resp.Resources {
 				if r.Version == "" {
-					st.wrongVersion++
-					st.lastErr = "delta resource without version"
+					st.slip("delta resource without version")
 				}
 				held[s.g.names.id(r.Name)] = r.Version
 			}
