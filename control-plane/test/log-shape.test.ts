@@ -8,22 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { logger, setLogLevel } from '../src/log.js';
+import { captureStderr } from './support/capture-stderr.js';
 
 const MESHCP = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'meshcp.js');
 
 function capture(run: () => void): Record<string, unknown>[] {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    run();
-  } finally {
-    spy.mockRestore();
-  }
+  const lines = captureStderr(run);
   for (const line of lines) expect(line.endsWith('\n') && !line.slice(0, -1).includes('\n'), 'one line per event').toBe(true);
   return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 }

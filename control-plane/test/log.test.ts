@@ -6,24 +6,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logger as k8sLogger } from '@meshcp/k8s';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { logger, setLogLevel } from '../src/log.js';
+import { captureStderr } from './support/capture-stderr.js';
 
 const TRANSLATORS_SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'translators', 'src');
-
-function capture(run: () => void): string[] {
-  const lines: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  try {
-    run();
-  } finally {
-    spy.mockRestore();
-  }
-  return lines;
-}
 
 afterEach(() => setLogLevel('info'));
 
@@ -33,12 +20,12 @@ describe('one logger', () => {
     const k8s = k8sLogger('k8s-test');
     setLogLevel('error');
     expect(
-      capture(() => {
+      captureStderr(() => {
         for (const l of [server, k8s]) l.warn('quiet');
       }),
     ).toEqual([]);
     setLogLevel('debug');
-    const lines = capture(() => {
+    const lines = captureStderr(() => {
       for (const l of [server, k8s]) l.debug('loud', { n: 1 });
     });
     expect(lines.map((l) => JSON.parse(l))).toEqual([
