@@ -110,6 +110,17 @@ type typeState struct {
 	resourcesTotal int
 }
 
+// dropsAck says whether the planted fault drops this ACK, and remembers that it did.
+func (s *stream) dropsAck(t int) bool {
+	if !s.g.fault.dropAck(s, t) {
+		return false
+	}
+	s.mu.Lock()
+	s.ackDropped = true
+	s.mu.Unlock()
+	return true
+}
+
 // received records a response of this type arriving at recv (held under the stream's mu).
 func (st *typeState) received(recv int64, version, nonce string) {
 	st.responses++
@@ -370,10 +381,7 @@ func (s *stream) runSotw(ctx context.Context, ss discovery.AggregatedDiscoverySe
 		names := s.subscribed(t)
 		s.mu.Unlock()
 
-		if s.g.fault.dropAck(s, t) {
-			s.mu.Lock()
-			s.ackDropped = true
-			s.mu.Unlock()
+		if s.dropsAck(t) {
 			continue
 		}
 		ackVersion := resp.VersionInfo
@@ -666,10 +674,7 @@ func (s *stream) runDelta(ctx context.Context, ds discovery.AggregatedDiscoveryS
 		st.resourcesTotal += len(resp.Resources)
 		s.mu.Unlock()
 
-		if s.g.fault.dropAck(s, t) {
-			s.mu.Lock()
-			s.ackDropped = true
-			s.mu.Unlock()
+		if s.dropsAck(t) {
 			continue
 		}
 		ack := req(t)
