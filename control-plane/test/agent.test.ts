@@ -16,6 +16,7 @@ import { WorkloadCertificateAgent } from '../src/agent/agent.js';
 import { MeshCertificateProvider, meshServerCredentials } from '../src/auth/tls.js';
 import { CertificateAuthority, type Svid } from '../src/identity/ca.js';
 import { FileCaStore } from '../src/identity/file-store.js';
+import { rawMethod } from '../src/xds/raw-method.js';
 
 const api = loadEnvoyApi();
 
@@ -67,15 +68,7 @@ describe('meshcp agent', () => {
     server = new grpc.Server();
     server.addService(
       {
-        stream: {
-          path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-          requestStream: true,
-          responseStream: true,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
+        stream: rawMethod('/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources'),
       } as grpc.ServiceDefinition,
       {
         stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {

@@ -10,17 +10,9 @@ import { MeshCertificateProvider, meshServerCredentials } from '../src/auth/tls.
 import { TokenReviewer } from '../src/auth/token-review.js';
 import { CertificateAuthority } from '../src/identity/ca.js';
 import { FileCaStore } from '../src/identity/file-store.js';
+import { rawMethod } from '../src/xds/raw-method.js';
 
-const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
-const WHOAMI = {
-  path: '/meshcp.test.Who/Am',
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: raw.serialize,
-  requestDeserialize: raw.deserialize,
-  responseSerialize: raw.serialize,
-  responseDeserialize: raw.deserialize,
-};
+const WHOAMI = rawMethod('/meshcp.test.Who/Am', false);
 const Client = grpc.makeGenericClientConstructor({ am: WHOAMI }, 'Who');
 type WhoClient = grpc.Client & { am(req: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null, r?: Buffer) => void): void };
 

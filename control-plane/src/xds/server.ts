@@ -20,6 +20,7 @@ import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { CSDS_SERVICE, type CsdsFleet, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
+import { rawMethod } from './raw-method.js';
 import { type SessionContext, XdsSession } from './session.js';
 
 /** An authenticated caller that is not among the CSDS readers. */
@@ -31,8 +32,6 @@ export const FAN_OUT_SLICE = 256;
 const REQUEST_SLICE_MS = 10;
 type Duplex = grpc.ServerDuplexStream<Buffer, Buffer>;
 
-const identity = (value: Buffer) => value;
-
 /** One change that stands for both: what either touched, measured from the older one. */
 export function mergeChanges(a: CacheChange, b: CacheChange): CacheChange {
   const clusters = new Set([...a.clusters, ...b.clusters]);
@@ -43,18 +42,6 @@ export function mergeChanges(a: CacheChange, b: CacheChange): CacheChange {
     clusters,
     ...(identities ? { identities } : {}),
     ...(appliedAt !== undefined ? { appliedAt } : {}),
-  };
-}
-
-function method(service: string, name: string): grpc.MethodDefinition<Buffer, Buffer> {
-  return {
-    path: `/envoy.service.${service}/${name}`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
   };
 }
 
@@ -225,8 +212,8 @@ export class XdsServer {
     });
     for (const endpoint of ENDPOINTS) {
       const definition: grpc.ServiceDefinition = {
-        [endpoint.sotw]: method(endpoint.service, endpoint.sotw),
-        [endpoint.delta]: method(endpoint.service, endpoint.delta),
+        [endpoint.sotw]: rawMethod(`/envoy.service.${endpoint.service}/${endpoint.sotw}`),
+        [endpoint.delta]: rawMethod(`/envoy.service.${endpoint.service}/${endpoint.delta}`),
       };
       this.server.addService(definition, {
         [endpoint.sotw]: (call: Duplex) => this.handle(call, 'sotw', endpoint.only),
@@ -246,15 +233,7 @@ export class XdsServer {
 
   /** CSDS (csds.ts): FetchClientStatus (unary) and StreamClientStatus (a response per request). */
   private addCsds(): void {
-    const raw = (streaming: boolean, name: string): grpc.MethodDefinition<Buffer, Buffer> => ({
-      path: `/${CSDS_SERVICE}/${name}`,
-      requestStream: streaming,
-      responseStream: streaming,
-      requestSerialize: identity,
-      requestDeserialize: identity,
-      responseSerialize: identity,
-      responseDeserialize: identity,
-    });
+    const raw = (streaming: boolean, name: string) => rawMethod(`/${CSDS_SERVICE}/${name}`, streaming);
     const answer = async (bytes: Buffer): Promise<Buffer> => {
       this.api ??= loadEnvoyApi();
       const request = decodeClientStatusRequest(this.api, bytes);
