@@ -116,6 +116,28 @@ describe('meshcp status PROXY (CSDS detail and diff) against a real Envoy', () =
     expect(await status('web-1', '--proxy-admin', `127.0.0.1:${envoy.adminPort}`)).toMatch(/diff against what meshcp would send now: none/);
   });
 
+  it('a refused response whose other listener Envoy applied anyway: the field diff says the proxy holds it', async () => {
+    // Envoy takes SotW listeners one by one: the changed outbound listener is applied, only the
+    // duplicate is refused. CSDS (a NACK undoes the whole response) still reports the old version.
+    test.plane.cache.setResourceHook((typeUrl, resources) => {
+      if (typeUrl !== LISTENER) return resources;
+      const [outbound, ...rest] = resources as Record<string, unknown>[];
+      const changed = { ...outbound, per_connection_buffer_limit_bytes: 65536 };
+      return [changed, ...rest, { ...changed, name: 'duplicate-of-outbound' }];
+    });
+    await waitFor('LDS NACKED', async () => (await test.types('web-1')).LDS?.status === 'NACKED');
+    const out = await status('web-1', '--proxy-admin', `127.0.0.1:${envoy.adminPort}`);
+    expect(out).toMatch(new RegExp(`^ {2}~ LDS outbound:${envoy.outboundPort} {2}held \\S{12} → now \\S{12}`, 'm'));
+    expect(out).toMatch(/^ {6}\(the proxy holds this content: it applied this resource from the response it refused\)$/m);
+    const listeners = JSON.parse(await envoy.admin('/config_dump?resource=dynamic_listeners')) as {
+      configs: { name: string; active_state?: { listener?: { per_connection_buffer_limit_bytes?: number } } }[];
+    };
+    expect(listeners.configs.find((c) => c.name === `outbound:${envoy.outboundPort}`)?.active_state?.listener?.per_connection_buffer_limit_bytes).toBe(65536);
+
+    test.plane.cache.setResourceHook(undefined);
+    await waitFor('LDS SYNCED again', async () => (await test.types('web-1')).LDS?.status === 'SYNCED');
+  });
+
   it('an unknown proxy is an error naming it', async () => {
     await expect(status('nobody-1')).rejects.toThrow(/no connected proxy with node id "nobody-1"/);
   });
