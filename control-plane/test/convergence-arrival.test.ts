@@ -68,8 +68,11 @@ describe('convergence is measured to the ACK’s arrival', () => {
     proxy.send({ type_url: 'type.googleapis.com/envoy.service.runtime.v3.Runtime' });
     proxy.send({ type_url: CLUSTER, version_info: response.version_info, response_nonce: response.nonce });
     const ackSent = performance.now();
-    await expect.poll(async () => sampleValue(await scrape(), 'meshcp_proxy_convergence_seconds_count', { type: 'CDS' }), { interval: 5 }).toBe(1);
+    await expect
+      .poll(async () => sampleValue(await scrape(), 'meshcp_proxy_convergence_seconds_count', { type: 'CDS' }), { interval: 5, timeout: 10_000 })
+      .toBe(1);
     const handled = performance.now();
+    XdsSession.prototype.receive = receive;
 
     const samples = await scrape();
     const observedMs = (sampleValue(samples, 'meshcp_proxy_convergence_seconds_sum', { type: 'CDS' }) ?? 0) * 1000;
@@ -83,5 +86,37 @@ describe('convergence is measured to the ACK’s arrival', () => {
     const waitedCount = sampleValue(samples, 'meshcp_xds_request_wait_seconds_count', { mode: 'sotw' }) ?? 0;
     const underHalfSecond = sampleValue(samples, 'meshcp_xds_request_wait_seconds_bucket', { mode: 'sotw', le: '0.5' }) ?? 0;
     expect(waitedCount - underHalfSecond).toBe(1);
+  });
+
+  it('a change’s fan-out yields the event loop every 10 ms, so ACKs are read mid-wave', async () => {
+    const streams = Array.from({ length: 30 }, (_, i) => {
+      const client = new XdsTestClient(port, 'sotw', undefined, { ownConnection: true });
+      client.send({ node: { ...ENVOY_NODE, id: `wave-${i}` }, type_url: CLUSTER });
+      return client;
+    });
+    clients.push(...streams);
+    await Promise.all(streams.map((client) => client.next()));
+    // Telling each stream takes 2 ms here (a push to a large variant): 60 ms for the whole wave.
+    const onCacheChange = XdsSession.prototype.onCacheChange;
+    let told = 0;
+    XdsSession.prototype.onCacheChange = function (this: XdsSession, change) {
+      const until = performance.now() + 2;
+      while (performance.now() < until) {
+        // busy, as a push is
+      }
+      told++;
+      return onCacheChange.call(this, change);
+    };
+    try {
+      const before = told;
+      cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [1002]), serviceYaml('c', [1003])));
+      // The first slice ran inside setModel: it stopped after about 10 ms, not after every stream.
+      const inFirstTurn = told - before;
+      expect(inFirstTurn).toBeGreaterThan(0);
+      expect(inFirstTurn).toBeLessThan(15);
+      await expect.poll(() => told - before, { interval: 5, timeout: 10_000 }).toBeGreaterThanOrEqual(streams.length + 1);
+    } finally {
+      XdsSession.prototype.onCacheChange = onCacheChange;
+    }
   });
 });
