@@ -320,6 +320,29 @@ function stripDefaults(api: EnvoyApi, type: MessageType, json: unknown): unknown
 }
 
 /**
+ * Envoy's EDS dump is rebuilt from its host set, not the message it took: it spells out
+ * what an unset field means (an endpoint's weight 1, an empty health-check config, a
+ * locality's weight 0, overprovisioning 140). Both sides drop those, so they are not
+ * differences.
+ */
+function withoutEdsDefaults(json: unknown): unknown {
+  if (!isObject(json)) return json;
+  const out = structuredClone(json) as Record<string, unknown>;
+  const policy = out.policy as Record<string, unknown> | undefined;
+  if (policy?.overprovisioning_factor === 140) delete policy.overprovisioning_factor;
+  if (policy && Object.keys(policy).length === 0) delete out.policy;
+  for (const locality of (out.endpoints ?? []) as Record<string, unknown>[]) {
+    if (locality.load_balancing_weight === 0) delete locality.load_balancing_weight;
+    for (const lbEndpoint of (locality.lb_endpoints ?? []) as Record<string, unknown>[]) {
+      if (lbEndpoint.load_balancing_weight === 1) delete lbEndpoint.load_balancing_weight;
+      const endpoint = lbEndpoint.endpoint as Record<string, unknown> | undefined;
+      if (isObject(endpoint?.health_check_config) && Object.keys(endpoint.health_check_config).length === 0) delete endpoint.health_check_config;
+    }
+  }
+  return out;
+}
+
+/**
  * A resource as proto3 JSON the codec writes it, defaults dropped, so Envoy's dump and
  * meshcp's translation compare field by field, not by how each spelled them. Left as it
  * is when the codec cannot read it (a field this build does not know).
@@ -329,10 +352,20 @@ function canonical(type: string, resource: unknown, api: EnvoyApi | undefined): 
   if (!message || !api) return resource;
   try {
     const json = decodeToJson(api, message, encodeJson(api, message, resource as Record<string, unknown>));
-    return stripDefaults(api, api.lookupType(message), json);
+    const stripped = stripDefaults(api, api.lookupType(message), json);
+    return type === 'EDS' ? withoutEdsDefaults(stripped) : stripped;
   } catch {
     return resource;
   }
+}
+
+/**
+ * The fields in which the proxy's copy of one resource differs from meshcp's, both read
+ * the same way first (the codec, proto3 defaults dropped); an SDS secret's values hidden.
+ */
+export function resourceFieldDiff(type: string, held: unknown, now: unknown, api: EnvoyApi = loadEnvoyApi()): FieldChange[] {
+  if (type === 'SDS') return fieldDiff(held, now, true);
+  return fieldDiff(canonical(type, held, api), canonical(type, now, api));
 }
 
 /** Field lines printed per resource, and in all. */
@@ -387,10 +420,7 @@ export function formatProxyStatus(config: CsdsConfig, now: ServedNow | undefined
     const key = `${c.type}\u0000${c.name}`;
     if (c.change !== 'update' || !proxyHeld?.has(key) || contentOf.get(key) === undefined) continue;
     api ??= loadEnvoyApi();
-    const secret = c.type === 'SDS';
-    const fields = secret
-      ? fieldDiff(proxyHeld.get(key), contentOf.get(key), true)
-      : fieldDiff(canonical(c.type, proxyHeld.get(key), api), canonical(c.type, contentOf.get(key), api));
+    const fields = resourceFieldDiff(c.type, proxyHeld.get(key), contentOf.get(key), api);
     const shown = fields.slice(0, Math.min(MAX_FIELDS_PER_RESOURCE, Math.max(0, MAX_FIELD_LINES - fieldLines)));
     for (const f of shown) lines.push(`      ${f.path}: ${f.held ?? '(none)'} → ${f.now ?? '(none)'}`);
     fieldLines += shown.length;

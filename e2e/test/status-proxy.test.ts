@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LISTENER } from '@meshcp/xds-protos';
+import { proxyHeldConfig, resourceFieldDiff, type ServedNow } from 'meshcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, type EnvoyProcess, MESHCP_BIN, meshYaml, startEnvoy, startUpstream, waitFor } from '../src/harness.js';
 import { startPlane, type TestPlane } from '../src/plane.js';
@@ -51,6 +52,21 @@ describe('meshcp status PROXY (CSDS detail and diff) against a real Envoy', () =
     expect(out).toMatch(new RegExp(`^LDS +outbound:${envoy.outboundPort} +\\S{12} +SYNCED$`, 'm'));
     expect(out).toMatch(new RegExp(`^RDS +outbound:${envoy.outboundPort} +\\S{12} +SYNCED$`, 'm'));
     expect(out).toMatch(/diff against what meshcp would send now: none \(4 resources in sync\)/);
+  });
+
+  it('in sync, Envoy’s own copy of every resource reads field for field as what meshcp sends (no spelling differences)', async () => {
+    const held = proxyHeldConfig(JSON.parse(await envoy.admin('/config_dump?include_eds')));
+    const dump = (await (await fetch(`http://127.0.0.1:${test.plane.adminPort}/debug/config_dump?proxy=web-1`)).json()) as { resources: ServedNow };
+    const compared: string[] = [];
+    for (const [type, list] of Object.entries(dump.resources)) {
+      for (const resource of list) {
+        const key = `${type}\u0000${resource.name}`;
+        if (!held.has(key)) continue;
+        compared.push(`${type} ${resource.name}`);
+        expect(resourceFieldDiff(type, held.get(key), resource.resource), `${type} ${resource.name}`).toEqual([]);
+      }
+    }
+    expect(compared.sort()).toEqual(['CDS echo.shop:8080', 'EDS echo.shop:8080', `LDS outbound:${envoy.outboundPort}`, `RDS outbound:${envoy.outboundPort}`]);
   });
 
   it('a refused update shows as NACKED with Envoy’s words, and the diff names the resource meshcp would send', async () => {
