@@ -27,7 +27,7 @@ import { FileCaStore } from './identity/file-store.js';
 import { SecretCaStore } from './identity/secret-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
-import { csdsRows, fetchCsds, formatProxyStatus, type ServedNow } from './status-csds.js';
+import { csdsRows, fetchCsds, formatProxyStatus, type ProxyHeld, proxyHeldConfig, type ServedNow } from './status-csds.js';
 import { isXdsWorker, runXdsWorker } from './xds/workers.js';
 import { XDS_CLIENT_FLAGS, XDS_TLS_FLAGS, xdsClientFiles } from './xds-client-flags.js';
 
@@ -58,8 +58,9 @@ const USAGE = `usage:
   meshcp status [--admin-address HOST:PORT]
   meshcp status --xds-address HOST:PORT [--node-id ID] [--xds-ca FILE [--client-cert FILE --client-key FILE] [--xds-server-name NAME]]
                (from CSDS, the Client Status Discovery Service on the xDS port)
-  meshcp status PROXY [--xds-address HOST:PORT] [--admin-address HOST:PORT] [--xds-ca FILE …]
-               (one proxy's resources from CSDS, and a diff against what meshcp would send it now)
+  meshcp status PROXY [--xds-address HOST:PORT] [--admin-address HOST:PORT] [--xds-ca FILE …] [--proxy-admin HOST:PORT]
+               (one proxy's resources from CSDS, and a diff against what meshcp would send it now;
+                with the proxy's Envoy admin, the fields that differ, held → now; secrets redacted)
   meshcp envoy install X.Y.Z
   meshcp compat run --envoy X.Y.Z[,…] [--runtime podman|docker|process] [--image REF] --out DIR   (see meshcp compat help)
   meshcp --version`;
@@ -407,6 +408,7 @@ async function status(args: string[]): Promise<void> {
       'xds-address': { type: 'string' },
       'node-id': { type: 'string' },
       ...XDS_TLS_FLAGS,
+      'proxy-admin': { type: 'string' },
     },
   });
   if (positionals.length > 1) throw new UsageError('meshcp status takes at most one PROXY (a node id)');
@@ -481,13 +483,21 @@ async function proxyStatus(proxy: string, values: Record<string, string | boolea
     const address = text('admin-address') ?? '127.0.0.1:9902';
     const response = await fetch(`http://${address}/debug/config_dump?proxy=${encodeURIComponent(proxy)}`, { signal: AbortSignal.timeout(10_000) });
     if (response.ok) {
-      const dump = (await response.json()) as { resources: Record<string, { name: string; version: string }[]> };
-      now = Object.fromEntries(Object.entries(dump.resources).map(([type, list]) => [type, list.map(({ name, version }) => ({ name, version }))]));
+      const dump = (await response.json()) as { resources: ServedNow };
+      now = dump.resources;
     }
   } catch {
     // The diff needs the admin API; the CSDS part stands on its own.
   }
-  process.stdout.write(formatProxyStatus(config, now));
+  // What the proxy itself holds, field by field: its Envoy admin's config dump (meshcp keeps versions, not old content).
+  let held: ProxyHeld | undefined;
+  const proxyAdmin = text('proxy-admin');
+  if (proxyAdmin) {
+    const response = await fetch(`http://${proxyAdmin}/config_dump?include_eds`, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`proxy admin ${proxyAdmin}: /config_dump answered ${response.status}`);
+    held = proxyHeldConfig(await response.json());
+  }
+  process.stdout.write(formatProxyStatus(config, now, held));
 }
 
 export async function main(argv: string[]): Promise<number> {

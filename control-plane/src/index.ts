@@ -15,6 +15,7 @@ export { logger, setLogLevel } from './log.js';
 export { Metrics } from './metrics.js';
 export { Debouncer } from './source/debounce.js';
 export { FileSource } from './source/file-source.js';
+export { type FieldChange, fieldDiff, proxyHeldConfig, resourceFieldDiff, type ServedNow } from './status-csds.js';
 export { Admission, DEFAULT_LIMITS, type StreamLimits } from './xds/admission.js';
 export * from './xds/protocol.js';
 export { XdsServer, type XdsServerOptions } from './xds/server.js';

@@ -135,8 +135,15 @@ export class Metrics {
   });
   readonly convergenceSeconds = new Histogram({
     name: 'meshcp_proxy_convergence_seconds',
-    help: "From a source change applied to the cache to a proxy's ACK of a response that includes it, by type",
+    help: "From a source change applied to the cache to a proxy's ACK of a response that includes it arriving (read off the wire, before it waits to be handled), by type",
     labelNames: ['type'],
+    buckets: CONVERGENCE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly requestWaitSeconds = new Histogram({
+    name: 'meshcp_xds_request_wait_seconds',
+    help: 'Time an xDS request waited between arriving and meshcp handling it (the request queue behind other streams), by mode',
+    labelNames: ['mode'],
     buckets: CONVERGENCE_BUCKETS,
     registers: [this.registry],
   });
@@ -274,6 +281,15 @@ export class Metrics {
         }
       },
     });
+  }
+
+  /**
+   * One proxy's ACK of a change: from `appliedAt` (the change reached the cache) to
+   * `ackedAt` (the ACK was read off the wire), both performance.now() ms. The ACK's
+   * wait in the request queue is not the proxy's: it is meshcp_xds_request_wait_seconds.
+   */
+  observeConvergence(type: string, appliedAt: number, ackedAt: number): void {
+    this.convergenceSeconds.observe({ type }, Math.max(0, ackedAt - appliedAt) / 1000);
   }
 
   /** Stops the event-loop monitor's timer. */

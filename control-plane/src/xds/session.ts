@@ -131,12 +131,15 @@ export class XdsSession {
     return this.closed;
   }
 
-  /** One request off the wire. Never throws: a bad request ends this stream only. */
-  receive(bytes: Uint8Array): void {
+  /**
+   * One request off the wire. Never throws: a bad request ends this stream only.
+   * `receivedAt` (performance.now()) is when the transport read it, before any queueing.
+   */
+  receive(bytes: Uint8Array, receivedAt = performance.now()): void {
     if (this.closed) return;
     try {
-      if (this.mode === 'sotw') this.onSotw(bytes);
-      else this.onDelta(bytes);
+      if (this.mode === 'sotw') this.onSotw(bytes, receivedAt);
+      else this.onDelta(bytes, receivedAt);
     } catch (error) {
       const protocol = error instanceof ProtocolError;
       const code = protocol ? error.code : Status.INVALID_ARGUMENT;
@@ -150,20 +153,20 @@ export class XdsSession {
     }
   }
 
-  private onSotw(bytes: Uint8Array): void {
+  private onSotw(bytes: Uint8Array, receivedAt: number): void {
     const counts = countTopLevelFields(bytes, SOTW_LIST_FIELDS);
     this.ctx.admission.checkListLength('resource_names', counts.resource_names);
     const request = decodeDiscoveryRequest(bytes);
     const machine = this.machine ?? this.admit(request.node);
-    (machine as SotwStream).onRequest(request);
+    (machine as SotwStream).onRequest(request, receivedAt);
   }
 
-  private onDelta(bytes: Uint8Array): void {
+  private onDelta(bytes: Uint8Array, receivedAt: number): void {
     const counts = countTopLevelFields(bytes, DELTA_LIST_FIELDS);
     for (const list of Object.keys(DELTA_LIST_FIELDS) as (keyof typeof DELTA_LIST_FIELDS)[]) this.ctx.admission.checkListLength(list, counts[list]);
     const request = decodeDeltaDiscoveryRequest(bytes);
     const machine = this.machine ?? this.admit(request.node);
-    (machine as DeltaStream).onRequest(request);
+    (machine as DeltaStream).onRequest(request, receivedAt);
   }
 
   /** Who the transport says opened this stream; set before the first request is read. */

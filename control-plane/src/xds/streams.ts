@@ -208,13 +208,14 @@ abstract class StateMachine<S extends TypeStateBase> {
     return record;
   }
 
-  protected recordAck(state: S): void {
+  /** `receivedAt`: when the ACK came off the wire; convergence ends there, not after the ACK waited to be handled. */
+  protected recordAck(state: S, receivedAt: number): void {
     state.inFlight = false;
     state.record.ackedVersion = state.record.sentVersion;
     state.record.lastResponseNacked = false;
     this.deps.metrics.acks.inc({ type: SHORT_NAME[state.typeUrl] });
     if (state.inFlightChangeAt !== undefined) {
-      this.deps.metrics.convergenceSeconds.observe({ type: SHORT_NAME[state.typeUrl] }, (performance.now() - state.inFlightChangeAt) / 1000);
+      this.deps.metrics.observeConvergence(SHORT_NAME[state.typeUrl], state.inFlightChangeAt, receivedAt);
       state.inFlightChangeAt = undefined;
     }
   }
@@ -416,8 +417,8 @@ export class SotwStream extends StateMachine<SotwState> {
     super(deps, client, sink, onlyType, 'sotw');
   }
 
-  /** Handles one admitted request; throws ProtocolError to end the stream. */
-  onRequest(request: DiscoveryRequestJson): void {
+  /** Handles one admitted request (read off the wire at `receivedAt`); throws ProtocolError to end the stream. */
+  onRequest(request: DiscoveryRequestJson, receivedAt = performance.now()): void {
     const typeUrl = this.typeOf(request.type_url);
     if (!typeUrl) return;
     const names = request.resource_names ?? [];
@@ -444,7 +445,7 @@ export class SotwStream extends StateMachine<SotwState> {
       this.types.set(typeUrl, state);
     } else {
       if (kind === 'ack') {
-        this.recordAck(state);
+        this.recordAck(state, receivedAt);
         state.held.commit(); // the last response can no longer be undone: its log goes
       } else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       this.resubscribe(state, names);
@@ -547,8 +548,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
     super(deps, client, sink, onlyType, 'delta');
   }
 
-  /** Handles one admitted request; throws ProtocolError to end the stream. */
-  onRequest(request: DeltaDiscoveryRequestJson): void {
+  /** Handles one admitted request (read off the wire at `receivedAt`); throws ProtocolError to end the stream. */
+  onRequest(request: DeltaDiscoveryRequestJson, receivedAt = performance.now()): void {
     const typeUrl = this.typeOf(request.type_url);
     if (!typeUrl) return;
     const subscribe = request.resource_names_subscribe ?? [];
@@ -585,7 +586,7 @@ export class DeltaStream extends StateMachine<DeltaState> {
       this.types.set(typeUrl, state);
     } else {
       if (kind === 'ack') {
-        this.recordAck(state);
+        this.recordAck(state, receivedAt);
         state.held.commit(); // the last response can no longer be undone: its log goes
       } else if (kind === 'nack') this.undoLastSent(state, request.error_detail?.message ?? '(no message)');
       if (subscribe.length > 0 || unsubscribe.length > 0) this.resubscribe(state, subscribe, unsubscribe);
