@@ -209,6 +209,13 @@ function formatValue(value: number, unit: string | undefined): string {
   return Number.isInteger(value) ? String(value) : value.toPrecision(3);
 }
 
+/** The smallest 1, 2, 2.5 or 5 × 10^k at or above `value` (an axis top that divides into readable ticks). */
+function niceCeil(value: number): number {
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
+  return 10 * magnitude;
+}
+
 /** One time-series panel as SVG: axes, one polyline per series, a legend. */
 function panelSvg(panel: DashboardPanel, results: TargetResult[], widthPx: number, heightPx: number, window: { fromMs: number; toMs: number }): string {
   const plot = { left: 62, right: widthPx - 14, top: 34, bottom: heightPx - 62 };
@@ -218,7 +225,7 @@ function panelSvg(panel: DashboardPanel, results: TargetResult[], widthPx: numbe
   const values = lines.flatMap((line) => line.points.map(([, v]) => v));
   const max = Math.max(0, ...values);
   const min = Math.min(0, ...values);
-  const top = max === min ? min + 1 : max * 1.1;
+  const top = max === min ? min + 1 : niceCeil(max * 1.05);
   const x = (t: number) => plot.left + ((t * 1000 - window.fromMs) / (window.toMs - window.fromMs)) * (plot.right - plot.left);
   const y = (v: number) => plot.bottom - ((v - min) / (top - min)) * (plot.bottom - plot.top);
   const parts: string[] = [
@@ -235,7 +242,8 @@ function panelSvg(panel: DashboardPanel, results: TargetResult[], widthPx: numbe
   for (let i = 0; i <= 4; i++) {
     const t = (window.fromMs + ((window.toMs - window.fromMs) * i) / 4) / 1000;
     const label = new Date(t * 1000).toISOString().slice(11, 19);
-    parts.push(`<text x="${x(t)}" y="${plot.bottom + 15}" fill="#8e8e8e" font-size="11" text-anchor="middle">${label}</text>`);
+    const anchor = i === 0 ? 'start' : i === 4 ? 'end' : 'middle';
+    parts.push(`<text x="${x(t)}" y="${plot.bottom + 15}" fill="#8e8e8e" font-size="11" text-anchor="${anchor}">${label}</text>`);
   }
   if (lines.length === 0) {
     parts.push(`<text x="${widthPx / 2}" y="${(plot.top + plot.bottom) / 2}" fill="#8e8e8e" font-size="13" text-anchor="middle">No data</text>`);
