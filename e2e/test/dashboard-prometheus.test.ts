@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng, screenshot } from '../../compat-matrix/test/chromium.js';
 import {
   type Dashboard,
+  type DashboardPanel,
   dashboardHeightPx,
   finitePoints,
   interpolate,
@@ -285,6 +286,28 @@ describe("the chart's dashboard against a real Prometheus scraping meshcp", () =
     expect(found).toHaveLength(2);
     expect(found[0]).toMatch(new RegExp(`^${first.title}/A: Prometheus refused .*bad_data: .*parse error`));
     expect(found[1]).toBe(`${second.title}/A: no data for ${interpolate(second.targets[0].expr, second, broken, { ...window, widthPx: 800 }).expr}`);
+  });
+
+  it("substitutes Grafana's variables as Grafana documents them", () => {
+    // The chart's defaults: 30 s scrapes, the dashboard's 6 h range, a half-width panel (800 px).
+    const panel: DashboardPanel = { ...(dashboard.panels[0] as DashboardPanel), targets: [] };
+    const withVariable: Dashboard = {
+      ...dashboard,
+      templating: { list: [...(dashboard.templating?.list ?? []), { name: 'job', type: 'custom', current: { value: 'meshcp' } }] },
+    };
+    const sixHours = { fromMs: 0, toMs: 6 * 3_600_000, widthPx: 800, scrapeIntervalMs: 30_000 };
+    // 6 h / 800 points = 27 s, rounded to 30 s; rate window = max(30 s + 30 s, 4 × 30 s).
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${name} variable syntax, not a JavaScript template.
+    expect(interpolate('rate(x{job="$job"}[$__rate_interval]) / ${__interval} $__range [[job]]', panel, withVariable, sixHours)).toEqual({
+      expr: 'rate(x{job="meshcp"}[2m]) / 30s 21600s meshcp',
+      stepMs: 30_000,
+    });
+    // A week at 1 s scrapes: 756 s per point, rounded to 15 m; the rate window grows with it (a fixed [5m] would skip data).
+    expect(interpolate('rate(x[$__rate_interval])', panel, dashboard, { ...sixHours, toMs: 7 * 86_400_000, scrapeIntervalMs: 1_000 })).toEqual({
+      expr: 'rate(x[901s])',
+      stepMs: 900_000,
+    });
+    expect(() => interpolate('rate(x[$nope])', panel, dashboard, sixHours)).toThrow(/\$nope .* is neither a Grafana built-in nor a dashboard variable/);
   });
 
   it.runIf(RENDER)(
