@@ -34,6 +34,8 @@ if ! $minimal; then
   bash e2e/scripts/build-otel-collector.sh >/dev/null
   step "Grafana dashboard schema check (Grafana Foundation SDK, Go module; ~1.5 min cold)"
   bash e2e/scripts/build-grafana-schema.sh >/dev/null
+  step "Prometheus for the dashboard's query test (cmd/prometheus Go module, no cloud discovery; ~6 CPU-min, 22 min cold on this loaded 2-core host)"
+  bash e2e/scripts/build-prometheus.sh >/dev/null
 fi
 
 if ! $minimal; then
