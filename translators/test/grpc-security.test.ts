@@ -166,6 +166,24 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
     expect(plainHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
   });
 
+  it("a server on the wildcard (grpc-java names every server 0.0.0.0:PORT) gets its own service's Listener, with its mode and policy only", () => {
+    const JAVA = profile('gRPC Java', '1.85.1');
+    const wildcard = GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '0.0.0.0:50051');
+    // echo's server: mTLS and echo's RBAC, at address 0.0.0.0 (grpc-java refuses a Listener whose address differs).
+    const echo = translateGrpcConfig(model(), JAVA, 'shop', 'shop/echo').listeners.find((l) => l.name === wildcard);
+    expect(echo?.address?.socket_address).toEqual({ address: '0.0.0.0', port_value: 50051 });
+    expect((echo?.filter_chains?.[0]?.transport_socket?.typed_config as DownstreamTlsContext | undefined)?.require_client_certificate).toBe(true);
+    const echoHcm = echo?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string }[] };
+    expect(echoHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+    // plain's server on the same port: plain's DISABLE mode and no policy, not echo's (the port alone does not say which service).
+    const plain = translateGrpcConfig(model(), JAVA, 'shop', 'shop/plain').listeners.find((l) => l.name === wildcard);
+    expect(plain?.filter_chains?.[0]?.transport_socket).toBeUndefined();
+    const plainHcm = plain?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string }[] };
+    expect(plainHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
+    // A workload of no service (a pure client) gets no wildcard Listener.
+    expect(translateGrpcConfig(model(), JAVA, 'shop', 'shop/web').listeners.map((l) => l.name)).not.toContain(wildcard);
+  });
+
   it('a server with mTLS but without A41 (grpc-go 1.41) is not sent a policy-guarded Listener: it would admit everyone', () => {
     const config = translateGrpcConfig(model(), GO_141, 'shop');
     const names = config.listeners.map((l) => l.name);
