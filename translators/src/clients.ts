@@ -106,7 +106,8 @@ function agentTranslation(proxy: ProxyInfo): ProxyTranslation {
     endpointKey: AGENT_PROFILE.name,
     config: () => ({ listeners: [], routes: [], clusters: [], degraded: [] }),
     endpoints: () => undefined,
-    sees: () => false,
+    // Visibility is the namespace's, whatever the kind: a worker's cache keeps one answer per namespace.
+    sees: (model, cluster) => canSee(model, cluster, proxy.namespace),
   };
 }
 

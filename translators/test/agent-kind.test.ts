@@ -20,6 +20,10 @@ describe('meshcp agent as a client kind', () => {
       expect(translation.config(model), name).toEqual({ listeners: [], routes: [], clusters: [], degraded: [] });
       for (const cluster of [...model.services.values()].flatMap((s) => s.ports.map((p) => `${s.name}.${s.namespace}:${p.port}`)))
         expect(translation.endpoints(model, cluster), cluster).toBeUndefined();
+      // What the namespace may see is the same as for any other kind there (a worker keeps one answer per namespace).
+      const envoy = translationFor(proxyFromNode({ id: 'e', user_agent_name: 'envoy', metadata: { 'meshcp.namespace': 'shop' } }));
+      for (const cluster of [...model.services.values()].flatMap((s) => s.ports.map((p) => `${s.name}.${s.namespace}:${p.port}`)))
+        expect(translation.sees(model, cluster), cluster).toBe(envoy.sees(model, cluster));
     }
   });
 

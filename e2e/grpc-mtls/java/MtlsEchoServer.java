@@ -91,7 +91,8 @@ public final class MtlsEchoServer {
             return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);
           }
         };
-    // forAddress, not forPort: the Listener it asks for is named by 127.0.0.1:PORT, the endpoint meshcp knows.
+    // Bound to loopback only (a test); grpc-java 1.85 still asks for the Listener of 0.0.0.0:PORT and
+    // accepts only one whose address is 0.0.0.0 (meshcp serves it for the workload's own service).
     Server server =
         XdsServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port), XdsServerCredentials.create(InsecureServerCredentials.create()))
             .xdsServingStatusListener(
