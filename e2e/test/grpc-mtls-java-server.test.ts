@@ -14,13 +14,15 @@
  * certificates are the files `meshcp agent` wrote from the secure meshcp's CA, which the
  * grpc-go clients (xDS over mTLS to the secure meshcp) trust.
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { GrpcClientProcess } from '@meshcp/compat-matrix';
 import { grpcBootstrap } from '@meshcp/translators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, freePort, type RunningProcess, startProcess, startSecureMeshcp, tempDir, waitFor } from '../src/harness.js';
+import { Cleanup, freePort, MESHCP_BIN, type RunningProcess, type SecureMeshcp, startProcess, startSecureMeshcp, tempDir, waitFor } from '../src/harness.js';
 import { startPlane, type TestPlane } from '../src/plane.js';
 import {
   type AgentWorkload,
@@ -44,6 +46,7 @@ describe('a grpc-java xDS-enabled server under meshcp (gRFC A29 mTLS, A41 RBAC)'
   let serverPort: number;
   let plain: TestPlane;
   let server: RunningProcess;
+  let meshcp: SecureMeshcp;
   const workloads: Record<string, AgentWorkload> = {};
 
   /** A bootstrap to the plaintext meshcp for a grpc-java process of `service`, with that workload's agent-written files. */
@@ -74,7 +77,7 @@ describe('a grpc-java xDS-enabled server under meshcp (gRFC A29 mTLS, A41 RBAC)'
     const mesh = `${strictService(serverPort)}---\n${ONLY_WEB}`;
     const file = join(dir, 'mesh.yaml');
     writeFileSync(file, mesh);
-    const meshcp = await startSecureMeshcp(file, cleanup);
+    meshcp = await startSecureMeshcp(file, cleanup);
     for (const serviceAccount of ['echo', 'web', 'other']) workloads[serviceAccount] = await startAgent(meshcp, dir, serviceAccount, cleanup);
     plain = await startPlane(mesh, cleanup);
     server = startProcess(javaServer, ['--port', String(serverPort), '--name', 'java-server'], cleanup, {
@@ -134,4 +137,34 @@ describe('a grpc-java xDS-enabled server under meshcp (gRFC A29 mTLS, A41 RBAC)'
     },
     5 * 60_000,
   );
+  it('meshcp agent is listed as what it is: kind agent, SDS only, nothing degraded, never an out-of-date Envoy in status or metrics', async () => {
+    const agents = (await proxies(meshcp.adminPort)).filter((p) => p.nodeId.endsWith('-agent'));
+    expect(agents.map((p) => p.nodeId).sort()).toEqual(['echo-agent', 'other-agent', 'web-agent']);
+    for (const agent of agents) {
+      expect(agent.clientKind, agent.nodeId).toBe('agent');
+      expect(agent.profile, agent.nodeId).toBe('agent-sds');
+      expect(agent.profileWarnings, agent.nodeId).toEqual([]);
+      expect(agent.degraded, agent.nodeId).toEqual([]);
+      expect(
+        Object.values(agent.types).map((t) => `${t.short} ${t.status}`),
+        agent.nodeId,
+      ).toEqual(['SDS SYNCED']);
+    }
+    // `meshcp status`: the agent's row names its profile and shows nothing degraded.
+    const { stdout } = await promisify(execFile)(process.execPath, [MESHCP_BIN, 'status', '--admin-address', `127.0.0.1:${meshcp.adminPort}`]);
+    const [header, ...rows] = stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(/\s{2,}/));
+    const row = rows.find((r) => r[0] === 'web-agent');
+    expect(row?.[header?.indexOf('PROFILE') ?? -1]).toBe('agent-sds');
+    expect(row?.[header?.indexOf('SDS') ?? -1]).toBe('SYNCED');
+    expect(row?.[header?.indexOf('DEGRADED') ?? -1]).toBe('-');
+    // Fleet metrics: three agents, counted under their own kind; no Envoy (or unknown kind) at a fallback profile.
+    const metrics = await (await fetch(`http://127.0.0.1:${meshcp.adminPort}/metrics`)).text();
+    const proxyLines = metrics.split('\n').filter((line) => line.startsWith('meshcp_proxies{'));
+    expect(proxyLines.filter((line) => line.includes('client_kind="agent"'))).toEqual([expect.stringMatching(/profile="agent-sds"\} 3$/)]);
+    expect(proxyLines.filter((line) => /client_kind="(envoy|unknown)"/.test(line))).toEqual([]);
+    expect(metrics).toMatch(/meshcp_proxies_degraded\{client_kind="agent"\} 0/);
+  }, 60_000);
 });
