@@ -3,10 +3,12 @@
  * plaintext fallback, grpc-java 1.85.1) under meshcp, called by real clients — the
  * capability rows security.serverMtls (A29) and server.rbac (A41) claim it:
  * - a grpc-go client calls it over mTLS; the server sees the client's SPIFFE ID and the
- *   client the server's; a plaintext caller is refused (STRICT);
+ *   client the server's; a plaintext caller is refused (STRICT), and so is a TLS caller
+ *   with a self-signed certificate claiming shop/web's SPIFFE ID;
  * - a MeshAccessPolicy admitting only shop/web: web is admitted, shop/other refused
  *   PERMISSION_DENIED over the same mTLS;
- * - a grpc-java client calls it too (both ends grpc-java).
+ * - a grpc-java client calls it too (both ends grpc-java);
+ * - the `meshcp agent`s are listed as client kind `agent`, never as Envoys.
  *
  * grpc-java 1.85 cannot show a client certificate to the xDS server (its bootstrap `tls`
  * channel credentials take no files: gRFC A65 is not in grpc-java), so the Java processes
@@ -15,7 +17,7 @@
  * grpc-go clients (xDS over mTLS to the secure meshcp) trust.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -117,6 +119,59 @@ describe('a grpc-java xDS-enabled server under meshcp (gRFC A29 mTLS, A41 RBAC)'
     expect(record?.degraded).toEqual([]);
     expect(Object.values(record?.types ?? {}).find((t) => t.short === 'LDS')?.status).toBe('SYNCED');
   }, 120_000);
+
+  it('a TLS caller showing a certificate the mesh CA did not issue (same SPIFFE ID as shop/web) is refused in the handshake', async () => {
+    // A forged shop/web identity: self-signed, so it chains to no root of the server's trust bundle.
+    const forged = join(dir, 'forged');
+    await promisify(execFile)('openssl', [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'],
+      ...['-keyout', `${forged}-key.pem`, '-out', `${forged}-cert.pem`, '-subj', '/O=attacker'],
+      ...['-addext', `subjectAltName=URI:${WEB}`],
+    ]);
+    const credentials = grpc.credentials.createSsl(
+      readFileSync(join(workloads.web?.certificateDir as string, 'ca.pem')),
+      readFileSync(`${forged}-key.pem`),
+      readFileSync(`${forged}-cert.pem`),
+      // The server's certificate names a SPIFFE ID, not 127.0.0.1: the caller checks only the chain, as an attacker would.
+      { checkServerIdentity: () => undefined },
+    );
+    const caller = new grpc.Client(`127.0.0.1:${serverPort}`, credentials);
+    cleanup.add(() => caller.close());
+    const refused = await new Promise<grpc.ServiceError | null>((resolve) =>
+      caller.makeUnaryRequest(
+        '/meshcp.test.Echo/Who',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        { deadline: Date.now() + 5000 },
+        (error) => resolve(error),
+      ),
+    );
+    expect(refused?.code).toBe(grpc.status.UNAVAILABLE);
+    // The same call with the agent-written shop/web certificate gets through: the refusal was the forged chain.
+    const genuine = new grpc.Client(
+      `127.0.0.1:${serverPort}`,
+      grpc.credentials.createSsl(
+        readFileSync(join(workloads.web?.certificateDir as string, 'ca.pem')),
+        readFileSync(join(workloads.web?.certificateDir as string, 'key.pem')),
+        readFileSync(join(workloads.web?.certificateDir as string, 'cert.pem')),
+        { checkServerIdentity: () => undefined },
+      ),
+    );
+    cleanup.add(() => genuine.close());
+    const admitted = await new Promise<{ error: grpc.ServiceError | null; reply?: Buffer }>((resolve) =>
+      genuine.makeUnaryRequest(
+        '/meshcp.test.Echo/Who',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        { deadline: Date.now() + 5000 },
+        (error, reply) => resolve({ error, ...(reply ? { reply } : {}) }),
+      ),
+    );
+    expect(admitted.error).toBeNull();
+    expect(admitted.reply?.toString()).toContain(`java-server saw ${WEB}`);
+  }, 60_000);
 
   it('MeshAccessPolicy on the grpc-java server (gRFC A41): shop/web is admitted, shop/other is refused PERMISSION_DENIED', async () => {
     const web = new GrpcClientProcess(goProgram, 'xds:///echo.shop:50051', workloads.web?.bootstrap as string, join(dir, 'rbac-web.log'), cleanup);
