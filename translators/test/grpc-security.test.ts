@@ -101,7 +101,9 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
 
   it('every resource sent passes the same proto validation meshcp publishes through', () => {
     const api = loadEnvoyApi();
-    const config = translateGrpcConfig(model(), GO, 'shop');
+    // As a server of shop/echo: the wildcard Listeners (0.0.0.0 and ::) too.
+    const config = translateGrpcConfig(model(), GO, 'shop', 'shop/echo');
+    expect(config.listeners.filter((l) => /listening_address=(0\.0\.0\.0|\[::\]):/.test(l.name ?? ''))).toHaveLength(2);
     for (const listener of config.listeners) expect(validateResource(api, 'envoy.config.listener.v3.Listener', listener), listener.name).toEqual([]);
     for (const cluster of config.clusters) expect(validateResource(api, 'envoy.config.cluster.v3.Cluster', cluster), cluster.name).toEqual([]);
     for (const route of config.routes) expect(validateResource(api, 'envoy.config.route.v3.RouteConfiguration', route), route.name).toEqual([]);
@@ -180,6 +182,11 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
     expect(plain?.filter_chains?.[0]?.transport_socket).toBeUndefined();
     const plainHcm = plain?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string }[] };
     expect(plainHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
+    // A grpc-go server listening on `:PORT` names itself [::]:PORT: the same Listener at address ::.
+    const v6 = translateGrpcConfig(model(), GO, 'shop', 'shop/echo').listeners.find(
+      (l) => l.name === GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '[::]:50051'),
+    );
+    expect(v6?.address?.socket_address).toEqual({ address: '::', port_value: 50051 });
     // A workload of no service (a pure client) gets no wildcard Listener.
     expect(translateGrpcConfig(model(), JAVA, 'shop', 'shop/web').listeners.map((l) => l.name)).not.toContain(wildcard);
   });
