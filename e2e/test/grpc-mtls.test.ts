@@ -10,9 +10,8 @@
  *   degraded and its RPCs fail: never a plaintext path.
  */
 import { execFile } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -22,62 +21,11 @@ import { grpcBootstrap } from '@meshcp/translators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, freePort, MESHCP_BIN, type SecureMeshcp, startProcess, startSecureMeshcp, startServiceSidecar, tempDir, waitFor } from '../src/harness.js';
 import { startPlane } from '../src/plane.js';
+import { buildGoProgram, buildJavaProgram, GRPC_GO, JAVA_CLIENT, ONLY_WEB, proxies, startAgent, strictService } from './grpc-mtls-support.js';
 
-const GRPC_GO = '1.85.0';
 const NODE = { implementation: 'grpc-js-xds', version: '1.14.1' } as const;
-const PROGRAM = join(dirname(fileURLToPath(import.meta.url)), '..', 'grpc-mtls', 'go', 'main.go');
 /** Short SVIDs so a rotation (at half life), the file_watcher re-read (every 10 s) and the first expiry happen within the test. */
 const SVID_TTL_SECONDS = 30;
-
-/** Builds the grpc-go program once per source and version (Go module proxy), cached like the matrix programs. */
-async function buildGoProgram(): Promise<string> {
-  const source = readFileSync(PROGRAM);
-  const stamp = createHash('sha256').update(source).update(GRPC_GO).digest('hex').slice(0, 16);
-  const dir = join(process.env.MESHCP_CACHE ?? join(homedir(), '.cache', 'meshcp'), 'grpc-mtls', `grpc-go@${GRPC_GO}-${stamp}`);
-  const binary = join(dir, 'grpcmtls');
-  if (existsSync(binary)) return binary;
-  const work = `${dir}.build-${process.pid}`;
-  mkdirSync(work, { recursive: true });
-  try {
-    copyFileSync(PROGRAM, join(work, 'main.go'));
-    writeFileSync(join(work, 'go.mod'), 'module meshcp.io/grpcmtls\n\ngo 1.24\n');
-    const go = (...args: string[]) => promisify(execFile)('go', args, { cwd: work, env: { ...process.env, CGO_ENABLED: '0' }, timeout: 10 * 60_000 });
-    await go('get', `google.golang.org/grpc@v${GRPC_GO}`);
-    await go('mod', 'tidy');
-    const { stdout } = await go('list', '-m', 'google.golang.org/grpc');
-    if (stdout.trim() !== `google.golang.org/grpc v${GRPC_GO}`) throw new Error(`built against ${stdout.trim()}, not ${GRPC_GO}`);
-    await go('build', '-trimpath', '-o', 'grpcmtls', '.');
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(work, dir);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-  return binary;
-}
-
-const JAVA = { implementation: 'grpc-java', version: '1.85.1' } as const;
-const JAVA_PROGRAM = join(dirname(fileURLToPath(import.meta.url)), '..', 'grpc-mtls', 'java', 'MtlsEcho.java');
-
-/** Compiles the grpc-java client against the matrix's grpc-java libraries (Maven Central, cached); returns its launcher. */
-async function buildJavaProgram(): Promise<string> {
-  const matrixLauncher = await installClient(JAVA);
-  const lib = join(dirname(matrixLauncher), 'lib');
-  const stamp = createHash('sha256').update(readFileSync(JAVA_PROGRAM)).update(lib).digest('hex').slice(0, 16);
-  const dir = join(process.env.MESHCP_CACHE ?? join(homedir(), '.cache', 'meshcp'), 'grpc-mtls', `grpc-java@${JAVA.version}-${stamp}`);
-  const launcher = join(dir, 'run');
-  if (existsSync(launcher)) return launcher;
-  const work = `${dir}.build-${process.pid}`;
-  mkdirSync(join(work, 'classes'), { recursive: true });
-  try {
-    await promisify(execFile)('javac', ['-nowarn', '-d', join(work, 'classes'), '-cp', `${lib}/*`, JAVA_PROGRAM], { timeout: 5 * 60_000 });
-    writeFileSync(join(work, 'run'), `#!/bin/sh\nexec java -XX:TieredStopAtLevel=1 -Xss512k -cp "${dir}/classes:${lib}/*" MtlsEcho "$@"\n`, { mode: 0o755 });
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(work, dir);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-  return launcher;
-}
 
 const PYTHON = { implementation: 'grpcio', version: '1.85.1' } as const;
 const PYTHON_PROGRAM = join(dirname(fileURLToPath(import.meta.url)), '..', 'grpc-mtls', 'python', 'mtls_echo.py');
@@ -88,18 +36,6 @@ async function pythonLauncher(dir: string): Promise<string> {
   const launcher = join(dir, 'python-client');
   writeFileSync(launcher, `#!/bin/sh\nexec "${venv}/bin/python" -u "${PYTHON_PROGRAM}" "$@"\n`, { mode: 0o755 });
   return launcher;
-}
-
-function strictService(port: number): string {
-  return `apiVersion: meshcp.io/v1alpha1
-kind: MeshService
-metadata: {name: echo, namespace: shop}
-spec:
-  serviceAccount: echo
-  mtls: {mode: STRICT}
-  ports: [{name: grpc, port: 50051, protocol: GRPC}]
-  endpoints: [{address: 127.0.0.1, port: ${port}, locality: {region: eu, zone: eu-1a}}]
-`;
 }
 
 /** A STRICT service behind an Envoy sidecar (inbound mTLS by `envoy/features/mtls.ts`), same identity as echo. */
@@ -115,27 +51,6 @@ spec:
 `;
 }
 
-/** gRFC A41: only shop/web may call echo. */
-const ONLY_WEB = `apiVersion: meshcp.io/v1alpha1
-kind: MeshAccessPolicy
-metadata: {name: echo-callers, namespace: shop}
-spec:
-  targetRef: {kind: MeshService, name: echo}
-  rules:
-    - from: [{serviceAccounts: [shop/web]}]
-`;
-
-interface Proxy {
-  nodeId: string;
-  clientKind: string;
-  degraded: string[];
-  types: Record<string, { short: string; status: string }>;
-}
-
-async function proxies(adminPort: number): Promise<Proxy[]> {
-  return ((await (await fetch(`http://127.0.0.1:${adminPort}/debug/proxies`)).json()) as { proxies: Proxy[] }).proxies;
-}
-
 const certificateOf = (dir: string) => new X509Certificate(readFileSync(join(dir, 'cert.pem')));
 
 describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
@@ -148,42 +63,11 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
   const certificates: Record<string, string> = {};
   const bootstraps: Record<string, string> = {};
 
-  /** `meshcp agent` for one workload, authenticated with the workload's client certificate; resolves when it wrote the files. */
+  /** `meshcp agent` for one workload; resolves with the directory it writes, once written (its bootstrap in `bootstraps`). */
   async function agentFor(serviceAccount: string): Promise<string> {
-    const credentials = await meshcp.identity('shop', serviceAccount);
-    const out = join(dir, `certs-${serviceAccount}`);
-    const agent = startProcess(
-      process.execPath,
-      [
-        MESHCP_BIN,
-        'agent',
-        ...['--xds-address', `127.0.0.1:${meshcp.xdsPort}`, '--xds-ca', credentials.caFile],
-        ...['--client-cert', credentials.certFile as string, '--client-key', credentials.keyFile as string],
-        ...['--node-id', `${serviceAccount}-agent`, '--namespace', 'shop', '--service-account', serviceAccount, '--out', out],
-      ],
-      cleanup,
-    );
-    // Generous: a loaded CI host starts Node processes slowly. The agent's own output says why if it never writes.
-    await waitFor(`meshcp agent writes ${out}`, () => existsSync(join(out, 'cert.pem')), 60_000).catch((error: Error) => {
-      throw new Error(`${error.message}; agent output: ${agent.output().slice(-800)}`);
-    });
-    const bootstrap = join(dir, `${serviceAccount}.json`);
-    writeFileSync(
-      bootstrap,
-      JSON.stringify(
-        grpcBootstrap({
-          nodeId: `${serviceAccount}-1`,
-          service: serviceAccount,
-          namespace: 'shop',
-          serviceAccount,
-          xdsAddress: `127.0.0.1:${meshcp.xdsPort}`,
-          security: credentials,
-          workloadCertificateDir: out,
-        }),
-      ),
-    );
-    bootstraps[serviceAccount] = bootstrap;
-    return out;
+    const workload = await startAgent(meshcp, dir, serviceAccount, cleanup);
+    bootstraps[serviceAccount] = workload.bootstrap;
+    return workload.certificateDir;
   }
 
   beforeAll(async () => {
@@ -321,7 +205,7 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
       // channel credentials take no files: gRFC A65 is not in grpc-java), and token review needs
       // Kubernetes: its xDS channel goes to a plaintext meshcp serving the same mesh. Its
       // workload certificate is the one the agent wrote from the secure meshcp's CA.
-      const launcher = await buildJavaProgram();
+      const launcher = await buildJavaProgram(JAVA_CLIENT);
       const plain = await startPlane(strictService(serverPort), cleanup);
       const bootstrap = join(dir, 'java-client.json');
       writeFileSync(

@@ -22,7 +22,7 @@ export interface ClientConfig {
 
 /** The translation one proxy gets, bound to its profile. Proxies with equal keys share its output. */
 export interface ProxyTranslation {
-  readonly family: 'envoy' | 'grpc';
+  readonly family: 'envoy' | 'grpc' | 'agent';
   /** The proxy this translation was chosen for (the first of its variant: only variant-keyed fields matter). */
   readonly info: ProxyInfo;
   readonly profile: ClientProfile;
@@ -74,12 +74,13 @@ function grpcTranslation(proxy: ProxyInfo): ProxyTranslation {
     family: 'grpc',
     info: proxy,
     profile,
-    // Proxyless gRPC output does not depend on listener ports; routes depend on the caller's namespace (GEP-1294).
-    configKey: `${profile.name}|${proxy.namespace}`,
+    // Proxyless gRPC output does not depend on listener ports; routes depend on the caller's namespace (GEP-1294),
+    // and a server on the wildcard address is given its own service's Listener (grpc/security.ts).
+    configKey: `${profile.name}|${proxy.namespace}|${proxy.service}`,
     endpointKey: `${profile.name}|${localityKey(proxy.locality)}`,
     config: (model) => {
       const visible = visibleModel(model, proxy.namespace);
-      const config = translateGrpcConfig(visible, profile, proxy.namespace);
+      const config = translateGrpcConfig(visible, profile, proxy.namespace, proxy.service ? `${proxy.namespace}/${proxy.service}` : undefined);
       return { ...config, degraded: grpcDegraded(visible, profile, proxy.namespace, config.degraded) };
     },
     endpoints: (model, cluster) => translateGrpcEndpoints(model, cluster, proxy.locality),
@@ -88,6 +89,29 @@ function grpcTranslation(proxy: ProxyInfo): ProxyTranslation {
   };
 }
 
+/**
+ * `meshcp agent` is no proxy: it asks only for its workload's SDS secrets, which the
+ * cache serves by the stream's identity, not by translation. It gets an empty config
+ * (nothing degraded: it asks for no feature) and no Envoy profile, so it is never
+ * listed or counted as an Envoy of an unknown or too-old version.
+ */
+const AGENT_PROFILE: ClientProfile = Object.freeze({ name: 'agent-sds', features: new Set<string>(), warnings: [] });
+
+function agentTranslation(proxy: ProxyInfo): ProxyTranslation {
+  return {
+    family: 'agent',
+    info: proxy,
+    profile: AGENT_PROFILE,
+    configKey: AGENT_PROFILE.name,
+    endpointKey: AGENT_PROFILE.name,
+    config: () => ({ listeners: [], routes: [], clusters: [], degraded: [] }),
+    endpoints: () => undefined,
+    // Visibility is the namespace's, whatever the kind: a worker's cache keeps one answer per namespace.
+    sees: (model, cluster) => canSee(model, cluster, proxy.namespace),
+  };
+}
+
 export function translationFor(proxy: ProxyInfo): ProxyTranslation {
+  if (proxy.clientKind === 'agent') return agentTranslation(proxy);
   return proxy.clientKind.startsWith('grpc-') ? grpcTranslation(proxy) : envoyTranslation(proxy);
 }

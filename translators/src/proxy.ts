@@ -2,7 +2,11 @@
 import type { NodeJson } from '@meshcp/xds-protos';
 import type { Locality } from './model/types.js';
 
-export type ClientKind = 'envoy' | `grpc-${string}` | 'unknown';
+/** `agent`: `meshcp agent`, which asks only for its workload's SDS secrets (control-plane/src/agent). */
+export type ClientKind = 'envoy' | `grpc-${string}` | 'agent' | 'unknown';
+
+/** The user_agent_name `meshcp agent` sends. */
+export const AGENT_USER_AGENT = 'meshcp-agent';
 
 export interface Version {
   major: number;
@@ -78,6 +82,7 @@ export function compareVersions(a: Version, b: Version): number {
 function clientKindOf(userAgentName: string | undefined): ClientKind {
   if (!userAgentName) return 'unknown';
   if (userAgentName === 'envoy') return 'envoy';
+  if (userAgentName === AGENT_USER_AGENT) return 'agent';
   const grpc = /^gRPC (.+)$/i.exec(userAgentName);
   if (grpc?.[1]) {
     const lang = grpc[1].toLowerCase();

@@ -101,7 +101,9 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
 
   it('every resource sent passes the same proto validation meshcp publishes through', () => {
     const api = loadEnvoyApi();
-    const config = translateGrpcConfig(model(), GO, 'shop');
+    // As a server of shop/echo: the wildcard Listeners (0.0.0.0 and ::) too.
+    const config = translateGrpcConfig(model(), GO, 'shop', 'shop/echo');
+    expect(config.listeners.filter((l) => /listening_address=(0\.0\.0\.0|\[::\]):/.test(l.name ?? ''))).toHaveLength(2);
     for (const listener of config.listeners) expect(validateResource(api, 'envoy.config.listener.v3.Listener', listener), listener.name).toEqual([]);
     for (const cluster of config.clusters) expect(validateResource(api, 'envoy.config.cluster.v3.Cluster', cluster), cluster.name).toEqual([]);
     for (const route of config.routes) expect(validateResource(api, 'envoy.config.route.v3.RouteConfiguration', route), route.name).toEqual([]);
@@ -164,6 +166,29 @@ describe('proxyless gRPC mesh mTLS (gRFC A29)', () => {
     const plain = config.listeners.find((l) => l.name === GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '10.0.0.2:50051'));
     const plainHcm = plain?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string }[] };
     expect(plainHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
+  });
+
+  it("a server on the wildcard (grpc-java names every server 0.0.0.0:PORT) gets its own service's Listener, with its mode and policy only", () => {
+    const JAVA = profile('gRPC Java', '1.85.1');
+    const wildcard = GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '0.0.0.0:50051');
+    // echo's server: mTLS and echo's RBAC, at address 0.0.0.0 (grpc-java refuses a Listener whose address differs).
+    const echo = translateGrpcConfig(model(), JAVA, 'shop', 'shop/echo').listeners.find((l) => l.name === wildcard);
+    expect(echo?.address?.socket_address).toEqual({ address: '0.0.0.0', port_value: 50051 });
+    expect((echo?.filter_chains?.[0]?.transport_socket?.typed_config as DownstreamTlsContext | undefined)?.require_client_certificate).toBe(true);
+    const echoHcm = echo?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string }[] };
+    expect(echoHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+    // plain's server on the same port: plain's DISABLE mode and no policy, not echo's (the port alone does not say which service).
+    const plain = translateGrpcConfig(model(), JAVA, 'shop', 'shop/plain').listeners.find((l) => l.name === wildcard);
+    expect(plain?.filter_chains?.[0]?.transport_socket).toBeUndefined();
+    const plainHcm = plain?.filter_chains?.[0]?.filters?.[0]?.typed_config as { http_filters: { name: string }[] };
+    expect(plainHcm.http_filters.map((f) => f.name)).toEqual(['envoy.filters.http.router']);
+    // A grpc-go server listening on `:PORT` names itself [::]:PORT: the same Listener at address ::.
+    const v6 = translateGrpcConfig(model(), GO, 'shop', 'shop/echo').listeners.find(
+      (l) => l.name === GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', '[::]:50051'),
+    );
+    expect(v6?.address?.socket_address).toEqual({ address: '::', port_value: 50051 });
+    // A workload of no service (a pure client) gets no wildcard Listener.
+    expect(translateGrpcConfig(model(), JAVA, 'shop', 'shop/web').listeners.map((l) => l.name)).not.toContain(wildcard);
   });
 
   it('a server with mTLS but without A41 (grpc-go 1.41) is not sent a policy-guarded Listener: it would admit everyone', () => {

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET, WORKLOAD_FILES } from '@meshcp/translators';
+import { AGENT_USER_AGENT, TRUST_BUNDLE_SECRET, WORKLOAD_CERTIFICATE_SECRET, WORKLOAD_FILES } from '@meshcp/translators';
 import { type DecodedResponse, decodeDiscoveryResponse, encodeDiscoveryRequest, SECRET } from '@meshcp/xds-protos';
 
 const ADS_METHOD = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
@@ -132,7 +132,7 @@ export class WorkloadCertificateAgent {
     if (o.serviceAccount) metadata['meshcp.service_account'] = o.serviceAccount;
     const request = (extra: { version_info?: string; response_nonce?: string; error_detail?: { code: number; message: string } } = {}) =>
       encodeDiscoveryRequest({
-        node: { id: o.nodeId, user_agent_name: 'meshcp-agent', user_agent_version: o.version ?? '', metadata },
+        node: { id: o.nodeId, user_agent_name: AGENT_USER_AGENT, user_agent_version: o.version ?? '', metadata },
         type_url: SECRET,
         resource_names: [WORKLOAD_CERTIFICATE_SECRET, TRUST_BUNDLE_SECRET],
         ...extra,

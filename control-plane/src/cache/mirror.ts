@@ -334,8 +334,10 @@ export class MirrorCache implements ServingCache {
       else this.secrets.delete(identity);
     }
     let change = update.change ? changeFromWire(update.change) : undefined;
-    // Streams that waited for a variant are owed everything: told as a full change.
-    if (update.arrived) change = { config: true, clusters: this.edsSet, ...(change?.identities ? { identities: change.identities } : {}) };
+    // Streams that waited for a variant are owed everything, their SDS secrets included: told as a
+    // full change naming every identity held (a stream that asked only for SDS, like `meshcp agent`,
+    // would otherwise wait for the next renewal).
+    if (update.arrived) change = { config: true, clusters: this.edsSet, identities: new Set([...this.secrets.keys(), ...(change?.identities ?? [])]) };
     if (change) for (const listener of this.listeners) listener(change);
   }
 }

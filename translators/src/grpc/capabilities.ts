@@ -158,7 +158,9 @@ export const GRPC_CAPABILITIES: readonly GrpcCapability[] = [
     coreExcept: ['ruby', 'php'],
     onOlder: 'ignored',
     source: `${XDS_FEATURES_DOC}, row "Security" (A29 covers clients and servers; servers per A36); Node: none`,
-    proof: 'e2e/test/grpc-mtls.test.ts (grpc-go xDS-enabled server refuses plaintext and sees the caller SPIFFE ID)',
+    // grpc-java names every server 0.0.0.0:PORT and takes only a Listener at 0.0.0.0: served its own service's (grpc/security.ts).
+    proof:
+      'e2e/test/grpc-mtls.test.ts (grpc-go xDS-enabled server refuses plaintext and sees the caller SPIFFE ID); e2e/test/grpc-mtls-java-server.test.ts (the same of a grpc-java 1.85.1 xDS-enabled server, with grpc-go and grpc-java clients)',
   },
   {
     feature: 'server.rbac',
@@ -171,7 +173,8 @@ export const GRPC_CAPABILITIES: readonly GrpcCapability[] = [
     // service's Listener is not sent to it (translators/src/grpc/rbac.ts).
     onOlder: 'ignored',
     source: `${XDS_FEATURES_DOC}, row "Authorization (RBAC)" (A41; C-core: C++ and Python only; Node: none)`,
-    proof: 'e2e/test/grpc-mtls.test.ts (a policy allowing only shop/web: grpc-go server admits web, refuses shop/other with PERMISSION_DENIED)',
+    proof:
+      'e2e/test/grpc-mtls.test.ts and e2e/test/grpc-mtls-java-server.test.ts (a policy allowing only shop/web: grpc-go and grpc-java servers admit web, refuse shop/other with PERMISSION_DENIED)',
   },
 ];
 

@@ -163,12 +163,24 @@ function serverListener(name: string, address: string, port: number, secured: bo
 }
 
 /**
+ * The wildcards a server bound to every address names itself by: grpc-java 1.85 always
+ * says 0.0.0.0 (XdsServerBuilder); grpc-go says what it listens on, `[::]` for `:PORT`.
+ */
+const WILDCARD_ADDRESSES = ['0.0.0.0', '::'] as const;
+
+/**
  * Listeners for xDS-enabled gRPC servers: one per endpoint address and port of every
  * GRPC/HTTP2 service port, named by GRPC_SERVER_LISTENER_TEMPLATE. Two services on one
  * address take the strictest mode. Sent only to clients that implement server-side
  * security: an older server would ignore the TLS context and serve in plaintext.
+ *
+ * A server listening on the wildcard asks for `0.0.0.0:PORT` (or `[::]:PORT`) and accepts
+ * only a Listener at that address: grpc-java 1.85 names every server 0.0.0.0, even one built with
+ * forAddress(127.0.0.1…). Which service such a server is cannot come from the port (many
+ * services share 50051), so it is the workload's own service (`ownService`,
+ * `namespace/name` from its node): its ports get a wildcard Listener with its mode and policies.
  */
-export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degrade: (what: string) => void): Listener[] {
+export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degrade: (what: string) => void, ownService?: string): Listener[] {
   const byAddress = new Map<string, { address: string; port: number; secured: boolean; owners: string[]; services: string[] }>();
   const permissive = new Set<string>();
   for (const service of sortedServices(model)) {
@@ -187,6 +199,25 @@ export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degr
         const owner = clusterName(service.namespace, service.name, port.port);
         entry.owners.push(owner);
         if (mode === 'PERMISSIVE') permissive.add(owner);
+        byAddress.set(name, entry);
+      }
+    }
+  }
+  const own = ownService === undefined ? undefined : model.services.get(ownService);
+  for (const port of own?.ports ?? []) {
+    if (!own || !isHttp2(port)) continue;
+    for (const target of new Set(own.endpoints.map((endpoint) => endpoint.ports[port.name] ?? port.port))) {
+      for (const wildcard of WILDCARD_ADDRESSES) {
+        const name = GRPC_SERVER_LISTENER_TEMPLATE.replace('%s', listeningAddress(wildcard, target));
+        const owner = clusterName(own.namespace, own.name, port.port);
+        const entry = byAddress.get(name) ?? {
+          address: wildcard,
+          port: target,
+          secured: modeOf(own) !== 'DISABLE',
+          owners: [],
+          services: [ownService as string],
+        };
+        if (!entry.owners.includes(owner)) entry.owners.push(owner);
         byAddress.set(name, entry);
       }
     }

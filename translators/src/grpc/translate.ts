@@ -194,7 +194,13 @@ function grpcCluster(service: MeshService, port: ServicePort, profile: GrpcProfi
  * LDS/RDS/CDS for proxyless gRPC clients in `callerNamespace`: routes follow the
  * mesh's namespace rules (GEP-1294, `routing.ts`), so the namespace is part of the variant.
  */
-export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, callerNamespace = 'default'): GrpcConfig {
+export function translateGrpcConfig(
+  model: MeshModel,
+  profile: GrpcProfile,
+  callerNamespace = 'default',
+  /** The workload's own service (`namespace/name`): a server of it on the wildcard address gets its Listener. */
+  ownService?: string,
+): GrpcConfig {
   const degraded = new Set<string>();
   const degrade = (what: string) => degraded.add(what);
   const listeners: Listener[] = [];
@@ -216,7 +222,7 @@ export function translateGrpcConfig(model: MeshModel, profile: GrpcProfile, call
       }
     }
   }
-  listeners.push(...grpcServerListeners(model, profile, degrade));
+  listeners.push(...grpcServerListeners(model, profile, degrade, ownService));
   const servedRoutes = routes.map((config) => withoutClusters(config, leftOut, degrade));
   return { listeners, routes: servedRoutes, clusters, degraded: [...degraded].sort() };
 }
