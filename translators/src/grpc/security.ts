@@ -213,7 +213,7 @@ export function grpcServerListeners(model: MeshModel, profile: GrpcProfile, degr
         const entry = byAddress.get(name) ?? {
           address: wildcard,
           port: target,
-          secured: modeOf(own) !== 'DISABLE',
+          secured: mtlsModeOf(own) !== 'DISABLE',
           owners: [],
           services: [ownService as string],
         };
