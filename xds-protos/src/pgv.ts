@@ -8,6 +8,7 @@ import protobuf from 'protobufjs';
 import type { EnvoyApi, FieldRules } from './descriptors.js';
 import { camelCase, fullName } from './json-codec.js';
 import { messageNameOf } from './type-urls.js';
+import { encodeFast, rememberChecked } from './wire-writer.js';
 
 export interface ValidationIssue {
   path: string;
@@ -30,7 +31,8 @@ const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
 // Header values: no NUL, CR or LF (PGV's HTTP_HEADER_VALUE, strict mode).
 const isHeaderValue = (s: string) => !s.includes('\0') && !s.includes('\n') && !s.includes('\r');
 
-class Checker {
+/** @internal also used by the compiled writer (wire-writer.ts), so both check alike. */
+export class Checker {
   readonly issues: ValidationIssue[] = [];
   constructor(private readonly api: EnvoyApi) {}
 
@@ -79,7 +81,7 @@ class Checker {
     }
   }
 
-  private checkFieldRules(field: protobuf.Field, rules: FieldRules, value: unknown, path: string): void {
+  checkFieldRules(field: protobuf.Field, rules: FieldRules, value: unknown, path: string): void {
     if (rules.message?.required && value === undefined) this.report(path, 'is required');
     if (rules.duration?.required && value === undefined) this.report(path, 'is required');
     if (rules.any?.required && value === undefined) this.report(path, 'is required');
@@ -270,7 +272,15 @@ function planOf(api: EnvoyApi, type: protobuf.Type): TypePlan {
 
 /** Every PGV rule the resource breaks, with field paths; empty when it is valid. */
 export function validateResource(api: EnvoyApi, messageName: string, json: unknown): ValidationIssue[] {
+  const type = api.lookupType(messageName);
+  // The compiled writer checks and encodes in one pass; it gives up on any issue or error,
+  // and then this checker gives the issues with their paths, in its order.
+  const bytes = encodeFast(api, type, json, true);
+  if (bytes) {
+    rememberChecked(api, messageName, json, bytes);
+    return [];
+  }
   const checker = new Checker(api);
-  checker.checkMessage(api.lookupType(messageName), json, '');
+  checker.checkMessage(type, json, '');
   return checker.issues;
 }
