@@ -215,7 +215,7 @@ describe('compiled wire writer', () => {
       }
     }
     // The mutations exercise both sides: many still valid (fast path), many broken (issues or errors).
-    expect(fastAccepted).toBeGreaterThan(samples.length);
+    expect(fastAccepted).toBeGreaterThan(samples.length / 2);
     expect(rejected).toBeGreaterThan(samples.length / 2);
   });
 
