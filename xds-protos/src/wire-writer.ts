@@ -7,8 +7,8 @@
  * API version, as each version has its own types); nothing is generated from the
  * schemas ahead of time. The plan does what the generic path does, in the same
  * order: fields in field-number order (as protobufjs's encoder writes them), the same
- * value coercions as protobufjs's `fromObject`, the same protobufjs `Writer`
- * primitives — so the bytes are the same, which the property test checks over every
+ * value coercions as protobufjs's `fromObject`, the bytes of protobufjs's `Writer`
+ * (wire-buffer.ts) — so the bytes are the same, which the property test checks over every
  * golden resource.
  *
  * Correctness first: whatever the fast path does not handle exactly — an error of
@@ -24,13 +24,17 @@ import type { EnvoyApi, FieldRules } from './descriptors.js';
 import { camelCase, encodeMessageGeneric, fullName, parseDuration } from './json-codec.js';
 import { Checker } from './pgv.js';
 import { messageNameOf } from './type-urls.js';
+import { type LongLike, WireBuffer } from './wire-buffer.js';
 
 /** Thrown inside the fast path: leave it and let the generic path decide. */
 class Unsupported extends Error {}
 const UNSUPPORTED = new Unsupported('fast path does not apply');
 
 type JsonObject = Record<string, unknown>;
-type Writer = protobuf.Writer;
+type Writer = WireBuffer;
+
+/** One buffer for every pass (a pass never starts another; the result is copied out). */
+const shared = new WireBuffer();
 
 // The Long class protobufjs's fromObject converts 64-bit values with (present: protobufjs depends on it).
 const Long = protobuf.util.Long as unknown as { fromValue(value: number, unsigned?: boolean): unknown } | undefined;
@@ -194,7 +198,7 @@ function makePlan(api: EnvoyApi, type: protobuf.Type): TypePlan {
 
 /** One pass over one resource: the writer, and the PGV checker when checking. */
 class Pass {
-  readonly writer: Writer = protobuf.Writer.create();
+  readonly writer: Writer = shared;
   readonly checker: Checker;
   constructor(readonly api: EnvoyApi) {
     this.checker = new Checker(api);
@@ -259,7 +263,8 @@ class Pass {
     if (f.map) {
       if (!isObject(value)) throw UNSUPPORTED;
       for (const key of Object.keys(value)) {
-        w.uint32(f.tag).fork().uint32(10).string(key);
+        w.uint32(f.tag).fork().uint32(10);
+        if (!w.string(key)) throw UNSUPPORTED;
         this.single(f, f.valueTag, value[key], check);
         w.ldelim();
       }
@@ -271,7 +276,7 @@ class Pass {
       if (f.packed) {
         const converted = value.map((v) => this.scalar(f, v));
         w.uint32(((f.id << 3) | 2) >>> 0).fork();
-        for (const v of converted) (w[f.method as NumberType] as (v: unknown) => Writer)(v);
+        for (const v of converted) this.put(f.method, v);
         w.ldelim();
         return;
       }
@@ -312,7 +317,7 @@ class Pass {
         w.uint32(tag)
           .fork()
           .uint32(8)
-          .int64((Long as NonNullable<typeof Long>).fromValue(duration.seconds, false) as number)
+          .int64((Long as NonNullable<typeof Long>).fromValue(duration.seconds, false) as LongLike)
           .uint32(16)
           .int32(duration.nanos | 0)
           .ldelim();
@@ -322,8 +327,18 @@ class Pass {
         w.uint32(tag).bytes(this.generic(f.message as protobuf.Type, value, false));
         return;
       default:
-        (w.uint32(tag)[f.method] as (v: unknown) => Writer)(this.scalar(f, value));
+        w.uint32(tag);
+        this.put(f.method, this.scalar(f, value));
     }
+  }
+
+  /** One scalar with the writer method protobufjs's encoder uses for it. */
+  private put(method: FieldPlan['method'], value: unknown): void {
+    if (method === 'string') {
+      if (!this.writer.string(value as string)) throw UNSUPPORTED;
+      return;
+    }
+    (this.writer[method] as (v: unknown) => unknown).call(this.writer, value);
   }
 
   /** A scalar or enum value as protobufjs's `fromObject` converts it, after the generic path's JSON type checks. */
@@ -368,7 +383,8 @@ class Pass {
         if (typeof number !== 'number') throw UNSUPPORTED;
         value = coerceNumber(method, number);
       }
-      (w.uint32(((1 << 3) | (WIRE_TYPE[method] as number)) >>> 0)[method] as (v: unknown) => Writer)(value);
+      w.uint32(((1 << 3) | (WIRE_TYPE[method] as number)) >>> 0);
+      this.put(method, value);
     }
     w.ldelim();
   }
@@ -389,7 +405,9 @@ class Pass {
       w.uint32(tag).bytes(this.generic(this.api.lookupType('google.protobuf.Any'), json, check));
       return;
     }
-    w.uint32(tag).fork().uint32(10).string(typeUrl).uint32(18).fork();
+    w.uint32(tag).fork().uint32(10);
+    if (!w.string(typeUrl)) throw UNSUPPORTED;
+    w.uint32(18).fork();
     this.fields(plan, json, check, true);
     w.ldelim().ldelim();
   }
@@ -451,6 +469,7 @@ export function encodeFast(api: EnvoyApi, type: protobuf.Type, json: unknown, ch
   const plan = planOf(api, type);
   if (plan.generic || Long === undefined || Long === null) return undefined;
   const pass = new Pass(api);
+  shared.reset();
   try {
     pass.fields(plan, json, check, false);
   } catch (error) {
