@@ -22,7 +22,7 @@
 import protobuf from 'protobufjs';
 import type { EnvoyApi, FieldRules } from './descriptors.js';
 import { camelCase, encodeMessageGeneric, fullName, parseDuration } from './json-codec.js';
-import { Checker } from './pgv.js';
+import { Checker, compileFieldVerdict } from './pgv.js';
 import { messageNameOf } from './type-urls.js';
 import { type LongLike, WireBuffer } from './wire-buffer.js';
 
@@ -105,6 +105,8 @@ interface FieldPlan {
   readonly message?: protobuf.Type;
   readonly enumValues?: Readonly<Record<string, number>>;
   readonly rules?: FieldRules;
+  /** The field's PGV rules as a verdict (true: no issue), present or absent. */
+  readonly verdict?: (value: unknown) => boolean;
   /** Bit of this field's oneof in the message (0: not in a oneof). */
   readonly oneofBit: number;
 }
@@ -179,7 +181,7 @@ function makePlan(api: EnvoyApi, type: protobuf.Type): TypePlan {
       packed: field.repeated && !field.map && !isMessage && kind !== Kind.String && kind !== Kind.Bytes && field.packed,
       ...(field.resolvedType instanceof protobuf.Type ? { message: field.resolvedType } : {}),
       ...(field.resolvedType instanceof protobuf.Enum ? { enumValues: field.resolvedType.values } : {}),
-      ...(fieldRules ? { rules: fieldRules } : {}),
+      ...(fieldRules ? { rules: fieldRules, verdict: compileFieldVerdict(field, fieldRules) } : {}),
       oneofBit: field.partOf ? (oneofBits.get(field.partOf.name) ?? 0) : 0,
     };
     byKey.set(plan.name, plan);
@@ -241,19 +243,17 @@ class Pass {
     let checkChildren = false;
     if (check && !plan.disabled) {
       checkChildren = true;
-      const checker = this.checker;
       for (const oneof of plan.requiredOneofs) {
         if (!oneof.some((f) => f !== undefined && (json[f.name] !== undefined || json[f.camel] !== undefined))) throw UNSUPPORTED;
       }
       for (const f of plan.ruleFields) {
         const direct = json[f.name];
-        checker.checkFieldRules(f.field, f.rules as FieldRules, direct !== undefined ? direct : json[f.camel], '');
+        if (!(f.verdict as (value: unknown) => boolean)(direct !== undefined ? direct : json[f.camel])) throw UNSUPPORTED;
       }
       for (let i = 0; i < present.length; i++) {
         const f = present[i] as FieldPlan;
-        if (f.rules && f.oneofBit !== 0) checker.checkFieldRules(f.field, f.rules, values[i], '');
+        if (f.verdict && f.oneofBit !== 0 && !f.verdict(values[i])) throw UNSUPPORTED;
       }
-      if (checker.issues.length > 0) throw UNSUPPORTED;
     }
     for (let i = 0; i < present.length; i++) this.field(present[i] as FieldPlan, values[i], checkChildren);
   }

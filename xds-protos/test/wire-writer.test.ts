@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { apiMinorFor, type EnvoyApi, loadEnvoyApi } from '../src/descriptors.js';
 import { encodeJson, encodeMessageGeneric } from '../src/json-codec.js';
-import { Checker, validateResource } from '../src/pgv.js';
+import { Checker, compileFieldVerdict, validateResource } from '../src/pgv.js';
 import { encodeFast } from '../src/wire-writer.js';
 
 const GOLDENS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'translators', 'testdata', 'out');
@@ -253,4 +253,62 @@ describe('compiled wire writer', () => {
     expect(Buffer.from(encodeJson(api, name, b))).toEqual(Buffer.from(encodeMessageGeneric(api, api.lookupType(name), b, '')));
     expect(Buffer.from(encodeJson(api, name, a))).toEqual(Buffer.from(encodeMessageGeneric(api, api.lookupType(name), a, '')));
   });
+
+  it("compiles every PGV field rule of the API to the checker's verdict, at and around each bound", () => {
+    const api = loadEnvoyApi();
+    let compared = 0;
+    for (const [messageName, messageRules] of api.rules) {
+      let type: ReturnType<EnvoyApi['lookupType']>;
+      try {
+        type = api.lookupType(messageName);
+      } catch {
+        continue;
+      }
+      for (const [fieldName, rules] of Object.entries(messageRules.fields ?? {})) {
+        const field = type.fields[fieldName];
+        if (!field) continue;
+        const verdict = compileFieldVerdict(field, rules);
+        for (const probe of probesFor(rules)) {
+          const checker = new Checker(api);
+          checker.checkFieldRules(field, rules, probe, 'p');
+          expect(verdict(probe), `${messageName}.${fieldName} ${JSON.stringify(rules)} with ${JSON.stringify(probe)}`).toBe(checker.issues.length === 0);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(10_000);
+  });
 });
+
+/** Values at, just inside and just outside every bound a rule names, of every JSON shape. */
+function probesFor(rules: unknown): unknown[] {
+  const probes: unknown[] = [undefined, null, '', 'a', 0, -1, 1, 1.5, true, false, {}, [], ['a', 'a'], [''], ['x', 'y'], { k: '' }, { '': 'v' }];
+  const visit = (node: unknown): void => {
+    if (typeof node === 'number' || (typeof node === 'string' && /^-?\d+(\.\d+)?$/.test(node))) {
+      const n = Number(node);
+      for (const v of [n - 1, n, n + 1, n - 0.5])
+        probes.push(
+          v,
+          String(v),
+          'a'.repeat(Math.max(0, Math.min(v, 300)) | 0),
+          '\u{1F680}'.repeat(Math.max(0, Math.min(v, 300)) | 0),
+          Array.from({ length: Math.max(0, Math.min(v, 20)) | 0 }, (_, i) => `i${i}`),
+        );
+    } else if (typeof node === 'string') {
+      probes.push(node, `${node}x`, `x${node}`, { '@type': node }, [node]);
+      const duration = /^(-?\d+(?:\.\d+)?)s$/.exec(node);
+      if (duration) {
+        const seconds = Number(duration[1]);
+        for (const v of [seconds - 0.001, seconds, seconds + 0.001, seconds + 1]) probes.push(`${Number(v.toFixed(3))}s`);
+      }
+    } else if (Array.isArray(node)) {
+      for (const item of node) visit(item);
+      probes.push(node);
+    } else if (typeof node === 'object' && node !== null) {
+      for (const value of Object.values(node)) visit(value);
+    }
+  };
+  visit(rules);
+  probes.push('bad\nvalue', ':path', 'Bad Header', '\u00e9t\u00e9');
+  return probes;
+}
