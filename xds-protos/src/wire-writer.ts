@@ -109,6 +109,8 @@ interface FieldPlan {
   readonly verdict?: (value: unknown) => boolean;
   /** Bit of this field's oneof in the message (0: not in a oneof). */
   readonly oneofBit: number;
+  /** The plan of `message`, once first needed (plans are made lazily: types refer to each other in cycles). */
+  messagePlan?: TypePlan;
 }
 
 interface TypePlan {
@@ -140,6 +142,11 @@ function kindOf(field: protobuf.Field): { kind: Kind; method: FieldPlan['method'
 }
 
 const plans = new WeakMap<protobuf.Type, TypePlan>();
+
+function messagePlanOf(api: EnvoyApi, f: FieldPlan): TypePlan {
+  f.messagePlan = planOf(api, f.message as protobuf.Type);
+  return f.messagePlan;
+}
 
 function planOf(api: EnvoyApi, type: protobuf.Type): TypePlan {
   let plan = plans.get(type);
@@ -198,8 +205,14 @@ function makePlan(api: EnvoyApi, type: protobuf.Type): TypePlan {
   };
 }
 
+// The present fields of the messages being written, outermost first (shared: a pass never starts another).
+const presentStack: FieldPlan[] = [];
+const valueStack: unknown[] = [];
+
 /** One pass over one resource: the writer, and the PGV checker when checking. */
 class Pass {
+  /** The first free slot of the shared stacks. */
+  top = 0;
   readonly writer: Writer = shared;
   readonly checker: Checker;
   constructor(readonly api: EnvoyApi) {
@@ -209,13 +222,15 @@ class Pass {
   /** Writes the fields of `json` as `plan`'s type (the caller has written tag and fork). */
   fields(plan: TypePlan, json: unknown, check: boolean, skipAtType: boolean): void {
     if (!isObject(json)) throw UNSUPPORTED;
-    const keys = Object.keys(json);
-    // Present fields in field-number order (insertion sort: messages have few set fields).
-    const present: FieldPlan[] = [];
-    const values: unknown[] = [];
+    // Present fields in field-number order, on the shared stacks from `base` (insertion
+    // sort: messages have few set fields); nested messages use the stacks above `end`.
+    const present = presentStack;
+    const values = valueStack;
+    const base = this.top;
+    let end = base;
     let oneofsSet = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
+    for (const key in json) {
+      if (!Object.hasOwn(json, key)) continue;
       const value = json[key];
       if (value === undefined) continue;
       const f = plan.byKey.get(key);
@@ -229,10 +244,8 @@ class Pass {
         if ((oneofsSet & f.oneofBit) !== 0) throw UNSUPPORTED;
         oneofsSet |= f.oneofBit;
       }
-      let at = present.length;
-      present.push(f);
-      values.push(value);
-      while (at > 0 && (present[at - 1] as FieldPlan).id > f.id) {
+      let at = end++;
+      while (at > base && (present[at - 1] as FieldPlan).id > f.id) {
         present[at] = present[at - 1] as FieldPlan;
         values[at] = values[at - 1];
         at--;
@@ -250,12 +263,15 @@ class Pass {
         const direct = json[f.name];
         if (!(f.verdict as (value: unknown) => boolean)(direct !== undefined ? direct : json[f.camel])) throw UNSUPPORTED;
       }
-      for (let i = 0; i < present.length; i++) {
+      for (let i = base; i < end; i++) {
         const f = present[i] as FieldPlan;
         if (f.verdict && f.oneofBit !== 0 && !f.verdict(values[i])) throw UNSUPPORTED;
       }
     }
-    for (let i = 0; i < present.length; i++) this.field(present[i] as FieldPlan, values[i], checkChildren);
+    this.top = end;
+    for (let i = base; i < end; i++) this.field(present[i] as FieldPlan, values[i], checkChildren);
+    for (let i = base; i < end; i++) values[i] = undefined; // hold no JSON past the pass
+    this.top = base;
   }
 
   private field(f: FieldPlan, value: unknown, check: boolean): void {
@@ -291,7 +307,7 @@ class Pass {
     const w = this.writer;
     switch (f.kind) {
       case Kind.Message: {
-        const plan = planOf(this.api, f.message as protobuf.Type);
+        const plan = f.messagePlan ?? messagePlanOf(this.api, f);
         if (plan.generic) {
           w.uint32(tag).bytes(this.generic(plan.type, value, check));
           return;

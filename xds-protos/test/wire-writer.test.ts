@@ -7,9 +7,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { apiMinorFor, type EnvoyApi, loadEnvoyApi } from '../src/descriptors.js';
+import { encodeResource } from '../src/discovery.js';
 import { encodeJson, encodeMessageGeneric } from '../src/json-codec.js';
 import { Checker, compileFieldVerdict, validateResource } from '../src/pgv.js';
 import { encodeFast } from '../src/wire-writer.js';
@@ -221,6 +223,11 @@ describe('compiled wire writer', () => {
       expectSame(sample);
       const type = sample.api.lookupType(sample.messageName);
       const fast = encodeFast(sample.api, type, sample.json, true);
+      // The Any a response carries: the bytes protobufjs's Writer gives.
+      const typeUrl = `type.googleapis.com/${sample.messageName}`;
+      const resource = encodeResource(sample.api, typeUrl, sample.json as object);
+      const any = protobuf.Writer.create().uint32(0x0a).string(typeUrl).uint32(0x12).bytes(resource.value).finish();
+      expect(Buffer.from(resource.any).equals(Buffer.from(any)), `${sample.label} Any`).toBe(true);
       if (sample.fallsBack) expect(fast, `${sample.label} fell back`).toBeUndefined();
       else expect(fast, `${sample.label} took the fast path`).toBeInstanceOf(Uint8Array);
     }
