@@ -118,8 +118,8 @@ interface TypePlan {
   /** No plan: encode (and check) this message through the generic path. */
   readonly generic: boolean;
   readonly byKey: ReadonlyMap<string, FieldPlan>;
-  /** Fields with rules outside a oneof: checked present or not (required, implicit defaults). */
-  readonly ruleFields: readonly FieldPlan[];
+  /** Fields outside a oneof whose rules an absent value breaks (required, an implicit default out of bounds). */
+  readonly failWhenAbsent: readonly FieldPlan[];
   readonly requiredOneofs: readonly (readonly FieldPlan[])[];
   readonly disabled: boolean;
 }
@@ -199,7 +199,8 @@ function makePlan(api: EnvoyApi, type: protobuf.Type): TypePlan {
     type,
     generic,
     byKey,
-    ruleFields: [...byName.values()].filter((f) => f.rules && f.oneofBit === 0),
+    // A present field's rules are checked with its value; an absent one's verdict depends on the rules alone.
+    failWhenAbsent: [...byName.values()].filter((f) => f.verdict && f.oneofBit === 0 && !f.verdict(undefined)),
     requiredOneofs: (rules?.requiredOneofs ?? []).map((oneofName) => (type.oneofs?.[oneofName]?.fieldsArray ?? []).map((f) => byName.get(f.name) as FieldPlan)),
     disabled: rules?.disabled === true,
   };
@@ -259,13 +260,10 @@ class Pass {
       for (const oneof of plan.requiredOneofs) {
         if (!oneof.some((f) => f !== undefined && (json[f.name] !== undefined || json[f.camel] !== undefined))) throw UNSUPPORTED;
       }
-      for (const f of plan.ruleFields) {
-        const direct = json[f.name];
-        if (!(f.verdict as (value: unknown) => boolean)(direct !== undefined ? direct : json[f.camel])) throw UNSUPPORTED;
-      }
+      for (const f of plan.failWhenAbsent) if (json[f.name] === undefined && json[f.camel] === undefined) throw UNSUPPORTED;
       for (let i = base; i < end; i++) {
         const f = present[i] as FieldPlan;
-        if (f.verdict && f.oneofBit !== 0 && !f.verdict(values[i])) throw UNSUPPORTED;
+        if (f.verdict && !f.verdict(values[i])) throw UNSUPPORTED;
       }
     }
     this.top = end;
