@@ -486,8 +486,8 @@ export function encodeFast(api: EnvoyApi, type: protobuf.Type, json: unknown, ch
   shared.reset();
   try {
     pass.fields(plan, json, check, false);
-  } catch (error) {
-    if (error instanceof Unsupported) return undefined;
+  } catch {
+    // Unsupported, or anything else a value made a coercion throw: the generic path reports it as it always did.
     return undefined;
   }
   return pass.writer.finish();
