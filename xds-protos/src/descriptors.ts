@@ -103,6 +103,8 @@ export function loadEnvoyApi(minor: string = RUNTIME_MINOR): EnvoyApi {
       let type = types.get(fullName);
       if (!type) {
         type = root.lookupType(fullName.startsWith('.') ? fullName : `.${fullName}`);
+        // protobufjs answers '' (an Any's "@type" of "type.googleapis.com/") with the root namespace.
+        if (!(type instanceof protobuf.Type)) throw new Error(`no message type ${JSON.stringify(fullName)}`);
         types.set(fullName, type);
       }
       return type;

@@ -27,8 +27,35 @@ export function contentHash(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
 }
 
+/** Varint bytes of a length. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  let v = n >>> 0;
+  while (v > 127) {
+    out.push((v & 127) | 128);
+    v >>>= 7;
+  }
+  out.push(v);
+  return out;
+}
+
+// The bytes before the value in an Any of each type URL: field 1 (type_url) and field 2's tag.
+const anyPrefixes = new Map<string, Buffer>();
+
+/** An Any: the same bytes protobufjs's Writer gives for (type_url, value), in one copy. */
 function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
-  return protobuf.Writer.create().uint32(0x0a).string(typeUrl).uint32(0x12).bytes(value).finish();
+  let prefix = anyPrefixes.get(typeUrl);
+  if (!prefix) {
+    const url = Buffer.from(typeUrl, 'utf8');
+    prefix = Buffer.concat([Buffer.from([0x0a, ...varint(url.length)]), url, Buffer.from([0x12])]);
+    anyPrefixes.set(typeUrl, prefix);
+  }
+  const length = varint(value.length);
+  const out = Buffer.allocUnsafe(prefix.length + length.length + value.length);
+  prefix.copy(out, 0);
+  for (let i = 0; i < length.length; i++) out[prefix.length + i] = length[i] as number;
+  out.set(value, prefix.length + length.length);
+  return out;
 }
 
 /** The name of a resource in proto3 JSON: `name`, or `cluster_name` for a ClusterLoadAssignment. */

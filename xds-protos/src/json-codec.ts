@@ -7,6 +7,7 @@
 import protobuf from 'protobufjs';
 import type { EnvoyApi } from './descriptors.js';
 import { messageNameOf } from './type-urls.js';
+import { encodeFast, takeChecked } from './wire-writer.js';
 
 export class FieldPathError extends Error {
   constructor(
@@ -70,7 +71,7 @@ function isObject(value: Json): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseDuration(text: Json, path: string): { seconds: number; nanos: number } {
+export function parseDuration(text: Json, path: string): { seconds: number; nanos: number } {
   if (typeof text !== 'string' || !/^-?\d+(\.\d{1,9})?s$/.test(text)) {
     throw new FieldPathError(path, `expected a duration like "1.5s", got ${JSON.stringify(text)}`);
   }
@@ -215,9 +216,22 @@ function encodeMessage(api: EnvoyApi, type: protobuf.Type, json: Json, path: str
   return type.encode(type.fromObject(object)).finish();
 }
 
-/** Encodes proto3 JSON as `messageName` (e.g. 'envoy.config.cluster.v3.Cluster'); throws FieldPathError. */
+/**
+ * @internal The generic path (JSON → protobufjs objects → `encode`): the reference the
+ * compiled writer (wire-writer.ts) must match byte for byte, and what it falls back to.
+ */
+export function encodeMessageGeneric(api: EnvoyApi, type: protobuf.Type, json: Json, path: string): Uint8Array {
+  return encodeMessage(api, type, json, path);
+}
+
+/**
+ * Encodes proto3 JSON as `messageName` (e.g. 'envoy.config.cluster.v3.Cluster'); throws FieldPathError.
+ * The compiled writer does it when it can (or already did, in `validateResource` of this
+ * same object just before); the generic path otherwise, and for every error.
+ */
 export function encodeJson(api: EnvoyApi, messageName: string, json: Json): Uint8Array {
-  return encodeMessage(api, api.lookupType(messageName), json, '');
+  const type = api.lookupType(messageName);
+  return takeChecked(api, messageName, json) ?? encodeFast(api, type, json, false) ?? encodeMessage(api, type, json, '');
 }
 
 /** Decodes wire bytes to proto3 JSON with proto field names (Envoy's config_dump shape). */

@@ -8,6 +8,7 @@ import protobuf from 'protobufjs';
 import type { EnvoyApi, FieldRules } from './descriptors.js';
 import { camelCase, fullName } from './json-codec.js';
 import { messageNameOf } from './type-urls.js';
+import { encodeFast, rememberChecked } from './wire-writer.js';
 
 export interface ValidationIssue {
   path: string;
@@ -26,11 +27,14 @@ function durationSeconds(text: unknown): number {
   return Number.NaN;
 }
 
+const NUMBER_RULE_KINDS = ['uint32', 'uint64', 'int32', 'int64', 'double', 'float', 'fixed32', 'fixed64', 'sint32', 'sint64'] as const;
+
 const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
 // Header values: no NUL, CR or LF (PGV's HTTP_HEADER_VALUE, strict mode).
 const isHeaderValue = (s: string) => !s.includes('\0') && !s.includes('\n') && !s.includes('\r');
 
-class Checker {
+/** @internal also used by the compiled writer (wire-writer.ts), so both check alike. */
+export class Checker {
   readonly issues: ValidationIssue[] = [];
   constructor(private readonly api: EnvoyApi) {}
 
@@ -79,7 +83,7 @@ class Checker {
     }
   }
 
-  private checkFieldRules(field: protobuf.Field, rules: FieldRules, value: unknown, path: string): void {
+  checkFieldRules(field: protobuf.Field, rules: FieldRules, value: unknown, path: string): void {
     if (rules.message?.required && value === undefined) this.report(path, 'is required');
     if (rules.duration?.required && value === undefined) this.report(path, 'is required');
     if (rules.any?.required && value === undefined) this.report(path, 'is required');
@@ -137,7 +141,7 @@ class Checker {
       const length = Buffer.from(value, 'base64').length;
       if (rules.bytes.min_len !== undefined && length < Number(rules.bytes.min_len)) this.report(path, `must be at least ${rules.bytes.min_len} bytes`);
     }
-    for (const kind of ['uint32', 'uint64', 'int32', 'int64', 'double', 'float', 'fixed32', 'fixed64', 'sint32', 'sint64']) {
+    for (const kind of NUMBER_RULE_KINDS) {
       const numberRules = rules[kind];
       if (numberRules && value !== undefined && value !== null) this.checkNumber(numberRules, Number(value), path);
     }
@@ -270,7 +274,198 @@ function planOf(api: EnvoyApi, type: protobuf.Type): TypePlan {
 
 /** Every PGV rule the resource breaks, with field paths; empty when it is valid. */
 export function validateResource(api: EnvoyApi, messageName: string, json: unknown): ValidationIssue[] {
+  const type = api.lookupType(messageName);
+  // The compiled writer checks and encodes in one pass; it gives up on any issue or error,
+  // and then this checker gives the issues with their paths, in its order.
+  const bytes = encodeFast(api, type, json, true);
+  if (bytes) {
+    rememberChecked(api, messageName, json, bytes);
+    return [];
+  }
   const checker = new Checker(api);
-  checker.checkMessage(api.lookupType(messageName), json, '');
+  checker.checkMessage(type, json, '');
   return checker.issues;
+}
+
+type Verdict = (value: unknown) => boolean;
+const ALWAYS_OK: Verdict = () => true;
+
+/** All of `checks` pass (no closure when there is one or none). */
+function allOf(checks: Verdict[]): Verdict {
+  if (checks.length === 0) return ALWAYS_OK;
+  if (checks.length === 1) return checks[0] as Verdict;
+  return (value) => {
+    for (const check of checks) if (!check(value)) return false;
+    return true;
+  };
+}
+
+function numberVerdict(r: FieldRules): (n: number) => boolean {
+  const checks: ((n: number) => boolean)[] = [];
+  if (r.const !== undefined) {
+    const c = Number(r.const);
+    checks.push((n) => n === c);
+  }
+  if (r.gt !== undefined) {
+    const gt = Number(r.gt);
+    checks.push((n) => n > gt);
+  }
+  if (r.gte !== undefined) {
+    const gte = Number(r.gte);
+    checks.push((n) => n >= gte);
+  }
+  if (r.lt !== undefined) {
+    const lt = Number(r.lt);
+    checks.push((n) => n < lt);
+  }
+  if (r.lte !== undefined) {
+    const lte = Number(r.lte);
+    checks.push((n) => n <= lte);
+  }
+  if (r.in?.length) {
+    const allowed = r.in.map(Number) as number[];
+    checks.push((n) => allowed.includes(n));
+  }
+  if (r.not_in?.length) {
+    const denied = r.not_in.map(Number) as number[];
+    checks.push((n) => !denied.includes(n));
+  }
+  return (n) => {
+    for (const check of checks) if (!check(n)) return false;
+    return true;
+  };
+}
+
+function stringVerdict(r: FieldRules): (s: string) => boolean {
+  const checks: ((s: string) => boolean)[] = [];
+  if (r.min_len !== undefined) {
+    const min = Number(r.min_len);
+    checks.push((s) => !(codePoints(s) < min));
+  }
+  if (r.max_len !== undefined) {
+    const max = Number(r.max_len);
+    checks.push((s) => !(codePoints(s) > max));
+  }
+  if (r.min_bytes !== undefined) {
+    const min = Number(r.min_bytes);
+    checks.push((s) => !(Buffer.byteLength(s) < min));
+  }
+  if (r.max_bytes !== undefined) {
+    const max = Number(r.max_bytes);
+    checks.push((s) => !(Buffer.byteLength(s) > max));
+  }
+  if (r.prefix !== undefined) {
+    const prefix = r.prefix;
+    checks.push((s) => s.startsWith(prefix));
+  }
+  if (r.in?.length) checks.push((s) => r.in.includes(s));
+  if (r.not_in?.length) checks.push((s) => !r.not_in.includes(s));
+  if (r.pattern !== undefined) {
+    const regex = patternOf(r.pattern);
+    if (regex) checks.push((s) => s === '' || regex.test(s));
+  }
+  const strict = r.strict !== false;
+  if (r.well_known_regex === 'HTTP_HEADER_NAME' && strict) checks.push((s) => s === '' || HEADER_NAME.test(s));
+  if (r.well_known_regex === 'HTTP_HEADER_VALUE' && strict) checks.push(isHeaderValue);
+  return (s) => {
+    for (const check of checks) if (!check(s)) return false;
+    return true;
+  };
+}
+
+/** `Checker.checkScalar` as a verdict, with everything that depends only on the rules worked out once. */
+function scalarVerdict(rules: FieldRules): Verdict {
+  const checks: Verdict[] = [];
+  if (rules.string) {
+    const check = stringVerdict(rules.string);
+    checks.push((v) => typeof v !== 'string' || check(v));
+  }
+  if (rules.bytes && rules.bytes.min_len !== undefined) {
+    const min = Number(rules.bytes.min_len);
+    checks.push((v) => typeof v !== 'string' || !(Buffer.from(v, 'base64').length < min));
+  }
+  for (const kind of NUMBER_RULE_KINDS) {
+    if (!rules[kind]) continue;
+    const check = numberVerdict(rules[kind]);
+    checks.push((v) => v === undefined || v === null || check(Number(v)));
+  }
+  if (rules.enum?.not_in && rules.enum.not_in.length > 0) {
+    const denied = rules.enum.not_in as unknown[];
+    checks.push((v) => !(typeof v === 'number' && denied.includes(v)));
+  }
+  if (rules.duration) {
+    const d = rules.duration;
+    const bounds: ((seconds: number) => boolean)[] = [];
+    if (d.gt !== undefined) bounds.push((s) => s > durationSeconds(d.gt));
+    if (d.gte !== undefined) bounds.push((s) => s >= durationSeconds(d.gte));
+    if (d.lt !== undefined) bounds.push((s) => s < durationSeconds(d.lt));
+    if (d.lte !== undefined) bounds.push((s) => s <= durationSeconds(d.lte));
+    checks.push((v) => {
+      if (v === undefined) return true;
+      const seconds = durationSeconds(v);
+      for (const bound of bounds) if (!bound(seconds)) return false;
+      return true;
+    });
+  }
+  if (rules.any?.in) {
+    const allowed = rules.any.in as unknown[];
+    checks.push((v) => !isObject(v) || allowed.includes(v['@type']));
+  }
+  return allOf(checks);
+}
+
+/**
+ * @internal `Checker.checkFieldRules` as a verdict (true: no issue), compiled once per
+ * field for the compiled writer, which only needs to know whether there is an issue
+ * (when there is, the checker runs and reports it). The property test holds the two
+ * to the same verdicts.
+ */
+export function compileFieldVerdict(field: protobuf.Field, rules: FieldRules): Verdict {
+  const required = Boolean(rules.message?.required || rules.duration?.required || rules.any?.required || rules.timestamp?.required);
+  const scalar = scalarVerdict(rules);
+  // An absent field's verdict depends on the rules alone.
+  let absentOk = !required;
+  if (absentOk) {
+    if (!field.repeated && !field.map && !(field.resolvedType instanceof protobuf.Type)) {
+      const implicit = field.type === 'string' ? '' : field.type === 'bool' ? false : field.resolvedType ? undefined : 0;
+      if (implicit !== undefined) absentOk = scalar(implicit);
+    } else if (rules.repeated?.min_items && Number(rules.repeated.min_items) > 0) {
+      absentOk = false;
+    } else if (rules.map?.min_pairs && Number(rules.map.min_pairs) > 0) {
+      absentOk = false;
+    }
+  }
+  let present: Verdict;
+  if (field.map) {
+    const minPairs = rules.map?.min_pairs !== undefined ? Number(rules.map.min_pairs) : undefined;
+    const keys = rules.map?.keys ? scalarVerdict(rules.map.keys) : undefined;
+    const values = rules.map?.values ? scalarVerdict(rules.map.values) : undefined;
+    present = (value) => {
+      if (!isObject(value)) return true;
+      const entries = Object.keys(value);
+      if (minPairs !== undefined && entries.length < minPairs) return false;
+      for (const k of entries) {
+        if (keys && !keys(k)) return false;
+        if (values && !values(value[k])) return false;
+      }
+      return true;
+    };
+  } else if (field.repeated) {
+    const r = rules.repeated;
+    const minItems = r?.min_items !== undefined ? Number(r.min_items) : undefined;
+    const maxItems = r?.max_items !== undefined ? Number(r.max_items) : undefined;
+    const unique = Boolean(r?.unique);
+    const items = r?.items ? scalarVerdict(r.items) : undefined;
+    present = (value) => {
+      if (!Array.isArray(value)) return true;
+      if (minItems !== undefined && value.length < minItems) return false;
+      if (maxItems !== undefined && value.length > maxItems) return false;
+      if (unique && new Set(value.map((v) => JSON.stringify(v))).size !== value.length) return false;
+      if (items) for (const v of value) if (!items(v)) return false;
+      return true;
+    };
+  } else {
+    present = scalar;
+  }
+  return (value) => (value === undefined ? absentOk : present(value));
 }

@@ -139,11 +139,9 @@ export class SnapshotCache implements ServingCache {
       !this.ready ||
       (previous.routes !== next.routes && JSON.stringify(previous.routes) !== JSON.stringify(next.routes)) ||
       (previous.policies !== next.policies && JSON.stringify(previous.policies) !== JSON.stringify(next.policies));
-    const keys = new Set([...previous.services.keys(), ...next.services.keys()]);
-    for (const key of keys) {
-      const before = previous.services.get(key);
-      const after = next.services.get(key);
-      if (before === after) continue;
+    // Every key of either model, in the order of a union of both (previous first), without building that union per change.
+    const visit = (before: MeshService | undefined, after: MeshService | undefined): void => {
+      if (before === after) return;
       const configChanged = !before || !after || configFingerprint(before) !== configFingerprint(after);
       if (configChanged) config = true;
       // A cluster's endpoints change with its endpoints or with its settings (failover policy, ports).
@@ -152,7 +150,15 @@ export class SnapshotCache implements ServingCache {
           for (const port of service?.ports ?? []) changedClusters.add(clusterName(service?.namespace ?? '', service?.name ?? '', port.port));
         }
       }
+    };
+    let kept = 0;
+    for (const [key, before] of previous.services) {
+      const after = next.services.get(key);
+      if (after) kept++;
+      visit(before, after);
     }
+    // Only when the next model has keys the previous one had not (new services).
+    if (kept < next.services.size) for (const [key, after] of next.services) if (!previous.services.has(key)) visit(undefined, after);
     this.model = next;
     this.edsNames = undefined;
     this.ready = true;
