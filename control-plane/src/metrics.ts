@@ -182,6 +182,8 @@ export class Metrics {
         expiries = metrics.certificateSource?.expiries() ?? [];
         // A reduce, not Math.min(...): a spread of one argument per identity can exceed the call stack.
         if (expiries.length > 0) this.set(expiries.reduce((a, b) => Math.min(a, b)) / 1000);
+        // An unlabelled gauge keeps a 0 sample after reset(); 0 would read as "expired in 1970" to an alert.
+        else this.remove();
       },
     });
     new Gauge({

@@ -25,5 +25,7 @@ describe('workload certificate gauges', () => {
     samples = parseSamples(await metrics.registry.metrics());
     expect(reads).toBe(2);
     expect(sampleValue(samples, 'meshcp_certificates_served', {})).toBe(0);
+    // With none served the earliest expiry is absent, not 0 (which an expiry alert would read as long expired).
+    expect(samples.some((sample) => sample.name === 'meshcp_certificate_expiry_earliest_timestamp_seconds')).toBe(false);
   });
 });
