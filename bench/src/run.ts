@@ -16,7 +16,7 @@
  *          --profile (node --cpu-prof on the meshcp server)  --out DIR (default bench/results)
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,9 @@ import { summarizeProfiles } from './profile-summary.js';
 import { serveFlags, startServe } from './serve-peer.js';
 import { runSoak } from './soak.js';
 import { buildWorkload, type Workload, workloadJson, workloadYaml } from './workload.js';
+
+/** The node:cluster primary of the production XdsWorkerPool, fed like the in-process server (workers-peer.ts). */
+const WORKERS_PEER_JS = join(REPO_ROOT, 'bench', 'dist', 'workers-peer.js');
 
 type ServerKind = 'meshcp' | 'gcp' | 'floor';
 
@@ -106,6 +109,8 @@ export interface RunResult {
 /** meshcp_proxy_convergence_seconds' bucket bounds (control-plane/src/metrics.ts): the load generator counts over the same. */
 const CONVERGENCE_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+const VIA_LABEL: Record<MeshcpVia['via'], string> = { bench: 'in-process bench server', workers: 'worker pool', serve: 'meshcp serve' };
+
 const SERVER_LABEL: Record<ServerKind, string> = { meshcp: 'meshcp', gcp: 'go-control-plane', floor: 'floor (bare grpc-js)' };
 
 /** Client certificate files from `meshcp identity issue`, and the CA state the server loads. */
@@ -150,9 +155,12 @@ export async function prepareWorkload(dir: string, w: Workload, forGoControlPlan
   return meshFile;
 }
 
-/** How the meshcp side runs: the in-process bench server, or `meshcp serve` (with --workers when it has the flag). */
+/**
+ * How the meshcp side runs: the in-process bench server (one event loop), the worker pool
+ * fed the same way (workers-peer.ts), or `meshcp serve` (with --workers when it has the flag).
+ */
 export interface MeshcpVia {
-  via: 'bench' | 'serve';
+  via: 'bench' | 'workers' | 'serve';
   workers?: number;
   flags: Set<string>;
   w: Workload;
@@ -171,20 +179,44 @@ export async function startPeer(kind: ServerKind, dir: string, meshFile: string,
     });
   }
   const tlsArgs = tls ? ['--tls-state-dir', tls.stateDir] : [];
+  if (meshcp?.via === 'workers') {
+    const workers = String(meshcp.workers ?? defaultWorkers());
+    return startServer('meshcp workers', process.execPath, [...nodeArgs, WORKERS_PEER_JS, '--file', meshFile, '--workers', workers, ...tlsArgs]);
+  }
   return startServer('meshcp', process.execPath, [...nodeArgs, MESHCP_SERVER_JS, '--file', meshFile, ...tlsArgs]);
 }
 
-/** `--meshcp-via` (default: serve when `meshcp serve` has --workers, else the in-process bench server). */
+/** The worker pool's size when --workers is not given: one per core, as `meshcp serve` defaults to (at least 2). */
+function defaultWorkers(): number {
+  return Math.max(2, availableParallelism());
+}
+
+const VIAS = ['bench', 'workers', 'serve'] as const;
+
+/**
+ * The meshcp variant when --meshcp-via is not given: the worker pool, which beat the
+ * single event loop's initial-sync ratio against go-control-plane at 1,000 and 2,000
+ * proxies in the development runs (docs/performance.md). Not `serve`: its file source
+ * cannot apply 50 changes/s (docs/performance.md, "The file source under churn").
+ */
+const DEFAULT_VIA: MeshcpVia['via'] = 'workers';
+
+/** `--meshcp-via` (default: DEFAULT_VIA). */
 export async function meshcpVia(via: string | undefined, workers: string | undefined, w: Workload): Promise<MeshcpVia> {
   const flags = await serveFlags();
-  const chosen = via === 'serve' || via === 'bench' ? via : flags.has('--workers') ? 'serve' : 'bench';
-  if (workers !== undefined && !flags.has('--workers')) log('note: `meshcp serve` has no --workers flag; --workers is ignored');
+  if (via !== undefined && !(VIAS as readonly string[]).includes(via)) throw new Error(`--meshcp-via: ${via} is not one of ${VIAS.join(', ')}`);
+  const chosen = (via as MeshcpVia['via'] | undefined) ?? DEFAULT_VIA;
+  if (workers !== undefined && chosen === 'serve' && !flags.has('--workers')) log('note: `meshcp serve` has no --workers flag; --workers is ignored');
+  if (workers !== undefined && chosen === 'bench') log('note: --workers has no effect with --meshcp-via bench (one event loop)');
+  if (workers !== undefined && chosen === 'workers' && !(Number.isInteger(Number(workers)) && Number(workers) >= 2)) throw new Error('--workers must be ≥ 2');
   return { via: chosen, flags, w, ...(workers !== undefined ? { workers: Number(workers) } : {}) };
 }
 
 export function describeMeshcp(m: MeshcpVia): string {
   if (m.via === 'bench')
     return 'meshcp = the in-process bench server (bench/src/meshcp-server.ts: SnapshotCache + XdsServer, changes straight to setModel, no debounce)';
+  if (m.via === 'workers')
+    return `meshcp = the production xDS worker pool, ${m.workers ?? defaultWorkers()} workers (bench/src/workers-peer.ts: a node:cluster primary with SnapshotCache + XdsWorkerPool, changes straight to setModel, no debounce; CPU and RSS summed over the primary and its workers)`;
   const workers = m.flags.has('--workers') ? (m.workers !== undefined ? ` --workers ${m.workers}` : " (serve's default workers)") : ' (serve has no --workers)';
   return `meshcp = \`meshcp serve --file\`${workers}; a change rewrites the file (watch + re-parse + debounce included)`;
 }
@@ -233,7 +265,7 @@ async function runOne(
 ): Promise<RunResult> {
   const transport = opts.tls ? 'tls' : 'plaintext';
   log(
-    `${SERVER_LABEL[kind]}${kind === 'meshcp' ? ` (${opts.meshcp.via === 'serve' ? 'meshcp serve' : 'in-process bench server'})` : ''}: ${streams} ${opts.mode} streams${opts.tls ? ' over TLS with client certificates' : ''}${opts.churn ? `, churn ${opts.churnRate}/s for ${opts.churnSeconds} s` : ''}`,
+    `${SERVER_LABEL[kind]}${kind === 'meshcp' ? ` (${VIA_LABEL[opts.meshcp.via]})` : ''}: ${streams} ${opts.mode} streams${opts.tls ? ' over TLS with client certificates' : ''}${opts.churn ? `, churn ${opts.churnRate}/s for ${opts.churnSeconds} s` : ''}`,
   );
   const server = await startPeer(kind, opts.dir, opts.meshFile, opts.profileDir, opts.tls, opts.meshcp);
   try {
@@ -265,7 +297,12 @@ async function runOne(
       // no report: the error below says why
     }
     const error = out.code === 0 ? undefined : `loadgen exited ${out.code}: ${(report?.checks.errors ?? []).slice(0, 5).join('; ') || out.stderr.slice(-1500)}`;
-    if (error) log(error);
+    if (error) {
+      log(error);
+      // What the server said (its log lines, a worker's exit) is often the reason.
+      const said = server.stderr().trim();
+      if (said) log(`${server.name} stderr (last 2,000 characters):\n${said.slice(-2000)}`);
+    }
     const convergence = convergenceCheck(report);
     if (report) delete report.scrape; // the EDS buckets are kept in `convergence`
     return {

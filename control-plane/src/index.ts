@@ -21,3 +21,4 @@ export * from './xds/protocol.js';
 export { XdsServer, type XdsServerOptions } from './xds/server.js';
 export { type SessionContext, type StreamTransport, XdsSession } from './xds/session.js';
 export { DeltaStream, type ResponseSink, SotwStream, type StreamDeps } from './xds/streams.js';
+export { isXdsWorker, runXdsWorker, WORKER_MAIN, type WorkerPoolOptions, XdsWorkerPool } from './xds/workers.js';
