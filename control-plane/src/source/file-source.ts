@@ -35,6 +35,8 @@ import { Debouncer } from './debounce.js';
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
 export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_STABLE_MS = 100;
+/** Windows a file may keep changing before it is read as it is. */
+const MAX_SETTLE_WINDOWS = 5;
 
 export interface FileSourceOptions {
   /** Largest manifest file meshcp reads (default 8 MiB, or MESHCP_MAX_FILE_BYTES). */
@@ -53,6 +55,8 @@ interface FileState {
   goodSize: number;
   /** What is wrong with the content last examined (none if it is the good content). */
   errors: ConfigError[];
+  /** The last good parse of each document's text: a rewrite that changes one document parses that one again. */
+  parsedDocuments: Map<string, readonly unknown[]>;
 }
 
 function objectId(doc: unknown): string | undefined {
@@ -60,6 +64,73 @@ function objectId(doc: unknown): string | undefined {
   const o = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
   if (typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') return undefined;
   return `${o.kind} ${typeof o.metadata.namespace === 'string' ? o.metadata.namespace : 'default'}/${o.metadata.name}`;
+}
+
+/** A line that starts a YAML document: `---` alone or followed by a space. */
+function startsDocument(text: string, lineStart: number): boolean {
+  if (!text.startsWith('---', lineStart)) return false;
+  const after = text[lineStart + 3];
+  return after === undefined || after === ' ' || after === '\t' || after === '\n' || after === '\r';
+}
+
+const ONLY_COMMENTS = /^(?:[ \t]*(?:#.*)?\r?\n?)*$/;
+
+/** The file's text cut before each document start; comments before the first one go with it, as the parser reads them. */
+function splitDocuments(text: string): string[] {
+  const chunks: string[] = [];
+  let start = 0;
+  let lineStart = 0;
+  while (lineStart < text.length) {
+    if (lineStart > start && startsDocument(text, lineStart)) {
+      chunks.push(text.slice(start, lineStart));
+      start = lineStart;
+    }
+    const next = text.indexOf('\n', lineStart);
+    lineStart = next === -1 ? text.length : next + 1;
+  }
+  chunks.push(text.slice(start));
+  if (chunks.length > 1 && ONLY_COMMENTS.test(chunks[0] ?? '')) chunks.splice(0, 2, `${chunks[0]}${chunks[1]}`);
+  return chunks;
+}
+
+function deepFreeze(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * The file's documents as values, parsing only the documents whose text is not in
+ * `previous` (a rewrite of one service in a 1,000-service file parses one document, not
+ * 1 MB: a full parse takes about a second). Undefined when the file has directives or a
+ * document does not parse: the caller parses the whole file then, so errors carry the
+ * file's own line numbers. Reused values are frozen: they are shared between loads.
+ */
+export function parseByDocument(
+  text: string,
+  previous: ReadonlyMap<string, readonly unknown[]>,
+): { values: unknown[]; parsed: Map<string, readonly unknown[]> } | undefined {
+  if (/^%/m.test(text)) return undefined;
+  const parsed = new Map<string, readonly unknown[]>();
+  const values: unknown[] = [];
+  for (const chunk of splitDocuments(text)) {
+    let docs = parsed.get(chunk) ?? previous.get(chunk);
+    if (!docs) {
+      const list = parseAllDocuments(chunk);
+      const documents: Document[] = Array.isArray(list) ? list : [list as unknown as Document];
+      if (documents.some((d) => d.errors.length > 0)) return undefined;
+      try {
+        docs = documents.map((d) => deepFreeze(d.toJS({ maxAliasCount: 100 })));
+      } catch {
+        return undefined;
+      }
+    }
+    parsed.set(chunk, docs);
+    values.push(...docs);
+  }
+  return { values, parsed };
 }
 
 function signatureOf(stats: Stats): string {
@@ -95,6 +166,8 @@ export class FileSource implements MeshSource {
   private readonly fileStates = new Map<string, FileState>();
   /** Signature of a changed file first seen at the previous check: applied once it is seen again unchanged. */
   private readonly settling = new Map<string, string>();
+  /** When each file began to settle: one rewritten faster than the window is read anyway after MAX_SETTLE_WINDOWS. */
+  private readonly settlingSince = new Map<string, number>();
   private settleTimer?: NodeJS.Timeout;
   private lastGood: LastGoodState = emptyLastGood();
   private watcher?: FSWatcher;
@@ -222,7 +295,7 @@ export class FileSource implements MeshSource {
 
   /** Brings one file's state up to date; 'settling' when it changed and must be looked at again. */
   private examine(file: string, mode: 'start' | 'change'): 'settled' | 'settling' {
-    const state = this.fileStates.get(file) ?? { signature: '', docs: [], goodSize: 0, errors: [] };
+    const state = this.fileStates.get(file) ?? { signature: '', docs: [], goodSize: 0, errors: [], parsedDocuments: new Map() };
     this.fileStates.set(file, state);
     let stats: Stats;
     try {
@@ -246,10 +319,18 @@ export class FileSource implements MeshSource {
       return 'settled';
     }
     if (mode === 'change' && this.settling.get(file) !== signature) {
-      this.settling.set(file, signature);
-      return 'settling';
+      const since = this.settlingSince.get(file) ?? Date.now();
+      this.settlingSince.set(file, since);
+      // A file replaced many times a second (a generator renaming each version into place)
+      // never looks the same across a window; past the cap it is read as it is, and the
+      // parse and truncation checks below keep its last good content if it is half-written.
+      if (Date.now() - since < MAX_SETTLE_WINDOWS * this.stableMs) {
+        this.settling.set(file, signature);
+        return 'settling';
+      }
     }
     this.settling.delete(file);
+    this.settlingSince.delete(file);
     let bytes: Buffer;
     try {
       bytes = readExpected(file, stats.size);
@@ -278,6 +359,13 @@ export class FileSource implements MeshSource {
           : [];
       return;
     }
+    const byDocument = parseByDocument(text, state.parsedDocuments);
+    if (byDocument) {
+      const docs = byDocument.values.map((doc, i) => ({ source: file, doc, document: i + 1 })).filter((m) => m.doc !== null && m.doc !== undefined);
+      this.accept(file, text, bytes.length, docs, state, byDocument.parsed);
+      return;
+    }
+    // Directives, or a document that does not parse: the whole file, for errors with its own line numbers.
     const parsed = parseAllDocuments(text);
     const list: Document[] = Array.isArray(parsed) ? parsed : [parsed as unknown as Document];
     const broken = list.flatMap((d) => d.errors);
@@ -302,6 +390,11 @@ export class FileSource implements MeshSource {
       state.errors = [fileError(file, `${(error as Error).message}; keeping the file's last good content`)];
       return;
     }
+    this.accept(file, text, bytes.length, docs, state, undefined);
+  }
+
+  /** Takes a parsed file as its new good content, unless it looks cut off mid-write. */
+  private accept(file: string, text: string, size: number, docs: Manifest[], state: FileState, parsed: Map<string, readonly unknown[]> | undefined): void {
     const last = docs.at(-1);
     const lastErrors = last ? parseManifests([last]).errors.filter((e) => e.reason === undefined || e.reason === 'invalid') : [];
     // Cut off mid-write: the file shrank and its last document is invalid and either
@@ -309,11 +402,11 @@ export class FileSource implements MeshSource {
     // documents after the cut are missing, not deleted, so the whole file is kept.
     const cutMidLine = !text.endsWith('\n');
     const noSkeleton = last !== undefined && (objectId(last.doc) === undefined || (last.doc as { spec?: unknown }).spec == null);
-    if (last && lastErrors.length > 0 && (cutMidLine || noSkeleton) && state.docs.length > 0 && bytes.length < state.goodSize) {
+    if (last && lastErrors.length > 0 && (cutMidLine || noSkeleton) && state.docs.length > 0 && size < state.goodSize) {
       state.errors = [
         fileError(
           file,
-          `the file looks truncated (it shrank from ${state.goodSize} to ${bytes.length} bytes and its last document is incomplete); keeping its last good content`,
+          `the file looks truncated (it shrank from ${state.goodSize} to ${size} bytes and its last document is incomplete); keeping its last good content`,
           `document ${last.document}`,
         ),
         ...lastErrors.slice(0, 5),
@@ -321,7 +414,8 @@ export class FileSource implements MeshSource {
       return;
     }
     state.docs = docs;
-    state.goodSize = bytes.length;
+    state.goodSize = size;
     state.errors = [];
+    state.parsedDocuments = parsed ?? new Map();
   }
 }
