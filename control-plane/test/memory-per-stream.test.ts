@@ -1,18 +1,21 @@
 /**
- * grpc-js's message decoder must not keep views of the socket read buffers once a
+ * Memory per stream. grpc-js's message decoder must not keep views of the socket read buffers once a
  * message is complete (grpc-read-buffers.ts): an idle xDS stream held its last ACK's
  * read buffers for as long as it stayed connected. Checked on grpc-js's own decoder.
- * And the glibc malloc setting a serving process re-executes itself with (malloc-tunables.ts).
+ * And the glibc malloc setting a serving process re-executes itself with (malloc-tunables.ts),
+ * and the one-allocation response encoder (response-bytes.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENDPOINT, type EncodedResource, encodeDeltaResponse, encodeSotwResponse } from '@meshcp/xds-protos';
 import { describe, expect, it } from 'vitest';
 import { Metrics, SnapshotCache, XdsServer } from '../src/index.js';
 import { releaseGrpcReadBuffers, releasesReadBuffers } from '../src/xds/grpc-read-buffers.js';
 import { withMmapThreshold } from '../src/xds/malloc-tunables.js';
+import { deltaResponseBytes, sotwResponseBytes } from '../src/xds/response-bytes.js';
 
 interface Decoder {
   readCompressFlag: Buffer;
@@ -115,5 +118,34 @@ describe('malloc tunables (malloc-tunables.ts)', () => {
     expect(seen.pid).toBe(result.pid);
     const off = JSON.parse(run({ MESHCP_MALLOC_TUNABLES: 'off' }).stdout) as { tunables?: string };
     expect(off.tunables).toBeUndefined();
+  });
+});
+
+describe('response bytes (response-bytes.ts)', () => {
+  const resource = (i: number, size: number): EncodedResource => {
+    const name = i % 3 === 0 ? `shop/svc-${i}|8080` : `ünïcödé-${i}-€`;
+    const value = Buffer.alloc(size, i & 0xff);
+    return { name, typeUrl: ENDPOINT, version: `v${i}-${'x'.repeat(i % 5)}`, value, any: Buffer.concat([Buffer.from([0x0a, 3, 0x61, 0x62, 0x63]), value]) };
+  };
+  // Sizes around the varint boundaries (127/128, 16,383/16,384 bytes) and an empty one.
+  const sizes = [0, 1, 122, 123, 127, 128, 200, 16_379, 16_384, 70_000];
+  const resources = sizes.map((size, i) => resource(i, size));
+
+  it('a SotW response is byte for byte what xds-protos encodes', () => {
+    for (const list of [[], resources, resources.slice(3, 4)]) {
+      for (const versionInfo of ['', 'abc', 'é'.repeat(200)]) {
+        const parts = { versionInfo, typeUrl: ENDPOINT, nonce: '17-3', resources: list };
+        expect(sotwResponseBytes(parts).equals(encodeSotwResponse(parts))).toBe(true);
+      }
+    }
+  });
+
+  it('a Delta response is byte for byte what xds-protos encodes, removals included', () => {
+    for (const list of [[], resources, resources.slice(7)]) {
+      for (const removed of [[], ['gone'], Array.from({ length: 300 }, (_, i) => `removed-ü-${i}`)]) {
+        const parts = { systemVersionInfo: 'sys-v', typeUrl: ENDPOINT, nonce: '', resources: list, removed };
+        expect(deltaResponseBytes(parts).equals(encodeDeltaResponse(parts))).toBe(true);
+      }
+    }
   });
 });
