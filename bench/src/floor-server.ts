@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { type MeshModel, proxyFromNode } from '@meshcp/translators';
 import { CLUSTER, ENDPOINT, type EncodedResource, encodeDeltaResponse, encodeSotwResponse, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
-import { Metrics, type ProxyView, SnapshotCache, setLogLevel } from 'meshcp';
+import { Metrics, type ProxyView, reexecWithMmapThreshold, SnapshotCache, setLogLevel } from 'meshcp';
 import { type ChangeRequest, loadModel, startControlServer, withEndpointPort } from './model.js';
 
 type Mode = 'sotw' | 'delta';
@@ -177,6 +177,8 @@ const ADS: grpc.ServiceDefinition = {
 };
 
 async function main(): Promise<void> {
+  // The same runtime setting as meshcp's server (the glibc mmap threshold), so the floor stays like for like.
+  reexecWithMmapThreshold();
   const { values } = parseArgs({
     options: {
       file: { type: 'string' },

@@ -19,10 +19,12 @@
  * prints `READY xds=PORT control=PORT pid=PID` on stdout once serving.
  */
 import { parseArgs } from 'node:util';
-import { Metrics, SnapshotCache, serveSecurity, XdsServer } from 'meshcp';
+import { Metrics, reexecWithMmapThreshold, SnapshotCache, serveSecurity, XdsServer } from 'meshcp';
 import { loadModel, splitHostPort, startControlServer, withEndpointPort } from './model.js';
 
 async function main(): Promise<void> {
+  // As `meshcp serve` does: the glibc malloc setting for many streams (same pid, so the bench's /proc figures stay this process's).
+  reexecWithMmapThreshold();
   const { values } = parseArgs({
     options: {
       file: { type: 'string' },

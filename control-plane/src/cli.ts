@@ -28,6 +28,7 @@ import { SecretCaStore } from './identity/secret-store.js';
 import { DEFAULT_TRUST_DOMAIN } from './identity/spiffe.js';
 import { FileSource } from './source/file-source.js';
 import { csdsRows, fetchCsds, formatProxyStatus, type ProxyHeld, proxyHeldConfig, type ServedNow } from './status-csds.js';
+import { reexecWithMmapThreshold } from './xds/malloc-tunables.js';
 import { isXdsWorker, runXdsWorker } from './xds/workers.js';
 import { XDS_CLIENT_FLAGS, XDS_TLS_FLAGS, xdsClientFiles } from './xds-client-flags.js';
 
@@ -140,6 +141,8 @@ function defaultWorkers(): number {
 }
 
 async function serve(args: string[]): Promise<void> {
+  // Launched as `meshcp serve`: restart once with the malloc setting that keeps per-stream memory down (malloc-tunables.ts).
+  if (process.argv[2] === 'serve') reexecWithMmapThreshold();
   const { values } = parseArgs({
     args,
     options: {

@@ -17,6 +17,7 @@ export { Debouncer } from './source/debounce.js';
 export { FileSource } from './source/file-source.js';
 export { type FieldChange, fieldDiff, proxyHeldConfig, resourceFieldDiff, type ServedNow } from './status-csds.js';
 export { Admission, DEFAULT_LIMITS, type StreamLimits } from './xds/admission.js';
+export { reexecWithMmapThreshold } from './xds/malloc-tunables.js';
 export * from './xds/protocol.js';
 export { XdsServer, type XdsServerOptions } from './xds/server.js';
 export { type SessionContext, type StreamTransport, XdsSession } from './xds/session.js';

@@ -20,6 +20,7 @@ import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { CSDS_SERVICE, type CsdsFleet, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
+import { releaseGrpcReadBuffers } from './grpc-read-buffers.js';
 import { rawMethod } from './raw-method.js';
 import { type SessionContext, XdsSession } from './session.js';
 
@@ -215,6 +216,8 @@ export class XdsServer {
         if (session.record) this.sessionsByRecord.delete(session.record);
       },
     };
+    // Idle streams must not keep their last request's socket read buffers (grpc-read-buffers.ts).
+    releaseGrpcReadBuffers();
     this.server = new grpc.Server({
       // Full-state pushes to many streams can exceed grpc-js's 10 MB default per HTTP/2 session.
       'grpc-node.max_session_memory': 1024,

@@ -25,8 +25,6 @@ import {
   type DiscoveryRequestJson,
   ENDPOINT,
   type EncodedResource,
-  encodeDeltaResponse,
-  encodeSotwResponse,
   isTypeUrl,
   LISTENER,
   ROUTE,
@@ -56,6 +54,7 @@ import {
   type Subscription,
   staleRequestChangesSubscription,
 } from './protocol.js';
+import { deltaResponseBytes, sotwResponseBytes } from './response-bytes.js';
 
 export { ProtocolError, Status } from './admission.js';
 
@@ -528,7 +527,7 @@ export class SotwStream extends StateMachine<SotwState> {
   }
 
   protected encode(state: SotwState, plan: Plan, version: string, nonce: string): Buffer {
-    return encodeSotwResponse({ versionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources });
+    return sotwResponseBytes({ versionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources });
   }
 }
 
@@ -660,7 +659,7 @@ export class DeltaStream extends StateMachine<DeltaState> {
   }
 
   protected encode(state: DeltaState, plan: Plan, version: string, nonce: string): Buffer {
-    return encodeDeltaResponse({ systemVersionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources, removed: plan.removed });
+    return deltaResponseBytes({ systemVersionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources, removed: plan.removed });
   }
 }
 
