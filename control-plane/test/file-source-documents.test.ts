@@ -34,6 +34,12 @@ describe('file source: document-by-document parse', () => {
     });
   }
 
+  it('reads a first document of comment-like lines in linear time (no backtracking on many #)', () => {
+    // 40 '#' on one line before content took the old comment regex about 2^40 steps.
+    const text = `${'#'.repeat(40)} ${'# '.repeat(5000)}\nkey: value\n---\nb: 2\n`;
+    expect(parseByDocument(text, new Map())?.values).toEqual(wholeFile(text));
+  });
+
   it('leaves files with directives or errors to the whole-file parse (its line numbers)', () => {
     expect(parseByDocument('%YAML 1.2\n---\na: 1\n', new Map())).toBeUndefined();
     expect(parseByDocument('a: 1\n---\nb: [1,\n', new Map())).toBeUndefined();

@@ -73,7 +73,14 @@ function startsDocument(text: string, lineStart: number): boolean {
   return after === undefined || after === ' ' || after === '\t' || after === '\n' || after === '\r';
 }
 
-const ONLY_COMMENTS = /^(?:[ \t]*(?:#.*)?\r?\n?)*$/;
+/** Whether a text holds only blank and comment lines (line by line: a regex of nested optional groups backtracks exponentially on a line of many '#'). */
+function onlyComments(text: string): boolean {
+  for (const line of text.split('\n')) {
+    const trimmed = line.trimStart();
+    if (trimmed !== '' && trimmed !== '\r' && !trimmed.startsWith('#')) return false;
+  }
+  return true;
+}
 
 /** The file's text cut before each document start; comments before the first one go with it, as the parser reads them. */
 function splitDocuments(text: string): string[] {
@@ -89,7 +96,7 @@ function splitDocuments(text: string): string[] {
     lineStart = next === -1 ? text.length : next + 1;
   }
   chunks.push(text.slice(start));
-  if (chunks.length > 1 && ONLY_COMMENTS.test(chunks[0] ?? '')) chunks.splice(0, 2, `${chunks[0]}${chunks[1]}`);
+  if (chunks.length > 1 && onlyComments(chunks[0] ?? '')) chunks.splice(0, 2, `${chunks[0]}${chunks[1]}`);
   return chunks;
 }
 
