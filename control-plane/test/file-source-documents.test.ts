@@ -40,6 +40,27 @@ describe('file source: document-by-document parse', () => {
     expect(parseByDocument(text, new Map())?.values).toEqual(wholeFile(text));
   });
 
+  it('keeps the last good content of a file nested too deep to parse', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshcp-fs-'));
+    const file = join(dir, 'mesh.yaml');
+    const good =
+      'apiVersion: meshcp.io/v1alpha1\nkind: MeshService\nmetadata: {name: web, namespace: shop}\nspec:\n  ports: [{name: http, port: 80, protocol: HTTP}]\n  endpoints: [{address: 10.0.0.1}]\n';
+    writeFileSync(file, good);
+    const source = new FileSource(file, { stableMs: 10 });
+    await source.start(() => undefined);
+    // The YAML parser recurses once per nesting level: 200,000 '[' overflow its stack.
+    writeFileSync(file, '['.repeat(200_000));
+    const result = source.load('start');
+    source.stop();
+    expect(result.model.services.has('shop/web')).toBe(true);
+    expect(result.errors.map((e) => e.message).join('\n')).toMatch(/keeping the file's last good content/);
+  });
+
+  it('reads a document list longer than a call may take arguments (no spread of a million values)', () => {
+    const values = parseByDocument('{}\n...\n'.repeat(200_000), new Map())?.values;
+    expect(values).toHaveLength(200_000);
+  });
+
   it('leaves files with directives or errors to the whole-file parse (its line numbers)', () => {
     expect(parseByDocument('%YAML 1.2\n---\na: 1\n', new Map())).toBeUndefined();
     expect(parseByDocument('a: 1\n---\nb: [1,\n', new Map())).toBeUndefined();

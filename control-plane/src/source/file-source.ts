@@ -125,17 +125,19 @@ export function parseByDocument(
   for (const chunk of splitDocuments(text)) {
     let docs = parsed.get(chunk) ?? previous.get(chunk);
     if (!docs) {
-      const list = parseAllDocuments(chunk);
-      const documents: Document[] = Array.isArray(list) ? list : [list as unknown as Document];
-      if (documents.some((d) => d.errors.length > 0)) return undefined;
       try {
+        const list = parseAllDocuments(chunk);
+        const documents: Document[] = Array.isArray(list) ? list : [list as unknown as Document];
+        if (documents.some((d) => d.errors.length > 0)) return undefined;
         docs = documents.map((d) => deepFreeze(d.toJS({ maxAliasCount: 100 })));
       } catch {
+        // Too deep to parse (the parser recurses per nesting level) or an alias bomb: the whole-file path says why.
         return undefined;
       }
     }
     parsed.set(chunk, docs);
-    values.push(...docs);
+    // One push per value: a spread of a million documents (`{}\n...\n` repeated) exceeds the call's argument limit.
+    for (const doc of docs) values.push(doc);
   }
   return { values, parsed };
 }
@@ -373,8 +375,15 @@ export class FileSource implements MeshSource {
       return;
     }
     // Directives, or a document that does not parse: the whole file, for errors with its own line numbers.
-    const parsed = parseAllDocuments(text);
-    const list: Document[] = Array.isArray(parsed) ? parsed : [parsed as unknown as Document];
+    let list: Document[];
+    try {
+      const parsed = parseAllDocuments(text);
+      list = Array.isArray(parsed) ? parsed : [parsed as unknown as Document];
+    } catch (error) {
+      // The parser recurses once per nesting level: 200,000 '[' overflow its stack.
+      state.errors = [fileError(file, `cannot parse: ${(error as Error).message}; keeping the file's last good content`)];
+      return;
+    }
     const broken = list.flatMap((d) => d.errors);
     if (broken.length > 0) {
       state.errors = broken
