@@ -486,7 +486,7 @@ async function proxyStatus(proxy: string, values: Record<string, string | boolea
     const address = text('admin-address') ?? '127.0.0.1:9902';
     const response = await fetch(`http://${address}/debug/config_dump?proxy=${encodeURIComponent(proxy)}`, { signal: AbortSignal.timeout(10_000) });
     if (response.ok) {
-      const dump = (await response.json()) as { resources: ServedNow };
+      const dump = (await boundedJson(response, `meshcp admin ${address}`)) as { resources: ServedNow };
       now = dump.resources;
     }
   } catch {
@@ -498,9 +498,33 @@ async function proxyStatus(proxy: string, values: Record<string, string | boolea
   if (proxyAdmin) {
     const response = await fetch(`http://${proxyAdmin}/config_dump?include_eds`, { signal: AbortSignal.timeout(10_000) });
     if (!response.ok) throw new Error(`proxy admin ${proxyAdmin}: /config_dump answered ${response.status}`);
-    held = proxyHeldConfig(await response.json());
+    held = proxyHeldConfig(await boundedJson(response, `proxy admin ${proxyAdmin}`));
   }
-  process.stdout.write(formatProxyStatus(config, now, held));
+  process.stdout.write(printable(formatProxyStatus(config, now, held)));
+}
+
+/** Largest admin answer `status` reads: a config dump of a large proxy is tens of MB, a hostile one could be endless. */
+const MAX_ADMIN_ANSWER_BYTES = 256 * 1024 * 1024;
+
+/** The answer's JSON, refused past MAX_ADMIN_ANSWER_BYTES instead of buffered whole. */
+async function boundedJson(response: Response, from: string): Promise<unknown> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_ADMIN_ANSWER_BYTES) {
+      await response.body?.cancel();
+      throw new Error(`${from}: the answer is larger than ${MAX_ADMIN_ANSWER_BYTES} bytes; not read`);
+    }
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Names, paths and NACK texts come from the proxy: control characters are shown escaped, never sent to the terminal. */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export async function main(argv: string[]): Promise<number> {
