@@ -20,25 +20,13 @@
  */
 import { parseArgs } from 'node:util';
 import { Metrics, reexecWithMmapThreshold, SnapshotCache, serveSecurity, XdsServer } from 'meshcp';
-import { loadModel, splitHostPort, startControlServer, withEndpointPort } from './model.js';
+import { splitHostPort } from './model.js';
+import { checkPeerValues, PEER_OPTIONS, runPeer } from './peer-common.js';
 
 async function main(): Promise<void> {
   // As `meshcp serve` does: the glibc malloc setting for many streams (same pid, so the bench's /proc figures stay this process's).
   reexecWithMmapThreshold();
-  const { values } = parseArgs({
-    options: {
-      file: { type: 'string' },
-      'xds-address': { type: 'string', default: '127.0.0.1:0' },
-      'control-address': { type: 'string', default: '127.0.0.1:0' },
-      'max-duration-s': { type: 'string', default: '1800' },
-      // Authenticating server (TLS + client certificates) with the mesh CA in this directory, as `meshcp serve` without --insecure.
-      'tls-state-dir': { type: 'string' },
-    },
-  });
-  if (!values.file) throw new Error('--file is required');
-  for (const a of [values['xds-address'], values['control-address']]) {
-    if (!a.startsWith('127.') && !a.startsWith('localhost:')) throw new Error('listen addresses must be on loopback');
-  }
+  const values = checkPeerValues(parseArgs({ options: PEER_OPTIONS }).values);
   const metrics = new Metrics();
   const cache = new SnapshotCache(metrics);
   const security = values['tls-state-dir']
@@ -49,37 +37,16 @@ async function main(): Promise<void> {
     ...(security?.authenticator ? { authenticator: security.authenticator } : {}),
     ...(security?.ca ? { ca: security.ca } : {}),
   });
-  let model = loadModel(values.file);
-  cache.setModel(model);
-  const xdsPort = await xds.start(values['xds-address']);
-
-  const control = await startControlServer(
-    values['control-address'],
-    (change) => {
-      const next = withEndpointPort(model, change);
-      model = next.model;
-      cache.setModel(model);
-      return next.cluster;
+  await runPeer(values, {
+    cache,
+    startXds: (address) => xds.start(address),
+    metricsText: () => metrics.registry.metrics(),
+    contentType: metrics.registry.contentType,
+    stop: () => {
+      security?.stop();
+      return xds.stop();
     },
-    // The convergence histogram the bench compares with the load generator's own figures.
-    (res) => {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (error: Error) => res.writeHead(500).end(error.message),
-      );
-    },
-  );
-  const controlPort = control.port;
-  process.stdout.write(`READY xds=${xdsPort} control=${controlPort} pid=${process.pid}\n`);
-
-  const shutdown = () => {
-    control.close();
-    security?.stop();
-    xds.stop().finally(() => process.exit(0));
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-  setTimeout(shutdown, Number(values['max-duration-s']) * 1000).unref();
+  });
 }
 
 main().catch((error) => {

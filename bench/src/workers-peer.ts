@@ -17,27 +17,14 @@
  */
 import { parseArgs } from 'node:util';
 import { isXdsWorker, Metrics, runXdsWorker, SnapshotCache, serveSecurity, XdsWorkerPool } from 'meshcp';
-import { loadModel, splitHostPort, startControlServer, withEndpointPort } from './model.js';
+import { splitHostPort } from './model.js';
+import { checkPeerValues, PEER_OPTIONS, runPeer } from './peer-common.js';
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      file: { type: 'string' },
-      workers: { type: 'string', default: '2' },
-      'xds-address': { type: 'string', default: '127.0.0.1:0' },
-      'control-address': { type: 'string', default: '127.0.0.1:0' },
-      'max-duration-s': { type: 'string', default: '1800' },
-      // TLS + client certificates with the mesh CA in this directory, as `meshcp serve` without --insecure.
-      'tls-state-dir': { type: 'string' },
-    },
-  });
-  if (!values.file) throw new Error('--file is required');
-  for (const a of [values['xds-address'], values['control-address']]) {
-    if (!a.startsWith('127.') && !a.startsWith('localhost:')) throw new Error('listen addresses must be on loopback');
-  }
+  const { values } = parseArgs({ options: { ...PEER_OPTIONS, workers: { type: 'string', default: '2' } } });
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 2) throw new Error('--workers must be an integer ≥ 2 (one process is meshcp-server.js)');
-  return { ...values, file: values.file, workers };
+  return { ...checkPeerValues(values), workers };
 }
 
 type Options = ReturnType<typeof options>;
@@ -65,34 +52,17 @@ async function primary(values: Options): Promise<void> {
   const cache = new SnapshotCache(metrics);
   // No `exec`: the workers run this script with these arguments (isXdsWorker() tells them apart).
   const pool = new XdsWorkerPool(cache, metrics, { count: values.workers }, tls?.ca);
-  let model = loadModel(values.file);
-  cache.setModel(model);
-  const xdsPort = await pool.start(values['xds-address']);
-  const control = await startControlServer(
-    values['control-address'],
-    (change) => {
-      const next = withEndpointPort(model, change);
-      model = next.model;
-      cache.setModel(model);
-      return next.cluster;
-    },
+  await runPeer(values, {
+    cache,
+    startXds: (address) => pool.start(address),
     // The convergence histogram is the workers' (they serve the streams), summed by the pool.
-    (res) => {
-      pool.metricsText().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (error: Error) => res.writeHead(500).end(error.message),
-      );
+    metricsText: () => pool.metricsText(),
+    contentType: metrics.registry.contentType,
+    stop: () => {
+      tls?.stop();
+      return pool.stop();
     },
-  );
-  process.stdout.write(`READY xds=${xdsPort} control=${control.port} pid=${process.pid}\n`);
-  const shutdown = () => {
-    control.close();
-    tls?.stop();
-    pool.stop().finally(() => process.exit(0));
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-  setTimeout(shutdown, Number(values['max-duration-s']) * 1000).unref();
+  });
 }
 
 const values = options();
