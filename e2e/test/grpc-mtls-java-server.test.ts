@@ -30,6 +30,7 @@ import {
   type AgentWorkload,
   buildGoProgram,
   buildJavaProgram,
+  directWhoCall,
   JAVA_CLIENT,
   JAVA_SERVER,
   ONLY_WEB,
@@ -99,18 +100,7 @@ describe('a grpc-java xDS-enabled server under meshcp (gRFC A29 mTLS, A41 RBAC)'
     expect(results.map((r) => r.backend ?? `${r.code}: ${r.message}`)).toEqual(Array(5).fill(`java-server saw ${WEB} | server ${ECHO}`));
 
     // STRICT: the server's Listener requires TLS with a client certificate, so a plaintext caller gets no RPC through.
-    const plaintext = new grpc.Client(`127.0.0.1:${serverPort}`, grpc.credentials.createInsecure());
-    cleanup.add(() => plaintext.close());
-    const refused = await new Promise<grpc.ServiceError | null>((resolve) =>
-      plaintext.makeUnaryRequest(
-        '/meshcp.test.Echo/Who',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        Buffer.alloc(0),
-        { deadline: Date.now() + 5000 },
-        (error) => resolve(error),
-      ),
-    );
+    const refused = await directWhoCall(`127.0.0.1:${serverPort}`, grpc.credentials.createInsecure(), cleanup);
     expect(refused?.code).toBe(grpc.status.UNAVAILABLE);
 
     // The server took its Listener from meshcp as a grpc-java node with nothing degraded.
@@ -135,18 +125,7 @@ describe('a grpc-java xDS-enabled server under meshcp (gRFC A29 mTLS, A41 RBAC)'
       // The server's certificate names a SPIFFE ID, not 127.0.0.1: the caller checks only the chain, as an attacker would.
       { checkServerIdentity: () => undefined },
     );
-    const caller = new grpc.Client(`127.0.0.1:${serverPort}`, credentials);
-    cleanup.add(() => caller.close());
-    const refused = await new Promise<grpc.ServiceError | null>((resolve) =>
-      caller.makeUnaryRequest(
-        '/meshcp.test.Echo/Who',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        Buffer.alloc(0),
-        { deadline: Date.now() + 5000 },
-        (error) => resolve(error),
-      ),
-    );
+    const refused = await directWhoCall(`127.0.0.1:${serverPort}`, credentials, cleanup);
     expect(refused?.code).toBe(grpc.status.UNAVAILABLE);
     // The same call with the agent-written shop/web certificate gets through: the refusal was the forged chain.
     const genuine = new grpc.Client(

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { installClient } from '@meshcp/compat-matrix';
 import { grpcBootstrap } from '@meshcp/translators';
 import { type Cleanup, MESHCP_BIN, type SecureMeshcp, startProcess, waitFor } from '../src/harness.js';
@@ -158,4 +159,20 @@ export async function startAgent(meshcp: SecureMeshcp, dir: string, serviceAccou
     ),
   );
   return { certificateDir, bootstrap };
+}
+
+/** One Echo/Who call straight to a server address (no xDS) with these credentials: the error it ends with, or null. */
+export function directWhoCall(address: string, credentials: grpc.ChannelCredentials, cleanup: Cleanup): Promise<grpc.ServiceError | null> {
+  const client = new grpc.Client(address, credentials);
+  cleanup.add(() => client.close());
+  return new Promise((resolve) =>
+    client.makeUnaryRequest(
+      '/meshcp.test.Echo/Who',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      { deadline: Date.now() + 5000 },
+      (error) => resolve(error),
+    ),
+  );
 }

@@ -21,7 +21,7 @@ import { grpcBootstrap } from '@meshcp/translators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, freePort, MESHCP_BIN, type SecureMeshcp, startProcess, startSecureMeshcp, startServiceSidecar, tempDir, waitFor } from '../src/harness.js';
 import { startPlane } from '../src/plane.js';
-import { buildGoProgram, buildJavaProgram, GRPC_GO, JAVA_CLIENT, ONLY_WEB, proxies, startAgent, strictService } from './grpc-mtls-support.js';
+import { buildGoProgram, buildJavaProgram, directWhoCall, GRPC_GO, JAVA_CLIENT, ONLY_WEB, proxies, startAgent, strictService } from './grpc-mtls-support.js';
 
 const NODE = { implementation: 'grpc-js-xds', version: '1.14.1' } as const;
 /** Short SVIDs so a rotation (at half life), the file_watcher re-read (every 10 s) and the first expiry happen within the test. */
@@ -98,18 +98,7 @@ describe('proxyless gRPC mesh mTLS (gRFC A29) with meshcp agent', () => {
     );
 
     // The same server refuses a plaintext caller (STRICT: the Listener requires TLS with a client certificate).
-    const plaintext = new grpc.Client(`127.0.0.1:${serverPort}`, grpc.credentials.createInsecure());
-    cleanup.add(() => plaintext.close());
-    const refused = await new Promise<grpc.ServiceError | null>((resolve) =>
-      plaintext.makeUnaryRequest(
-        '/meshcp.test.Echo/Who',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        Buffer.alloc(0),
-        { deadline: Date.now() + 5000 },
-        (error) => resolve(error),
-      ),
-    );
+    const refused = await directWhoCall(`127.0.0.1:${serverPort}`, grpc.credentials.createInsecure(), cleanup);
     expect(refused?.code).toBe(grpc.status.UNAVAILABLE);
 
     // Both gRPC workloads are SYNCED with nothing degraded.
