@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { type EnvoyApi, loadEnvoyApi } from './descriptors.js';
 import { decodeToJson, encodeJson } from './json-codec.js';
+import { type ValidationIssue, validateResource } from './pgv.js';
 import { messageNameOf } from './type-urls.js';
+import { encodeFast } from './wire-writer.js';
 
 export interface EncodedResource {
   readonly name: string;
@@ -65,9 +67,25 @@ export function resourceName(json: object): string {
 }
 
 export function encodeResource(api: EnvoyApi, typeUrl: string, json: object): EncodedResource {
-  const value = encodeJson(api, messageNameOf(typeUrl), json);
-  const name = resourceName(json);
-  return { name, typeUrl, version: contentHash(value), value, any: encodeAny(typeUrl, value), json };
+  return encodedFrom(typeUrl, json, encodeJson(api, messageNameOf(typeUrl), json));
+}
+
+function encodedFrom(typeUrl: string, json: object, value: Uint8Array): EncodedResource {
+  return { name: resourceName(json), typeUrl, version: contentHash(value), value, any: encodeAny(typeUrl, value), json };
+}
+
+/**
+ * PGV-checks and encodes one resource: the PGV issues, or the encoded resource. The
+ * compiled writer does both in one pass; on any issue or shape it does not plan, the
+ * checker gives the issues with their paths and the generic encoder the bytes. Encoding
+ * errors (FieldPathError) are thrown as by `encodeResource`.
+ */
+export function checkAndEncodeResource(api: EnvoyApi, typeUrl: string, json: object): EncodedResource | ValidationIssue[] {
+  const messageName = messageNameOf(typeUrl);
+  const bytes = encodeFast(api, api.lookupType(messageName), json, true);
+  if (bytes) return encodedFrom(typeUrl, json, bytes);
+  const issues = validateResource(api, messageName, json);
+  return issues.length > 0 ? issues : encodeResource(api, typeUrl, json);
 }
 
 /** A hash over (name, version) pairs: the SotW `version_info` of a resource set. */

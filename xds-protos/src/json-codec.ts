@@ -7,7 +7,7 @@
 import protobuf from 'protobufjs';
 import type { EnvoyApi } from './descriptors.js';
 import { messageNameOf } from './type-urls.js';
-import { encodeFast, takeChecked } from './wire-writer.js';
+import { encodeFast } from './wire-writer.js';
 
 export class FieldPathError extends Error {
   constructor(
@@ -231,7 +231,7 @@ export function encodeMessageGeneric(api: EnvoyApi, type: protobuf.Type, json: J
  */
 export function encodeJson(api: EnvoyApi, messageName: string, json: Json): Uint8Array {
   const type = api.lookupType(messageName);
-  return takeChecked(api, messageName, json) ?? encodeFast(api, type, json, false) ?? encodeMessage(api, type, json, '');
+  return encodeFast(api, type, json, false) ?? encodeMessage(api, type, json, '');
 }
 
 /** Decodes wire bytes to proto3 JSON with proto field names (Envoy's config_dump shape). */

@@ -8,7 +8,7 @@ import protobuf from 'protobufjs';
 import type { EnvoyApi, FieldRules } from './descriptors.js';
 import { camelCase, fullName } from './json-codec.js';
 import { messageNameOf } from './type-urls.js';
-import { encodeFast, rememberChecked } from './wire-writer.js';
+import { encodeFast } from './wire-writer.js';
 
 export interface ValidationIssue {
   path: string;
@@ -277,11 +277,7 @@ export function validateResource(api: EnvoyApi, messageName: string, json: unkno
   const type = api.lookupType(messageName);
   // The compiled writer checks and encodes in one pass; it gives up on any issue or error,
   // and then this checker gives the issues with their paths, in its order.
-  const bytes = encodeFast(api, type, json, true);
-  if (bytes) {
-    rememberChecked(api, messageName, json, bytes);
-    return [];
-  }
+  if (encodeFast(api, type, json, true)) return [];
   const checker = new Checker(api);
   checker.checkMessage(type, json, '');
   return checker.issues;

@@ -492,23 +492,3 @@ export function encodeFast(api: EnvoyApi, type: protobuf.Type, json: unknown, ch
   }
   return pass.writer.finish();
 }
-
-/**
- * `validateResource` runs the one pass, which also yields the bytes; the builder
- * encodes the same object right after (`encodeJson`). The bytes of the last checked
- * resource wait here for that call, keyed by object identity (one slot: a resource
- * changed in between would be re-encoded only if it were a different object, which
- * is why the slot is taken by the very next encode of that object and only then).
- */
-let lastChecked: { api: EnvoyApi; messageName: string; json: unknown; bytes: Uint8Array } | undefined;
-
-export function rememberChecked(api: EnvoyApi, messageName: string, json: unknown, bytes: Uint8Array): void {
-  lastChecked = { api, messageName, json, bytes };
-}
-
-export function takeChecked(api: EnvoyApi, messageName: string, json: unknown): Uint8Array | undefined {
-  const slot = lastChecked;
-  lastChecked = undefined;
-  if (slot && slot.json === json && slot.api === api && slot.messageName === messageName) return slot.bytes;
-  return undefined;
-}

@@ -13,18 +13,16 @@
 import type { ClientProfile, MeshModel, ProxyTranslation } from '@meshcp/translators';
 import {
   CLUSTER,
+  checkAndEncodeResource,
   ENDPOINT,
   type EncodedResource,
   type EnvoyApi,
-  encodeResource,
   FieldPathError,
   LISTENER,
-  messageNameOf,
   ROUTE,
   resourceName,
   setVersion,
   type TypeUrl,
-  validateResource,
 } from '@meshcp/xds-protos';
 import { clusterReferences, listenerReferences, type References, routeConfigurationReferences } from './references.js';
 
@@ -91,10 +89,8 @@ export class SnapshotBuilder {
 
   /** PGV-checks and encodes one resource; the issues when it cannot be published. */
   encode(typeUrl: TypeUrl, json: object): EncodedResource | { path: string; message: string }[] {
-    const issues = validateResource(this.api, messageNameOf(typeUrl), json);
-    if (issues.length > 0) return issues;
     try {
-      return encodeResource(this.api, typeUrl, json);
+      return checkAndEncodeResource(this.api, typeUrl, json);
     } catch (error) {
       if (!(error instanceof FieldPathError)) throw error;
       return [{ path: error.path, message: error.detail }];
