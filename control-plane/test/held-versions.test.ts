@@ -12,10 +12,13 @@ describe('HeldVersions', () => {
   it('streams that took the same responses point at one map, with equal versions', () => {
     const a = new HeldVersions();
     const b = new HeldVersions();
+    // The cache's resource objects, shared by every stream (as in the server).
+    const initial = response(1000, 'v1');
+    const update = [{ name: 'c7', version: 'v2' }];
     for (const held of [a, b]) {
-      held.apply(response(1000, 'v1'));
+      held.apply(initial);
       held.commit();
-      held.apply([{ name: 'c7', version: 'v2' }]);
+      held.apply(update);
       held.commit();
     }
     expect(sharedOf(a)).toBe(sharedOf(b));
@@ -54,5 +57,45 @@ describe('HeldVersions', () => {
     expect(sharedOf(a)).not.toBe(sharedOf(b));
     expect(a.get('x1:y')).toBe('v');
     expect(b.get('x')).toBe('1:yv');
+  });
+});
+
+describe('HeldVersions undo', () => {
+  it('a NACK restores what was held before, also for removals, and keeps an unsubscribe made since', () => {
+    const held = new HeldVersions();
+    const initial = response(5, 'v1');
+    held.apply(initial);
+    held.commit();
+    const version = held.version();
+    held.apply(
+      [
+        { name: 'c1', version: 'v2' },
+        { name: 'c9', version: 'v1' },
+      ],
+      ['c2'],
+    );
+    expect(held.get('c2')).toBeUndefined();
+    held.forget('c9'); // unsubscribed before the NACK arrived
+    expect(held.undo()).toEqual(
+      new Map([
+        ['c1', 'v2'],
+        ['c9', 'v1'],
+      ]),
+    );
+    expect(held.get('c1')).toBe('v1');
+    expect(held.get('c2')).toBe('v1');
+    expect(held.has('c9')).toBe(false);
+    expect(held.version()).toBe(version);
+    // Nothing unanswered any more: a second undo changes nothing.
+    expect(held.undo().size).toBe(0);
+    expect(held.version()).toBe(version);
+  });
+
+  it('content-equal responses made of other objects reach a set with the same version', () => {
+    const a = new HeldVersions();
+    const b = new HeldVersions();
+    a.apply(response(100, 'v1'));
+    b.apply(response(100, 'v1'));
+    expect(a.version()).toBe(b.version());
   });
 });

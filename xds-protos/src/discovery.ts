@@ -136,6 +136,15 @@ export class SetDigest {
     this.add(name, version);
   }
 
+  /** An independent digest of the same set (to derive another set's digest from it). */
+  copy(): SetDigest {
+    const copy = new SetDigest();
+    copy.low = this.low;
+    copy.high = this.high;
+    copy.count = this.count;
+    return copy;
+  }
+
   toString(): string {
     return `${this.count}-${this.high.toString(36)}${this.low.toString(36)}`;
   }

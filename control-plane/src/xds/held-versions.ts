@@ -1,40 +1,108 @@
 import { createHash } from 'node:crypto';
 import { SetDigest } from '@meshcp/xds-protos';
 
+/** A resource as a response carries it; the cache's objects are immutable and shared by every stream. */
+export interface SentResource {
+  readonly name: string;
+  readonly version: string;
+}
+
 /** One change to a held set: a name's new version, or undefined when it is dropped. */
 type Ops = ReadonlyMap<string, string | undefined>;
 
-/** Transition keys longer than this are hashed (SHA-256) so a 1,000-resource response does not keep a 50 KB key alive. */
+/** Transition keys longer than this are hashed (SHA-256) so a 1,000-resource response does not keep a long key alive. */
 const MAX_PLAIN_KEY = 256;
 
 /** Drops a transition from its parent once the set it led to is garbage. */
 const transitions = new FinalizationRegistry<{ parent: WeakRef<HeldSet>; key: string }>(({ parent, key }) => parent.deref()?.forgetDead(key));
 
 /**
- * An immutable name → version set, shared by every stream that holds exactly it.
- * Streams reach it by the same transition from the same set: 5,000 proxies of one
- * variant that took the same responses point at one map, not 5,000 copies. The
- * transition key is the exact list of changes (length-prefixed, so no two lists share
- * a key), hashed with SHA-256 when long — never a digest a client could collide.
+ * A number per resource object, for transition keys: two responses made of the same
+ * objects (the cache's, shared by every stream of a variant) lead to the same set, and
+ * a number is a tenth of the name and version it stands for. Objects are immutable, so
+ * the number always means the same (name, version).
+ */
+const resourceIds = new WeakMap<SentResource, number>();
+let nextResourceId = 0;
+function resourceId(resource: SentResource): number {
+  let id = resourceIds.get(resource);
+  if (id === undefined) {
+    id = ++nextResourceId;
+    resourceIds.set(resource, id);
+  }
+  return id;
+}
+
+/**
+ * An immutable name → version set with its digest, shared by every stream that holds
+ * exactly it. Streams reach it by the same transition from the same set: 5,000 proxies
+ * of one variant that took the same responses point at one map and one digest, not
+ * 5,000 copies, and the digest of a 1,000-resource response is computed once, not once
+ * per stream. A transition key is exact — resource numbers, or length-prefixed names and
+ * versions — hashed with SHA-256 when long: never a digest a client could collide.
  */
 class HeldSet {
   private readonly successors = new Map<string, WeakRef<HeldSet>>();
+  private versionText?: string;
 
-  constructor(readonly versions: ReadonlyMap<string, string>) {}
+  constructor(
+    readonly versions: ReadonlyMap<string, string>,
+    private readonly digest: SetDigest,
+  ) {}
 
+  /** The digest of the set: equal sets give equal strings. */
+  version(): string {
+    this.versionText ??= this.digest.toString();
+    return this.versionText;
+  }
+
+  /** The set after a stream's own changes (held claims, unsubscribes, a NACK's undo). */
   after(ops: Ops): HeldSet {
     if (ops.size === 0) return this;
-    let key = '';
+    let key = 'o';
     for (const [name, version] of ops) key += `${name.length}:${name}${version === undefined ? '-' : `${version.length}:${version}`}`;
+    return this.successor(key, (versions, digest) => {
+      for (const [name, version] of ops) {
+        const before = versions.get(name);
+        if (version === undefined) {
+          if (before !== undefined) digest.remove(name, before);
+          versions.delete(name);
+        } else {
+          digest.set(name, version, before);
+          versions.set(name, version);
+        }
+      }
+    });
+  }
+
+  /** The set after a response: its resources held at their versions, `removed` dropped. */
+  afterResponse(resources: readonly SentResource[], removed: readonly string[]): HeldSet {
+    if (resources.length === 0 && removed.length === 0) return this;
+    let key = 'r';
+    for (const resource of resources) key += `${resourceId(resource)},`;
+    for (const name of removed) key += `-${name.length}:${name}`;
+    return this.successor(key, (versions, digest) => {
+      for (const { name, version } of resources) {
+        digest.set(name, version, versions.get(name));
+        versions.set(name, version);
+      }
+      for (const name of removed) {
+        const before = versions.get(name);
+        if (before === undefined) continue;
+        digest.remove(name, before);
+        versions.delete(name);
+      }
+    });
+  }
+
+  private successor(key: string, change: (versions: Map<string, string>, digest: SetDigest) => void): HeldSet {
     if (key.length > MAX_PLAIN_KEY) key = createHash('sha256').update(key).digest('base64');
     const known = this.successors.get(key)?.deref();
     if (known) return known;
     const versions = new Map(this.versions);
-    for (const [name, version] of ops) {
-      if (version === undefined) versions.delete(name);
-      else versions.set(name, version);
-    }
-    const next = new HeldSet(versions);
+    const digest = this.digest.copy();
+    change(versions, digest);
+    const next = new HeldSet(versions, digest);
     this.successors.set(key, new WeakRef(next));
     transitions.register(next, { parent: new WeakRef(this), key });
     return next;
@@ -45,29 +113,31 @@ class HeldSet {
   }
 }
 
-const EMPTY = new HeldSet(new Map());
+const EMPTY = new HeldSet(new Map(), new SetDigest());
+
+/** The response a client has not answered yet: what it held before, and what it was sent. */
+interface Unanswered {
+  before: HeldSet;
+  resources: readonly SentResource[];
+  removed: readonly string[];
+}
 
 /**
  * What a client holds of one resource type (name → version), assuming it accepts
- * what it is sent, with an order-independent digest of that set (its version_info)
- * and an undo log of the last response, so a NACK restores exactly what the client
- * kept — no copy of the whole set per response or per ACK.
+ * what it is sent, with an order-independent digest of that set (its version_info),
+ * and enough of the last response to undo it on a NACK.
  *
- * Memory: the set itself is a shared, immutable `HeldSet`; a stream's own changes
- * wait in a small overlay until its next response (or ACK) folds them in. The undo
- * log lives only until the response is ACKed. A synced stream owns a digest and two
- * references.
+ * Memory: the set and its digest are a shared, immutable `HeldSet`; a stream's own
+ * changes wait in a small overlay until its next response (or ACK) folds them in. Until
+ * the client answers, the stream keeps the set it held before the response and the
+ * response's resource list (references to the cache's objects); a NACK derives its undo
+ * from them. A synced stream owns one reference.
  */
 export class HeldVersions {
   private shared: HeldSet = EMPTY;
   /** This stream's changes not yet folded into `shared`. */
   private overlay?: Map<string, string | undefined>;
-  private count = 0;
-  private readonly digest = new SetDigest();
-  /** Versions before the last response, by name (until it is ACKed). */
-  private undoLog?: Map<string, string | undefined>;
-  /** Versions the last response carried, by name (until it is ACKed). */
-  private sentLog?: Map<string, string>;
+  private unanswered?: Unanswered;
 
   get(name: string): string | undefined {
     const overlay = this.overlay;
@@ -80,7 +150,8 @@ export class HeldVersions {
   }
 
   get size(): number {
-    return this.count;
+    this.settle();
+    return this.shared.versions.size;
   }
 
   /** Name → version of everything held (CSDS reads it). */
@@ -96,55 +167,37 @@ export class HeldVersions {
 
   /** The digest of the held set: equal sets give equal strings. */
   version(): string {
-    return this.digest.toString();
+    this.settle();
+    return this.shared.version();
   }
 
   /** Records a version the client already holds (Delta's initial_resource_versions). */
   hold(name: string, version: string): void {
-    const before = this.get(name);
-    if (before === version) return;
-    this.digest.set(name, version, before);
-    if (before === undefined) this.count++;
+    if (this.get(name) === version) return;
     this.overlay ??= new Map();
     this.overlay.set(name, version);
   }
 
   /** Drops a name without recording it for undo (an unsubscribe). */
   forget(name: string): void {
-    const version = this.get(name);
-    if (version === undefined) return;
-    this.digest.remove(name, version);
-    this.count--;
+    if (this.get(name) === undefined) return;
     this.overlay ??= new Map();
     this.overlay.set(name, undefined);
   }
 
   /** Applies a response (updates and removals) and returns the new set version. */
-  apply(resources: Iterable<{ name: string; version: string }>, removed: Iterable<string> = []): string {
-    const undoLog = new Map<string, string | undefined>();
-    const sentLog = new Map<string, string>();
-    for (const r of resources) {
-      undoLog.set(r.name, this.get(r.name));
-      sentLog.set(r.name, r.version);
-      this.hold(r.name, r.version);
-    }
-    for (const name of removed) {
-      const before = this.get(name);
-      // A removal of something never held (a reconnect's stale claim) has nothing to undo.
-      if (before === undefined) continue;
-      undoLog.set(name, before);
-      this.forget(name);
-    }
-    this.undoLog = undoLog;
-    this.sentLog = sentLog;
+  apply(resources: Iterable<SentResource>, removed: readonly string[] = []): string {
     this.settle();
-    return this.version();
+    const sent = Array.isArray(resources) ? (resources as readonly SentResource[]) : [...resources];
+    const before = this.shared;
+    this.shared = before.afterResponse(sent, removed);
+    this.unanswered = { before, resources: sent, removed };
+    return this.shared.version();
   }
 
-  /** The client ACKed the last response: it cannot be undone any more, so its log goes. */
+  /** The client ACKed the last response: it cannot be undone any more. */
   commit(): void {
-    this.undoLog = undefined;
-    this.sentLog = undefined;
+    this.unanswered = undefined;
     this.settle();
   }
 
@@ -154,19 +207,26 @@ export class HeldVersions {
    * one the client dropped from its subscription since, so it is never sent again.
    */
   undo(): Map<string, string> {
-    const sentLog = this.sentLog ?? new Map<string, string>();
-    for (const [name, before] of this.undoLog ?? []) {
-      const sent = sentLog.get(name);
-      const now = this.get(name);
-      // Changed since (unsubscribed, or removed): nothing of this response is held any more.
-      if (now !== sent) continue;
-      this.forget(name);
-      if (before !== undefined) this.hold(name, before);
+    const rejected = new Map<string, string>();
+    const last = this.unanswered;
+    this.unanswered = undefined;
+    if (last) {
+      for (const { name, version } of last.resources) rejected.set(name, version);
+      for (const [name, version] of rejected) {
+        // Changed since (unsubscribed, or removed): nothing of this response is held any more.
+        if (this.get(name) !== version) continue;
+        const before = last.before.versions.get(name);
+        if (before === undefined) this.forget(name);
+        else this.hold(name, before);
+      }
+      for (const name of last.removed) {
+        const before = last.before.versions.get(name);
+        // A removal of something never held (a reconnect's stale claim) has nothing to undo.
+        if (before !== undefined && !this.has(name)) this.hold(name, before);
+      }
     }
-    this.undoLog = undefined;
-    this.sentLog = undefined;
     this.settle();
-    return sentLog;
+    return rejected;
   }
 
   /** Folds this stream's changes into a shared set. */
