@@ -6,8 +6,8 @@
  * `xds_protocol#anchor`) and, where a peer got it wrong, the issue that shows it.
  * Every issue number here was checked to be the issue it describes.
  */
-import { createHash } from 'node:crypto';
 import { CLUSTER, ENDPOINT, LISTENER, type TypeUrl } from '@meshcp/xds-protos';
+import { DeltaNames, internNames, type NameSet } from './subscribed-names.js';
 
 /** What one request on a stream means for one resource type. */
 export type RequestKind =
@@ -81,7 +81,12 @@ export interface Subscription {
   wildcard: boolean;
   /** Wildcard entered by the legacy form (empty names on the first request). */
   legacyWildcard: boolean;
-  names: Set<string>;
+  /** SotW: one interned set per distinct list (each request replaces it); Delta: `DeltaNames`. */
+  names: NameSet;
+}
+
+export interface DeltaSubscription extends Subscription {
+  names: DeltaNames;
 }
 
 /**
@@ -104,32 +109,6 @@ export function nextSotwSubscription(previous: Subscription | undefined, typeUrl
   return { wildcard: false, legacyWildcard: false, names: internNames(names) };
 }
 
-/** Name lists longer than this are keyed by their SHA-256, so the intern table never holds a megabyte key. */
-const MAX_PLAIN_KEY = 256;
-const interned = new Map<string, WeakRef<Set<string>>>();
-const internedGone = new FinalizationRegistry<string>((key) => {
-  if (interned.get(key)?.deref() === undefined) interned.delete(key);
-});
-
-/**
- * One Set per distinct SotW name list: 5,000 Envoys that ask for the same 1,000
- * clusters' endpoints share one set instead of holding 5,000 copies. SotW never
- * mutates a subscription's names (each request replaces them), so sharing is safe;
- * Delta's sets change in place and are never interned. The key is the exact list
- * (length-prefixed), hashed with SHA-256 when long: no two lists share a key.
- */
-export function internNames(names: Set<string>): Set<string> {
-  if (names.size === 0) return names;
-  let key = '';
-  for (const name of names) key += `${name.length}:${name}`;
-  if (key.length > MAX_PLAIN_KEY) key = createHash('sha256').update(key).digest('base64');
-  const known = interned.get(key)?.deref();
-  if (known) return known;
-  interned.set(key, new WeakRef(names));
-  internedGone.register(names, key);
-  return names;
-}
-
 /**
  * Delta subscription after a request (xds_protocol#incremental-xds): subscribe and
  * unsubscribe change the set; '*' toggles wildcard; an LDS/CDS stream whose first
@@ -138,12 +117,12 @@ export function internNames(names: Set<string>): Set<string> {
  * ACK on a stream subscribed to 50,000 names costs nothing.
  */
 export function nextDeltaSubscription(
-  previous: Subscription | undefined,
+  previous: DeltaSubscription | undefined,
   typeUrl: string,
   subscribe: readonly string[],
   unsubscribe: readonly string[],
-): Subscription {
-  const sub: Subscription = previous ?? { wildcard: false, legacyWildcard: false, names: new Set() };
+): DeltaSubscription {
+  const sub: DeltaSubscription = previous ?? { wildcard: false, legacyWildcard: false, names: new DeltaNames() };
   if (!previous && subscribe.length === 0 && allowsLegacyWildcard(typeUrl)) {
     sub.wildcard = true;
     sub.legacyWildcard = true;
@@ -168,6 +147,7 @@ export function nextDeltaSubscription(
       sub.legacyWildcard = false;
     } else sub.names.delete(name);
   }
+  sub.names.settle();
   return sub;
 }
 

@@ -42,6 +42,7 @@ import { type ConnectionRecord, type TypeRecord, truncateText } from './connecti
 import { HeldVersions } from './held-versions.js';
 import {
   classifyRequest,
+  type DeltaSubscription,
   endpointsFollowClusterUpdate,
   forgetsDroppedNames,
   mayPushWhileUnanswered,
@@ -532,6 +533,7 @@ export class SotwStream extends StateMachine<SotwState> {
 }
 
 interface DeltaState extends TypeStateBase {
+  sub: DeltaSubscription;
   /** What the client holds: initial_resource_versions, then what we sent. */
   held: HeldVersions;
   /**
@@ -575,12 +577,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
           else held.hold(name, String(initial[name]));
         }
       }
-      let owed: Set<string> | 'all' = 'all';
-      if (!sub.wildcard) {
-        owed = new Set(sub.names);
-        for (const name of held.names()) owed.add(name);
-      }
-      state = { typeUrl, sub, inFlight: false, owed, dirty: false, resend: new Set(), rejected: new Map(), record: this.newRecord(typeUrl), held };
+      // Everything subscribed is owed; what it holds is a subset (claims outside the subscription were skipped above).
+      state = { typeUrl, sub, inFlight: false, owed: 'all', dirty: false, resend: new Set(), rejected: new Map(), record: this.newRecord(typeUrl), held };
       if (missingClaims.length > 0) state.missingClaims = missingClaims;
       this.types.set(typeUrl, state);
     } else {
@@ -620,9 +618,7 @@ export class DeltaStream extends StateMachine<DeltaState> {
   protected plan(state: DeltaState): Plan | undefined {
     const changed: EncodedResource[] = [];
     const removed = new Set<string>();
-    const looked = new Set<string>();
     for (const name of this.candidates(state)) {
-      looked.add(name);
       const resource = this.lookup(state.typeUrl, name);
       if (!resource) {
         if (reportsRemoval(state.held.has(name), this.isOwed(state, name))) removed.add(name);
@@ -631,11 +627,13 @@ export class DeltaStream extends StateMachine<DeltaState> {
       if ((state.held.get(name) !== resource.version || state.resend.has(name)) && mayResend(state.rejected.get(name), resource.version))
         changed.push(resource);
     }
-    // A whole-type check of a wildcard subscription also finds what vanished from the set.
+    // A whole-type check of a wildcard subscription (its candidates were every known name) also finds what vanished from the set.
     if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
-      for (const name of state.held.names()) if (!looked.has(name)) removed.add(name);
+      const known = this.knownNames(state.typeUrl);
+      if (known) for (const name of state.held.names()) if (!known.has(name)) removed.add(name);
     }
-    for (const name of state.missingClaims ?? []) if (!looked.has(name) && !this.lookup(state.typeUrl, name)) removed.add(name);
+    // Claims of a reconnect that the cache did not have: the first response reports them removed (once; applySent clears them).
+    for (const name of state.missingClaims ?? []) if (!this.lookup(state.typeUrl, name)) removed.add(name);
     if (changed.length === 0 && removed.size === 0) {
       // A reconnecting client that already holds every current version is in sync
       // although nothing is sent: record that, so the admin API does not say NOT_SENT.
