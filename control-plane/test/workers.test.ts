@@ -5,13 +5,14 @@
  * worker serves it; the primary's /debug/proxies and /metrics count the streams of
  * both workers; a change reaches every client.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTER, ENDPOINT } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlane } from '../src/control-plane.js';
 import { WORKER_MAIN } from '../src/xds/workers.js';
+import { WORKER_SEMI_SPACE_MB, workerExecArgv } from '../src/xds/young-generation.js';
 import { fetchClientStatus } from './csds-client.js';
 import { ENVOY_NODE, serviceYaml } from './fixtures.js';
 import { parseSamples, sampleValue } from './support/prometheus-text.js';
@@ -93,6 +94,12 @@ describe('xDS served by two worker processes', () => {
       .toBe(CLIENTS);
     const byWorker = [...(plane.pool?.streamsByWorker().values() ?? [])];
     expect(byWorker).toHaveLength(2);
+    // Each worker runs with the small young generation (young-generation.ts), unless the test runner set one.
+    if (!process.env.NODE_OPTIONS?.includes('--max-semi-space-size')) {
+      for (const pid of plane.pool?.streamsByWorker().keys() ?? []) {
+        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+      }
+    }
     for (const count of byWorker) expect(count).toBeGreaterThan(0);
     expect(byWorker.reduce((a, b) => a + b, 0)).toBe(CLIENTS);
     const samples = parseSamples(await (await admin('/metrics')).text());
@@ -163,5 +170,16 @@ describe('xDS served by two worker processes', () => {
     for (const entry of clients) await syncOnce(entry);
     expect(clients[0]?.cds).not.toBe(before);
     expect(new Set(clients.map((c) => c.cds)).size).toBe(1);
+  });
+});
+
+describe('xDS worker young generation', () => {
+  it('adds the semi-space size to the parent execArgv unless the operator set one', () => {
+    expect(workerExecArgv(['--enable-source-maps'], {})).toEqual(['--enable-source-maps', `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`]);
+    expect(workerExecArgv(['--max-semi-space-size=16'], {})).toEqual(['--max-semi-space-size=16']);
+    expect(workerExecArgv([], { NODE_OPTIONS: '--max-semi-space-size=32' })).toEqual([]);
+    expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: '0' })).toEqual([]);
+    expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: '8' })).toEqual(['--max-semi-space-size=8']);
+    expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: 'lots' })).toEqual([]);
   });
 });

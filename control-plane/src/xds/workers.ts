@@ -31,6 +31,7 @@ import type { ConnectionRecord } from './connection.js';
 import type { CsdsFleet } from './csds.js';
 import { RequestTable } from './request-table.js';
 import { type WorkloadCertificateIssuer, XdsServer, type XdsServerOptions } from './server.js';
+import { workerExecArgv } from './young-generation.js';
 
 /** A stream on a worker, as the primary's admin API shows it. */
 interface WorkerProxy {
@@ -105,6 +106,7 @@ export class XdsWorkerPool {
     cluster.setupPrimary({
       ...(this.options.exec ? { exec: this.options.exec } : {}),
       ...(this.options.args ? { args: this.options.args } : {}),
+      execArgv: workerExecArgv(),
       // Structured clone: Uint8Array bytes and Maps cross as they are, not as JSON.
       serialization: 'advanced',
     });
