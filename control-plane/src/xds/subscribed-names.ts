@@ -69,12 +69,17 @@ export class DeltaNames implements NameSet {
 
   add(name: string): void {
     if (this.base.has(name)) this.removed?.delete(name);
-    else (this.added ??= new Set()).add(name);
+    else {
+      this.added ??= new Set();
+      this.added.add(name);
+    }
   }
 
   delete(name: string): void {
-    if (this.base.has(name)) (this.removed ??= new Set()).add(name);
-    else this.added?.delete(name);
+    if (this.base.has(name)) {
+      this.removed ??= new Set();
+      this.removed.add(name);
+    } else this.added?.delete(name);
   }
 
   *[Symbol.iterator](): Iterator<string> {
