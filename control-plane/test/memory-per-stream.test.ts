@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { Metrics, SnapshotCache, XdsServer } from '../src/index.js';
 import { releaseGrpcReadBuffers, releasesReadBuffers } from '../src/xds/grpc-read-buffers.js';
 import { withMmapThreshold } from '../src/xds/malloc-tunables.js';
-import { deltaResponseBytes, sotwResponseBytes } from '../src/xds/response-bytes.js';
+import { deltaResponseBytes, framedResponse, sotwResponseBytes } from '../src/xds/response-bytes.js';
 
 interface Decoder {
   readCompressFlag: Buffer;
@@ -135,7 +135,11 @@ describe('response bytes (response-bytes.ts)', () => {
     for (const list of [[], resources, resources.slice(3, 4)]) {
       for (const versionInfo of ['', 'abc', 'é'.repeat(200)]) {
         const parts = { versionInfo, typeUrl: ENDPOINT, nonce: '17-3', resources: list };
-        expect(sotwResponseBytes(parts).equals(encodeSotwResponse(parts))).toBe(true);
+        const bytes = sotwResponseBytes(parts);
+        expect(bytes.equals(encodeSotwResponse(parts))).toBe(true);
+        // The gRPC header sits in the same allocation, right before the message (grpc-pre-framed.ts sends it).
+        expect(framedResponse(bytes)?.equals(framed(bytes))).toBe(true);
+        expect(framedResponse(bytes)?.buffer).toBe(bytes.buffer);
       }
     }
   });
@@ -144,7 +148,11 @@ describe('response bytes (response-bytes.ts)', () => {
     for (const list of [[], resources, resources.slice(7)]) {
       for (const removed of [[], ['gone'], Array.from({ length: 300 }, (_, i) => `removed-ü-${i}`)]) {
         const parts = { systemVersionInfo: 'sys-v', typeUrl: ENDPOINT, nonce: '', resources: list, removed };
-        expect(deltaResponseBytes(parts).equals(encodeDeltaResponse(parts))).toBe(true);
+        const bytes = deltaResponseBytes(parts);
+        expect(bytes.equals(encodeDeltaResponse(parts))).toBe(true);
+        expect(framedResponse(bytes)?.equals(framed(bytes))).toBe(true);
+        // Only the exact view handed out is pre-framed: a copy is framed by grpc-js.
+        expect(framedResponse(Buffer.from(bytes))).toBeUndefined();
       }
     }
   });

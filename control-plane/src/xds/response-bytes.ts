@@ -1,7 +1,9 @@
 /**
- * Encodes a stream's DiscoveryResponse / DeltaDiscoveryResponse into one Buffer of
- * exactly its size, in one pass: the bytes of xds-protos' `encodeSotwResponse` /
- * `encodeDeltaResponse` (a test compares them), without their intermediate copies.
+ * Encodes a stream's DiscoveryResponse / DeltaDiscoveryResponse in one pass into one
+ * Buffer: the bytes of xds-protos' `encodeSotwResponse` / `encodeDeltaResponse` (a test
+ * compares them), without their intermediate copies, preceded by the 5-byte gRPC
+ * message header (compressed flag 0, big-endian length) that grpc-js would otherwise
+ * add by copying the whole message into a new Buffer.
  *
  * Why: a response is a few hundred KB (1,000 ClusterLoadAssignments), built once per
  * stream. The protobufjs writer builds it in a buffer of its own and `Buffer.from` copies
@@ -9,11 +11,32 @@
  * three are garbage at once, but V8 frees a Buffer's memory only when a GC finds it
  * dead, so during a sync of 1,000 streams they piled up by the hundreds of MB and set
  * the process's resident size (docs/performance.md, "Memory per stream"). Encoding
- * straight into the final buffer leaves one copy ours and one grpc-js's.
+ * straight into the final, already framed buffer leaves one copy, ours, which grpc-js
+ * sends as is (grpc-pre-framed.ts).
+ *
+ * What callers get is the message alone (a view that starts after the header), so an
+ * in-memory transport or a test decodes it as any message; only `framedResponse`, which
+ * grpc-pre-framed.ts calls in grpc-js's serializer, hands out the header with it. A
+ * view that did not come from here (a copy, a slice) has no framed form, and grpc-js
+ * frames it itself as before.
  */
 import { DELTA_RESPONSE_FIELDS, DISCOVERY_RESPONSE_FIELDS, type EncodedResource, RESOURCE_FIELDS } from '@meshcp/xds-protos';
 
 const LEN = 2;
+
+/** gRPC's message header: 1 byte compressed flag, 4 bytes big-endian message length. */
+export const GRPC_MESSAGE_HEADER_BYTES = 5;
+
+/** Message view → the same memory with its gRPC header in front. Weak: a response sent and dropped is forgotten. */
+const framedOfMessage = new WeakMap<Uint8Array, Buffer>();
+
+/**
+ * The gRPC-framed bytes (header + message, one Buffer over the same memory) of a response
+ * this module encoded, or undefined for any other bytes.
+ */
+export function framedResponse(message: Uint8Array): Buffer | undefined {
+  return framedOfMessage.get(message);
+}
 
 function varintSize(value: number): number {
   let size = 1;
@@ -56,6 +79,28 @@ class Out {
   }
 }
 
+/**
+ * A Buffer for a message of `size` bytes with its gRPC header written, and an `Out`
+ * positioned after the header.
+ */
+function framedOut(size: number): Out {
+  const framed = Buffer.allocUnsafe(GRPC_MESSAGE_HEADER_BYTES + size);
+  framed[0] = 0; // not compressed
+  framed.writeUInt32BE(size, 1);
+  const out = new Out(framed);
+  out.pos = GRPC_MESSAGE_HEADER_BYTES;
+  return out;
+}
+
+/** The message (without header) of a finished `framedOut`, registered as pre-framed. */
+function finish(out: Out, size: number, what: string): Buffer {
+  const end = GRPC_MESSAGE_HEADER_BYTES + size;
+  if (out.pos !== end) throw new Error(`${what} encoding wrote ${out.pos - GRPC_MESSAGE_HEADER_BYTES} of ${size} bytes`);
+  const message = out.buffer.subarray(GRPC_MESSAGE_HEADER_BYTES, end);
+  framedOfMessage.set(message, out.buffer);
+  return message;
+}
+
 export interface SotwResponseParts {
   versionInfo: string;
   typeUrl: string;
@@ -63,7 +108,7 @@ export interface SotwResponseParts {
   resources: Iterable<EncodedResource>;
 }
 
-/** The bytes of `encodeSotwResponse(parts)`, in one allocation. */
+/** The bytes of `encodeSotwResponse(parts)`, in one allocation that also holds their gRPC header (`framedResponse`). */
 export function sotwResponseBytes(parts: SotwResponseParts): Buffer {
   const resources = [...parts.resources];
   const version = Buffer.byteLength(parts.versionInfo);
@@ -72,13 +117,12 @@ export function sotwResponseBytes(parts: SotwResponseParts): Buffer {
   let size = fieldSize(DISCOVERY_RESPONSE_FIELDS.version_info, version);
   for (const r of resources) size += fieldSize(DISCOVERY_RESPONSE_FIELDS.resources, r.any.length);
   size += fieldSize(DISCOVERY_RESPONSE_FIELDS.type_url, typeUrl) + fieldSize(DISCOVERY_RESPONSE_FIELDS.nonce, nonce);
-  const out = new Out(Buffer.allocUnsafe(size));
+  const out = framedOut(size);
   out.string(DISCOVERY_RESPONSE_FIELDS.version_info, parts.versionInfo, version);
   for (const r of resources) out.bytes(DISCOVERY_RESPONSE_FIELDS.resources, r.any);
   out.string(DISCOVERY_RESPONSE_FIELDS.type_url, parts.typeUrl, typeUrl);
   out.string(DISCOVERY_RESPONSE_FIELDS.nonce, parts.nonce, nonce);
-  if (out.pos !== size) throw new Error(`DiscoveryResponse encoding wrote ${out.pos} of ${size} bytes`);
-  return out.buffer;
+  return finish(out, size, 'DiscoveryResponse');
 }
 
 export interface DeltaResponseParts {
@@ -89,7 +133,7 @@ export interface DeltaResponseParts {
   removed: readonly string[];
 }
 
-/** The bytes of `encodeDeltaResponse(parts)`, in one allocation. */
+/** The bytes of `encodeDeltaResponse(parts)`, in one allocation that also holds their gRPC header (`framedResponse`). */
 export function deltaResponseBytes(parts: DeltaResponseParts): Buffer {
   const resources = [...parts.resources].map((r) => {
     const version = Buffer.byteLength(r.version);
@@ -105,7 +149,7 @@ export function deltaResponseBytes(parts: DeltaResponseParts): Buffer {
   for (const { inner } of resources) size += fieldSize(DELTA_RESPONSE_FIELDS.resources, inner);
   size += fieldSize(DELTA_RESPONSE_FIELDS.type_url, typeUrl) + fieldSize(DELTA_RESPONSE_FIELDS.nonce, nonce);
   for (const { length } of removed) size += fieldSize(DELTA_RESPONSE_FIELDS.removed_resources, length);
-  const out = new Out(Buffer.allocUnsafe(size));
+  const out = framedOut(size);
   out.string(DELTA_RESPONSE_FIELDS.system_version_info, parts.systemVersionInfo, systemVersion);
   for (const { r, version, name, inner } of resources) {
     out.header(DELTA_RESPONSE_FIELDS.resources, inner);
@@ -116,6 +160,5 @@ export function deltaResponseBytes(parts: DeltaResponseParts): Buffer {
   out.string(DELTA_RESPONSE_FIELDS.type_url, parts.typeUrl, typeUrl);
   out.string(DELTA_RESPONSE_FIELDS.nonce, parts.nonce, nonce);
   for (const { name, length } of removed) out.string(DELTA_RESPONSE_FIELDS.removed_resources, name, length);
-  if (out.pos !== size) throw new Error(`DeltaDiscoveryResponse encoding wrote ${out.pos} of ${size} bytes`);
-  return out.buffer;
+  return finish(out, size, 'DeltaDiscoveryResponse');
 }

@@ -20,6 +20,7 @@ import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { CSDS_SERVICE, type CsdsFleet, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
+import { sendPreFramedResponses } from './grpc-pre-framed.js';
 import { releaseGrpcReadBuffers } from './grpc-read-buffers.js';
 import { rawMethod } from './raw-method.js';
 import { type SessionContext, XdsSession } from './session.js';
@@ -111,7 +112,7 @@ export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 16;
  * data it does not read; resetting the stream frees that data at once. Reached
  * through grpc-js internals (1.14: call.call.stream), checked by the slow-reader test.
  */
-function http2StreamOf(call: Duplex): http2.ServerHttp2Stream | undefined {
+export function http2StreamOf(call: Duplex): http2.ServerHttp2Stream | undefined {
   const inner = (call as unknown as { call?: { stream?: unknown; nextCall?: { stream?: unknown } } }).call;
   const stream = inner?.stream ?? inner?.nextCall?.stream;
   return stream && typeof (stream as http2.ServerHttp2Stream).close === 'function' ? (stream as http2.ServerHttp2Stream) : undefined;
@@ -218,6 +219,8 @@ export class XdsServer {
     };
     // Idle streams must not keep their last request's socket read buffers (grpc-read-buffers.ts).
     releaseGrpcReadBuffers();
+    // Responses leave as encoded, header included, without grpc-js's copy (grpc-pre-framed.ts).
+    sendPreFramedResponses();
     this.server = new grpc.Server({
       // Full-state pushes to many streams can exceed grpc-js's 10 MB default per HTTP/2 session.
       'grpc-node.max_session_memory': 1024,
