@@ -133,30 +133,66 @@ export interface DeltaResponseParts {
   removed: readonly string[];
 }
 
+/**
+ * The bytes of one Delta `Resource` entry around its Any — the field header, the version
+ * and the Any's header before it, the name after it — encoded once per resource object
+ * and shared by every stream: the cache's resources are immutable, and encoding names
+ * and versions per stream was the larger part of assembling a 1,000-resource response.
+ */
+interface DeltaEnvelope {
+  head: Uint8Array;
+  tail: Uint8Array;
+  /** The whole entry's size in the response: head + Any + tail. */
+  size: number;
+}
+
+const deltaEnvelopes = new WeakMap<EncodedResource, DeltaEnvelope>();
+
+function deltaEnvelope(r: EncodedResource): DeltaEnvelope {
+  const known = deltaEnvelopes.get(r);
+  if (known) return known;
+  const version = Buffer.byteLength(r.version);
+  const name = Buffer.byteLength(r.name);
+  const inner = fieldSize(RESOURCE_FIELDS.version, version) + fieldSize(RESOURCE_FIELDS.resource, r.any.length) + fieldSize(RESOURCE_FIELDS.name, name);
+  const size = fieldSize(DELTA_RESPONSE_FIELDS.resources, inner);
+  const out = new Out(Buffer.allocUnsafeSlow(size - r.any.length));
+  out.header(DELTA_RESPONSE_FIELDS.resources, inner);
+  out.string(RESOURCE_FIELDS.version, r.version, version);
+  out.header(RESOURCE_FIELDS.resource, r.any.length);
+  const headEnd = out.pos;
+  out.string(RESOURCE_FIELDS.name, r.name, name);
+  const envelope = { head: out.buffer.subarray(0, headEnd), tail: out.buffer.subarray(headEnd), size };
+  deltaEnvelopes.set(r, envelope);
+  return envelope;
+}
+
 /** The bytes of `encodeDeltaResponse(parts)`, in one allocation that also holds their gRPC header (`framedResponse`). */
 export function deltaResponseBytes(parts: DeltaResponseParts): Buffer {
-  const resources = [...parts.resources].map((r) => {
-    const version = Buffer.byteLength(r.version);
-    const name = Buffer.byteLength(r.name);
-    const inner = fieldSize(RESOURCE_FIELDS.version, version) + fieldSize(RESOURCE_FIELDS.resource, r.any.length) + fieldSize(RESOURCE_FIELDS.name, name);
-    return { r, version, name, inner };
-  });
+  const resources = [...parts.resources];
+  const envelopes = resources.map(deltaEnvelope);
   const removed = parts.removed.map((name) => ({ name, length: Buffer.byteLength(name) }));
   const systemVersion = Buffer.byteLength(parts.systemVersionInfo);
   const typeUrl = Buffer.byteLength(parts.typeUrl);
   const nonce = Buffer.byteLength(parts.nonce);
   let size = fieldSize(DELTA_RESPONSE_FIELDS.system_version_info, systemVersion);
-  for (const { inner } of resources) size += fieldSize(DELTA_RESPONSE_FIELDS.resources, inner);
+  for (const envelope of envelopes) size += envelope.size;
   size += fieldSize(DELTA_RESPONSE_FIELDS.type_url, typeUrl) + fieldSize(DELTA_RESPONSE_FIELDS.nonce, nonce);
   for (const { length } of removed) size += fieldSize(DELTA_RESPONSE_FIELDS.removed_resources, length);
   const out = framedOut(size);
   out.string(DELTA_RESPONSE_FIELDS.system_version_info, parts.systemVersionInfo, systemVersion);
-  for (const { r, version, name, inner } of resources) {
-    out.header(DELTA_RESPONSE_FIELDS.resources, inner);
-    out.string(RESOURCE_FIELDS.version, r.version, version);
-    out.bytes(RESOURCE_FIELDS.resource, r.any);
-    out.string(RESOURCE_FIELDS.name, r.name, name);
+  const buffer = out.buffer;
+  let pos = out.pos;
+  for (let i = 0; i < resources.length; i++) {
+    const { head, tail } = envelopes[i] as DeltaEnvelope;
+    const any = (resources[i] as EncodedResource).any;
+    buffer.set(head, pos);
+    pos += head.length;
+    buffer.set(any, pos);
+    pos += any.length;
+    buffer.set(tail, pos);
+    pos += tail.length;
   }
+  out.pos = pos;
   out.string(DELTA_RESPONSE_FIELDS.type_url, parts.typeUrl, typeUrl);
   out.string(DELTA_RESPONSE_FIELDS.nonce, parts.nonce, nonce);
   for (const { name, length } of removed) out.string(DELTA_RESPONSE_FIELDS.removed_resources, name, length);

@@ -94,7 +94,9 @@ export class DeltaNames implements NameSet {
   settle(): void {
     const own = (this.added?.size ?? 0) + (this.removed?.size ?? 0);
     if (own === 0 || own < FOLD_AT_LEAST || own < this.base.size * FOLD_SHARE) return;
-    this.base = internNames(new Set(this));
+    // A first request's names need no copy: they are the whole set.
+    const names = this.base === EMPTY && !this.removed && this.added ? this.added : new Set(this);
+    this.base = internNames(names);
     this.added = undefined;
     this.removed = undefined;
   }
