@@ -108,6 +108,13 @@ export class MemoryStream {
     return this.decode(response);
   }
 
+  /** The next response's bytes as written (not decoded); fails the test if the server sent none. */
+  nextBytes(): Buffer {
+    const response = this.queue.shift();
+    if (!response) throw new Error('expected a response, the server sent none');
+    return response;
+  }
+
   /** Every response not yet read. */
   drain(): DecodedResponse[] {
     return this.queue.splice(0).map((bytes) => this.decode(bytes));

@@ -41,9 +41,13 @@ function resourceId(resource: SentResource): number {
  * per stream. A transition key is exact — resource numbers, or length-prefixed names and
  * versions — hashed with SHA-256 when long: never a digest a client could collide.
  */
+let nextSetId = 0;
+
 class HeldSet {
   private readonly successors = new Map<string, WeakRef<HeldSet>>();
   private versionText?: string;
+  /** Names this set among all sets of the process (shared-responses.ts keys responses by transition). */
+  readonly id = ++nextSetId;
 
   constructor(
     readonly versions: ReadonlyMap<string, string>,
@@ -75,13 +79,18 @@ class HeldSet {
     });
   }
 
-  /** The set after a response: its resources held at their versions, `removed` dropped. */
-  afterResponse(resources: readonly SentResource[], removed: readonly string[]): HeldSet {
-    if (resources.length === 0 && removed.length === 0) return this;
+  /**
+   * The set after a response: its resources held at their versions, `removed` dropped;
+   * with the transition's exact key (this set's id and the response's content).
+   */
+  afterResponse(resources: readonly SentResource[], removed: readonly string[]): { set: HeldSet; transition: string } {
     let key = 'r';
     for (const resource of resources) key += `${resourceId(resource)},`;
     for (const name of removed) key += `-${name.length}:${name}`;
-    return this.successor(key, (versions, digest) => {
+    if (key.length > MAX_PLAIN_KEY) key = createHash('sha256').update(key).digest('base64');
+    const transition = `${this.id}>${key}`;
+    if (resources.length === 0 && removed.length === 0) return { set: this, transition };
+    const set = this.successor(key, (versions, digest) => {
       for (const { name, version } of resources) {
         digest.set(name, version, versions.get(name));
         versions.set(name, version);
@@ -93,6 +102,7 @@ class HeldSet {
         versions.delete(name);
       }
     });
+    return { set, transition };
   }
 
   private successor(key: string, change: (versions: Map<string, string>, digest: SetDigest) => void): HeldSet {
@@ -138,6 +148,7 @@ export class HeldVersions {
   /** This stream's changes not yet folded into `shared`. */
   private overlay?: Map<string, string | undefined>;
   private unanswered?: Unanswered;
+  private lastTransition?: string;
 
   get(name: string): string | undefined {
     const overlay = this.overlay;
@@ -190,9 +201,20 @@ export class HeldVersions {
     this.settle();
     const sent = Array.isArray(resources) ? (resources as readonly SentResource[]) : [...resources];
     const before = this.shared;
-    this.shared = before.afterResponse(sent, removed);
+    const { set, transition } = before.afterResponse(sent, removed);
+    this.shared = set;
     this.unanswered = { before, resources: sent, removed };
-    return this.shared.version();
+    this.lastTransition = transition;
+    return set.version();
+  }
+
+  /**
+   * The exact identity of the last `apply`: the set held before it and the response's
+   * resources and removals. Two streams with equal transitions were sent the same content
+   * at the same version.
+   */
+  get transition(): string | undefined {
+    return this.lastTransition;
   }
 
   /** The client ACKed the last response: it cannot be undone any more. */

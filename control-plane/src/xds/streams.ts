@@ -56,6 +56,7 @@ import {
   staleRequestChangesSubscription,
 } from './protocol.js';
 import { deltaResponseBytes, sotwResponseBytes } from './response-bytes.js';
+import { SharedResponses } from './shared-responses.js';
 
 export { ProtocolError, Status } from './admission.js';
 
@@ -116,6 +117,21 @@ interface Plan {
 }
 
 const CONFIG_TYPES: readonly TypeUrl[] = [CLUSTER, LISTENER, ROUTE];
+
+/** Responses shared by the streams of this process that are sent the same bytes. */
+export const sharedResponses = new SharedResponses();
+
+/** A number per shared object (the cache's resource sets), for response keys. */
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 0;
+function objectId(object: object): number {
+  let id = objectIds.get(object);
+  if (id === undefined) {
+    id = ++nextObjectId;
+    objectIds.set(object, id);
+  }
+  return id;
+}
 
 function mergeDirty(current: Dirty, added: 'all' | Set<string>): Dirty {
   if (current === 'all' || added === 'all') return 'all';
@@ -329,8 +345,6 @@ abstract class StateMachine<S extends TypeStateBase> {
     const started = performance.now();
     state.inFlightChangeAt = state.changeAppliedAt;
     state.changeAppliedAt = undefined;
-    const nonce = this.nextNonce();
-    state.latestNonce = nonce;
     state.inFlight = true;
     state.owed = new Set();
     state.dirty = false;
@@ -339,7 +353,12 @@ abstract class StateMachine<S extends TypeStateBase> {
     const version = this.applySent(state, plan);
     if (endpointsFollowClusterUpdate(state.typeUrl)) this.resendEndpointsOf(plan.updated ?? []);
     state.record.sentVersion = version;
-    this.sink.send(this.encode(state, plan, version, nonce));
+    const key = this.shareKey(state, plan, version);
+    const encode = (nonce: string) => this.encode(state, plan, version, nonce);
+    const shared = key === undefined ? undefined : sharedResponses.get(`${this.mode}|${state.typeUrl}|${key}`, state.latestNonce, encode);
+    const nonce = shared?.nonce ?? this.nextNonce();
+    state.latestNonce = nonce;
+    this.sink.send(shared?.bytes ?? encode(nonce));
     this.deps.metrics.responses.inc({ type: SHORT_NAME[state.typeUrl], mode: this.mode });
     this.deps.metrics.pushSeconds.observe({ type: SHORT_NAME[state.typeUrl] }, (performance.now() - started + (plan.planMs ?? 0)) / 1000);
   }
@@ -368,6 +387,12 @@ abstract class StateMachine<S extends TypeStateBase> {
   /** Records what the client holds once it accepts the response; returns its version. */
   protected abstract applySent(state: S, plan: Plan): string;
   protected abstract encode(state: S, plan: Plan, version: string, nonce: string): Buffer;
+  /**
+   * What exactly determines the response just applied, when streams share it (then its
+   * bytes and nonce are shared: shared-responses.ts); undefined for a response of this
+   * stream's own making.
+   */
+  protected abstract shareKey(state: S, plan: Plan, version: string): string | undefined;
 
   /**
    * Names worth looking at for a named-resource plan: everything subscribed when the
@@ -527,6 +552,12 @@ export class SotwStream extends StateMachine<SotwState> {
     return state.held.apply(plan.resources);
   }
 
+  protected shareKey(state: SotwState, plan: Plan, version: string): string | undefined {
+    // A full-state response of a wildcard subscription is the cache's own set; a named one is this stream's selection.
+    if (plan.fullSet) return state.sub.wildcard ? `set${objectId(plan.fullSet)}|${version}` : undefined;
+    return state.held.transition;
+  }
+
   protected encode(state: SotwState, plan: Plan, version: string, nonce: string): Buffer {
     return sotwResponseBytes({ versionInfo: version, typeUrl: state.typeUrl, nonce, resources: plan.resources });
   }
@@ -654,6 +685,10 @@ export class DeltaStream extends StateMachine<DeltaState> {
   protected applySent(state: DeltaState, plan: Plan): string {
     state.missingClaims = undefined;
     return state.held.apply(plan.resources, plan.removed);
+  }
+
+  protected shareKey(state: DeltaState): string | undefined {
+    return state.held.transition;
   }
 
   protected encode(state: DeltaState, plan: Plan, version: string, nonce: string): Buffer {
