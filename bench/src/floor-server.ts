@@ -6,9 +6,10 @@
  * ACKs are read and dropped — no versions, no held sets, no flow control. A change
  * (`POST /change`, as for the other servers) is encoded once per zone (the one
  * ClusterLoadAssignment, as a partial SotW EDS response or a one-resource Delta
- * response) and written to every open stream of that zone. What remains is the cost
- * of HTTP/2 framing, gRPC message framing and socket writes of the same bytes: every
- * other server's figure reads against it.
+ * response) and written to every open stream of that zone. Each response is one
+ * pre-framed Buffer shared by every stream it is written to (grpc-js does not copy it,
+ * as in meshcp's servers). What remains is the cost of HTTP/2 framing and socket writes
+ * of the same bytes: every other server's figure reads against it.
  *
  *   node bench/dist/floor-server.js --file mesh.yaml [--xds-address 127.0.0.1:0] [--control-address 127.0.0.1:0]
  * prints `READY xds=PORT control=PORT pid=PID` on stdout once serving.
@@ -16,8 +17,18 @@
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { type MeshModel, proxyFromNode } from '@meshcp/translators';
-import { CLUSTER, ENDPOINT, type EncodedResource, encodeDeltaResponse, encodeSotwResponse, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
-import { Metrics, type ProxyView, reexecWithMmapThreshold, SnapshotCache, setLogLevel } from 'meshcp';
+import { CLUSTER, ENDPOINT, type EncodedResource, LISTENER, ROUTE, type TypeUrl } from '@meshcp/xds-protos';
+import {
+  deltaResponseBytes,
+  Metrics,
+  type ProxyView,
+  reexecWithMmapThreshold,
+  releaseGrpcReadBuffers,
+  SnapshotCache,
+  sendPreFramedResponses,
+  setLogLevel,
+  sotwResponseBytes,
+} from 'meshcp';
 import { type ChangeRequest, loadModel, startControlServer, withEndpointPort } from './model.js';
 
 type Mode = 'sotw' | 'delta';
@@ -109,8 +120,8 @@ class Floor {
   private store(zone: string, typeUrl: TypeUrl, resources: EncodedResource[]): void {
     const version = `floor-${this.generation}`;
     const nonce = String(this.generation);
-    this.responses.set(`sotw|${zone}|${typeUrl}`, encodeSotwResponse({ versionInfo: version, typeUrl, nonce, resources }));
-    this.responses.set(`delta|${zone}|${typeUrl}`, encodeDeltaResponse({ systemVersionInfo: version, typeUrl, nonce, resources, removed: [] }));
+    this.responses.set(`sotw|${zone}|${typeUrl}`, sotwResponseBytes({ versionInfo: version, typeUrl, nonce, resources }));
+    this.responses.set(`delta|${zone}|${typeUrl}`, deltaResponseBytes({ systemVersionInfo: version, typeUrl, nonce, resources, removed: [] }));
   }
 
   handler(mode: Mode) {
@@ -147,8 +158,8 @@ class Floor {
     const pushes = new Map<string, Buffer>();
     for (const [zone, view] of this.views) {
       const resources = [...this.cache.resources(view, ENDPOINT, new Set([next.cluster])).values()];
-      pushes.set(`sotw|${zone}`, encodeSotwResponse({ versionInfo: version, typeUrl: ENDPOINT, nonce, resources }));
-      pushes.set(`delta|${zone}`, encodeDeltaResponse({ systemVersionInfo: version, typeUrl: ENDPOINT, nonce, resources, removed: [] }));
+      pushes.set(`sotw|${zone}`, sotwResponseBytes({ versionInfo: version, typeUrl: ENDPOINT, nonce, resources }));
+      pushes.set(`delta|${zone}`, deltaResponseBytes({ systemVersionInfo: version, typeUrl: ENDPOINT, nonce, resources, removed: [] }));
       // A stream that subscribes later gets the current full set.
       this.store(zone, ENDPOINT, [...this.cache.resources(view, ENDPOINT, 'all').values()]);
     }
@@ -177,8 +188,11 @@ const ADS: grpc.ServiceDefinition = {
 };
 
 async function main(): Promise<void> {
-  // The same runtime setting as meshcp's server (the glibc mmap threshold), so the floor stays like for like.
+  // The same runtime settings as meshcp's server (the glibc mmap threshold; grpc-js sends pre-framed responses
+  // without copying them and lets go of read buffers), so the floor stays like for like: the same bytes, shared.
   reexecWithMmapThreshold();
+  releaseGrpcReadBuffers();
+  sendPreFramedResponses();
   const { values } = parseArgs({
     options: {
       file: { type: 'string' },

@@ -17,14 +17,14 @@
  * the entry's nonce be the stream's latest anyway, the stream gets a private copy.
  *
  * Entries are held strongly while in use and dropped after 10 s without use, or the
- * least recently used first once they exceed 256 MiB in all: bounded whatever
+ * least recently used first once they exceed 64 MiB in all: bounded whatever
  * clients do, and a sync of 10,000 streams that takes a minute keeps reusing its few.
  */
 
 /** An entry not used for this long is dropped. */
 const IDLE_MS = 10_000;
 /** Bytes of all entries together, at most. */
-const MAX_BYTES = 256 * 1024 * 1024;
+const MAX_BYTES = 64 * 1024 * 1024;
 
 export interface SharedResponsesLimits {
   idleMs: number;
