@@ -83,6 +83,7 @@ export class MemoryStream {
       abort: (message) => {
         this.aborted = message;
       },
+      connectionBytesSent: () => this.connectionBytes,
     });
     register(this.session);
   }
@@ -150,6 +151,9 @@ export class MemoryStream {
   stopReading(): void {
     this.reading = false;
   }
+
+  /** What the transport reports as its connection's bytes sent (a slow reader moves it; undefined: unknown). */
+  connectionBytes?: number;
 
   get record(): ConnectionRecord | undefined {
     return this.session.record;

@@ -65,6 +65,21 @@ describe('responses shared between streams', () => {
     expect(afterNack.version_info).toBe(afterAck.version_info);
   });
 
+  it("a full set sent again after a subscription change never repeats one of the stream's nonces", () => {
+    const server = new MemoryServer();
+    server.cache.setModel(model());
+    const stream = server.connect('sotw');
+    const nonces: string[] = [];
+    let response = decodeDiscoveryResponse(stream.send({ node: ENVOY_NODE, type_url: CLUSTER, resource_names: ['*'] }).nextBytes());
+    nonces.push(response.nonce);
+    for (const extra of ['x', 'y', 'z', 'w']) {
+      stream.ack(response, ['*', extra]);
+      response = decodeDiscoveryResponse(stream.nextBytes());
+      nonces.push(response.nonce);
+    }
+    expect(new Set(nonces).size).toBe(nonces.length);
+  });
+
   it('Delta streams of one variant share their responses too', () => {
     const server = new MemoryServer();
     server.cache.setModel(model());
@@ -87,14 +102,17 @@ describe('responses shared between streams', () => {
 
 describe('SharedResponses', () => {
   it('does not hand a stream its own latest nonce again, and stays within its byte limit', () => {
-    const shared = new SharedResponses({ idleMs: 60_000, maxBytes: 100 });
-    const first = shared.get('k', undefined, () => Buffer.alloc(60));
+    const shared = new SharedResponses({ idleMs: 60_000, maxBytes: 800 });
+    const first = shared.get('k', undefined, () => Buffer.alloc(100));
     expect(first?.nonce).toMatch(/^s\d+$/);
-    expect(shared.get('k', undefined, () => Buffer.alloc(60))).toBe(first);
-    expect(shared.get('k', first?.nonce, () => Buffer.alloc(60))).toBeUndefined();
-    shared.get('other', undefined, () => Buffer.alloc(60));
-    // 120 bytes > 100: the least recently used ('k') went.
-    expect(shared.size).toEqual({ entries: 1, bytes: 60 });
+    expect(shared.get('k', undefined, () => Buffer.alloc(100))).toBe(first);
+    expect(shared.get('k', first?.nonce, () => Buffer.alloc(100))).toBeUndefined();
+    // Larger than an eighth of the budget: sent, never kept.
+    expect(shared.get('large', undefined, () => Buffer.alloc(101))?.bytes.length).toBe(101);
+    expect(shared.size).toEqual({ entries: 1, bytes: 100 });
+    for (let i = 0; i < 8; i++) shared.get(`other${i}`, undefined, () => Buffer.alloc(100));
+    // 900 bytes > 800: the least recently used ('k') went.
+    expect(shared.size).toEqual({ entries: 8, bytes: 800 });
     let encoded = 0;
     shared.get('k', undefined, () => {
       encoded++;

@@ -376,4 +376,21 @@ describe('admission and limits', () => {
     expect(reader.aborted).toBeUndefined();
     expect(await server.counter('ignoredRequests', { reason: 'write_deadline' })).toBe(1);
   });
+
+  it('keeps a slow reader whose connection still moves bytes, and ends it once they stop', async () => {
+    const server = new MemoryServer({ writeDeadlineMs: 50 });
+    server.cache.setModel(mesh(serviceYaml('a', [1001])));
+    const slow = server.connect();
+    slow.stopReading();
+    slow.connectionBytes = 0;
+    slow.send({ node: ENVOY_NODE, type_url: CLUSTER });
+    const moving = setInterval(() => {
+      slow.connectionBytes = (slow.connectionBytes ?? 0) + 1000;
+    }, 10);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    clearInterval(moving);
+    expect(slow.aborted).toBeUndefined();
+    // Its bytes stopped: ended within two deadlines.
+    await expect.poll(() => slow.aborted, { timeout: 2000 }).toContain('took no response for 50 ms');
+  });
 });

@@ -178,6 +178,7 @@ describe('xDS worker young generation', () => {
     expect(workerExecArgv(['--enable-source-maps'], {})).toEqual(['--enable-source-maps', `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`]);
     expect(workerExecArgv(['--max-semi-space-size=16'], {})).toEqual(['--max-semi-space-size=16']);
     expect(workerExecArgv([], { NODE_OPTIONS: '--max-semi-space-size=32' })).toEqual([]);
+    expect(workerExecArgv(['--max_semi_space_size=16'], {})).toEqual(['--max_semi_space_size=16']);
     expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: '0' })).toEqual([]);
     expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: '8' })).toEqual(['--max-semi-space-size=8']);
     expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: 'lots' })).toEqual([]);

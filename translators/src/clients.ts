@@ -49,28 +49,30 @@ export interface ProxyTranslation {
  * Answers of `canSee` per model and caller namespace: every stream asks it for each of
  * the clusters it subscribes to (1,000 per Envoy in the benchmark), and the answer
  * changes only with the model. Bounded: the cache asks only about clusters the model
- * has, and at most this many namespaces are remembered per model.
+ * has, and at most this many answers are remembered per model (namespaces are client
+ * claims where xDS is unauthenticated); past it, answers are computed each time.
  */
-const MAX_REMEMBERED_NAMESPACES = 1024;
-const visibility = new WeakMap<MeshModel, Map<string, Map<string, boolean>>>();
+const MAX_REMEMBERED_ANSWERS = 100_000;
+const visibility = new WeakMap<MeshModel, { count: number; byNamespace: Map<string, Map<string, boolean>> }>();
 
 /** EDS is asked for by name: a client must not get the endpoints of a service it cannot see. */
 function canSee(model: MeshModel, cluster: string, callerNamespace: string): boolean {
-  let byNamespace = visibility.get(model);
-  if (!byNamespace) {
-    byNamespace = new Map();
-    visibility.set(model, byNamespace);
+  let memo = visibility.get(model);
+  if (!memo) {
+    memo = { count: 0, byNamespace: new Map() };
+    visibility.set(model, memo);
   }
-  let answers = byNamespace.get(callerNamespace);
-  if (!answers) {
-    if (byNamespace.size >= MAX_REMEMBERED_NAMESPACES) return computeCanSee(model, cluster, callerNamespace);
-    answers = new Map();
-    byNamespace.set(callerNamespace, answers);
-  }
-  let answer = answers.get(cluster);
-  if (answer === undefined) {
-    answer = computeCanSee(model, cluster, callerNamespace);
+  const known = memo.byNamespace.get(callerNamespace)?.get(cluster);
+  if (known !== undefined) return known;
+  const answer = computeCanSee(model, cluster, callerNamespace);
+  if (memo.count < MAX_REMEMBERED_ANSWERS) {
+    let answers = memo.byNamespace.get(callerNamespace);
+    if (!answers) {
+      answers = new Map();
+      memo.byNamespace.set(callerNamespace, answers);
+    }
     answers.set(cluster, answer);
+    memo.count++;
   }
   return answer;
 }

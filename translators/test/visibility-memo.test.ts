@@ -1,7 +1,7 @@
 /**
  * `sees` remembers its answers per model and caller namespace (every stream asks it for
  * each of its clusters): the remembered answer must be the computed one, for a model
- * with exportTo, for a changed model, and past the cap on remembered namespaces.
+ * with exportTo, for a changed model, and past the cap on remembered answers.
  */
 
 import { describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ describe('visibility answers per model and namespace', () => {
       const envoy = envoyIn(namespace);
       for (const cluster of clusters) {
         const own = cluster.split(':')[0]?.split('.')[1] === namespace;
-        // Twice each: the second answer is the remembered one (also past 1,024 namespaces, where nothing is remembered).
+        // Twice each: the second answer is the remembered one .
         for (let i = 0; i < 2; i++) {
           expect(envoy.sees(open, cluster), `${namespace} ${cluster}`).toBe(true);
           expect(envoy.sees(restricted, cluster), `${namespace} ${cluster} restricted`).toBe(namespace === 'shop' || own);

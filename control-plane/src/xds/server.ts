@@ -434,6 +434,7 @@ export class XdsServer {
         if (stream) stream.close(RST_CANCEL);
         else call.emit('error', { code: Status.DEADLINE_EXCEEDED, details: message });
       },
+      connectionBytesSent: () => http2StreamOf(call)?.session?.socket?.bytesWritten,
     });
     this.sessions.add(session);
     const endCall = () => {

@@ -78,6 +78,12 @@ export interface StreamTransport {
   end(code: number, message: string): void;
   /** Ends the stream at once, dropping what is still buffered: the client is not reading. */
   abort(message: string): void;
+  /**
+   * Bytes the stream's connection has sent so far, if the transport knows: a client that
+   * reads slowly (a storm of 10,000 syncs through one process) still moves them, one that
+   * stopped reading does not.
+   */
+  connectionBytesSent?(): number | undefined;
 }
 
 export interface SessionContext {
@@ -99,6 +105,8 @@ export class XdsSession {
   /** Responses written and not yet taken by the client. */
   private untaken = 0;
   private writeDeadline?: NodeJS.Timeout;
+  /** `connectionBytesSent` when the write deadline was (re)armed. */
+  private sentAtArm?: number;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -204,7 +212,15 @@ export class XdsSession {
     if (this.writeDeadline && !restart) return;
     this.disarmWriteDeadline();
     const ms = this.ctx.admission.limits.writeDeadlineMs;
+    this.sentAtArm = this.transport.connectionBytesSent?.();
     this.writeDeadline = setTimeout(() => {
+      // Slow but reading: its connection moved bytes since the deadline was armed. Only a stopped reader is ended.
+      const sent = this.transport.connectionBytesSent?.();
+      if (sent !== undefined && this.sentAtArm !== undefined && sent > this.sentAtArm) {
+        this.writeDeadline = undefined;
+        this.armWriteDeadline();
+        return;
+      }
       const message = `client took no response for ${ms} ms; ending the stream`;
       this.ctx.metrics.ignoredRequests.inc({ reason: 'write_deadline' });
       this.ctx.log.warn('ending stream', { proxy: this.nodeId, code: Status.DEADLINE_EXCEEDED, message });

@@ -13,8 +13,10 @@
  * a wildcard subscription). Its key says so exactly, together with mode and type. Its
  * nonce is then the entry's own (`s<n>`), the same for every stream that is sent it: a
  * nonce only has to tell a stream's responses of one type apart, and a stream never
- * takes the same transition twice (held sets only move forward to new sets). Should
- * the entry's nonce be the stream's latest anyway, the stream gets a private copy.
+ * takes the same transition twice (held sets only move forward to new sets). A full set
+ * can be sent to a stream again (its subscription changed): the stream then gets a
+ * private copy with a nonce of its own (streams.ts remembers its last shared key per
+ * type), as it does should an entry carry the stream's latest nonce.
  *
  * Entries are held strongly while in use and dropped after 10 s without use, or the
  * least recently used first once they exceed 64 MiB in all: bounded whatever
@@ -54,8 +56,9 @@ export class SharedResponses {
   constructor(private readonly limits: SharedResponsesLimits = { idleMs: IDLE_MS, maxBytes: MAX_BYTES }) {}
 
   /**
-   * The response for `key`, encoded with `encode(nonce)` on a miss. `avoidNonce` is the
-   * stream's latest nonce of that type: an entry carrying it is not reused for it.
+   * The response for `key`, encoded with `encode(nonce)` on a miss (and kept, unless it
+   * is larger than an eighth of the byte budget). `avoidNonce` is the stream's latest
+   * nonce of that type: an entry carrying it is not reused for it.
    */
   get(key: string, avoidNonce: string | undefined, encode: (nonce: string) => Buffer): SharedResponse | undefined {
     const now = performance.now();
@@ -71,6 +74,8 @@ export class SharedResponses {
     this.misses++;
     const nonce = `s${++this.nextId}`;
     const entry: Entry = { bytes: encode(nonce), nonce, usedAt: now };
+    // One response of more than an eighth of the budget would flush the others: it is sent, not kept.
+    if (entry.bytes.length > this.limits.maxBytes / 8) return entry;
     this.entries.set(key, entry);
     this.bytes += entry.bytes.length;
     this.evict(now);

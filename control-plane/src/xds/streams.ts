@@ -100,6 +100,8 @@ interface TypeStateBase {
   changeAppliedAt?: number;
   /** The source change the response in flight carries: its ACK observes convergence. */
   inFlightChangeAt?: number;
+  /** The key of the last shared response this stream was sent of this type (shared-responses.ts). */
+  lastSharedKey?: string;
 }
 
 interface Plan {
@@ -353,9 +355,13 @@ abstract class StateMachine<S extends TypeStateBase> {
     const version = this.applySent(state, plan);
     if (endpointsFollowClusterUpdate(state.typeUrl)) this.resendEndpointsOf(plan.updated ?? []);
     state.record.sentVersion = version;
+    // The same shared key twice on one stream (a full set re-sent after a subscription change) is sent privately:
+    // a stream's nonces of one type never repeat.
     const key = this.shareKey(state, plan, version);
+    const shareable = key !== undefined && key !== state.lastSharedKey;
     const encode = (nonce: string) => this.encode(state, plan, version, nonce);
-    const shared = key === undefined ? undefined : sharedResponses.get(`${this.mode}|${state.typeUrl}|${key}`, state.latestNonce, encode);
+    const shared = shareable ? sharedResponses.get(`${this.mode}|${state.typeUrl}|${key}`, state.latestNonce, encode) : undefined;
+    if (shared) state.lastSharedKey = key;
     const nonce = shared?.nonce ?? this.nextNonce();
     state.latestNonce = nonce;
     this.sink.send(shared?.bytes ?? encode(nonce));

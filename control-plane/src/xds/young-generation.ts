@@ -18,10 +18,12 @@
 export const WORKER_SEMI_SPACE_MB = 4;
 
 const FLAG = '--max-semi-space-size';
+/** V8 takes its flags with dashes or underscores. */
+const OPERATOR_FLAG = /--max[-_]semi[-_]space[-_]size/;
 
 /** execArgv for a forked xDS worker: the parent's, plus the young-generation size unless set. */
 export function workerExecArgv(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): string[] {
-  const setByOperator = execArgv.some((arg) => arg.startsWith(FLAG)) || (env.NODE_OPTIONS ?? '').includes(FLAG);
+  const setByOperator = execArgv.some((arg) => OPERATOR_FLAG.test(arg)) || OPERATOR_FLAG.test(env.NODE_OPTIONS ?? '');
   const requested = env.MESHCP_WORKER_SEMI_SPACE_MB;
   const megabytes = requested === undefined || requested === '' ? WORKER_SEMI_SPACE_MB : Number(requested);
   if (setByOperator || !Number.isInteger(megabytes) || megabytes <= 0) return [...execArgv];
