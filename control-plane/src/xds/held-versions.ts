@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SetDigest } from '@meshcp/xds-protos';
+import { objectNumber } from './object-numbers.js';
 
 /** A resource as a response carries it; the cache's objects are immutable and shared by every stream. */
 export interface SentResource {
@@ -15,23 +16,6 @@ const MAX_PLAIN_KEY = 256;
 
 /** Drops a transition from its parent once the set it led to is garbage. */
 const transitions = new FinalizationRegistry<{ parent: WeakRef<HeldSet>; key: string }>(({ parent, key }) => parent.deref()?.forgetDead(key));
-
-/**
- * A number per resource object, for transition keys: two responses made of the same
- * objects (the cache's, shared by every stream of a variant) lead to the same set, and
- * a number is a tenth of the name and version it stands for. Objects are immutable, so
- * the number always means the same (name, version).
- */
-const resourceIds = new WeakMap<SentResource, number>();
-let nextResourceId = 0;
-function resourceId(resource: SentResource): number {
-  let id = resourceIds.get(resource);
-  if (id === undefined) {
-    id = ++nextResourceId;
-    resourceIds.set(resource, id);
-  }
-  return id;
-}
 
 /**
  * An immutable name → version set with its digest, shared by every stream that holds
@@ -85,7 +69,7 @@ class HeldSet {
    */
   afterResponse(resources: readonly SentResource[], removed: readonly string[]): { set: HeldSet; transition: string } {
     let key = 'r';
-    for (const resource of resources) key += `${resourceId(resource)},`;
+    for (const resource of resources) key += `${objectNumber(resource)},`;
     for (const name of removed) key += `-${name.length}:${name}`;
     if (key.length > MAX_PLAIN_KEY) key = createHash('sha256').update(key).digest('base64');
     const transition = `${this.id}>${key}`;

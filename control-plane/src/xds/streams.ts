@@ -40,6 +40,7 @@ import type { Metrics } from '../metrics.js';
 import { ProtocolError, Status, type StreamLimits } from './admission.js';
 import { type ConnectionRecord, type TypeRecord, truncateText } from './connection.js';
 import { HeldVersions } from './held-versions.js';
+import { objectNumber } from './object-numbers.js';
 import {
   classifyRequest,
   type DeltaSubscription,
@@ -122,18 +123,6 @@ const CONFIG_TYPES: readonly TypeUrl[] = [CLUSTER, LISTENER, ROUTE];
 
 /** Responses shared by the streams of this process that are sent the same bytes. */
 export const sharedResponses = new SharedResponses();
-
-/** A number per shared object (the cache's resource sets), for response keys. */
-const objectIds = new WeakMap<object, number>();
-let nextObjectId = 0;
-function objectId(object: object): number {
-  let id = objectIds.get(object);
-  if (id === undefined) {
-    id = ++nextObjectId;
-    objectIds.set(object, id);
-  }
-  return id;
-}
 
 function mergeDirty(current: Dirty, added: 'all' | Set<string>): Dirty {
   if (current === 'all' || added === 'all') return 'all';
@@ -560,7 +549,7 @@ export class SotwStream extends StateMachine<SotwState> {
 
   protected shareKey(state: SotwState, plan: Plan, version: string): string | undefined {
     // A full-state response of a wildcard subscription is the cache's own set; a named one is this stream's selection.
-    if (plan.fullSet) return state.sub.wildcard ? `set${objectId(plan.fullSet)}|${version}` : undefined;
+    if (plan.fullSet) return state.sub.wildcard ? `set${objectNumber(plan.fullSet)}|${version}` : undefined;
     return state.held.transition;
   }
 
