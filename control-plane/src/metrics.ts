@@ -93,6 +93,12 @@ export class Metrics {
     labelNames: ['type', 'mode'],
     registers: [this.registry],
   });
+  readonly sharedResponses = new Counter({
+    name: 'meshcp_xds_responses_shared_total',
+    help: 'xDS responses sent as bytes already encoded for another stream (shared responses), by type',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
   readonly acks = new Counter({ name: 'meshcp_xds_acks_total', help: 'xDS ACKs received', labelNames: ['type'], registers: [this.registry] });
   /** The NACK's reason stays out of the labels (client-chosen text, unbounded): it is in the log line and the admin record. */
   readonly nacks = new Counter({

@@ -51,7 +51,7 @@ export class MemoryServer {
     return new MemoryStream(this.ctx, mode, onlyType, (session) => this.sessions.add(session));
   }
 
-  async counter(name: 'ignoredRequests' | 'acks' | 'nacks', label: Record<string, string>): Promise<number> {
+  async counter(name: 'ignoredRequests' | 'acks' | 'nacks' | 'sharedResponses', label: Record<string, string>): Promise<number> {
     const { values } = await this.metrics[name].get();
     return values.filter((v) => Object.entries(label).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
   }

@@ -23,7 +23,7 @@ function sotwSynced(server: MemoryServer, id: string, zone = 'eu-1a'): { stream:
 describe('responses shared between streams', () => {
   const model = () => mesh(serviceYaml('a', [1001, 1002], 'shop', 'eu-1a'), serviceYaml('b', [2001], 'shop', 'eu-1b'));
 
-  it('SotW streams of one variant are sent the very same bytes and nonce; another zone gets its own EDS', () => {
+  it('SotW streams of one variant are sent the very same bytes and nonce; another zone gets its own EDS', async () => {
     const server = new MemoryServer();
     server.cache.setModel(model());
     const one = sotwSynced(server, 'one');
@@ -32,6 +32,8 @@ describe('responses shared between streams', () => {
     expect(two.cds).toBe(one.cds);
     expect(two.eds).toBe(one.eds);
     expect(decodeDiscoveryResponse(two.eds).nonce).toBe(decodeDiscoveryResponse(one.eds).nonce);
+    // Stream two's CDS and EDS, and three's CDS, were bytes encoded for stream one.
+    expect(await server.counter('sharedResponses', {})).toBe(3);
     // Clusters do not depend on the zone; endpoints do (priorities by locality).
     expect(elsewhere.cds).toBe(one.cds);
     expect(elsewhere.eds).not.toBe(one.eds);
@@ -105,7 +107,11 @@ describe('SharedResponses', () => {
     const shared = new SharedResponses({ idleMs: 60_000, maxBytes: 800 });
     const first = shared.get('k', undefined, () => Buffer.alloc(100));
     expect(first?.nonce).toMatch(/^s\d+$/);
-    expect(shared.get('k', undefined, () => Buffer.alloc(100))).toBe(first);
+    expect(first?.reused).toBe(false);
+    const again = shared.get('k', undefined, () => Buffer.alloc(100));
+    expect(again?.bytes).toBe(first?.bytes);
+    expect(again?.nonce).toBe(first?.nonce);
+    expect(again?.reused).toBe(true);
     expect(shared.get('k', first?.nonce, () => Buffer.alloc(100))).toBeUndefined();
     // Larger than an eighth of the budget: sent, never kept.
     expect(shared.get('large', undefined, () => Buffer.alloc(101))?.bytes.length).toBe(101);

@@ -42,6 +42,8 @@ interface Entry {
 export interface SharedResponse {
   bytes: Buffer;
   nonce: string;
+  /** Whether the bytes were encoded for another stream before (false: encoded now). */
+  reused: boolean;
 }
 
 export class SharedResponses {
@@ -69,18 +71,19 @@ export class SharedResponses {
       this.entries.delete(key);
       this.entries.set(key, known);
       this.hits++;
-      return known;
+      return { bytes: known.bytes, nonce: known.nonce, reused: true };
     }
     this.misses++;
     const nonce = `s${++this.nextId}`;
     const entry: Entry = { bytes: encode(nonce), nonce, usedAt: now };
     // One response of more than an eighth of the budget would flush the others: it is sent, not kept.
-    if (entry.bytes.length > this.limits.maxBytes / 8) return entry;
+    const response = { bytes: entry.bytes, nonce, reused: false };
+    if (entry.bytes.length > this.limits.maxBytes / 8) return response;
     this.entries.set(key, entry);
     this.bytes += entry.bytes.length;
     this.evict(now);
     this.sweeper ??= setInterval(() => this.evict(performance.now()), this.limits.idleMs).unref();
-    return entry;
+    return response;
   }
 
   /** How many entries and bytes are held (tests, metrics). */

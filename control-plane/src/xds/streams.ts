@@ -351,6 +351,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     const encode = (nonce: string) => this.encode(state, plan, version, nonce);
     const shared = shareable ? sharedResponses.get(`${this.mode}|${state.typeUrl}|${key}`, state.latestNonce, encode) : undefined;
     if (shared) state.lastSharedKey = key;
+    if (shared?.reused) this.deps.metrics.sharedResponses.inc({ type: SHORT_NAME[state.typeUrl] });
     const nonce = shared?.nonce ?? this.nextNonce();
     state.latestNonce = nonce;
     this.sink.send(shared?.bytes ?? encode(nonce));
