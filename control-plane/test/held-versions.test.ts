@@ -99,3 +99,91 @@ describe('HeldVersions undo', () => {
     expect(a.version()).toBe(b.version());
   });
 });
+
+describe('HeldVersions against a plain map', () => {
+  it('a long random run of responses, unsubscribes, claims, NACKs and ACKs holds exactly what a plain map holds', () => {
+    // mulberry32: a seeded generator whose low bits are as random as its high ones.
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n) | 0;
+    };
+    const names = Array.from({ length: 300 }, (_, i) => `c${i}`);
+    // Resource objects are shared and immutable, as the cache's are: one object per (name, version).
+    const objects = new Map<string, { name: string; version: string }>();
+    const resource = (name: string, version: string) => {
+      const key = `${name}@${version}`;
+      let object = objects.get(key);
+      if (!object) {
+        object = { name, version };
+        objects.set(key, object);
+      }
+      return object;
+    };
+    let restoredRemovals = 0;
+    for (const streams of [1, 3]) {
+      const held = Array.from({ length: streams }, () => new HeldVersions());
+      const plain = held.map(() => new Map<string, string>());
+      const before = held.map(() => new Map<string, string>());
+      const lastRemoved: string[][] = held.map(() => []);
+      for (let step = 0; step < 3000; step++) {
+        const i = random(streams);
+        const h = held[i] as HeldVersions;
+        const p = plain[i] as Map<string, string>;
+        const op = random(10);
+        if (op < 5) {
+          const sent = Array.from({ length: 1 + random(op === 0 ? 200 : 5) }, () => resource(names[random(300)] as string, `v${random(4)}`));
+          const removed = random(3) === 0 ? [names[random(300)] as string] : [];
+          before[i] = new Map(p);
+          lastRemoved[i] = removed;
+          h.apply(sent, removed);
+          for (const r of sent) p.set(r.name, r.version);
+          for (const name of removed) p.delete(name);
+        } else if (op < 7) {
+          h.commit();
+          lastRemoved[i] = [];
+        } else if (op === 7) {
+          const name = names[random(300)] as string;
+          h.forget(name);
+          p.delete(name);
+        } else if (op === 8) {
+          const name = names[random(300)] as string;
+          h.hold(name, `claim${random(2)}`);
+          p.set(name, h.get(name) as string);
+        } else {
+          // A NACK restores the set before the last response (what the reference kept), for the names still as sent.
+          const rejected = h.undo();
+          const was = before[i] as Map<string, string>;
+          for (const [name, version] of rejected) {
+            if (p.get(name) !== version) continue;
+            const old = was.get(name);
+            if (old === undefined) p.delete(name);
+            else p.set(name, old);
+          }
+          for (const name of lastRemoved[i] ?? []) {
+            const old = was.get(name);
+            if (old !== undefined && !p.has(name)) {
+              p.set(name, old);
+              restoredRemovals++;
+            }
+          }
+          lastRemoved[i] = [];
+          before[i] = new Map(p);
+        }
+        expect(h.size).toBe(p.size);
+        const sample = names[random(300)] as string;
+        expect(h.get(sample)).toBe(p.get(sample));
+        if (step % 100 === 0) {
+          expect(new Map(h.entries())).toEqual(p);
+          const reference = new HeldVersions();
+          reference.apply([...p].map(([name, version]) => ({ name, version })));
+          expect(h.version()).toBe(reference.version());
+        }
+      }
+    }
+    // The run did undo removals (the case a NACK of a Delta response with removals takes).
+    expect(restoredRemovals).toBeGreaterThan(0);
+  });
+});

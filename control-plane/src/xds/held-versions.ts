@@ -25,6 +25,85 @@ const transitions = new FinalizationRegistry<{ parent: WeakRef<HeldSet>; key: st
  * per stream. A transition key is exact — resource numbers, or length-prefixed names and
  * versions — hashed with SHA-256 when long: never a digest a client could collide.
  */
+/** A held set's versions are flattened into a new base once their changes exceed this many… */
+const FLATTEN_AT_LEAST = 32;
+/** …and this share of the base: so a transition copies O(changes), and flattening costs O(1) per change, amortised. */
+const FLATTEN_SHARE = 1 / 8;
+
+const NO_CHANGES: ReadonlyMap<string, string | undefined> = new Map();
+
+/**
+ * name → version as a base map shared by many sets plus the changes since it (undefined:
+ * removed). A set one response away from another copies only the changes, not the 1,000
+ * names of the base: under churn, streams take different paths (each response carries what
+ * changed since that stream's last ACK), so most transitions are a stream's own, and
+ * copying the whole map per response was most of a worker's CPU in the 5,000-proxy soak.
+ */
+class LayeredVersions implements Iterable<[string, string]> {
+  constructor(
+    private readonly base: ReadonlyMap<string, string>,
+    readonly changes: ReadonlyMap<string, string | undefined>,
+    readonly size: number,
+  ) {}
+
+  get(name: string): string | undefined {
+    const changes = this.changes;
+    if (changes.size > 0 && changes.has(name)) return changes.get(name);
+    return this.base.get(name);
+  }
+
+  *[Symbol.iterator](): Iterator<[string, string]> {
+    const changes = this.changes;
+    if (changes.size === 0) {
+      yield* this.base;
+      return;
+    }
+    for (const entry of this.base) if (!changes.has(entry[0])) yield entry;
+    for (const [name, version] of changes) if (version !== undefined) yield [name, version];
+  }
+
+  /** A draft of the next set's versions: this one's base, a copy of its changes. */
+  draft(): VersionsDraft {
+    return new VersionsDraft(this.base, new Map(this.changes), this.size);
+  }
+}
+
+class VersionsDraft {
+  constructor(
+    private readonly base: ReadonlyMap<string, string>,
+    private readonly changes: Map<string, string | undefined>,
+    private size: number,
+  ) {}
+
+  get(name: string): string | undefined {
+    if (this.changes.has(name)) return this.changes.get(name);
+    return this.base.get(name);
+  }
+
+  set(name: string, version: string): void {
+    if (this.get(name) === undefined) this.size++;
+    if (this.base.get(name) === version) this.changes.delete(name);
+    else this.changes.set(name, version);
+  }
+
+  delete(name: string): void {
+    if (this.get(name) === undefined) return;
+    this.size--;
+    if (this.base.has(name)) this.changes.set(name, undefined);
+    else this.changes.delete(name);
+  }
+
+  finish(): LayeredVersions {
+    if (this.changes.size <= Math.max(FLATTEN_AT_LEAST, this.base.size * FLATTEN_SHARE)) return new LayeredVersions(this.base, this.changes, this.size);
+    const flat = new Map(this.base);
+    for (const [name, version] of this.changes) {
+      if (version === undefined) flat.delete(name);
+      else flat.set(name, version);
+    }
+    return new LayeredVersions(flat, NO_CHANGES, flat.size);
+  }
+}
+
 let nextSetId = 0;
 
 class HeldSet {
@@ -34,7 +113,7 @@ class HeldSet {
   readonly id = ++nextSetId;
 
   constructor(
-    readonly versions: ReadonlyMap<string, string>,
+    readonly versions: LayeredVersions,
     private readonly digest: SetDigest,
   ) {}
 
@@ -89,14 +168,14 @@ class HeldSet {
     return { set, transition };
   }
 
-  private successor(key: string, change: (versions: Map<string, string>, digest: SetDigest) => void): HeldSet {
+  private successor(key: string, change: (versions: VersionsDraft, digest: SetDigest) => void): HeldSet {
     if (key.length > MAX_PLAIN_KEY) key = createHash('sha256').update(key).digest('base64');
     const known = this.successors.get(key)?.deref();
     if (known) return known;
-    const versions = new Map(this.versions);
+    const versions = this.versions.draft();
     const digest = this.digest.copy();
     change(versions, digest);
-    const next = new HeldSet(versions, digest);
+    const next = new HeldSet(versions.finish(), digest);
     this.successors.set(key, new WeakRef(next));
     transitions.register(next, { parent: new WeakRef(this), key });
     return next;
@@ -107,7 +186,7 @@ class HeldSet {
   }
 }
 
-const EMPTY = new HeldSet(new Map(), new SetDigest());
+const EMPTY = new HeldSet(new LayeredVersions(new Map(), NO_CHANGES, 0), new SetDigest());
 
 /** The response a client has not answered yet: what it held before, and what it was sent. */
 interface Unanswered {
