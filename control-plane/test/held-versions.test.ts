@@ -60,6 +60,44 @@ describe('HeldVersions', () => {
   });
 });
 
+describe('HeldVersions re-converge', () => {
+  it('streams that reached the same content by different paths share one set again, also after flattening', () => {
+    const initial = response(1000, 'v1');
+    const changes = Array.from({ length: 400 }, (_, i) => ({ name: `c${i}`, version: 'v2' }));
+    const a = new HeldVersions();
+    const b = new HeldVersions();
+    for (const held of [a, b]) {
+      held.apply(initial);
+      held.commit();
+    }
+    // a takes the changes one response at a time, b in batches of 7: different transitions throughout.
+    for (const change of changes) {
+      a.apply([change]);
+      a.commit();
+    }
+    for (let i = 0; i < changes.length; i += 7) {
+      b.apply(changes.slice(i, i + 7));
+      b.commit();
+    }
+    expect(a.version()).toBe(b.version());
+    expect(sharedOf(a)).toBe(sharedOf(b));
+    // Early on, before any flattening, too.
+    const c = new HeldVersions();
+    const d = new HeldVersions();
+    for (const held of [c, d]) {
+      held.apply(initial);
+      held.commit();
+    }
+    c.apply([changes[0], changes[1]].filter((r) => r !== undefined));
+    d.apply([changes[1], changes[0]].filter((r) => r !== undefined));
+    expect(sharedOf(c)).toBe(sharedOf(d));
+    // Different content never shares.
+    d.forget('c999');
+    d.commit();
+    expect(sharedOf(c)).not.toBe(sharedOf(d));
+  });
+});
+
 describe('HeldVersions undo', () => {
   it('a NACK restores what was held before, also for removals, and keeps an unsubscribe made since', () => {
     const held = new HeldVersions();

@@ -41,7 +41,7 @@ const NO_CHANGES: ReadonlyMap<string, string | undefined> = new Map();
  */
 class LayeredVersions implements Iterable<[string, string]> {
   constructor(
-    private readonly base: ReadonlyMap<string, string>,
+    readonly base: ReadonlyMap<string, string>,
     readonly changes: ReadonlyMap<string, string | undefined>,
     readonly size: number,
   ) {}
@@ -62,10 +62,27 @@ class LayeredVersions implements Iterable<[string, string]> {
     for (const [name, version] of changes) if (version !== undefined) yield [name, version];
   }
 
+  /**
+   * Whether `other` holds exactly the same: O(changes) when both share a base (a change
+   * map is canonical for its base: no entry repeats the base), O(size) otherwise.
+   */
+  equals(other: LayeredVersions): boolean {
+    if (other.size !== this.size) return false;
+    if (other.base === this.base) return sameEntries(this.changes, other.changes);
+    for (const [name, version] of this) if (other.get(name) !== version) return false;
+    return true;
+  }
+
   /** A draft of the next set's versions: this one's base, a copy of its changes. */
   draft(): VersionsDraft {
     return new VersionsDraft(this.base, new Map(this.changes), this.size);
   }
+}
+
+function sameEntries<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, value] of a) if (b.get(name) !== value || !b.has(name)) return false;
+  return true;
 }
 
 class VersionsDraft {
@@ -175,7 +192,7 @@ class HeldSet {
     const versions = this.versions.draft();
     const digest = this.digest.copy();
     change(versions, digest);
-    const next = new HeldSet(versions.finish(), digest);
+    const next = canonicalSet(new HeldSet(versions.finish(), digest));
     this.successors.set(key, new WeakRef(next));
     transitions.register(next, { parent: new WeakRef(this), key });
     return next;
@@ -184,6 +201,31 @@ class HeldSet {
   forgetDead(key: string): void {
     if (this.successors.get(key)?.deref() === undefined) this.successors.delete(key);
   }
+}
+
+/**
+ * Sets by content: streams that reached the same content by different paths (under churn
+ * each response carries what changed since that stream's last ACK, so streams take
+ * different paths) share one set again — and with it the transitions and responses that
+ * follow. Keyed by digest (which includes the size) and base, or by digest alone for a
+ * flat set; equality is checked (O(changes) on a shared base, O(size) for flat sets, which
+ * are made by an O(size) flattening anyway), so a digest collision a client might craft
+ * only means not sharing.
+ */
+const canonical = new Map<string, WeakRef<HeldSet>>();
+const canonicalGone = new FinalizationRegistry<string>((key) => {
+  if (canonical.get(key)?.deref() === undefined) canonical.delete(key);
+});
+
+function canonicalSet(set: HeldSet): HeldSet {
+  // A flat set (no changes over its base) is found by content whatever its base, so streams whose paths flattened apart meet again.
+  const versions = set.versions;
+  const key = `${set.version()}|${versions.changes.size === 0 ? 'flat' : objectNumber(versions.base)}`;
+  const known = canonical.get(key)?.deref();
+  if (known) return known.versions.equals(set.versions) ? known : set;
+  canonical.set(key, new WeakRef(set));
+  canonicalGone.register(set, key);
+  return set;
 }
 
 const EMPTY = new HeldSet(new LayeredVersions(new Map(), NO_CHANGES, 0), new SetDigest());
