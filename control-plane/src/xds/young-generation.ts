@@ -1,31 +1,26 @@
 /**
- * The V8 young-generation size of xDS worker processes.
+ * The V8 young-generation size of xDS worker processes: V8's own unless asked.
  *
- * A worker's garbage is mostly short-lived: decoded requests (a SotW EDS ACK repeats
- * 1,000 names), plans and response bookkeeping, dead as soon as a response is written.
- * V8 sizes the young generation's semi-spaces by the machine's memory (16 MiB and more
- * each here), and it keeps those pages — and the old-generation pages that the
- * promotions of a large young generation grow — resident: at 1,500 SotW streams per
- * worker the V8 heap was ≈ 190 MB with ≈ 55 MB live. With 4 MiB semi-spaces the same
- * workers held ≈ 70 MB of heap at the same CPU (docs/performance.md, "Memory per stream").
+ * `MESHCP_WORKER_SEMI_SPACE_MB=N` passes `--max-semi-space-size=N` to the workers when
+ * forked (node:cluster execArgv); an operator's own `--max-semi-space-size` (in
+ * NODE_OPTIONS or the command line, dashes or underscores) wins.
  *
- * Passed to the workers as a V8 flag when forked (node:cluster execArgv); an operator's
- * own `--max-semi-space-size` (in NODE_OPTIONS or the command line) wins, and
- * MESHCP_WORKER_SEMI_SPACE_MB=0 leaves V8's default.
+ * Not on by default, measured (docs/performance.md, "Memory per stream", change 8): 4 MiB
+ * semi-spaces cut a worker's heap at 1,500 SotW streams from ≈ 190 MB to ≈ 70 MB during
+ * a sync, but in the 5,000-proxy soak (50 changes/s, 1 % reconnecting per second) they
+ * doubled change → last ACK (p50 74 s against 33 s) and the RSS growth (27 % against 8 %,
+ * 120-s runs): under churn the many short-lived objects promoted to the old generation
+ * cost more than the young generation saved.
  */
-
-/** Semi-space size (MiB) of a worker's young generation. */
-export const WORKER_SEMI_SPACE_MB = 4;
 
 const FLAG = '--max-semi-space-size';
 /** V8 takes its flags with dashes or underscores. */
 const OPERATOR_FLAG = /--max[-_]semi[-_]space[-_]size/;
 
-/** execArgv for a forked xDS worker: the parent's, plus the young-generation size unless set. */
+/** execArgv for a forked xDS worker: the parent's, plus the young-generation size when MESHCP_WORKER_SEMI_SPACE_MB asks for one. */
 export function workerExecArgv(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): string[] {
   const setByOperator = execArgv.some((arg) => OPERATOR_FLAG.test(arg)) || OPERATOR_FLAG.test(env.NODE_OPTIONS ?? '');
-  const requested = env.MESHCP_WORKER_SEMI_SPACE_MB;
-  const megabytes = requested === undefined || requested === '' ? WORKER_SEMI_SPACE_MB : Number(requested);
+  const megabytes = Number(env.MESHCP_WORKER_SEMI_SPACE_MB ?? '');
   if (setByOperator || !Number.isInteger(megabytes) || megabytes <= 0) return [...execArgv];
   return [...execArgv, `${FLAG}=${megabytes}`];
 }
