@@ -82,6 +82,9 @@ export async function startControlServer(
       }
     });
   });
+  // The load generator posts changes on one kept-alive connection; Node closes an idle one after 5 s, and a POST sent
+  // as it closes fails with EOF (Go does not retry a POST). A soak run lost its change 8,652 that way after a pause.
+  control.keepAliveTimeout = 120_000;
   const { host, port } = splitHostPort(address);
   await new Promise<void>((resolve) => control.listen(port, host, resolve));
   const bound = control.address();
