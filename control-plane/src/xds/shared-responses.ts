@@ -52,8 +52,6 @@ export class SharedResponses {
   private bytes = 0;
   private nextId = 0;
   private sweeper?: NodeJS.Timeout;
-  hits = 0;
-  misses = 0;
 
   constructor(private readonly limits: SharedResponsesLimits = { idleMs: IDLE_MS, maxBytes: MAX_BYTES }) {}
 
@@ -70,10 +68,8 @@ export class SharedResponses {
       known.usedAt = now;
       this.entries.delete(key);
       this.entries.set(key, known);
-      this.hits++;
       return { bytes: known.bytes, nonce: known.nonce, reused: true };
     }
-    this.misses++;
     const nonce = `s${++this.nextId}`;
     const entry: Entry = { bytes: encode(nonce), nonce, usedAt: now };
     // One response of more than an eighth of the budget would flush the others: it is sent, not kept.
