@@ -94,10 +94,10 @@ describe('xDS served by two worker processes', () => {
       .toBe(CLIENTS);
     const byWorker = [...(plane.pool?.streamsByWorker().values() ?? [])];
     expect(byWorker).toHaveLength(2);
-    // Each worker runs with V8's own young generation unless MESHCP_WORKER_SEMI_SPACE_MB asks (young-generation.ts).
+    // Each worker runs with 16 MiB semi-spaces unless MESHCP_WORKER_SEMI_SPACE_MB or an operator flag says otherwise (young-generation.ts).
     if (!process.env.NODE_OPTIONS?.includes('semi') && process.env.MESHCP_WORKER_SEMI_SPACE_MB === undefined) {
       for (const pid of plane.pool?.streamsByWorker().keys() ?? []) {
-        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain('semi-space');
+        expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=16');
       }
     }
     expect(byWorker.reduce((a, b) => a + b, 0)).toBe(CLIENTS);
@@ -173,8 +173,9 @@ describe('xDS served by two worker processes', () => {
 });
 
 describe('xDS worker young generation', () => {
-  it('is V8 own unless MESHCP_WORKER_SEMI_SPACE_MB asks, and an operator flag wins', () => {
-    expect(workerExecArgv(['--enable-source-maps'], {})).toEqual(['--enable-source-maps']);
+  it('is 16 MiB unless MESHCP_WORKER_SEMI_SPACE_MB asks (0: V8 own), and an operator flag wins', () => {
+    expect(workerExecArgv(['--enable-source-maps'], {})).toEqual(['--enable-source-maps', '--max-semi-space-size=16']);
+    expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: '' })).toEqual(['--max-semi-space-size=16']);
     expect(workerExecArgv(['--enable-source-maps'], { MESHCP_WORKER_SEMI_SPACE_MB: '4' })).toEqual(['--enable-source-maps', '--max-semi-space-size=4']);
     expect(workerExecArgv(['--max-semi-space-size=16'], { MESHCP_WORKER_SEMI_SPACE_MB: '4' })).toEqual(['--max-semi-space-size=16']);
     expect(workerExecArgv(['--max_semi_space_size=16'], { MESHCP_WORKER_SEMI_SPACE_MB: '4' })).toEqual(['--max_semi_space_size=16']);
