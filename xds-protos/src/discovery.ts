@@ -4,7 +4,7 @@
  * so a push to N streams costs N byte copies, not N serialisations
  * (go-control-plane #238 shows what per-stream marshalling costs).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { type EnvoyApi, loadEnvoyApi } from './descriptors.js';
 import { decodeToJson, encodeJson } from './json-codec.js';
@@ -26,7 +26,8 @@ export interface EncodedResource {
 }
 
 export function contentHash(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
+  // The one-shot hash: no Hash object per resource (a first snapshot hashes tens of thousands).
+  return hash('sha256', bytes, 'base64url').slice(0, 16);
 }
 
 /** Varint bytes of a length. */
@@ -45,7 +46,7 @@ function varint(n: number): number[] {
 const anyPrefixes = new Map<string, Buffer>();
 
 /** An Any: the same bytes protobufjs's Writer gives for (type_url, value), in one copy. */
-function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
+function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
   let prefix = anyPrefixes.get(typeUrl);
   if (!prefix) {
     const url = Buffer.from(typeUrl, 'utf8');
@@ -70,8 +71,11 @@ export function encodeResource(api: EnvoyApi, typeUrl: string, json: object): En
   return encodedFrom(typeUrl, json, encodeJson(api, messageNameOf(typeUrl), json));
 }
 
-function encodedFrom(typeUrl: string, json: object, value: Uint8Array): EncodedResource {
-  return { name: resourceName(json), typeUrl, version: contentHash(value), value, any: encodeAny(typeUrl, value), json };
+function encodedFrom(typeUrl: string, json: object, encoded: Uint8Array): EncodedResource {
+  const any = encodeAny(typeUrl, encoded);
+  // The value is the tail of its Any, as in a worker's mirror: one buffer a resource, not two.
+  const value = any.subarray(any.length - encoded.length);
+  return { name: resourceName(json), typeUrl, version: contentHash(value), value, any, json };
 }
 
 /**

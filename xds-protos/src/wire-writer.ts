@@ -110,7 +110,7 @@ interface FieldPlan {
   /** Bit of this field's oneof in the message (0: not in a oneof). */
   readonly oneofBit: number;
   /** The plan of `message`, once first needed (plans are made lazily: types refer to each other in cycles). */
-  messagePlan?: TypePlan;
+  messagePlan: TypePlan | undefined;
 }
 
 interface TypePlan {
@@ -122,7 +122,18 @@ interface TypePlan {
   readonly failWhenAbsent: readonly FieldPlan[];
   readonly requiredOneofs: readonly (readonly FieldPlan[])[];
   readonly disabled: boolean;
+  /** The type's own reader of a message in snake_case (`compileReader`), when one could be made. */
+  readonly reader: CompiledReader | undefined;
 }
+
+/**
+ * Reads, checks and writes one message whose keys are all snake_case field names, with
+ * one property load per field of the type at a site of its own (monomorphic, unlike the
+ * generic loop's keyed load over every type). False, before writing anything, when the
+ * message has any other key (a camelCase spelling, `@type`, an unknown key, an explicit
+ * undefined): the generic loop then decides, as before.
+ */
+type CompiledReader = (pass: Pass, json: JsonObject, check: boolean, skipAtType: boolean) => boolean;
 
 function kindOf(field: protobuf.Field): { kind: Kind; method: FieldPlan['method'] } {
   const resolved = field.resolvedType;
@@ -186,24 +197,78 @@ function makePlan(api: EnvoyApi, type: protobuf.Type): TypePlan {
       repeated: field.repeated,
       map: field.map,
       packed: field.repeated && !field.map && !isMessage && kind !== Kind.String && kind !== Kind.Bytes && field.packed,
-      ...(field.resolvedType instanceof protobuf.Type ? { message: field.resolvedType } : {}),
-      ...(field.resolvedType instanceof protobuf.Enum ? { enumValues: field.resolvedType.values } : {}),
-      ...(fieldRules ? { rules: fieldRules, verdict: compileFieldVerdict(field, fieldRules) } : {}),
+      // Every plan has every property (undefined when absent), so reads of a plan stay monomorphic.
+      message: field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined,
+      enumValues: field.resolvedType instanceof protobuf.Enum ? field.resolvedType.values : undefined,
+      rules: fieldRules,
+      verdict: fieldRules ? compileFieldVerdict(field, fieldRules) : undefined,
       oneofBit: field.partOf ? (oneofBits.get(field.partOf.name) ?? 0) : 0,
+      messagePlan: undefined,
     };
     byKey.set(plan.name, plan);
     byName.set(plan.name, plan);
   }
   for (const plan of byName.values()) if (!byKey.has(plan.camel)) byKey.set(plan.camel, plan);
-  return {
-    type,
-    generic,
-    byKey,
-    // A present field's rules are checked with its value; an absent one's verdict depends on the rules alone.
-    failWhenAbsent: [...byName.values()].filter((f) => f.verdict && f.oneofBit === 0 && !f.verdict(undefined)),
-    requiredOneofs: (rules?.requiredOneofs ?? []).map((oneofName) => (type.oneofs?.[oneofName]?.fieldsArray ?? []).map((f) => byName.get(f.name) as FieldPlan)),
-    disabled: rules?.disabled === true,
-  };
+  // A present field's rules are checked with its value; an absent one's verdict depends on the rules alone.
+  const failWhenAbsent = [...byName.values()].filter((f) => f.verdict && f.oneofBit === 0 && !f.verdict(undefined));
+  const requiredOneofs = (rules?.requiredOneofs ?? []).map((oneofName) =>
+    (type.oneofs?.[oneofName]?.fieldsArray ?? []).map((f) => byName.get(f.name) as FieldPlan),
+  );
+  const disabled = rules?.disabled === true;
+  const reader = generic ? undefined : compileReader([...byName.values()], failWhenAbsent, requiredOneofs, disabled);
+  return { type, generic, byKey, failWhenAbsent, requiredOneofs, disabled, reader };
+}
+
+/** The most fields a compiled reader takes on (one local each); larger types keep the generic loop. */
+const MAX_COMPILED_FIELDS = 250;
+
+/**
+ * The reader of one message type (see `CompiledReader`): JavaScript made at run time from
+ * the descriptor's field names, which go into the source only as JSON string literals, so
+ * no name can change what the code does. The checks are the generic loop's, in its order
+ * of effect: a oneof set twice, a required oneof or a rule broken by an absent field, a
+ * present field's rules — any of them throws and the caller's generic path reports it.
+ */
+function compileReader(
+  fields: readonly FieldPlan[],
+  failWhenAbsent: readonly FieldPlan[],
+  requiredOneofs: readonly (readonly FieldPlan[])[],
+  disabled: boolean,
+): CompiledReader | undefined {
+  if (fields.length > MAX_COMPILED_FIELDS) return undefined;
+  // A name Object.prototype has would be read through the prototype when the message lacks it.
+  if (fields.some((f) => f.name in Object.prototype)) return undefined;
+  const ordered = [...fields].sort((a, b) => a.id - b.id);
+  const index = new Map(ordered.map((f, i) => [f, i]));
+  const local = (f: FieldPlan) => `v${index.get(f)}`;
+  const lines: string[] = ['let present = 0;'];
+  for (const [i, f] of ordered.entries()) lines.push(`const v${i} = json[${JSON.stringify(f.name)}]; if (v${i} !== undefined) present++;`);
+  lines.push(
+    'let keys = 0; for (const key in json) keys++;',
+    `if (skipAtType && Object.hasOwn(json, "@type")) keys--;`,
+    // Own enumerable keys only, as the generic loop reads them (a message is never an object with enumerable inherited keys but for that check).
+    'if (present !== keys || Object.getPrototypeOf(json) !== ObjectPrototype) return false;',
+  );
+  const oneofs = new Map<number, FieldPlan[]>();
+  for (const f of ordered) if (f.oneofBit !== 0) oneofs.set(f.oneofBit, [...(oneofs.get(f.oneofBit) ?? []), f]);
+  for (const members of oneofs.values()) {
+    if (members.length > 1) lines.push(`if (${members.map((f) => `(${local(f)} !== undefined ? 1 : 0)`).join(' + ')} > 1) throw U;`);
+  }
+  const checks: string[] = [];
+  if (!disabled) {
+    for (const oneof of requiredOneofs) {
+      const members = oneof.filter((f) => f !== undefined);
+      checks.push(members.length === 0 ? 'throw U;' : `if (${members.map((f) => `${local(f)} === undefined`).join(' && ')}) throw U;`);
+    }
+    for (const f of failWhenAbsent) checks.push(`if (${local(f)} === undefined) throw U;`);
+    for (const f of ordered) if (f.verdict) checks.push(`if (${local(f)} !== undefined && !F[${index.get(f)}].verdict(${local(f)})) throw U;`);
+  }
+  lines.push(`const checkChildren = check${disabled ? ' && false' : ''};`);
+  if (checks.length > 0) lines.push(`if (checkChildren) { ${checks.join(' ')} }`);
+  for (const [i] of ordered.entries()) lines.push(`if (v${i} !== undefined) pass.field(F[${i}], v${i}, checkChildren);`);
+  lines.push('return true;');
+  const make = new Function('F', 'U', 'ObjectPrototype', `return function read(pass, json, check, skipAtType) {\n${lines.join('\n')}\n};`);
+  return make(ordered, UNSUPPORTED, Object.prototype) as CompiledReader;
 }
 
 // The present fields of the messages being written, outermost first (shared: a pass never starts another).
@@ -223,6 +288,7 @@ class Pass {
   /** Writes the fields of `json` as `plan`'s type (the caller has written tag and fork). */
   fields(plan: TypePlan, json: unknown, check: boolean, skipAtType: boolean): void {
     if (!isObject(json)) throw UNSUPPORTED;
+    if (plan.reader?.(this, json, check, skipAtType)) return;
     // Present fields in field-number order, on the shared stacks from `base` (insertion
     // sort: messages have few set fields); nested messages use the stacks above `end`.
     const present = presentStack;
@@ -272,7 +338,8 @@ class Pass {
     this.top = base;
   }
 
-  private field(f: FieldPlan, value: unknown, check: boolean): void {
+  /** @internal one present field (compiled readers call it too). */
+  field(f: FieldPlan, value: unknown, check: boolean): void {
     const w = this.writer;
     if (f.map) {
       if (!isObject(value)) throw UNSUPPORTED;

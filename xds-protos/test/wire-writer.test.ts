@@ -111,6 +111,24 @@ function handMadeSamples(): Sample[] {
       },
     },
     {
+      // The compiled readers take only own snake_case keys; these take the generic loop, with the same bytes.
+      label: 'a field explicitly undefined, a message with an inherited field, an Any with @type',
+      api,
+      messageName: cluster,
+      json: {
+        name: 'c',
+        type: 'EDS',
+        load_assignment: undefined,
+        eds_cluster_config: Object.assign(Object.create({ service_name: 'inherited, not read' }), { eds_config: { ads: {} } }),
+        typed_extension_protocol_options: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+            explicit_http_config: { http_protocol_options: {} },
+          },
+        },
+      },
+    },
+    {
       label: 'lone surrogates',
       // protobufjs writes a short string's lone surrogate unlike Node's UTF-8: the generic path writes this one.
       fallsBack: true,
@@ -249,6 +267,15 @@ describe('compiled wire writer', () => {
     // The mutations exercise both sides: many still valid (fast path), many broken (issues or errors).
     expect(fastAccepted).toBeGreaterThan(samples.length / 2);
     expect(rejected).toBeGreaterThan(samples.length / 2);
+  });
+
+  it('leaves a oneof set twice to the generic path, which names it', () => {
+    const api = loadEnvoyApi();
+    const name = 'envoy.config.cluster.v3.Cluster';
+    const json = { name: 'c', type: 'EDS', cluster_type: { name: 'envoy.clusters.aggregate' }, eds_cluster_config: { eds_config: { ads: {} } } };
+    expect(encodeFast(api, api.lookupType(name), json, false)).toBeUndefined();
+    expect(() => encodeJson(api, name, json)).toThrow(/oneof cluster_discovery_type already set/);
+    expectSame({ label: 'oneof twice', api, messageName: name, json });
   });
 
   it('does not hand stale bytes to an encode of a different object', () => {

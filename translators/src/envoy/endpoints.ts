@@ -23,9 +23,12 @@ export function failoverTier(service: MeshService, endpoint: Endpoint, proxyLoca
   const sameRegion = endpoint.locality.region === proxyLocality.region;
   const sameZone = sameRegion && endpoint.locality.zone === proxyLocality.zone;
   const sameSubZone = sameZone && endpoint.locality.subZone === proxyLocality.subZone;
-  const matches = { region: sameRegion, zone: sameZone, subZone: sameSubZone };
-  const index = labels.findIndex((label) => matches[label]);
-  return index === -1 ? labels.length : index;
+  // A loop, not findIndex over an object of matches: this runs once per endpoint per locality variant.
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i];
+    if (label === 'region' ? sameRegion : label === 'zone' ? sameZone : label === 'subZone' && sameSubZone) return i;
+  }
+  return labels.length;
 }
 
 /** What differs between the clients a ClusterLoadAssignment is made for, decided by their capability tables. */
@@ -66,7 +69,9 @@ export function loadAssignment(service: MeshService, port: ServicePort, proxyLoc
     }
     group.endpoints.push(endpoint);
   }
-  const tiers = [...new Set([...groups.values()].map((g) => g.tier))].sort((a, b) => a - b);
+  const tiers: number[] = [];
+  for (const group of groups.values()) if (!tiers.includes(group.tier)) tiers.push(group.tier);
+  tiers.sort((a, b) => a - b);
   // COLLATOR.compare orders exactly as String.prototype.localeCompare without arguments, without building a collator per call.
   const ordered = [...groups.values()].sort((a, b) => a.tier - b.tier || COLLATOR.compare(a.localityKey, b.localityKey));
   const cla: ClusterLoadAssignment = {
