@@ -182,16 +182,19 @@ function settleReferences(
     // An EDS cluster whose endpoints the model cannot serve would stay warming forever.
     ...refs.endpoints.filter((name) => !edsClusters.has(name)).map((name) => `endpoints ${JSON.stringify(name)}`),
   ];
+  // Every reference present, asked once per resource per pass: without building the message lists.
+  const complete = (refs: References): boolean =>
+    refs.routes.every((name) => routes.has(name)) && refs.clusters.every((name) => clusters.has(name)) && refs.endpoints.every((name) => edsClusters.has(name));
   for (let changed = true; changed; ) {
     changed = false;
     for (const typeUrl of CONFIG_TYPES) {
       const entries = candidate.get(typeUrl) as Map<string, Published>;
       for (const [name, entry] of entries) {
+        if (complete(entry.refs)) continue;
         const dangling = missing(entry.refs);
-        if (dangling.length === 0) continue;
         changed = true;
         const fallback = previous?.published.get(typeUrl)?.get(name);
-        const usable = fallback && fallback !== entry && missing(fallback.refs).length === 0 ? fallback : undefined;
+        const usable = fallback && fallback !== entry && complete(fallback.refs) ? fallback : undefined;
         if (usable) entries.set(name, usable);
         else entries.delete(name);
         rejections.push({
