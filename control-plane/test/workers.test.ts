@@ -181,6 +181,8 @@ describe('xDS worker young generation', () => {
     expect(workerExecArgv(['--max_semi_space_size=16'], { MESHCP_WORKER_SEMI_SPACE_MB: '4' })).toEqual(['--max_semi_space_size=16']);
     expect(workerExecArgv([], { NODE_OPTIONS: '--max-semi-space-size=32', MESHCP_WORKER_SEMI_SPACE_MB: '4' })).toEqual([]);
     expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: '0' })).toEqual([]);
-    expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: 'lots' })).toEqual([]);
+    // Not a whole number of MiB up to 1024: the default stays (the pool logs a warning).
+    for (const typo of ['lots', '16MB', '-1', '1.5', '0x20', '1e3', '99999'])
+      expect(workerExecArgv([], { MESHCP_WORKER_SEMI_SPACE_MB: typo }), typo).toEqual(['--max-semi-space-size=16']);
   });
 });

@@ -242,11 +242,16 @@ function compileReader(
   const index = new Map(ordered.map((f, i) => [f, i]));
   const local = (f: FieldPlan) => `v${index.get(f)}`;
   const lines: string[] = ['let present = 0;'];
-  for (const [i, f] of ordered.entries()) lines.push(`const v${i} = json[${JSON.stringify(f.name)}]; if (v${i} !== undefined) present++;`);
+  // A field counts only as an own enumerable key, as the generic loop reads keys: a hidden (non-enumerable)
+  // property or one from a polluted Object.prototype would otherwise make up for an unknown key in the count.
+  for (const [i, f] of ordered.entries()) {
+    const name = JSON.stringify(f.name);
+    lines.push(`const v${i} = json[${name}]; if (v${i} !== undefined) { if (!enumerable.call(json, ${name})) return false; present++; }`);
+  }
   lines.push(
     'let keys = 0; for (const key in json) keys++;',
-    `if (skipAtType && Object.hasOwn(json, "@type")) keys--;`,
-    // Own enumerable keys only, as the generic loop reads them (a message is never an object with enumerable inherited keys but for that check).
+    `if (skipAtType && enumerable.call(json, "@type")) keys--;`,
+    // With Object.prototype as the prototype, for-in sees own enumerable keys only (a message is never anything else but for that check).
     'if (present !== keys || Object.getPrototypeOf(json) !== ObjectPrototype) return false;',
   );
   const oneofs = new Map<number, FieldPlan[]>();
@@ -267,8 +272,8 @@ function compileReader(
   if (checks.length > 0) lines.push(`if (checkChildren) { ${checks.join(' ')} }`);
   for (const [i] of ordered.entries()) lines.push(`if (v${i} !== undefined) pass.field(F[${i}], v${i}, checkChildren);`);
   lines.push('return true;');
-  const make = new Function('F', 'U', 'ObjectPrototype', `return function read(pass, json, check, skipAtType) {\n${lines.join('\n')}\n};`);
-  return make(ordered, UNSUPPORTED, Object.prototype) as CompiledReader;
+  const make = new Function('F', 'U', 'ObjectPrototype', 'enumerable', `return function read(pass, json, check, skipAtType) {\n${lines.join('\n')}\n};`);
+  return make(ordered, UNSUPPORTED, Object.prototype, Object.prototype.propertyIsEnumerable) as CompiledReader;
 }
 
 // The present fields of the messages being written, outermost first (shared: a pass never starts another).

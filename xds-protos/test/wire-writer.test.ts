@@ -269,6 +269,36 @@ describe('compiled wire writer', () => {
     expect(rejected).toBeGreaterThan(samples.length / 2);
   });
 
+  it('leaves hidden and inherited fields to the generic loop, whatever the key count (review of the compiled readers)', () => {
+    const api = loadEnvoyApi();
+    const name = 'envoy.config.cluster.v3.Cluster';
+    const type = api.lookupType(name);
+    const hidden = (visible: object) => Object.defineProperty({ ...visible }, 'name', { value: 'c', enumerable: false });
+    // A non-enumerable `name` next to an unknown key, or next to a lowerCamel one: the generic path decides.
+    for (const json of [hidden({ bogus_key: 1 }), hidden({ connectTimeout: '1s' })]) {
+      expectSame({ label: 'hidden field', api, messageName: name, json });
+      const fast = encodeFast(api, type, json, true);
+      if (fast) expect(Buffer.from(fast)).toEqual(Buffer.from(encodeMessageGeneric(api, type, json, '')));
+    }
+    expect(() => encodeJson(api, name, hidden({ bogus_key: 1 }))).toThrow(/bogus_key/);
+    // An Any whose @type is not enumerable, next to an unknown key.
+    const any = Object.defineProperty({ bogus: 1 }, '@type', {
+      value: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      enumerable: false,
+    });
+    const withAny = { name: 'c', typed_extension_protocol_options: { x: any } };
+    expect(encodeFast(api, type, withAny, true)).toBeUndefined();
+    // A field name planted on Object.prototype is not read as the message's own.
+    Object.defineProperty(Object.prototype, 'alt_stat_name', { value: 'polluted', configurable: true });
+    try {
+      const json = { name: 'c', bogus: 1 };
+      expect(encodeFast(api, type, json, true)).toBeUndefined();
+      expect(() => encodeJson(api, name, json)).toThrow(/bogus/);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).alt_stat_name;
+    }
+  });
+
   it('leaves a oneof set twice to the generic path, which names it', () => {
     const api = loadEnvoyApi();
     const name = 'envoy.config.cluster.v3.Cluster';

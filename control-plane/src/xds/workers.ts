@@ -31,7 +31,7 @@ import type { ConnectionRecord } from './connection.js';
 import type { CsdsFleet } from './csds.js';
 import { RequestTable } from './request-table.js';
 import { type WorkloadCertificateIssuer, XdsServer, type XdsServerOptions } from './server.js';
-import { workerExecArgv } from './young-generation.js';
+import { askedSemiSpace, DEFAULT_WORKER_SEMI_SPACE_MB, workerExecArgv } from './young-generation.js';
 
 /** A stream on a worker, as the primary's admin API shows it. */
 interface WorkerProxy {
@@ -103,6 +103,12 @@ export class XdsWorkerPool {
   /** Forks the workers; resolves with the xDS port once every one listens. */
   async start(address: string): Promise<number> {
     this.address = address;
+    if (process.env.MESHCP_WORKER_SEMI_SPACE_MB?.trim() && askedSemiSpace() === undefined) {
+      this.log.warn('MESHCP_WORKER_SEMI_SPACE_MB is not a whole number of MiB from 0 to 1024; workers keep the default', {
+        value: process.env.MESHCP_WORKER_SEMI_SPACE_MB.slice(0, 40),
+        defaultMiB: DEFAULT_WORKER_SEMI_SPACE_MB,
+      });
+    }
     cluster.setupPrimary({
       ...(this.options.exec ? { exec: this.options.exec } : {}),
       ...(this.options.args ? { args: this.options.args } : {}),

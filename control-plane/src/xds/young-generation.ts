@@ -2,7 +2,8 @@
  * The V8 young-generation size of xDS worker processes: 16 MiB semi-spaces unless asked.
  *
  * `MESHCP_WORKER_SEMI_SPACE_MB=N` passes `--max-semi-space-size=N` to the workers when
- * forked (node:cluster execArgv) instead; `0` leaves V8's own size; an operator's own
+ * forked (node:cluster execArgv) instead (a whole number up to 1024; anything else is reported
+ * and the default kept); `0` leaves V8's own size; an operator's own
  * `--max-semi-space-size` (in NODE_OPTIONS or the command line, dashes or underscores) wins.
  *
  * Why 16 MiB (docs/performance.md, "Memory per stream", change 8): on a machine with
@@ -25,8 +26,18 @@ export const DEFAULT_WORKER_SEMI_SPACE_MB = 16;
 /** execArgv for a forked xDS worker: the parent's, plus the young-generation size (MESHCP_WORKER_SEMI_SPACE_MB, 16 MiB when unset, 0: V8's own). */
 export function workerExecArgv(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): string[] {
   const setByOperator = execArgv.some((arg) => OPERATOR_FLAG.test(arg)) || OPERATOR_FLAG.test(env.NODE_OPTIONS ?? '');
+  if (setByOperator) return [...execArgv];
+  const megabytes = askedSemiSpace(env) ?? DEFAULT_WORKER_SEMI_SPACE_MB;
+  return megabytes === 0 ? [...execArgv] : [...execArgv, `${FLAG}=${megabytes}`];
+}
+
+/** The most MiB a semi-space may be asked to be (V8's own ceiling on 64-bit). */
+const MAX_SEMI_SPACE_MB = 1024;
+
+/** MESHCP_WORKER_SEMI_SPACE_MB as a whole number of MiB (0: V8's own), or undefined when unset or not one (then the default). */
+export function askedSemiSpace(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const asked = env.MESHCP_WORKER_SEMI_SPACE_MB?.trim();
-  const megabytes = asked === undefined || asked === '' ? DEFAULT_WORKER_SEMI_SPACE_MB : Number(asked);
-  if (setByOperator || !Number.isInteger(megabytes) || megabytes <= 0) return [...execArgv];
-  return [...execArgv, `${FLAG}=${megabytes}`];
+  if (!asked || !/^\d{1,4}$/.test(asked)) return undefined;
+  const megabytes = Number(asked);
+  return megabytes <= MAX_SEMI_SPACE_MB ? megabytes : undefined;
 }
