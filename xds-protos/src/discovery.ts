@@ -221,7 +221,7 @@ export interface NodeJson {
 export interface DiscoveryRequestJson {
   version_info?: string;
   node?: NodeJson;
-  resource_names?: string[];
+  resource_names?: readonly string[];
   type_url?: string;
   response_nonce?: string;
   error_detail?: { code?: number; message?: string };
@@ -275,15 +275,57 @@ function readNode(reader: protobuf.Reader, api: EnvoyApi): NodeJson {
 }
 
 /**
- * Decodes a DiscoveryRequest straight off the wire. Every ACK of every stream carries
- * the full name list, so this is on the hot path; the Node (first request only) is
- * the one part decoded through reflection.
+ * A stream's memory of the name lists it was sent, so that a SotW ACK repeating the same
+ * 1,000 names is compared as bytes instead of decoded into 1,000 new strings (and hashed
+ * again by every set lookup). `region` is the request's resource_names fields as they
+ * are on the wire; it is only valid during the call (a view of the request's bytes).
  */
-export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtimeApi()): DiscoveryRequestJson {
-  const reader = protobuf.Reader.create(bytes);
-  const request: DiscoveryRequestJson = {};
+export interface NameListMemo {
+  /** The names this stream last got from exactly these bytes for this type, if any. */
+  recall(typeUrl: string, region: Uint8Array): readonly string[] | undefined;
+  /** The names `region` decoded to; the memo may keep them (and must copy the bytes). */
+  remember(typeUrl: string, region: Uint8Array, names: readonly string[]): void;
+}
+
+/** How a server decodes requests: names compared as bytes against a memo, and their count checked before any is decoded. */
+export interface RequestDecodeOptions {
+  memo?: NameListMemo;
+  /** Called with the number of resource_names before one of them is decoded (a request with 200,000 is refused unread). */
+  checkNameCount?: (count: number) => void;
+}
+
+/** The resource_names of a region of a DiscoveryRequest that holds only field 3 entries. */
+function readNames(region: Uint8Array): string[] {
+  const reader = protobuf.Reader.create(region);
   const names: string[] = [];
   while (reader.pos < reader.len) {
+    reader.uint32(); // tag: field 3, length-delimited (checked by the caller's pass)
+    names.push(reader.string());
+  }
+  return names;
+}
+
+/**
+ * Decodes a DiscoveryRequest straight off the wire. Every ACK of every stream carries
+ * the full name list, so this is on the hot path; the Node (first request only) is
+ * the one part decoded through reflection. With a `memo`, the names (which Envoy and
+ * gRPC write as one run of field 3 entries) are decoded only when their bytes differ
+ * from what the memo recalls.
+ */
+export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtimeApi(), options: RequestDecodeOptions = {}): DiscoveryRequestJson {
+  const reader = protobuf.Reader.create(bytes);
+  const request: DiscoveryRequestJson = {};
+  const { memo, checkNameCount } = options;
+  // With either option the names are counted first and decoded after the pass, from their bytes.
+  const deferNames = memo !== undefined || checkNameCount !== undefined;
+  let names: string[] = [];
+  let nameCount = 0;
+  // The run of resource_names entries, while they are one run (-1: none yet; `split`: not one run).
+  let runStart = -1;
+  let runEnd = -1;
+  let split = false;
+  while (reader.pos < reader.len) {
+    const tagStart = reader.pos;
     const tag = reader.uint32();
     const field = tag >>> 3;
     const wireType = tag & 7;
@@ -298,7 +340,22 @@ export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtim
         break;
       case DISCOVERY_REQUEST_FIELDS.resource_names:
         expectLength(wireType, field);
-        names.push(reader.string());
+        if (runStart === -1) runStart = tagStart;
+        else if (runEnd !== tagStart) split = true;
+        {
+          const lengthAt = reader.pos;
+          const length = reader.uint32();
+          // protobufjs's Buffer reader would cut a name that runs past the end short: a request that does is malformed.
+          if (reader.pos + length > reader.len)
+            throw new RangeError(`resource_names entry runs past the end of the request (${reader.pos} + ${length} > ${reader.len})`);
+          if (deferNames) reader.pos += length;
+          else {
+            reader.pos = lengthAt;
+            names.push(reader.string());
+          }
+        }
+        nameCount++;
+        runEnd = reader.pos;
         break;
       case DISCOVERY_REQUEST_FIELDS.type_url:
         expectLength(wireType, field);
@@ -314,6 +371,29 @@ export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtim
         break;
       default:
         reader.skipType(wireType);
+    }
+  }
+  if (deferNames && runStart !== -1) {
+    checkNameCount?.(nameCount);
+    if (split || !memo) {
+      // Not one run (no client we know writes this) or nothing to remember by: decode every name, in order.
+      names = [];
+      const again = protobuf.Reader.create(bytes);
+      while (again.pos < again.len) {
+        const tag = again.uint32();
+        if (tag >>> 3 === DISCOVERY_REQUEST_FIELDS.resource_names) names.push(again.string());
+        else again.skipType(tag & 7);
+      }
+    } else {
+      const region = bytes.subarray(runStart, runEnd);
+      const typeUrl = request.type_url ?? '';
+      const recalled = memo.recall(typeUrl, region);
+      if (recalled) {
+        request.resource_names = recalled;
+        return request;
+      }
+      names = readNames(region);
+      memo.remember(typeUrl, region, names);
     }
   }
   if (names.length > 0) request.resource_names = names;

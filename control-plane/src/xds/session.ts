@@ -6,7 +6,7 @@
  * grpc-js server wraps it around a call; tests wrap it around an in-memory stream.
  */
 
-import { DELTA_REQUEST_FIELDS, DISCOVERY_REQUEST_FIELDS, decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type TypeUrl } from '@meshcp/xds-protos';
+import { DELTA_REQUEST_FIELDS, decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, type RequestDecodeOptions, type TypeUrl } from '@meshcp/xds-protos';
 import type { StreamIdentity } from '../auth/identity.js';
 import type { ServingCache } from '../cache/serving-cache.js';
 import type { CacheChange } from '../cache/snapshot-cache.js';
@@ -15,10 +15,10 @@ import type { Metrics } from '../metrics.js';
 import { type Admission, type AdmittedNode, ProtocolError, Status } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { type AnyStateMachine, DeltaStream, SotwStream } from './streams.js';
+import { StreamNameMemo } from './subscribed-names.js';
 
 // Field numbers of the repeated request fields whose length admission bounds
 // (envoy/service/discovery/v3/discovery.proto; xds-protos checks them against the descriptors).
-const SOTW_LIST_FIELDS = { resource_names: DISCOVERY_REQUEST_FIELDS.resource_names } as const;
 const DELTA_LIST_FIELDS = {
   resource_names_subscribe: DELTA_REQUEST_FIELDS.resource_names_subscribe,
   resource_names_unsubscribe: DELTA_REQUEST_FIELDS.resource_names_unsubscribe,
@@ -101,6 +101,8 @@ export class XdsSession {
   readonly streamId: number;
   private admitted?: AdmittedNode;
   private machine?: AnyStateMachine;
+  /** SotW: how requests are decoded (the name lists this stream last sent, per type, as an ACK repeats them; the admission limit on names). */
+  private sotwDecode?: RequestDecodeOptions;
   private closed = false;
   /** Responses written and not yet taken by the client. */
   private untaken = 0;
@@ -162,9 +164,9 @@ export class XdsSession {
   }
 
   private onSotw(bytes: Uint8Array, receivedAt: number): void {
-    const counts = countTopLevelFields(bytes, SOTW_LIST_FIELDS);
-    this.ctx.admission.checkListLength('resource_names', counts.resource_names);
-    const request = decodeDiscoveryRequest(bytes);
+    // The names are counted and checked before any is decoded, and decoded only when their bytes differ from the last list.
+    this.sotwDecode ??= { memo: new StreamNameMemo(), checkNameCount: (count) => this.ctx.admission.checkListLength('resource_names', count) };
+    const request = decodeDiscoveryRequest(bytes, undefined, this.sotwDecode);
     const machine = this.machine ?? this.admit(request.node);
     (machine as SotwStream).onRequest(request, receivedAt);
   }
