@@ -215,7 +215,7 @@ function makePlan(api: EnvoyApi, type: protobuf.Type): TypePlan {
     (type.oneofs?.[oneofName]?.fieldsArray ?? []).map((f) => byName.get(f.name) as FieldPlan),
   );
   const disabled = rules?.disabled === true;
-  const reader = generic ? undefined : compileReader([...byName.values()], failWhenAbsent, requiredOneofs, disabled);
+  const reader = generic ? undefined : compileReader(api, [...byName.values()], failWhenAbsent, requiredOneofs, disabled);
   return { type, generic, byKey, failWhenAbsent, requiredOneofs, disabled, reader };
 }
 
@@ -230,6 +230,7 @@ const MAX_COMPILED_FIELDS = 250;
  * present field's rules — any of them throws and the caller's generic path reports it.
  */
 function compileReader(
+  api: EnvoyApi,
   fields: readonly FieldPlan[],
   failWhenAbsent: readonly FieldPlan[],
   requiredOneofs: readonly (readonly FieldPlan[])[],
@@ -270,10 +271,41 @@ function compileReader(
   }
   lines.push(`const checkChildren = check${disabled ? ' && false' : ''};`);
   if (checks.length > 0) lines.push(`if (checkChildren) { ${checks.join(' ')} }`);
-  for (const [i] of ordered.entries()) lines.push(`if (v${i} !== undefined) pass.field(F[${i}], v${i}, checkChildren);`);
+  lines.push('const w = pass.writer;');
+  for (const [i, f] of ordered.entries()) lines.push(`if (v${i} !== undefined) { ${writeField(f, i)} }`);
   lines.push('return true;');
-  const make = new Function('F', 'U', 'ObjectPrototype', 'enumerable', `return function read(pass, json, check, skipAtType) {\n${lines.join('\n')}\n};`);
-  return make(ordered, UNSUPPORTED, Object.prototype, Object.prototype.propertyIsEnumerable) as CompiledReader;
+  const make = new Function(
+    'F',
+    'U',
+    'ObjectPrototype',
+    'enumerable',
+    'planOf',
+    `return function read(pass, json, check, skipAtType) {\n${lines.join('\n')}\n};`,
+  );
+  return make(ordered, UNSUPPORTED, Object.prototype, Object.prototype.propertyIsEnumerable, (f: FieldPlan) => messagePlanOf(api, f)) as CompiledReader;
+}
+
+/**
+ * The writes of one present field `v${i}` in a compiled reader: strings and messages (most
+ * of what xDS resources hold) inline, as `Pass.single` writes them; everything else
+ * through `Pass.field`.
+ */
+function writeField(f: FieldPlan, i: number): string {
+  const v = `v${i}`;
+  const one = (value: string): string | undefined => {
+    if (f.kind === Kind.String) return `if (typeof ${value} !== "string") throw U; w.uint32(${f.tag}); if (!w.string(${value})) throw U;`;
+    if (f.kind === Kind.Message) {
+      // The nested plan is made on first use (types refer to each other in cycles); a generic one goes through Pass.field.
+      return `{ const plan = F[${i}].messagePlan ?? planOf(F[${i}]); if (plan.generic) pass.single(F[${i}], ${f.tag}, ${value}, checkChildren); else { w.uint32(${f.tag}).fork(); pass.fields(plan, ${value}, checkChildren, false); w.ldelim(); } }`;
+    }
+    return undefined;
+  };
+  if (f.map || f.packed) return `pass.field(F[${i}], ${v}, checkChildren);`;
+  if (f.repeated) {
+    const each = one(`${v}[k]`);
+    return each ? `if (!Array.isArray(${v})) throw U; for (let k = 0; k < ${v}.length; k++) { ${each} }` : `pass.field(F[${i}], ${v}, checkChildren);`;
+  }
+  return one(v) ?? `pass.field(F[${i}], ${v}, checkChildren);`;
 }
 
 // The present fields of the messages being written, outermost first (shared: a pass never starts another).
@@ -372,8 +404,8 @@ class Pass {
     this.single(f, f.tag, value, check);
   }
 
-  /** One value (singular, a list element or a map value) with its tag. */
-  private single(f: FieldPlan, tag: number, value: unknown, check: boolean): void {
+  /** One value (singular, a list element or a map value) with its tag (compiled readers call it too). */
+  single(f: FieldPlan, tag: number, value: unknown, check: boolean): void {
     const w = this.writer;
     switch (f.kind) {
       case Kind.Message: {
