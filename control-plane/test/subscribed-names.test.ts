@@ -91,10 +91,20 @@ describe('SotW name-list memo', () => {
     expect(new StreamNameMemo().recall(ENDPOINT, list(names))).toBeUndefined();
   });
 
-  it('keeps lists for a bounded number of type URLs per stream', () => {
+  it('keeps a list only for a type meshcp serves, and not one over 256 KiB', () => {
     const memo = new StreamNameMemo();
     for (let i = 0; i < 20; i++) memo.remember(`type.googleapis.com/t${i}`, list(['n']), ['n']);
-    const kept = Array.from({ length: 20 }, (_, i) => memo.recall(`type.googleapis.com/t${i}`, list(['n'])) !== undefined);
-    expect(kept.filter(Boolean)).toHaveLength(8);
+    expect(Array.from({ length: 20 }, (_, i) => memo.recall(`type.googleapis.com/t${i}`, list(['n']))).filter(Boolean)).toHaveLength(0);
+    const long = Array.from({ length: 2200 }, (_, i) => `${'x'.repeat(120)}${i}`);
+    const bytes = Buffer.concat(long.map((n) => Buffer.concat([Buffer.from([0x1a, n.length]), Buffer.from(n)])));
+    expect(bytes.length).toBeGreaterThan(256 * 1024);
+    expect(memo.remember(ENDPOINT, bytes, long)).toBe(long);
+    expect(memo.recall(ENDPOINT, bytes)).toBeUndefined();
+  });
+
+  it("gives a stream's first request the list another stream's already share", () => {
+    const names = ['p', 'q'];
+    const first = new StreamNameMemo().remember(ENDPOINT, list(names), names);
+    expect(new StreamNameMemo().remember(ENDPOINT, list(['p', 'q']), ['p', 'q'])).toBe(first);
   });
 });

@@ -256,6 +256,28 @@ function expectLength(wireType: number, field: number): void {
   if (wireType !== WIRE_LEN) throw new Error(`field ${field} has wire type ${wireType}, expected length-delimited`);
 }
 
+/**
+ * A length-delimited string whose length is checked against the message: protobufjs's
+ * Buffer reader would cut one that runs past the end short, where a request that does
+ * is malformed.
+ */
+function boundedString(reader: protobuf.Reader): string {
+  const lengthAt = reader.pos;
+  skipBounded(reader);
+  const end = reader.pos;
+  reader.pos = lengthAt;
+  const text = reader.string();
+  reader.pos = end;
+  return text;
+}
+
+/** Skips a length-delimited value whose length is checked against the message. */
+function skipBounded(reader: protobuf.Reader): void {
+  const length = reader.uint32();
+  if (reader.pos + length > reader.len) throw new RangeError(`a string runs past the end of the request (${reader.pos} + ${length} > ${reader.len})`);
+  reader.pos += length;
+}
+
 /** google.rpc.Status{code=1, message=2}: all we read of a NACK's error_detail. */
 function readStatus(reader: protobuf.Reader): { code?: number; message?: string } {
   const end = reader.uint32() + reader.pos;
@@ -263,7 +285,7 @@ function readStatus(reader: protobuf.Reader): { code?: number; message?: string 
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag >>> 3 === 1 && (tag & 7) === 0) status.code = reader.int32();
-    else if (tag >>> 3 === 2 && (tag & 7) === WIRE_LEN) status.message = reader.string();
+    else if (tag >>> 3 === 2 && (tag & 7) === WIRE_LEN) status.message = boundedString(reader);
     else reader.skipType(tag & 7);
   }
   return status;
@@ -283,8 +305,8 @@ function readNode(reader: protobuf.Reader, api: EnvoyApi): NodeJson {
 export interface NameListMemo {
   /** The names this stream last got from exactly these bytes for this type, if any. */
   recall(typeUrl: string, region: Uint8Array): readonly string[] | undefined;
-  /** The names `region` decoded to; the memo may keep them (and must copy the bytes). */
-  remember(typeUrl: string, region: Uint8Array, names: readonly string[]): void;
+  /** The names `region` decoded to; the memo may keep them (and must copy the bytes). Returns the list to use: an equal one already shared, or `names`. */
+  remember(typeUrl: string, region: Uint8Array, names: readonly string[]): readonly string[];
 }
 
 /** How a server decodes requests: names compared as bytes against a memo, and their count checked before any is decoded. */
@@ -324,54 +346,50 @@ export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtim
   let runStart = -1;
   let runEnd = -1;
   let split = false;
-  while (reader.pos < reader.len) {
-    const tagStart = reader.pos;
-    const tag = reader.uint32();
-    const field = tag >>> 3;
-    const wireType = tag & 7;
-    switch (field) {
-      case DISCOVERY_REQUEST_FIELDS.version_info:
-        expectLength(wireType, field);
-        request.version_info = reader.string();
-        break;
-      case DISCOVERY_REQUEST_FIELDS.node:
-        expectLength(wireType, field);
-        request.node = readNode(reader, api);
-        break;
-      case DISCOVERY_REQUEST_FIELDS.resource_names:
-        expectLength(wireType, field);
-        if (runStart === -1) runStart = tagStart;
-        else if (runEnd !== tagStart) split = true;
-        {
-          const lengthAt = reader.pos;
-          const length = reader.uint32();
-          // protobufjs's Buffer reader would cut a name that runs past the end short: a request that does is malformed.
-          if (reader.pos + length > reader.len)
-            throw new RangeError(`resource_names entry runs past the end of the request (${reader.pos} + ${length} > ${reader.len})`);
-          if (deferNames) reader.pos += length;
-          else {
-            reader.pos = lengthAt;
-            names.push(reader.string());
-          }
-        }
-        nameCount++;
-        runEnd = reader.pos;
-        break;
-      case DISCOVERY_REQUEST_FIELDS.type_url:
-        expectLength(wireType, field);
-        request.type_url = reader.string();
-        break;
-      case DISCOVERY_REQUEST_FIELDS.response_nonce:
-        expectLength(wireType, field);
-        request.response_nonce = reader.string();
-        break;
-      case DISCOVERY_REQUEST_FIELDS.error_detail:
-        expectLength(wireType, field);
-        request.error_detail = readStatus(reader);
-        break;
-      default:
-        reader.skipType(wireType);
+  try {
+    while (reader.pos < reader.len) {
+      const tagStart = reader.pos;
+      const tag = reader.uint32();
+      const field = tag >>> 3;
+      const wireType = tag & 7;
+      switch (field) {
+        case DISCOVERY_REQUEST_FIELDS.version_info:
+          expectLength(wireType, field);
+          request.version_info = boundedString(reader);
+          break;
+        case DISCOVERY_REQUEST_FIELDS.node:
+          expectLength(wireType, field);
+          request.node = readNode(reader, api);
+          break;
+        case DISCOVERY_REQUEST_FIELDS.resource_names:
+          expectLength(wireType, field);
+          if (runStart === -1) runStart = tagStart;
+          else if (runEnd !== tagStart) split = true;
+          if (deferNames) skipBounded(reader);
+          else names.push(boundedString(reader));
+          nameCount++;
+          runEnd = reader.pos;
+          break;
+        case DISCOVERY_REQUEST_FIELDS.type_url:
+          expectLength(wireType, field);
+          request.type_url = boundedString(reader);
+          break;
+        case DISCOVERY_REQUEST_FIELDS.response_nonce:
+          expectLength(wireType, field);
+          request.response_nonce = boundedString(reader);
+          break;
+        case DISCOVERY_REQUEST_FIELDS.error_detail:
+          expectLength(wireType, field);
+          request.error_detail = readStatus(reader);
+          break;
+        default:
+          reader.skipType(wireType);
+      }
     }
+  } catch (error) {
+    // Too many names is what such a request is refused for, even when it is malformed further on: the limit comes first.
+    checkNameCount?.(nameCount);
+    throw error;
   }
   if (deferNames && runStart !== -1) {
     checkNameCount?.(nameCount);
@@ -387,13 +405,8 @@ export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtim
     } else {
       const region = bytes.subarray(runStart, runEnd);
       const typeUrl = request.type_url ?? '';
-      const recalled = memo.recall(typeUrl, region);
-      if (recalled) {
-        request.resource_names = recalled;
-        return request;
-      }
-      names = readNames(region);
-      memo.remember(typeUrl, region, names);
+      request.resource_names = memo.recall(typeUrl, region) ?? memo.remember(typeUrl, region, readNames(region));
+      return request;
     }
   }
   if (names.length > 0) request.resource_names = names;
@@ -418,15 +431,15 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = r
         break;
       case DELTA_REQUEST_FIELDS.type_url:
         expectLength(wireType, field);
-        request.type_url = reader.string();
+        request.type_url = boundedString(reader);
         break;
       case DELTA_REQUEST_FIELDS.resource_names_subscribe:
         expectLength(wireType, field);
-        subscribe.push(reader.string());
+        subscribe.push(boundedString(reader));
         break;
       case DELTA_REQUEST_FIELDS.resource_names_unsubscribe:
         expectLength(wireType, field);
-        unsubscribe.push(reader.string());
+        unsubscribe.push(boundedString(reader));
         break;
       case DELTA_REQUEST_FIELDS.initial_resource_versions: {
         expectLength(wireType, field);
@@ -435,8 +448,8 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = r
         let value = '';
         while (reader.pos < end) {
           const entryTag = reader.uint32();
-          if (entryTag >>> 3 === 1 && (entryTag & 7) === WIRE_LEN) key = reader.string();
-          else if (entryTag >>> 3 === 2 && (entryTag & 7) === WIRE_LEN) value = reader.string();
+          if (entryTag >>> 3 === 1 && (entryTag & 7) === WIRE_LEN) key = boundedString(reader);
+          else if (entryTag >>> 3 === 2 && (entryTag & 7) === WIRE_LEN) value = boundedString(reader);
           else reader.skipType(entryTag & 7);
         }
         initial[key] = value;
@@ -445,7 +458,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = r
       }
       case DELTA_REQUEST_FIELDS.response_nonce:
         expectLength(wireType, field);
-        request.response_nonce = reader.string();
+        request.response_nonce = boundedString(reader);
         break;
       case DELTA_REQUEST_FIELDS.error_detail:
         expectLength(wireType, field);

@@ -163,6 +163,7 @@ describe('wire-level request decoding', () => {
         remember(typeUrl: string, region: Uint8Array, names: readonly string[]) {
           asked.remember++;
           last.set(typeUrl, { bytes: Buffer.from(region), names });
+          return names;
         },
       };
     }
@@ -216,6 +217,25 @@ describe('wire-level request decoding', () => {
       const counted: number[] = [];
       expect(decodeDiscoveryRequest(bytes, undefined, { checkNameCount: (count) => counted.push(count) }).resource_names).toEqual(['a', 'b', 'c']);
       expect(counted).toEqual([3]);
+    });
+
+    it('refuses too many names before finding the request malformed further on', () => {
+      // Five names, then a field running past the end: the limit (4) is what it is refused for.
+      const bytes = Buffer.from('1a01611a01621a01631a01641a01653208', 'hex');
+      expect(() =>
+        decodeDiscoveryRequest(bytes, undefined, {
+          checkNameCount: (count) => {
+            if (count > 4) throw new Error(`too many: ${count}`);
+          },
+        }),
+      ).toThrow('too many: 5');
+      expect(() => decodeDiscoveryRequest(bytes, undefined, { checkNameCount: () => undefined })).toThrow(/out of range/);
+    });
+
+    it('rejects any string running past the end, not only a name', () => {
+      const nonce = Buffer.concat([Buffer.from([0x2a, 0x10]), Buffer.from('abc')]);
+      expect(() => decodeDiscoveryRequest(nonce)).toThrow(/runs past the end/);
+      expect(() => decodeDeltaDiscoveryRequest(Buffer.concat([Buffer.from([0x1a, 0x10]), Buffer.from('abc')]))).toThrow(/runs past the end/);
     });
 
     it('rejects a name running past the end, with or without it', () => {

@@ -248,6 +248,7 @@ export class XdsSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.sotwDecode = undefined;
     this.disarmWriteDeadline();
     this.machine?.close();
     this.admitted?.release();

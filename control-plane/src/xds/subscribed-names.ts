@@ -5,7 +5,7 @@
  * stream's heap; docs/performance.md, "Memory per stream").
  */
 import { createHash, hash } from 'node:crypto';
-import type { NameListMemo } from '@meshcp/xds-protos';
+import { ALL_TYPE_URLS, type NameListMemo } from '@meshcp/xds-protos';
 
 /** What the protocol reads of a subscription's names. */
 export interface NameSet extends Iterable<string> {
@@ -114,8 +114,10 @@ const decodedLists = new Map<string, WeakRef<DecodedList>>();
 const decodedListGone = new FinalizationRegistry<string>((key) => {
   if (decodedLists.get(key)?.deref() === undefined) decodedLists.delete(key);
 });
-/** The type URLs a stream's memo keeps a list for: xDS has a handful; a client inventing more gets no memo for them. */
-const MAX_MEMO_TYPES = 8;
+/** The types a memo keeps a list for: the ones meshcp serves (a request for another type is dropped anyway). */
+const SERVED_TYPES: ReadonlySet<string> = new Set(ALL_TYPE_URLS);
+/** Lists longer than this (as bytes) are decoded each time, not kept: 1,000 cluster names are ≈ 25 KB. */
+const MAX_MEMO_LIST_BYTES = 256 * 1024;
 
 function sharedDecodedList(region: Uint8Array, names: readonly string[]): DecodedList {
   const key = hash('sha256', region, 'base64');
@@ -128,9 +130,11 @@ function sharedDecodedList(region: Uint8Array, names: readonly string[]): Decode
 }
 
 /**
- * One SotW stream's last name list per type (`NameListMemo` of xds-protos): an ACK that
- * repeats its 1,000 names is one byte comparison, and gives back the same frozen array,
- * which the protocol takes as "subscription unchanged" without a lookup per name.
+ * One SotW stream's last name list per served type (`NameListMemo` of xds-protos): an ACK
+ * that repeats its 1,000 names is one byte comparison, and gives back the same frozen
+ * array, which the protocol takes as "subscription unchanged" without a lookup per name.
+ * A stream holds at most one list per type it is served, each at most 256 KiB of bytes
+ * (and the strings its subscription holds anyway).
  */
 export class StreamNameMemo implements NameListMemo {
   private readonly last = new Map<string, DecodedList>();
@@ -140,8 +144,13 @@ export class StreamNameMemo implements NameListMemo {
     return known && known.bytes.length === region.length && known.bytes.equals(region) ? known.names : undefined;
   }
 
-  remember(typeUrl: string, region: Uint8Array, names: readonly string[]): void {
-    if (this.last.size >= MAX_MEMO_TYPES && !this.last.has(typeUrl)) return;
-    this.last.set(typeUrl, sharedDecodedList(region, names));
+  remember(typeUrl: string, region: Uint8Array, names: readonly string[]): readonly string[] {
+    if (!SERVED_TYPES.has(typeUrl) || region.length > MAX_MEMO_LIST_BYTES) {
+      this.last.delete(typeUrl);
+      return names;
+    }
+    const shared = sharedDecodedList(region, names);
+    this.last.set(typeUrl, shared);
+    return shared.names;
   }
 }
