@@ -105,6 +105,8 @@ export interface WorkloadCertificateIssuer {
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 16;
+/** How long a keepalive PING may wait for its answer (see the server options). */
+export const KEEPALIVE_TIMEOUT_MS = 120_000;
 
 /**
  * The HTTP/2 stream under a grpc-js server call. grpc-js has no public way to reset
@@ -228,7 +230,11 @@ export class XdsServer {
       'grpc.max_send_message_length': -1,
       'grpc.max_concurrent_streams': options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION,
       'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 20_000,
+      // A PING's answer waits behind every response queued on the connection before it: in a
+      // 10,000-proxy Delta storm on 2 cores, 20 s dropped 400–3,300 live streams (docs/performance.md,
+      // "Figures"). A client that stopped reading is ended by the write deadline instead, so the
+      // keepalive only has to find idle dead peers, and 2.5 minutes is soon enough for that.
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
       'grpc.keepalive_permit_without_calls': 1,
     });
     for (const endpoint of ENDPOINTS) {
