@@ -180,12 +180,12 @@ describe('SotW state machine', () => {
     const stream = server.connect();
     const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: [A, B] }).next();
     stream.ack(first, [A, B]);
-    stream.ack(first, [A, B]); // the same bytes again: the session's name memo answers, nothing is sent
+    stream.ack(first, [A, B]); // the same names again: nothing is sent
     expect(stream.pending()).toBe(0);
     const swapped = stream.send({ type_url: ENDPOINT, response_nonce: first.nonce, version_info: first.version_info, resource_names: [A, C] }).next();
     expect(names(swapped)).toEqual([C]);
     stream.ack(swapped, [A, C]);
-    // Back to the first list, whose decoded names the memo shares: B is owed again.
+    // Back to the first list: B is owed again.
     const back = stream.send({ type_url: ENDPOINT, resource_names: [A, B] }).next();
     expect(names(back)).toEqual([B]);
   });

@@ -15,7 +15,6 @@ import type { Metrics } from '../metrics.js';
 import { type Admission, type AdmittedNode, ProtocolError, Status } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { type AnyStateMachine, DeltaStream, SotwStream } from './streams.js';
-import { StreamNameMemo } from './subscribed-names.js';
 
 // Field numbers of the repeated request fields whose length admission bounds
 // (envoy/service/discovery/v3/discovery.proto; xds-protos checks them against the descriptors).
@@ -164,8 +163,9 @@ export class XdsSession {
   }
 
   private onSotw(bytes: Uint8Array, receivedAt: number): void {
-    // The names are counted and checked before any is decoded, and decoded only when their bytes differ from the last list.
-    this.sotwDecode ??= { memo: new StreamNameMemo(), checkNameCount: (count) => this.ctx.admission.checkListLength('resource_names', count) };
+    // The names are counted and checked before any is decoded. The name memo (StreamNameMemo) is not wired in: with it the
+    // 5,000-proxy churn soak's RSS grew 71–85 % in 120 s and resyncs took 9–15 s, without it 11.9 % and 1.1 s (docs/performance.md, "Soak").
+    this.sotwDecode ??= { checkNameCount: (count) => this.ctx.admission.checkListLength('resource_names', count) };
     const request = decodeDiscoveryRequest(bytes, undefined, this.sotwDecode);
     const machine = this.machine ?? this.admit(request.node);
     (machine as SotwStream).onRequest(request, receivedAt);
