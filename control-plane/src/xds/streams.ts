@@ -431,13 +431,6 @@ interface SotwState extends TypeStateBase {
   previousSet?: ReadonlyMap<string, EncodedResource>;
   /** The set version a full-state (LDS/CDS) response was rejected at. */
   rejectedSetVersion?: string;
-  /** The name list `sub` was last checked against, when it is a shared one (the same frozen array when an ACK repeats it: session.ts's name memo). */
-  subscribedFrom?: readonly string[];
-}
-
-/** A request's names when they are the memo's shared (frozen) list; a stream keeps no list of its own past the request. */
-function sharedList(names: readonly string[]): readonly string[] | undefined {
-  return Object.isFrozen(names) ? names : undefined;
 }
 
 export class SotwStream extends StateMachine<SotwState> {
@@ -462,7 +455,6 @@ export class SotwStream extends StateMachine<SotwState> {
       state = {
         typeUrl,
         sub,
-        subscribedFrom: sharedList(names),
         inFlight: false,
         owed: 'all',
         dirty: false,
@@ -494,10 +486,7 @@ export class SotwStream extends StateMachine<SotwState> {
 
   private resubscribe(state: SotwState, names: readonly string[]): void {
     const previous = state.sub;
-    // Envoy repeats the full name list on every ACK: skip the common unchanged case cheaply —
-    // at once when the session's name memo gave back the very list this subscription came from.
-    if (names === state.subscribedFrom && names.length > 0) return;
-    state.subscribedFrom = sharedList(names);
+    // Envoy repeats the full name list on every ACK: skip the common unchanged case cheaply.
     if (!previous.wildcard && names.length === previous.names.size && names.every((n) => previous.names.has(n))) return;
     const sub = nextSotwSubscription(previous, state.typeUrl, names);
     this.checkSubscriptionSize(sub);
