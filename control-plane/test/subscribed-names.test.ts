@@ -6,7 +6,7 @@
 import { ENDPOINT } from '@meshcp/xds-protos';
 import { describe, expect, it } from 'vitest';
 import { nextDeltaSubscription } from '../src/xds/protocol.js';
-import { type DeltaNames, StreamNameMemo } from '../src/xds/subscribed-names.js';
+import type { DeltaNames } from '../src/xds/subscribed-names.js';
 
 const baseOf = (names: DeltaNames) => (names as unknown as { base: ReadonlySet<string> }).base;
 const clusters = (n: number, prefix = 'c') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -70,41 +70,5 @@ describe('Delta subscription names', () => {
     // Each fold needs at least 1/8 of the set's size in new names: about log(10,000 / 64) / log(1.125) + 1 folds.
     expect(bases.size).toBeLessThan(50);
     expect(bases.size).toBeGreaterThan(10);
-  });
-});
-
-describe('SotW name-list memo', () => {
-  const list = (names: string[]) => Buffer.concat(names.map((n) => Buffer.concat([Buffer.from([0x1a, n.length]), Buffer.from(n)])));
-
-  it('gives streams that sent the same bytes one frozen list, and each stream only its own last list', () => {
-    const [a, b] = [new StreamNameMemo(), new StreamNameMemo()];
-    const names = ['x', 'y'];
-    a.remember(ENDPOINT, list(names), names);
-    b.remember(ENDPOINT, list(['x', 'y']), ['x', 'y']);
-    const fromA = a.recall(ENDPOINT, list(names));
-    expect(fromA).toEqual(['x', 'y']);
-    expect(Object.isFrozen(fromA)).toBe(true);
-    expect(b.recall(ENDPOINT, list(['x', 'y']))).toBe(fromA);
-    // Same length, other bytes; another type; a stream that never sent it.
-    expect(a.recall(ENDPOINT, list(['x', 'z']))).toBeUndefined();
-    expect(a.recall('type.googleapis.com/other', list(names))).toBeUndefined();
-    expect(new StreamNameMemo().recall(ENDPOINT, list(names))).toBeUndefined();
-  });
-
-  it('keeps a list only for a type meshcp serves, and not one over 256 KiB', () => {
-    const memo = new StreamNameMemo();
-    for (let i = 0; i < 20; i++) memo.remember(`type.googleapis.com/t${i}`, list(['n']), ['n']);
-    expect(Array.from({ length: 20 }, (_, i) => memo.recall(`type.googleapis.com/t${i}`, list(['n']))).filter(Boolean)).toHaveLength(0);
-    const long = Array.from({ length: 2200 }, (_, i) => `${'x'.repeat(120)}${i}`);
-    const bytes = Buffer.concat(long.map((n) => Buffer.concat([Buffer.from([0x1a, n.length]), Buffer.from(n)])));
-    expect(bytes.length).toBeGreaterThan(256 * 1024);
-    expect(memo.remember(ENDPOINT, bytes, long)).toBe(long);
-    expect(memo.recall(ENDPOINT, bytes)).toBeUndefined();
-  });
-
-  it("gives a stream's first request the list another stream's already share", () => {
-    const names = ['p', 'q'];
-    const first = new StreamNameMemo().remember(ENDPOINT, list(names), names);
-    expect(new StreamNameMemo().remember(ENDPOINT, list(['p', 'q']), ['p', 'q'])).toBe(first);
   });
 });

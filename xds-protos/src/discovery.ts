@@ -296,22 +296,8 @@ function readNode(reader: protobuf.Reader, api: EnvoyApi): NodeJson {
   return decodeToJson(api, 'envoy.config.core.v3.Node', bytes) as NodeJson;
 }
 
-/**
- * A stream's memory of the name lists it was sent, so that a SotW ACK repeating the same
- * 1,000 names is compared as bytes instead of decoded into 1,000 new strings (and hashed
- * again by every set lookup). `region` is the request's resource_names fields as they
- * are on the wire; it is only valid during the call (a view of the request's bytes).
- */
-export interface NameListMemo {
-  /** The names this stream last got from exactly these bytes for this type, if any. */
-  recall(typeUrl: string, region: Uint8Array): readonly string[] | undefined;
-  /** The names `region` decoded to; the memo may keep them (and must copy the bytes). Returns the list to use: an equal one already shared, or `names`. */
-  remember(typeUrl: string, region: Uint8Array, names: readonly string[]): readonly string[];
-}
-
-/** How a server decodes requests: names compared as bytes against a memo, and their count checked before any is decoded. */
+/** How a server decodes requests: the number of names checked before any is decoded. */
 export interface RequestDecodeOptions {
-  memo?: NameListMemo;
   /** Called with the number of resource_names before one of them is decoded (a request with 200,000 is refused unread). */
   checkNameCount?: (count: number) => void;
 }
@@ -330,16 +316,14 @@ function readNames(region: Uint8Array): string[] {
 /**
  * Decodes a DiscoveryRequest straight off the wire. Every ACK of every stream carries
  * the full name list, so this is on the hot path; the Node (first request only) is
- * the one part decoded through reflection. With a `memo`, the names (which Envoy and
- * gRPC write as one run of field 3 entries) are decoded only when their bytes differ
- * from what the memo recalls.
+ * the one part decoded through reflection. With `checkNameCount`, the names are counted
+ * (and skipped) in the first pass and decoded only once the count passed.
  */
 export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtimeApi(), options: RequestDecodeOptions = {}): DiscoveryRequestJson {
   const reader = protobuf.Reader.create(bytes);
   const request: DiscoveryRequestJson = {};
-  const { memo, checkNameCount } = options;
-  // With either option the names are counted first and decoded after the pass, from their bytes.
-  const deferNames = memo !== undefined || checkNameCount !== undefined;
+  const { checkNameCount } = options;
+  const deferNames = checkNameCount !== undefined;
   let names: string[] = [];
   let nameCount = 0;
   // The run of resource_names entries, while they are one run (-1: none yet; `split`: not one run).
@@ -393,21 +377,15 @@ export function decodeDiscoveryRequest(bytes: Uint8Array, api: EnvoyApi = runtim
   }
   if (deferNames && runStart !== -1) {
     checkNameCount?.(nameCount);
-    if (split || !memo) {
-      // Not one run (no client we know writes this) or nothing to remember by: decode every name, in order.
-      names = [];
+    if (split) {
+      // Not one run (no client we know writes this): decode every name, in order.
       const again = protobuf.Reader.create(bytes);
       while (again.pos < again.len) {
         const tag = again.uint32();
         if (tag >>> 3 === DISCOVERY_REQUEST_FIELDS.resource_names) names.push(again.string());
         else again.skipType(tag & 7);
       }
-    } else {
-      const region = bytes.subarray(runStart, runEnd);
-      const typeUrl = request.type_url ?? '';
-      request.resource_names = memo.recall(typeUrl, region) ?? memo.remember(typeUrl, region, readNames(region));
-      return request;
-    }
+    } else names = readNames(bytes.subarray(runStart, runEnd));
   }
   if (names.length > 0) request.resource_names = names;
   return request;

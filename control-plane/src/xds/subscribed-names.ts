@@ -4,8 +4,7 @@
  * 1,000 strings, not 10,000 (in Delta that per-stream copy was ≈ 70 KB of each
  * stream's heap; docs/performance.md, "Memory per stream").
  */
-import { createHash, hash } from 'node:crypto';
-import { ALL_TYPE_URLS, type NameListMemo } from '@meshcp/xds-protos';
+import { createHash } from 'node:crypto';
 
 /** What the protocol reads of a subscription's names. */
 export interface NameSet extends Iterable<string> {
@@ -100,57 +99,5 @@ export class DeltaNames implements NameSet {
     this.base = internNames(names);
     this.added = undefined;
     this.removed = undefined;
-  }
-}
-
-/** A name list as it came off the wire and what it decoded to, shared by every stream that sent those bytes. */
-interface DecodedList {
-  readonly bytes: Buffer;
-  readonly names: readonly string[];
-}
-
-/** Decoded lists by the SHA-256 of their bytes (equality checked), alive while some stream's memo holds them. */
-const decodedLists = new Map<string, WeakRef<DecodedList>>();
-const decodedListGone = new FinalizationRegistry<string>((key) => {
-  if (decodedLists.get(key)?.deref() === undefined) decodedLists.delete(key);
-});
-/** The types a memo keeps a list for: the ones meshcp serves (a request for another type is dropped anyway). */
-const SERVED_TYPES: ReadonlySet<string> = new Set(ALL_TYPE_URLS);
-/** Lists longer than this (as bytes) are decoded each time, not kept: 1,000 cluster names are ≈ 25 KB. */
-const MAX_MEMO_LIST_BYTES = 256 * 1024;
-
-function sharedDecodedList(region: Uint8Array, names: readonly string[]): DecodedList {
-  const key = hash('sha256', region, 'base64');
-  const known = decodedLists.get(key)?.deref();
-  if (known?.bytes.equals(region)) return known;
-  const list: DecodedList = { bytes: Buffer.from(region), names: Object.freeze(names) };
-  decodedLists.set(key, new WeakRef(list));
-  decodedListGone.register(list, key);
-  return list;
-}
-
-/**
- * One SotW stream's last name list per served type (`NameListMemo` of xds-protos): an ACK
- * that repeats its 1,000 names is one byte comparison, and gives back the same frozen
- * array, which the protocol takes as "subscription unchanged" without a lookup per name.
- * A stream holds at most one list per type it is served, each at most 256 KiB of bytes
- * (and the strings its subscription holds anyway).
- */
-export class StreamNameMemo implements NameListMemo {
-  private readonly last = new Map<string, DecodedList>();
-
-  recall(typeUrl: string, region: Uint8Array): readonly string[] | undefined {
-    const known = this.last.get(typeUrl);
-    return known && known.bytes.length === region.length && known.bytes.equals(region) ? known.names : undefined;
-  }
-
-  remember(typeUrl: string, region: Uint8Array, names: readonly string[]): readonly string[] {
-    if (!SERVED_TYPES.has(typeUrl) || region.length > MAX_MEMO_LIST_BYTES) {
-      this.last.delete(typeUrl);
-      return names;
-    }
-    const shared = sharedDecodedList(region, names);
-    this.last.set(typeUrl, shared);
-    return shared.names;
   }
 }
