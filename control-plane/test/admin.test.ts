@@ -1,6 +1,7 @@
 /** The admin API and `meshcp status` against a running control plane with a real grpc-js xDS client. */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,21 @@ describe('admin API', () => {
     expect(metrics).toMatch(/meshcp_xds_streams\{mode="sotw"\} 1/);
     expect(metrics).toMatch(/meshcp_config_errors 1/);
     expect(metrics).toMatch(/meshcp_xds_responses_total\{type="CDS",mode="sotw"\} 1/);
+  });
+
+  it('answers a request target no URL parser accepts with 400, and keeps serving', async () => {
+    // Sent raw: fetch would normalise the target. `//[` once threw outside the handler's promise chain and ended the process.
+    const raw = (target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(plane.adminPort, '127.0.0.1', () => socket.end(`GET ${target} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n`));
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    for (const target of ['//[', 'http://[::1', '//a:99999/']) expect((await raw(target)).split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect((await get('/healthz')).status).toBe(200);
   });
 
   it('lists proxies with their versions, profile and per-type status', async () => {

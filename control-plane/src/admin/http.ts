@@ -26,6 +26,21 @@ export interface AdminDeps {
   access?: AdminAccess;
 }
 
+interface AdminAnswer {
+  status: number;
+  type: string;
+  body: string;
+}
+
+/** The request target as a URL, or undefined when it is not one. */
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://admin');
+  } catch {
+    return undefined;
+  }
+}
+
 export class AdminServer {
   private server?: Server;
 
@@ -34,23 +49,27 @@ export class AdminServer {
   async start(host: string, port: number): Promise<number> {
     const access = this.deps.access ?? new AdminAccess(undefined);
     const server = createServer((req, res) => {
-      const url = req.url ?? '/';
+      const answer = ({ status, type, body }: AdminAnswer) => {
+        if (res.headersSent) return;
+        res.writeHead(status, { 'content-type': type });
+        res.end(body);
+      };
+      // Parsed once, before anything else: a target WHATWG URL cannot parse (`//[`) is the client's error, never the server's.
+      const url = parseTarget(req.url);
+      if (!url) {
+        answer({ status: 400, type: 'text/plain', body: 'bad request target\n' });
+        return;
+      }
       access
         .check({
           method: req.method ?? 'GET',
-          path: new URL(url, 'http://admin').pathname,
+          path: url.pathname,
           remoteAddress: req.socket.remoteAddress ?? '',
           ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
         })
         .then((verdict) => (verdict.allowed ? this.route(url) : { status: verdict.status, type: 'text/plain', body: `${verdict.message}\n` }))
-        .then(({ status, type, body }) => {
-          res.writeHead(status, { 'content-type': type });
-          res.end(body);
-        })
-        .catch((error: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(String(error));
-        });
+        .then(answer)
+        .catch((error: unknown) => answer({ status: 500, type: 'text/plain', body: `${String(error).slice(0, 300)}\n` }));
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -64,8 +83,8 @@ export class AdminServer {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private async route(url: string): Promise<{ status: number; type: string; body: string }> {
-    const { pathname, searchParams } = new URL(url, 'http://admin');
+  private async route(url: URL): Promise<AdminAnswer> {
+    const { pathname, searchParams } = url;
     const json = (status: number, value: unknown) => ({ status, type: 'application/json', body: `${JSON.stringify(value, null, 2)}\n` });
     const { cache, xds, metrics } = this.deps;
     if (pathname.startsWith('/debug/') && this.deps.refresh) await this.deps.refresh();
