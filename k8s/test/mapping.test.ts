@@ -186,6 +186,23 @@ describe('assembleModel', () => {
     expect(none.model.services.get('shop/payments')?.endpoints).toEqual([]);
   });
 
+  it('a Service’s cluster IPs (what clients dial) reach the model, a MeshService of its name included; headless: none', () => {
+    const withIp = (name: string, spec: object) => ({
+      ...service(name, [{ name: 'tcp-pg', port: 5432 }]),
+      spec: { ports: [{ name: 'tcp-pg', port: 5432 }], ...spec },
+    });
+    const db = projectService(withIp('db', { clusterIP: '10.96.0.40', clusterIPs: ['10.96.0.40', 'fd00::40'] }))!;
+    const single = projectService(withIp('single', { clusterIP: '10.96.0.41' }))!;
+    const headless = projectService(withIp('headless', { clusterIP: 'None', clusterIPs: ['None'] }))!;
+    const junk = projectService(withIp('junk', { clusterIPs: ['not-an-ip', 7] }))!;
+    expect([db, single, headless, junk].map((s) => s.addresses)).toEqual([['10.96.0.40', 'fd00::40'], ['10.96.0.41'], [], []]);
+    const declared = projectService(withIp('payments', { clusterIP: '10.96.0.50' }))!;
+    const { model } = assembleModel({ ...empty, services: [db, headless, declared], meshServices: [meshServiceObject('payments', goodSpec)] }, emptyLastGood());
+    expect(model.services.get('shop/db')?.addresses).toEqual(['10.96.0.40', 'fd00::40']);
+    expect(model.services.get('shop/headless')?.addresses).toBeUndefined();
+    expect(model.services.get('shop/payments')?.addresses).toEqual(['10.96.0.50']);
+  });
+
   it('a rejected generation keeps serving the last good one, with the field path reported', () => {
     const first = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', goodSpec, 1)] }, emptyLastGood());
     const second = assembleModel({ ...empty, meshServices: [meshServiceObject('payments', badSpec, 2)] }, first.lastGood);

@@ -98,12 +98,22 @@ export function assembleModel(inputs: AssembleInputs, previousLastGood: LastGood
     if (report.object.kind !== 'MeshService' || report.servedGeneration === undefined) continue;
     report.endpoints = resolved.model.services.get(serviceKey(report.object.namespace, report.object.name))?.endpoints.length ?? 0;
   }
-  const sortedServices = new Map([...resolved.model.services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const sortedServices = new Map(
+    [...resolved.model.services]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, service]) => [key, withClusterAddresses(service, services.get(key))] as const),
+  );
   const model = { services: sortedServices, routes: resolved.model.routes, ...(resolved.model.policies ? { policies: resolved.model.policies } : {}) };
   return { model, errors: resolved.errors, reports, lastGood: resolved.state };
 }
 
 type Obj = Record<string, unknown>;
+
+/** A MeshService takes the cluster IPs of the Service of its name: they are what clients dial (transparent capture matches on them). */
+function withClusterAddresses(service: MeshService, native: ServiceView | undefined): MeshService {
+  if (!native || native.addresses.length === 0 || service.addresses) return service;
+  return { ...service, addresses: [...native.addresses] };
+}
 
 /**
  * The MeshService with its Service's endpoints written into `spec.endpoints`, in

@@ -5,6 +5,7 @@
  * else (labels, annotations, managedFields, status heartbeats) is not a change.
  * Everything here is pure.
  */
+import { isIP } from 'node:net';
 import { DEFAULTS, type Endpoint, type EndpointHealth, type MeshService, type Protocol, type ServicePort } from '@meshcp/translators';
 
 type Obj = Record<string, unknown>;
@@ -20,6 +21,8 @@ export interface ServiceView {
   namespace: string;
   name: string;
   ports: { name: string; port: number; targetPort?: number; protocol: Protocol }[];
+  /** Its cluster IPs (both families when dual-stack); empty for a headless Service. */
+  addresses: string[];
 }
 
 export interface SliceEndpointView {
@@ -106,7 +109,14 @@ export function projectService(object: Obj): ServiceView | undefined {
     if (typeof p.targetPort === 'number') port.targetPort = p.targetPort;
     ports.push(port);
   }
-  return { namespace: String(metadata.namespace), name: String(metadata.name), ports };
+  return { namespace: String(metadata.namespace), name: String(metadata.name), ports, addresses: clusterAddresses(spec) };
+}
+
+/** A Service's cluster IPs as the API server assigned them (`None`: headless). */
+function clusterAddresses(spec: Obj): string[] {
+  const listed = Array.isArray(spec.clusterIPs) ? spec.clusterIPs : [spec.clusterIP];
+  const addresses = listed.filter((ip): ip is string => typeof ip === 'string' && isIP(ip) !== 0);
+  return [...new Set(addresses)].slice(0, 2);
 }
 
 export function projectSlice(object: Obj): SliceView | undefined {
@@ -198,6 +208,7 @@ export function nativeMeshService(service: ServiceView, slices: readonly SliceVi
     namespace: service.namespace,
     name: service.name,
     ports,
+    ...(service.addresses.length > 0 ? { addresses: [...service.addresses] } : {}),
     endpoints,
     failover: { localityPriority: [...DEFAULTS.localityPriority] },
     loadBalancing: DEFAULTS.loadBalancing,

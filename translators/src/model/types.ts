@@ -75,6 +75,12 @@ export interface MeshService {
   /** Namespaces whose proxies may see it (its own always can). Absent: the whole mesh. */
   exportTo?: string[];
   ports: ServicePort[];
+  /**
+   * The virtual addresses clients dial for it (a Kubernetes Service's cluster IPs).
+   * Absent: none (headless, or not from a Kubernetes Service). A captured sidecar sends a
+   * TCP connection to this service only when it was dialled at one of these.
+   */
+  addresses?: string[];
   endpoints: Endpoint[];
   failover: FailoverPolicy;
   loadBalancing: LoadBalancing;
