@@ -44,13 +44,18 @@ import { Debouncer } from './debounce.js';
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
 /**
- * The YAML parser reads about 1 MB/s here (a 1 MiB file of 6,000 services loads in
- * about a second; docs/performance.md, "The file source: size and stalls"), and a
- * load blocks the event loop: past this a file is not read (MESHCP_MAX_FILE_BYTES).
+ * The YAML parser reads about 1 MB/s on the loaded development host (a 1 MiB file of
+ * 6,000 services: about a second; docs/performance.md, "The file source: size and
+ * stalls"), and a first load or a full rewrite blocks the event loop for that long. Past
+ * this a file is not read (MESHCP_MAX_FILE_BYTES): 2 MiB holds the benchmark's
+ * 1,000-service mesh (1.26 MB) with room, and loads in about 2 s on the loaded host.
  */
-export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
-/** Documents in one file: `--- {}` repeated fills 1 MiB with 150,000 of them, each one an error. */
-export const DEFAULT_MAX_DOCUMENTS = 10_000;
+export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024;
+/**
+ * Documents in one file: `--- {}` repeated fills 2 MiB with 300,000 of them, each one an
+ * error (20,000 take about 0.2 s); a 2 MiB file of real services holds about 12,000.
+ */
+export const DEFAULT_MAX_DOCUMENTS = 20_000;
 /** Errors listed per file and reload (the rest are counted): one bad file must not flood the log and /debug/errors. */
 export const MAX_ERRORS_PER_FILE = 100;
 export const DEFAULT_STABLE_MS = 100;
@@ -58,9 +63,9 @@ export const DEFAULT_STABLE_MS = 100;
 const MAX_SETTLE_WINDOWS = 5;
 
 export interface FileSourceOptions {
-  /** Largest manifest file meshcp reads (default 1 MiB, or MESHCP_MAX_FILE_BYTES). */
+  /** Largest manifest file meshcp reads (default 2 MiB, or MESHCP_MAX_FILE_BYTES). */
   maxFileBytes?: number;
-  /** Most documents one file may hold (default 10,000). */
+  /** Most documents one file may hold (default 20,000). */
   maxDocuments?: number;
   /** A changed file is applied once its size and mtime stay unchanged this long. */
   stableMs?: number;
@@ -208,7 +213,7 @@ export function parseByDocument(
 
 /**
  * At most MAX_ERRORS_PER_FILE errors per file, then one counting the rest: a file of
- * 10,000 broken documents is 101 errors in the log and at /debug/errors, not 10,000.
+ * 20,000 broken documents is 101 errors in the log and at /debug/errors, not 20,000.
  */
 function capPerFile(errors: readonly ConfigError[]): ConfigError[] {
   const perFile = new Map<string, number>();
@@ -420,7 +425,9 @@ export class FileSource implements MeshSource {
       const manifest = (objects[i] as SourceObject).manifest;
       // The reader names errors 'document' until it has read kind, apiVersion, name and namespace.
       if (!outcome.invalid.some((e) => e.object === 'document')) return;
-      unidentified.set(manifest.source, [...(unidentified.get(manifest.source) ?? []), manifest.document ?? 0]);
+      const documents = unidentified.get(manifest.source) ?? [];
+      documents.push(manifest.document ?? 0);
+      unidentified.set(manifest.source, documents);
     });
     const held: SourceObject[] = [];
     const errors: ConfigError[] = [];
@@ -440,11 +447,11 @@ export class FileSource implements MeshSource {
         names.push(id);
       }
       if (names.length === 0) continue;
-      const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
+      const listed = (items: readonly (string | number)[]) => items.slice(0, 5).join(', ') + (items.length > 5 ? ` and ${items.length - 5} more` : '');
       errors.push(
         fileError(
           file,
-          `document ${documents.join(', ')} has no readable kind, apiVersion, name or namespace, so it cannot be told which object it is; the ${names.length} objects this file served and no longer names keep their last good version until the file is valid again: ${shown}`,
+          `document ${listed(documents)} has no readable kind, apiVersion, name or namespace, so it cannot be told which object it is; the ${names.length} objects this file served and no longer names keep their last good version until the file is valid again: ${listed(names)}`,
           `document ${documents[0]}`,
         ),
       );
