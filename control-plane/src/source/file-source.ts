@@ -451,7 +451,7 @@ export class FileSource implements MeshSource {
       errors.push(
         fileError(
           file,
-          `document ${listed(documents)} has no readable kind, apiVersion, name or namespace, so it cannot be told which object it is; the ${names.length} objects this file served and no longer names keep their last good version until the file is valid again: ${listed(names)}`,
+          `document ${listed(documents)} has no readable kind, apiVersion, name or namespace, so meshcp cannot tell which object it is; the objects this file served and no longer names (${names.length}) keep their last good version until the file is valid again: ${listed(names)}`,
           `document ${documents[0]}`,
         ),
       );
