@@ -7,14 +7,23 @@
  *   last document is incomplete and the file shrank);
  * - is removed or moved away (to remove objects, delete them from the file: a
  *   file holding only a comment is a deliberate "no objects");
- * - cannot be read, or is larger than `maxFileBytes` (it is not even read).
+ * - cannot be read, is not a regular file (a FIFO, socket, device or directory
+ *   named *.yaml: opened non-blocking and never read), is larger than
+ *   `maxFileBytes` or holds more than `maxDocuments` documents (neither is parsed);
+ * - has a document whose identity (kind, apiVersion, metadata.name/namespace)
+ *   cannot be read: the objects this file served and no longer names keep their
+ *   last good version until the file is valid again, since a typo'd name is not
+ *   a deletion. A valid file that drops an object deletes it.
  * A changed file is applied only once its size and mtime stayed the same across
- * the stability window, so a file being written is not read half-way. Objects
+ * the stability window, so a file being written is not read half-way. A writer
+ * that stops exactly between two documents for longer than the window cannot be
+ * told from an edit that deleted the documents after it: write a temporary file
+ * and rename it into place. Objects
  * then go through translators' resolveLastGood, as the Kubernetes source's do: an
  * invalid object keeps its last good version; one defined twice (across files or
  * within one) is a conflict and the definition that was serving keeps serving.
  */
-import { closeSync, type FSWatcher, openSync, readdirSync, readSync, type Stats, statSync, watch } from 'node:fs';
+import { closeSync, constants, type FSWatcher, fstatSync, openSync, readdirSync, readSync, type Stats, statSync, watch } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   type ConfigError,
@@ -22,6 +31,7 @@ import {
   type LastGoodState,
   type Manifest,
   type MeshSource,
+  type ObjectOutcome,
   parseManifests,
   resolveLastGood,
   type SourceObject,
@@ -33,14 +43,30 @@ import { type Logger, logger } from '../log.js';
 import { Debouncer } from './debounce.js';
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/;
-export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
+/**
+ * The YAML parser reads about 1 MB/s on the loaded development host (a 1 MiB file of
+ * 6,000 services: about a second; docs/performance.md, "The file source: size and
+ * stalls"), and a first load or a full rewrite blocks the event loop for that long. Past
+ * this a file is not read (MESHCP_MAX_FILE_BYTES): 2 MiB holds the benchmark's
+ * 1,000-service mesh (1.26 MB) with room, and loads in about 2 s on the loaded host.
+ */
+export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024;
+/**
+ * Documents in one file: `--- {}` repeated fills 2 MiB with 300,000 of them, each one an
+ * error (20,000 take about 0.2 s); a 2 MiB file of real services holds about 12,000.
+ */
+export const DEFAULT_MAX_DOCUMENTS = 20_000;
+/** Errors listed per file and reload (the rest are counted): one bad file must not flood the log and /debug/errors. */
+export const MAX_ERRORS_PER_FILE = 100;
 export const DEFAULT_STABLE_MS = 100;
 /** Windows a file may keep changing before it is read as it is. */
 const MAX_SETTLE_WINDOWS = 5;
 
 export interface FileSourceOptions {
-  /** Largest manifest file meshcp reads (default 8 MiB, or MESHCP_MAX_FILE_BYTES). */
+  /** Largest manifest file meshcp reads (default 2 MiB, or MESHCP_MAX_FILE_BYTES). */
   maxFileBytes?: number;
+  /** Most documents one file may hold (default 20,000). */
+  maxDocuments?: number;
   /** A changed file is applied once its size and mtime stay unchanged this long. */
   stableMs?: number;
 }
@@ -108,38 +134,99 @@ function deepFreeze(value: unknown): unknown {
   return value;
 }
 
+/** Why a file's text is not taken: parser errors with the file's own line numbers. */
+interface ParseFailure {
+  failure: { message: string; line?: number }[];
+}
+
+type ChunkParse = { values: unknown[]; parsed: Map<string, readonly unknown[]> } | ParseFailure;
+
+/** Lines before `chunks[index]` in the text they were cut from. */
+function linesBefore(chunks: readonly string[], index: number): number {
+  let lines = 0;
+  for (let i = 0; i < index; i++) {
+    const chunk = chunks[i] as string;
+    for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) lines++;
+  }
+  return lines;
+}
+
 /**
  * The file's documents as values, parsing only the documents whose text is not in
  * `previous` (a rewrite of one service in a 1,000-service file parses one document, not
- * 1 MB: a full parse takes about a second). Undefined when the file has directives or a
- * document does not parse: the caller parses the whole file then, so errors carry the
- * file's own line numbers. Reused values are frozen: they are shared between loads.
+ * the whole file). A document that does not parse fails the file with that document's
+ * errors, moved to the file's line numbers: the documents after it are not parsed (the
+ * file keeps its last good content anyway). Undefined when the file has directives (they
+ * apply to the documents after them): the caller parses the whole file then. More than
+ * `maxDocuments` documents fail before any is parsed. Reused values are frozen: they are
+ * shared between loads.
  */
-export function parseByDocument(
-  text: string,
-  previous: ReadonlyMap<string, readonly unknown[]>,
-): { values: unknown[]; parsed: Map<string, readonly unknown[]> } | undefined {
+function parseChunks(text: string, previous: ReadonlyMap<string, readonly unknown[]>, maxDocuments: number): ChunkParse | undefined {
   if (/^%/m.test(text)) return undefined;
+  const chunks = splitDocuments(text);
+  if (chunks.length > maxDocuments) return { failure: [{ message: tooManyDocuments(`at least ${chunks.length}`, maxDocuments) }] };
   const parsed = new Map<string, readonly unknown[]>();
   const values: unknown[] = [];
-  for (const chunk of splitDocuments(text)) {
+  for (const [index, chunk] of chunks.entries()) {
     let docs = parsed.get(chunk) ?? previous.get(chunk);
     if (!docs) {
       try {
         const list = parseAllDocuments(chunk);
         const documents: Document[] = Array.isArray(list) ? list : [list as unknown as Document];
-        if (documents.some((d) => d.errors.length > 0)) return undefined;
+        const broken = documents.flatMap((d) => d.errors);
+        if (broken.length > 0) {
+          const offset = linesBefore(chunks, index);
+          return {
+            failure: broken.slice(0, 5).map((e) => ({
+              // The parser's "at line N, column M" counts from the document's start: the column is kept, the line moves to the path.
+              message: `${e.code}: ${(e.message.split('\n')[0] ?? '').trim().replace(/ at line \d+, column \d+:?$/, '')}${e.linePos ? ` (column ${e.linePos[0].col})` : ''}`,
+              ...(e.linePos ? { line: e.linePos[0].line + offset } : {}),
+            })),
+          };
+        }
         docs = documents.map((d) => deepFreeze(d.toJS({ maxAliasCount: 100 })));
-      } catch {
-        // Too deep to parse (the parser recurses per nesting level) or an alias bomb: the whole-file path says why.
-        return undefined;
+      } catch (error) {
+        // Too deep to parse (the parser recurses once per nesting level: 200,000 '[' overflow its stack) or an alias bomb.
+        return { failure: [{ message: `cannot parse: ${(error as Error).message}`, line: linesBefore(chunks, index) + 1 }] };
       }
     }
     parsed.set(chunk, docs);
     // One push per value: a spread of a million documents (`{}\n...\n` repeated) exceeds the call's argument limit.
     for (const doc of docs) values.push(doc);
+    if (values.length > maxDocuments) return { failure: [{ message: tooManyDocuments(`more than ${maxDocuments}`, maxDocuments) }] };
   }
   return { values, parsed };
+}
+
+function tooManyDocuments(count: string, maxDocuments: number): string {
+  return `the file holds ${count} documents, more than the limit of ${maxDocuments}; not parsed`;
+}
+
+/** parseChunks without a document limit; undefined when the whole file must be parsed (directives) or a document does not parse. */
+export function parseByDocument(
+  text: string,
+  previous: ReadonlyMap<string, readonly unknown[]>,
+): { values: unknown[]; parsed: Map<string, readonly unknown[]> } | undefined {
+  const result = parseChunks(text, previous, Number.POSITIVE_INFINITY);
+  return result && !('failure' in result) ? result : undefined;
+}
+
+/**
+ * At most MAX_ERRORS_PER_FILE errors per file, then one counting the rest: a file of
+ * 20,000 broken documents is 101 errors in the log and at /debug/errors, not 20,000.
+ */
+function capPerFile(errors: readonly ConfigError[]): ConfigError[] {
+  const perFile = new Map<string, number>();
+  const kept: ConfigError[] = [];
+  for (const error of errors) {
+    const count = (perFile.get(error.source) ?? 0) + 1;
+    perFile.set(error.source, count);
+    if (count <= MAX_ERRORS_PER_FILE) kept.push(error);
+  }
+  for (const [source, count] of perFile)
+    if (count > MAX_ERRORS_PER_FILE)
+      kept.push(fileError(source, `${count - MAX_ERRORS_PER_FILE} more errors in this file are not listed (the first ${MAX_ERRORS_PER_FILE} are)`));
+  return kept;
 }
 
 function signatureOf(stats: Stats): string {
@@ -150,10 +237,29 @@ function fileError(source: string, message: string, path = ''): ConfigError {
   return { source, object: 'file', path, message: truncateText(message) };
 }
 
-/** Reads at most `expected + 1` bytes: a file that grew since its stat is caught, never read whole. */
+/** What a non-regular file is, for the error; undefined for a regular file. */
+function notRegular(stats: Stats): string | undefined {
+  if (stats.isFile()) return undefined;
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+class NotRegularFile extends Error {}
+
+/**
+ * Reads at most `expected + 1` bytes: a file that grew since its stat is caught, never
+ * read whole. Opened non-blocking, so a FIFO swapped in after the stat does not wait
+ * for a writer (a blocking open of a FIFO never returns, and takes the event loop
+ * with it), and checked to be a regular file before the first read.
+ */
 function readExpected(file: string, expected: number): Buffer {
-  const fd = openSync(file, 'r');
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    const what = notRegular(fstatSync(fd));
+    if (what) throw new NotRegularFile(what);
     const buffer = Buffer.alloc(expected + 1);
     let length = 0;
     while (length < buffer.length) {
@@ -167,10 +273,15 @@ function readExpected(file: string, expected: number): Buffer {
   }
 }
 
+function notRegularError(file: string, what: string): ConfigError {
+  return fileError(file, `cannot read: ${what}, not a regular file; not read, keeping its last good content`);
+}
+
 export class FileSource implements MeshSource {
   readonly name: string;
   private readonly path: string;
   private readonly maxFileBytes: number;
+  private readonly maxDocuments: number;
   private readonly stableMs: number;
   private readonly fileStates = new Map<string, FileState>();
   /** Signature of a changed file first seen at the previous check: applied once it is seen again unchanged. */
@@ -191,6 +302,7 @@ export class FileSource implements MeshSource {
     this.name = `file:${this.path}`;
     const fromEnv = Number(process.env.MESHCP_MAX_FILE_BYTES);
     this.maxFileBytes = options.maxFileBytes ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_MAX_FILE_BYTES);
+    this.maxDocuments = options.maxDocuments ?? DEFAULT_MAX_DOCUMENTS;
     this.stableMs = options.stableMs ?? DEFAULT_STABLE_MS;
   }
 
@@ -280,9 +392,11 @@ export class FileSource implements MeshSource {
       for (const manifest of docs) objects.push({ key: `${objectId(manifest.doc) ?? `#${manifest.document}`}|${file}`, manifest });
     }
 
-    const resolved = resolveLastGood(objects, this.lastGood);
+    let resolved = resolveLastGood(objects, this.lastGood);
+    const held = this.holdForUnidentified(files, objects, resolved.outcomes);
+    if (held.objects.length > 0) resolved = resolveLastGood([...objects, ...held.objects], this.lastGood);
     this.lastGood = resolved.state;
-    const errors = [...fileErrors, ...resolved.errors];
+    const errors = capPerFile([...fileErrors, ...held.errors, ...resolved.errors]);
     const text = JSON.stringify(errors);
     if (text !== this.lastErrorsText) {
       for (const error of errors) this.log.error('rejected', { ...error });
@@ -292,6 +406,57 @@ export class FileSource implements MeshSource {
     const result = { model: resolved.model, errors };
     this.onUpdate(result);
     return result;
+  }
+
+  /**
+   * A document whose kind, apiVersion, name or namespace cannot be read is no object
+   * meshcp can match to its last good version: the object it was (a typo in the name
+   * key, a capital in the name) would otherwise count as deleted. So in a file holding
+   * one, the objects the file served before and no longer names are held at their last
+   * good version, until the file is valid again.
+   */
+  private holdForUnidentified(
+    files: readonly string[],
+    objects: readonly SourceObject[],
+    outcomes: readonly ObjectOutcome[],
+  ): { objects: SourceObject[]; errors: ConfigError[] } {
+    const unidentified = new Map<string, number[]>();
+    outcomes.forEach((outcome, i) => {
+      const manifest = (objects[i] as SourceObject).manifest;
+      // The reader names errors 'document' until it has read kind, apiVersion, name and namespace.
+      if (!outcome.invalid.some((e) => e.object === 'document')) return;
+      const documents = unidentified.get(manifest.source) ?? [];
+      documents.push(manifest.document ?? 0);
+      unidentified.set(manifest.source, documents);
+    });
+    const held: SourceObject[] = [];
+    const errors: ConfigError[] = [];
+    if (unidentified.size === 0) return { objects: held, errors };
+    const liveFiles = new Set(files);
+    const namedNow = new Set(objects.map((o) => objectId(o.manifest.doc)));
+    for (const [file, documents] of unidentified) {
+      if (!liveFiles.has(file)) continue;
+      const names: string[] = [];
+      for (const key of this.lastGood.serving) {
+        const version = this.lastGood.versions.get(key);
+        if (!version || version.manifest.source !== file) continue;
+        const id = objectId(version.manifest.doc);
+        // Still named by a document (this file's or another's, a move): that one decides.
+        if (id === undefined || namedNow.has(id)) continue;
+        held.push({ key, manifest: version.manifest });
+        names.push(id);
+      }
+      if (names.length === 0) continue;
+      const listed = (items: readonly (string | number)[]) => items.slice(0, 5).join(', ') + (items.length > 5 ? ` and ${items.length - 5} more` : '');
+      errors.push(
+        fileError(
+          file,
+          `document ${listed(documents)} has no readable kind, apiVersion, name or namespace, so meshcp cannot tell which object it is; the objects this file served and no longer names (${names.length}) keep their last good version until the file is valid again: ${listed(names)}`,
+          `document ${documents[0]}`,
+        ),
+      );
+    }
+    return { objects: held, errors };
   }
 
   private scheduleSettleCheck(): void {
@@ -316,6 +481,12 @@ export class FileSource implements MeshSource {
     }
     const signature = signatureOf(stats);
     if (signature === state.signature) return 'settled';
+    const what = notRegular(stats);
+    if (what) {
+      state.signature = signature;
+      state.errors = [notRegularError(file, what)];
+      return 'settled';
+    }
     if (stats.size > this.maxFileBytes) {
       // Not read at all: parsing 50 MiB of YAML would stall the event loop for seconds.
       state.signature = signature;
@@ -344,8 +515,12 @@ export class FileSource implements MeshSource {
     try {
       bytes = readExpected(file, stats.size);
     } catch (error) {
-      state.signature = '';
-      state.errors = [fileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; keeping its last good content`)];
+      state.signature = error instanceof NotRegularFile ? signature : '';
+      state.errors = [
+        error instanceof NotRegularFile
+          ? notRegularError(file, error.message)
+          : fileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; keeping its last good content`),
+      ];
       return 'settled';
     }
     if (bytes.length !== stats.size) {
@@ -368,13 +543,19 @@ export class FileSource implements MeshSource {
           : [];
       return;
     }
-    const byDocument = parseByDocument(text, state.parsedDocuments);
+    const byDocument = parseChunks(text, state.parsedDocuments, this.maxDocuments);
+    if (byDocument && 'failure' in byDocument) {
+      state.errors = byDocument.failure.map((f) =>
+        fileError(file, `${f.message}; keeping the file's last good content`, f.line === undefined ? '' : `line ${f.line}`),
+      );
+      return;
+    }
     if (byDocument) {
       const docs = byDocument.values.map((doc, i) => ({ source: file, doc, document: i + 1 })).filter((m) => m.doc !== null && m.doc !== undefined);
       this.accept(file, text, bytes.length, docs, state, byDocument.parsed);
       return;
     }
-    // Directives, or a document that does not parse: the whole file, for errors with its own line numbers.
+    // Directives (they apply to the documents after them): the whole file at once.
     let list: Document[];
     try {
       const parsed = parseAllDocuments(text);
@@ -382,6 +563,10 @@ export class FileSource implements MeshSource {
     } catch (error) {
       // The parser recurses once per nesting level: 200,000 '[' overflow its stack.
       state.errors = [fileError(file, `cannot parse: ${(error as Error).message}; keeping the file's last good content`)];
+      return;
+    }
+    if (list.length > this.maxDocuments) {
+      state.errors = [fileError(file, `${tooManyDocuments(String(list.length), this.maxDocuments)}; keeping the file's last good content`)];
       return;
     }
     const broken = list.flatMap((d) => d.errors);
