@@ -4,8 +4,8 @@
  * share it without importing the server.
  */
 import { grpcServerCluster } from '../envoy/cluster.js';
-import { METADATA } from '../proxy.js';
 import { RE2_MAX_PROGRAM_SIZE } from '../model/re2.js';
+import { METADATA } from '../proxy.js';
 import { UPSTREAM_TLS_CONTEXT } from '../type-urls.js';
 import { type BootstrapOptions, localityOf, type XdsClientSecurity } from './options.js';
 

@@ -25,9 +25,7 @@ export const RE2_MAX_REPEAT = 1000;
 export const MAX_REGEX_LENGTH = 1024;
 
 /** One- and two-letter Unicode general categories RE2 knows (`\p{L}`), and `Any`. */
-const RE2_CATEGORIES = new Set(
-  'C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs Any'.split(' '),
-);
+const RE2_CATEGORIES = new Set('C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs Any'.split(' '));
 
 /**
  * Charges per construct, in RE2 instructions: about twice what Envoy 1.40's RE2 reports
@@ -142,8 +140,7 @@ class PatternParser {
       }
       // RE2 multiplies nested counts (the upper one, else the lower one) and refuses above 1000.
       const repeat = node.repeat * Math.max(max ?? min, 1);
-      if (repeat > RE2_MAX_REPEAT)
-        throw new Re2Error(`nested repetition counts multiply to ${repeat}, more than RE2's limit of ${RE2_MAX_REPEAT}`);
+      if (repeat > RE2_MAX_REPEAT) throw new Re2Error(`nested repetition counts multiply to ${repeat}, more than RE2's limit of ${RE2_MAX_REPEAT}`);
       // RE2 expands x{n,m} into n copies of x and m-n nested optional copies; x{n,} into n copies and a loop.
       const size = max === undefined ? Math.max(min, 1) * node.size + COST.loop : min * node.size + (max - min) * (node.size + COST.loop);
       result = { size: Math.max(size, 1), repeat };
