@@ -158,7 +158,8 @@ class FieldReader {
     if (value === undefined || value === null) return fallback;
     const ms = typeof value === 'string' ? parseDurationMs(value) : undefined;
     if (ms === undefined || ms <= 0) this.fail(path, `must be a duration like "1s" or "250ms", got ${describe(value)}`);
-    if (ms > MAX_DURATION_MS) this.fail(path, `must be at most 99999h, got ${describe(value)}`);
+    // Reported without aborting the object: its other errors are worth seeing too (the object is left out either way).
+    if (ms > MAX_DURATION_MS) this.error(path, `must be at most 99999h, got ${describe(value)}`);
     return ms;
   }
 
