@@ -128,6 +128,61 @@ async function validate(binary: string, file: string, config: Record<string, unk
   }
 }
 
+/** A bootstrap whose one route matches `regex`, with Envoy's program-size error level at 1: Envoy's error then states the regex's real size. */
+function sizeProbe(regex: string): Record<string, unknown> {
+  const listener = {
+    name: 'probe',
+    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: 'probe',
+              route_config: {
+                name: 'probe',
+                virtual_hosts: [{ name: 'probe', domains: ['*'], routes: [{ match: { safe_regex: { regex } }, direct_response: { status: 200 } }] }],
+              },
+              http_filters: [
+                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+  return {
+    layered_runtime: { layers: [{ name: 'probe', static_layer: { 're2.max_program_size.error_level': 1 } }] },
+    static_resources: { listeners: [listener] },
+  };
+}
+
+/** One pattern per construct the estimate charges, and their repetitions. */
+const CALIBRATION = [
+  'a',
+  '^/abc$',
+  '.',
+  '[^/]+',
+  '\\d\\w\\s\\D\\W\\S',
+  '[a-z0-9._~-]',
+  '[а-я]|é|日本|[😀-🙏]',
+  '\\p{L}\\P{S}\\p{Po}\\p{Sm}',
+  '(?i:hello[a-zé])',
+  '(a|bc|[^x])*?',
+  '\\bfoo\\B',
+  '^/api/v[0-9]+/users/[a-z0-9-]{1,64}/items$',
+  '/a{1000}',
+  '.{0,1000}',
+  '[^/]{1,1000}',
+  '\\w{3,}',
+  '(?:\\p{S}|\\p{P}){1,1000}',
+  '(?:(?:ab){10}){100}',
+  '(a|bc|[^x]){10,1000}',
+];
+
 describe(`route limits against Envoy ${NEWEST_ENVOY} --mode validate`, () => {
   const cleanup = new Cleanup();
   afterAll(() => cleanup.run());
@@ -154,5 +209,17 @@ describe(`route limits against Envoy ${NEWEST_ENVOY} --mode validate`, () => {
     const without = await validate(binary, join(dir, 'without-runtime.json'), bootstrapWith('^/api/v[0-9]+/users/[a-z0-9-]{1,64}/items$', false));
     expect(without.ok).toBe(false);
     expect(without.output).toMatch(/RE2 program size of \d+ > max program size of 100/);
+  });
+
+  it('the estimate is never below the program size Envoy reports, for every construct it charges', async () => {
+    const binary = await installEnvoy(NEWEST_ENVOY);
+    const dir = tempDir('re2-sizes', cleanup);
+    for (const [i, pattern] of CALIBRATION.entries()) {
+      const { output } = await validate(binary, join(dir, `probe-${i}.json`), sizeProbe(pattern));
+      const reported = /RE2 program size of (\d+)/.exec(output)?.[1];
+      expect(reported, `Envoy's size for ${pattern}: ${output.slice(-300)}`).toBeDefined();
+      expect(re2Problem(pattern), pattern).toBeUndefined();
+      expect(re2ProgramSizeEstimate(pattern), `${pattern}: Envoy says ${reported}`).toBeGreaterThanOrEqual(Number(reported));
+    }
   });
 });

@@ -13,7 +13,7 @@
  *   every bootstrap meshcp generates raises it to RE2_MAX_PROGRAM_SIZE). meshcp cannot
  *   run RE2's compiler, so it estimates the size from above: each construct is charged
  *   at least what RE2's compiler emits for it (calibrated against Envoy's own error
- *   message, see translators/test/re2-envoy.test.ts), and a pattern is accepted only
+ *   message, see e2e/test/route-limits-envoy.test.ts), and a pattern is accepted only
  *   when the estimate fits.
  */
 
@@ -31,7 +31,7 @@ const RE2_CATEGORIES = new Set('C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd N
  * Charges per construct, in RE2 instructions: about twice what Envoy 1.40's RE2 reports
  * for each (measured with its "RE2 program size of N" error at error_level 1: an ASCII
  * range 1, `.` and `[^/]` 2, a non-ASCII range 1-2, a category 3-16; see
- * translators/test/re2-envoy.test.ts), so the estimate stays above the real size.
+ * e2e/test/route-limits-envoy.test.ts), so the estimate stays above the real size.
  */
 const COST = {
   /** Fail and Match instructions, and the `.*?` loop of an unanchored pattern. */
