@@ -11,14 +11,23 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { envoyBootstrap, envoyProfile, parseManifests, proxyFromNode, RE2_MAX_PROGRAM_SIZE, re2ProgramSizeEstimate, translateEnvoy } from '@meshcp/translators';
+import {
+  envoyBootstrap,
+  envoyProfile,
+  parseManifests,
+  proxyFromNode,
+  RE2_MAX_PROGRAM_SIZE,
+  re2Problem,
+  re2ProgramSizeEstimate,
+  translateEnvoy,
+} from '@meshcp/translators';
 import { installEnvoy } from 'meshcp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cleanup, NEWEST_ENVOY, tempDir } from '../src/harness.js';
 
 const run = promisify(execFile);
 
-/** `.{0,1000}` is charged 9000, `[a-z]{0,n}` 3n, a literal 1 and the program 6: 3 × 9000 + 3000 + 2760 + 2 + 6 = 32768. */
+/** `/` and `a` are charged 1 each, `.{0,1000}` 9000, `[a-z]{0,n}` 3n, the program 6: 2 + 3 × 9000 + 3000 + 2760 + 6 = 32768. */
 const REGEX_AT_LIMIT = '/.{0,1000}.{0,1000}.{0,1000}[a-z]{0,1000}[a-z]{0,920}a';
 
 function manifests(regex: string) {
