@@ -2,8 +2,8 @@
  * The edges of what meshcp's manifest validation now accepts, run through a real Envoy
  * (`envoy --mode validate`): a path regex whose estimated RE2 program is exactly at the
  * limit, 1000 repetitions, the longest durations in every field that takes one, the
- * most backends a rule may list at the largest weight, and header modifiers on names
- * that merely look like Host. Envoy must accept all of it under the runtime layer of
+ * most backends a rule may list at the largest weight, header modifiers on names that
+ * merely look like Host, the longest header and query parameter names and values. Envoy must accept all of it under the runtime layer of
  * meshcp's own bootstrap; without that layer, the regex must be refused (so the layer
  * is what makes the difference, and the test would notice it going missing).
  */
@@ -58,11 +58,20 @@ function manifests(regex: string) {
           backendRefs: Array.from({ length: 16 }, (_, i) => ({ name: `web-${i}`, port: 80, weight: 1_000_000 })),
         },
         {
-          matches: [{ path: { type: 'PathPrefix', value: '/headers' } }],
+          matches: [{ path: { type: 'PathPrefix', value: '/rewrite' } }],
+          filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/new\tpath' } } }],
+          backendRefs: [{ name: 'web', port: 80 }],
+        },
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/headers' }, queryParams: [{ name: 'q'.repeat(1024), value: 'x' }] }],
           filters: [
             {
               type: 'RequestHeaderModifier',
-              requestHeaderModifier: { set: [{ name: 'X-Host', value: 'a' }], add: [{ name: 'Hostname', value: 'b' }], remove: ['x-path'] },
+              requestHeaderModifier: {
+                set: [{ name: 'X-Host', value: 'v'.repeat(16_384) }],
+                add: [{ name: 'h'.repeat(16_384), value: 'b' }],
+                remove: ['Hostname'],
+              },
             },
             { type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'x-status', value: 'c' }], remove: ['Server'] } },
           ],

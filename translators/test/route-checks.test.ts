@@ -225,6 +225,29 @@ describe('durations and weights beyond what Envoy takes', () => {
   });
 });
 
+describe('other values Envoy’s proto validation refuses', () => {
+  it('CR, LF or NUL in a rewritten or redirected path (prefix_rewrite, path_redirect)', () => {
+    expect(rejectRule({ filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/a\nb' } } }] })).toEqual({
+      path: 'spec.rules[0].filters[0].urlRewrite.path.replacePrefixMatch',
+      message: 'must not contain NUL, CR or LF',
+    });
+    const redirect = {
+      filters: [{ type: 'RequestRedirect', requestRedirect: { path: { type: 'ReplaceFullPath', replaceFullPath: '/a\r\nb' } } }],
+      backendRefs: [],
+    };
+    expect(rejectRule(redirect).path).toBe('spec.rules[0].filters[0].requestRedirect.path.replaceFullPath');
+  });
+
+  it('a query parameter name over 1024 bytes, a modifier header name over 16 KiB', () => {
+    expect(rejectRule({ matches: [{ queryParams: [{ name: 'q'.repeat(1025), value: 'x' }] }] })).toEqual({
+      path: 'spec.rules[0].matches[0].queryParams[0].name',
+      message: 'must be at most 1024 bytes, got 1025',
+    });
+    const modifier = { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'h'.repeat(16_385), value: 'x' }] } }] };
+    expect(rejectRule(modifier).message).toBe('must be at most 16384 bytes, got 16385');
+  });
+});
+
 describe('objects without a readable name', () => {
   it('are named by their document number (and line, when the source knows it)', () => {
     const result = parseManifests([

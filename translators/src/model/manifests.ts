@@ -86,8 +86,10 @@ export const MAX_DURATION_MS = 99_999 * 3_600_000;
 export const MAX_WEIGHT_SUM = 4_294_967_295;
 /** Gateway API's limit (maxItems) on an HTTPRoute rule's backendRefs. */
 export const MAX_BACKEND_REFS = 16;
-/** Envoy's limit (PGV max_bytes) on a header value it adds. */
+/** Envoy's limits (PGV max_bytes) on a header name or value it adds, and on a query parameter name it matches. */
 const MAX_HEADER_VALUE_BYTES = 16_384;
+const MAX_HEADER_NAME_BYTES = 16_384;
+const MAX_QUERY_PARAM_NAME_BYTES = 1024;
 
 class ObjectErrors extends Error {}
 
@@ -363,6 +365,7 @@ function checkModifiableHeader(r: FieldReader, name: string, path: string, verb:
   else if (name.toLowerCase() === 'host')
     r.error(path, `the Host header cannot be ${verb} by a header modifier (Envoy refuses it); use a URLRewrite filter's hostname to change it`);
   else if (!HEADER_NAME.test(name)) r.error(path, `is not a valid header name: ${describe(name)}`);
+  else if (name.length > MAX_HEADER_NAME_BYTES) r.error(path, `must be at most ${MAX_HEADER_NAME_BYTES} bytes, got ${name.length}`);
 }
 
 function readHeaderModifier(r: FieldReader, value: unknown, path: string): HeaderModifier {
@@ -404,6 +407,8 @@ function readUrlRewrite(r: FieldReader, value: unknown, path: string): UrlRewrit
     const key = type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
     const replacement = r.str(p[key], `${path}.path.${key}`);
     if (!replacement.startsWith('/')) r.error(`${path}.path.${key}`, `must start with "/", got ${describe(replacement)}`);
+    // Envoy's prefix_rewrite and path_redirect refuse these (PGV HTTP_HEADER_VALUE), NACKing the RouteConfiguration.
+    else if (/[\0\r\n]/.test(replacement)) r.error(`${path}.path.${key}`, 'must not contain NUL, CR or LF');
     rewrite.path = { type, value: replacement };
   }
   return rewrite;
@@ -472,7 +477,13 @@ function readMatch(r: FieldReader, value: unknown, path: string): RouteMatch {
       if (!HEADER_NAME.test(h.name)) r.error(`${path}.headers[${i}].name`, `is not a valid header name: ${describe(h.name)}`);
     });
   }
-  if (o.queryParams !== undefined) match.queryParams = readKeyed(o.queryParams, `${path}.queryParams`);
+  if (o.queryParams !== undefined) {
+    match.queryParams = readKeyed(o.queryParams, `${path}.queryParams`);
+    match.queryParams.forEach((q, i) => {
+      if (Buffer.byteLength(q.name) > MAX_QUERY_PARAM_NAME_BYTES)
+        r.error(`${path}.queryParams[${i}].name`, `must be at most ${MAX_QUERY_PARAM_NAME_BYTES} bytes, got ${Buffer.byteLength(q.name)}`);
+    });
+  }
   if (o.method !== undefined) {
     match.method = r.oneOf(o.method, `${path}.method`, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const);
   }
