@@ -225,6 +225,32 @@ describe('assembleModel', () => {
     expect(brokenReport.unresolved.map((e) => e.path)).toEqual(['spec.rules[0].backendRefs[0]']);
     expect(brokenReport.servedGeneration).toBeUndefined();
   });
+
+  it('an HTTPRoute the Gateway API CRD admits but Envoy would refuse (Host set, :path removed, 100000000h) is not Accepted, naming each field; the other route serves', () => {
+    const native = projectService(service('orders', [{ name: 'http', port: 80 }]))!;
+    const good = httpRoute('good', { parentRefs: [{ kind: 'Service', name: 'orders' }], rules: [{ backendRefs: [{ name: 'orders', port: 80 }] }] });
+    const evil = httpRoute('evil', {
+      parentRefs: [{ kind: 'Service', name: 'orders' }],
+      rules: [
+        {
+          timeouts: { request: '100000000h' },
+          filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'Host', value: 'evil' }], remove: [':path'] } }],
+          backendRefs: [{ name: 'orders', port: 80 }],
+        },
+      ],
+    });
+    const out = assembleModel({ ...empty, services: [native], httpRoutes: [evil, good] }, emptyLastGood());
+    expect(out.model.routes.map((r) => r.name)).toEqual(['good']);
+    const evilReport = out.reports.find((r) => r.object.name === 'evil')!;
+    expect(evilReport.invalid.map((e) => e.path)).toEqual([
+      'spec.rules[0].timeouts.request',
+      'spec.rules[0].filters[0].requestHeaderModifier.set[0].name',
+      'spec.rules[0].filters[0].requestHeaderModifier.remove[0]',
+    ]);
+    const accepted = httpRouteStatus(evilReport, '2026-01-01T00:00:00Z').parents[0]?.conditions.find((c) => c.type === 'Accepted');
+    expect(accepted).toMatchObject({ status: 'False', reason: 'Invalid' });
+    expect(accepted?.message).toContain('spec.rules[0].filters[0].requestHeaderModifier.set[0].name: the Host header cannot be set');
+  });
 });
 
 const report = (overrides: Partial<ObjectReport>): ObjectReport => ({

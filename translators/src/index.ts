@@ -19,6 +19,7 @@ export * from './model/defaults.js';
 export * from './model/last-good.js';
 export * from './model/manifests.js';
 export { re2Incompatibility } from './model/manifests.js';
+export * from './model/re2.js';
 export * from './model/source.js';
 export * from './model/types.js';
 export * from './proxy.js';

@@ -4,11 +4,29 @@
  * share it without importing the server.
  */
 import { grpcServerCluster } from '../envoy/cluster.js';
+import { RE2_MAX_PROGRAM_SIZE } from '../model/re2.js';
 import { METADATA } from '../proxy.js';
 import { UPSTREAM_TLS_CONTEXT } from '../type-urls.js';
 import { type BootstrapOptions, localityOf, type XdsClientSecurity } from './options.js';
 
 export const XDS_CLUSTER = 'meshcp-xds';
+
+/**
+ * Envoy's runtime, in layers (later layers win): a static layer with meshcp's settings,
+ * then the admin layer so an operator can still change a key at /runtime_modify.
+ * `re2.max_program_size.error_level` defaults to 100 RE2 instructions, which a path regex
+ * as plain as `^/api/v[0-9]+/users/[a-z0-9-]{1,64}/items$` (274) exceeds; Envoy would
+ * refuse the whole RouteConfiguration. It is raised to the bound meshcp's manifest
+ * validation checks every regex against (Istio's bootstrap does the same).
+ */
+export function bootstrapRuntime(): Record<string, unknown> {
+  return {
+    layers: [
+      { name: 'meshcp-static', static_layer: { 're2.max_program_size.error_level': RE2_MAX_PROGRAM_SIZE } },
+      { name: 'admin', admin_layer: {} },
+    ],
+  };
+}
 
 export function envoyBootstrap(options: BootstrapOptions): Record<string, unknown> {
   const at = options.xdsAddress.lastIndexOf(':');
@@ -31,6 +49,7 @@ export function envoyBootstrap(options: BootstrapOptions): Record<string, unknow
   return {
     node: { id: options.nodeId, cluster: options.service, ...(Object.keys(locality).length > 0 ? { locality } : {}), metadata },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: options.adminPort } } },
+    layered_runtime: bootstrapRuntime(),
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? 'DELTA_GRPC' : 'GRPC',

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { DEFAULTS } from './defaults.js';
+import { re2Problem } from './re2.js';
 import {
   type AccessRule,
   type BackendRef,
@@ -40,6 +41,17 @@ export interface Manifest {
   doc: unknown;
   /** 1-based position of the document in a multi-document file, where that matters. */
   document?: number;
+  /** 1-based line where the document starts in its file, where known. */
+  line?: number;
+}
+
+/**
+ * How an error names an object whose kind or name could not be read: `document 2
+ * (line 14)`, so a user can find it in a multi-document file.
+ */
+function unnamedObject(manifest: Pick<Manifest, 'document' | 'line'>): string {
+  const where = manifest.document === undefined ? 'document' : `document ${manifest.document}`;
+  return manifest.line === undefined ? where : `${where} (line ${manifest.line})`;
 }
 
 /** `file (document 2)`: enough for a user to find the object. */
@@ -63,6 +75,21 @@ const LOCALITY_LABELS: readonly LocalityLabel[] = ['region', 'zone', 'subZone'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_|~`]+$/;
+/**
+ * The longest duration any field accepts: 99999h, the largest single-unit value a
+ * Gateway API Duration (GEP-2257: at most 5 digits per unit) can spell. Far inside
+ * what Envoy turns into milliseconds (protobuf Duration's 315,576,000,000 s, and
+ * Envoy's own int64-nanosecond ceiling of 9,223,372,036 s for timeouts and intervals).
+ */
+export const MAX_DURATION_MS = 99_999 * 3_600_000;
+/** Envoy refuses weighted clusters whose weights add up to more than a uint32. */
+export const MAX_WEIGHT_SUM = 4_294_967_295;
+/** Gateway API's limit (maxItems) on an HTTPRoute rule's backendRefs. */
+export const MAX_BACKEND_REFS = 16;
+/** Envoy's limits (PGV max_bytes) on a header name or value it adds, and on a query parameter name it matches. */
+const MAX_HEADER_VALUE_BYTES = 16_384;
+const MAX_HEADER_NAME_BYTES = 16_384;
+const MAX_QUERY_PARAM_NAME_BYTES = 1024;
 
 class ObjectErrors extends Error {}
 
@@ -133,6 +160,8 @@ class FieldReader {
     if (value === undefined || value === null) return fallback;
     const ms = typeof value === 'string' ? parseDurationMs(value) : undefined;
     if (ms === undefined || ms <= 0) this.fail(path, `must be a duration like "1s" or "250ms", got ${describe(value)}`);
+    // Reported without aborting the object: its other errors are worth seeing too (the object is left out either way).
+    if (ms > MAX_DURATION_MS) this.error(path, `must be at most 99999h, got ${describe(value)}`);
     return ms;
   }
 
@@ -326,22 +355,41 @@ export function re2Incompatibility(pattern: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A header a Request/ResponseHeaderModifier may name. Envoy's header parser (shared by
+ * request and response headers, for adding and removing alike) refuses pseudo-headers
+ * (`:path`, `:status`…) and Host, NACKing the whole RouteConfiguration: refuse them here.
+ */
+function checkModifiableHeader(r: FieldReader, name: string, path: string, verb: 'set' | 'added' | 'removed'): void {
+  if (name.startsWith(':')) r.error(path, `pseudo-header ${describe(name)} cannot be ${verb} by a header modifier (Envoy refuses it)`);
+  else if (name.toLowerCase() === 'host')
+    r.error(path, `the Host header cannot be ${verb} by a header modifier (Envoy refuses it); use a URLRewrite filter's hostname to change it`);
+  else if (!HEADER_NAME.test(name)) r.error(path, `is not a valid header name: ${describe(name)}`);
+  else if (name.length > MAX_HEADER_NAME_BYTES) r.error(path, `must be at most ${MAX_HEADER_NAME_BYTES} bytes, got ${name.length}`);
+}
+
 function readHeaderModifier(r: FieldReader, value: unknown, path: string): HeaderModifier {
   const o = r.obj(value, path);
-  const pairs = (list: unknown, listPath: string) =>
+  const pairs = (list: unknown, listPath: string, verb: 'set' | 'added') =>
     r.list(list, listPath).map((item, i) => {
       const itemPath = `${listPath}[${i}]`;
       const io = r.obj(item, itemPath);
       const name = r.str(io.name, `${itemPath}.name`);
-      if (!HEADER_NAME.test(name)) r.error(`${itemPath}.name`, `is not a valid header name: ${describe(name)}`);
+      checkModifiableHeader(r, name, `${itemPath}.name`, verb);
       const headerValue = typeof io.value === 'string' ? io.value : r.fail(`${itemPath}.value`, `must be a string, got ${describe(io.value)}`);
       if (/[\0\r\n]/.test(headerValue)) r.error(`${itemPath}.value`, 'must not contain NUL, CR or LF');
+      if (Buffer.byteLength(headerValue) > MAX_HEADER_VALUE_BYTES) r.error(`${itemPath}.value`, `must be at most ${MAX_HEADER_VALUE_BYTES} bytes`);
       return { name, value: headerValue };
     });
   const modifier: HeaderModifier = {};
-  if (o.set !== undefined) modifier.set = pairs(o.set, `${path}.set`);
-  if (o.add !== undefined) modifier.add = pairs(o.add, `${path}.add`);
-  if (o.remove !== undefined) modifier.remove = r.list(o.remove, `${path}.remove`).map((n, i) => r.str(n, `${path}.remove[${i}]`));
+  if (o.set !== undefined) modifier.set = pairs(o.set, `${path}.set`, 'set');
+  if (o.add !== undefined) modifier.add = pairs(o.add, `${path}.add`, 'added');
+  if (o.remove !== undefined)
+    modifier.remove = r.list(o.remove, `${path}.remove`).map((n, i) => {
+      const name = r.str(n, `${path}.remove[${i}]`);
+      checkModifiableHeader(r, name, `${path}.remove[${i}]`, 'removed');
+      return name;
+    });
   return modifier;
 }
 
@@ -359,6 +407,8 @@ function readUrlRewrite(r: FieldReader, value: unknown, path: string): UrlRewrit
     const key = type === 'ReplaceFullPath' ? 'replaceFullPath' : 'replacePrefixMatch';
     const replacement = r.str(p[key], `${path}.path.${key}`);
     if (!replacement.startsWith('/')) r.error(`${path}.path.${key}`, `must start with "/", got ${describe(replacement)}`);
+    // Envoy's prefix_rewrite and path_redirect refuse these (PGV HTTP_HEADER_VALUE), NACKing the RouteConfiguration.
+    else if (/[\0\r\n]/.test(replacement)) r.error(`${path}.path.${key}`, 'must not contain NUL, CR or LF');
     rewrite.path = { type, value: replacement };
   }
   return rewrite;
@@ -427,7 +477,13 @@ function readMatch(r: FieldReader, value: unknown, path: string): RouteMatch {
       if (!HEADER_NAME.test(h.name)) r.error(`${path}.headers[${i}].name`, `is not a valid header name: ${describe(h.name)}`);
     });
   }
-  if (o.queryParams !== undefined) match.queryParams = readKeyed(o.queryParams, `${path}.queryParams`);
+  if (o.queryParams !== undefined) {
+    match.queryParams = readKeyed(o.queryParams, `${path}.queryParams`);
+    match.queryParams.forEach((q, i) => {
+      if (Buffer.byteLength(q.name) > MAX_QUERY_PARAM_NAME_BYTES)
+        r.error(`${path}.queryParams[${i}].name`, `must be at most ${MAX_QUERY_PARAM_NAME_BYTES} bytes, got ${Buffer.byteLength(q.name)}`);
+    });
+  }
   if (o.method !== undefined) {
     match.method = r.oneOf(o.method, `${path}.method`, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const);
   }
@@ -441,7 +497,7 @@ function checkRegex(r: FieldReader, pattern: string, path: string): void {
     r.error(path, `is not a valid regular expression: ${(error as Error).message}`);
     return;
   }
-  const re2 = re2Incompatibility(pattern);
+  const re2 = re2Incompatibility(pattern) ?? re2Problem(pattern);
   if (re2) r.error(path, `${re2}: ${describe(pattern)}`);
 }
 
@@ -469,7 +525,10 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
       o.matches === undefined
         ? [{ path: { type: 'PathPrefix' as const, value: '/' } }]
         : r.list(o.matches, `${path}.matches`).map((m, j) => readMatch(r, m, `${path}.matches[${j}]`));
-    const backends: BackendRef[] = r.list(o.backendRefs, `${path}.backendRefs`).map((b, j) => {
+    const backendRefs = r.list(o.backendRefs, `${path}.backendRefs`);
+    if (backendRefs.length > MAX_BACKEND_REFS)
+      r.fail(`${path}.backendRefs`, `must list at most ${MAX_BACKEND_REFS} backends (Gateway API's limit), got ${backendRefs.length}`);
+    const backends: BackendRef[] = backendRefs.map((b, j) => {
       const bp = `${path}.backendRefs[${j}]`;
       const bo = r.obj(b, bp);
       if (bo.kind !== undefined && bo.kind !== 'Service') r.fail(`${bp}.kind`, `must be Service, got ${describe(bo.kind)}`);
@@ -480,6 +539,10 @@ export function readHttpRoute(r: FieldReader, doc: Obj): MeshRoute {
         weight: r.optInt(bo.weight, `${bp}.weight`, 0, 1_000_000) ?? DEFAULTS.backendWeight,
       };
     });
+    // Envoy adds the weights in a uint32: a larger sum NACKs the RouteConfiguration. (Unreachable
+    // within the limits above, 16 × 1,000,000; kept so raising either limit cannot reopen it.)
+    const weightSum = backends.reduce((sum, b) => sum + b.weight, 0);
+    if (weightSum > MAX_WEIGHT_SUM) r.error(`${path}.backendRefs`, `weights must add up to at most ${MAX_WEIGHT_SUM}, got ${weightSum}`);
     const parsed: RouteRule = { matches, backends };
     const timeouts = r.optObj(o.timeouts, `${path}.timeouts`);
     const request = r.durationMs(timeouts?.request, `${path}.timeouts.request`);
@@ -704,7 +767,7 @@ export function parseManifests(manifests: readonly Manifest[], options: ParseOpt
     const { source, doc } = manifest;
     const outcome = outcomes[index] as ManifestOutcome;
     if (doc === null || doc === undefined) continue;
-    const r: FieldReader = new FieldReader(source, 'document');
+    const r: FieldReader = new FieldReader(source, unnamedObject(manifest));
     try {
       const o = r.obj(doc, '(document)');
       const kind = r.str(o.kind, 'kind');
