@@ -171,7 +171,7 @@ describe('file source: a typo in an identity is not a deletion', () => {
       writeFileSync(file, `${A}---\n${service('b', 'team-b', metadata)}`);
       const result = source.load('start');
       expect(served(result)).toEqual(['default/a', 'team-b/b']);
-      expect(result.errors.find((e) => e.path === readable)).toMatchObject({ source: file, object: 'document' });
+      expect(result.errors.find((e) => e.path === readable)).toMatchObject({ source: file, object: 'document 2' });
       expect(result.errors.find((e) => e.object === 'file')).toMatchObject({
         source: file,
         path: 'document 2',

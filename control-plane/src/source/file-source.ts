@@ -28,6 +28,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import {
   type ConfigError,
   emptyLastGood,
+  isUnidentifiedDocument,
   type LastGoodState,
   type Manifest,
   type MeshSource,
@@ -423,8 +424,7 @@ export class FileSource implements MeshSource {
     const unidentified = new Map<string, number[]>();
     outcomes.forEach((outcome, i) => {
       const manifest = (objects[i] as SourceObject).manifest;
-      // The reader names errors 'document' until it has read kind, apiVersion, name and namespace.
-      if (!outcome.invalid.some((e) => e.object === 'document')) return;
+      if (!outcome.invalid.some(isUnidentifiedDocument)) return;
       const documents = unidentified.get(manifest.source) ?? [];
       documents.push(manifest.document ?? 0);
       unidentified.set(manifest.source, documents);

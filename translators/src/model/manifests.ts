@@ -54,6 +54,11 @@ function unnamedObject(manifest: Pick<Manifest, 'document' | 'line'>): string {
   return manifest.line === undefined ? where : `${where} (line ${manifest.line})`;
 }
 
+/** Whether an error's object is a document meshcp could not identify (no readable kind, apiVersion, name or namespace). */
+export function isUnidentifiedDocument(error: Pick<ConfigError, 'object'>): boolean {
+  return /^document( \d+)?( \(line \d+\))?$/.test(error.object);
+}
+
 /** `file (document 2)`: enough for a user to find the object. */
 export function manifestLocation(manifest: Pick<Manifest, 'source' | 'document'>): string {
   return manifest.document === undefined ? manifest.source : `${manifest.source} (document ${manifest.document})`;
