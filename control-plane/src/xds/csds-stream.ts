@@ -9,7 +9,8 @@
  *     client that takes none for the write deadline has its stream reset (as xDS does);
  *   - answers are built one at a time across all streams, each in its own event-loop turn;
  *   - fleet collections (on an xDS worker, every worker answers each) start at most
- *     once per interval, and requests asked before a collection started share it.
+ *     once per interval, and requests asked before a collection started share it: per
+ *     worker, and again at the primary for the fleet requests of all workers.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { CsdsFleet } from './csds.js';
@@ -26,17 +27,17 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * its request arrived (never a stale one), and every request asked before the latest
  * collection started is answered from it.
  */
-export class FleetCollections {
-  private last?: { startedAt: number; fleet: Promise<CsdsFleet> };
+export class FleetCollections<Fleet = CsdsFleet> {
+  private last?: { startedAt: number; fleet: Promise<Fleet> };
   /** Collections started, for tests. */
   started = 0;
 
   constructor(
-    private readonly collect: () => Promise<CsdsFleet>,
+    private readonly collect: () => Promise<Fleet>,
     private readonly intervalMs = CSDS_COLLECT_INTERVAL_MS,
   ) {}
 
-  async since(askedAt: number): Promise<CsdsFleet> {
+  async since(askedAt: number): Promise<Fleet> {
     const fresh = this.sharedSince(askedAt);
     if (fresh) return fresh;
     const wait = this.last ? this.last.startedAt + this.intervalMs - performance.now() : 0;
@@ -51,7 +52,7 @@ export class FleetCollections {
     return fleet;
   }
 
-  private sharedSince(askedAt: number): Promise<CsdsFleet> | undefined {
+  private sharedSince(askedAt: number): Promise<Fleet> | undefined {
     return this.last && this.last.startedAt >= askedAt ? this.last.fleet : undefined;
   }
 }
