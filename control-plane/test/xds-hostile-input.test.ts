@@ -201,7 +201,7 @@ describe('a CSDS stream flooded by a client that never reads', () => {
     session.destroy();
   });
 
-  it('a reading client gets the answer to its newest request (earlier ones are superseded, never answered out of order)', async () => {
+  it('a reading client gets the answer to its newest request (earlier ones are superseded, never answered out of order), also when it half-closes right after', async () => {
     const csds = newClient().makeBidiStreamRequest(CSDS, identityBytes, identityBytes);
     const answers: string[][] = [];
     csds.on('data', (bytes: Buffer) => answers.push((decodeResponse(bytes).config ?? []).map((c) => String(c.node?.id))));
@@ -211,9 +211,13 @@ describe('a CSDS stream flooded by a client that never reads', () => {
     await until('the newest request is answered', () => answers.at(-1)?.[0] === 'p3');
     expect(answers.length).toBeLessThan(151);
     expect(answers.at(-1)).toEqual(['p3']);
+    // A request followed at once by a half-close is still answered before the stream ends.
     const ended = statusOf(csds);
+    const before = answers.length;
+    csds.write(encodeRequest({ node_matchers: [{ node_id: { exact: 'p1' } }] }));
     csds.end();
     expect((await ended).code).toBe(grpc.status.OK);
+    expect(answers.slice(before)).toEqual([['p1']]);
   });
 
   it('fleet collections (every worker answers one) start at most once per interval and are shared by the requests asked before they start', async () => {

@@ -87,6 +87,8 @@ export interface CsdsStreamOptions {
 export class CsdsStream {
   private pending?: { request: Buffer; receivedAt: number };
   private busy = false;
+  /** Runs once the answer in progress (and the newest request) is written: the client half-closed. */
+  private whenAnswered?: () => void;
   private closed = false;
   /** Answers written, for tests and the server's counter. */
   answered = 0;
@@ -108,6 +110,17 @@ export class CsdsStream {
   close(): void {
     this.closed = true;
     this.pending = undefined;
+    this.whenAnswered = undefined;
+  }
+
+  /** The client half-closed: its newest request is still answered, then `end` runs (at once when none is owed). */
+  endAfterAnswers(end: () => void): void {
+    if (this.closed) return;
+    if (this.busy) this.whenAnswered = end;
+    else {
+      this.close();
+      end();
+    }
   }
 
   private async run(): Promise<void> {
@@ -134,6 +147,11 @@ export class CsdsStream {
       this.options.fail(error);
     } finally {
       this.busy = false;
+    }
+    const end = this.whenAnswered;
+    if (end && !this.closed) {
+      this.close();
+      end();
     }
   }
 

@@ -323,10 +323,7 @@ export class XdsServer {
             connectionBytesSent: () => http2StreamOf(call)?.session?.socket?.bytesWritten,
           });
           call.on('data', (bytes: Buffer) => stream.receive(bytes));
-          call.on('end', () => {
-            stream.close();
-            call.end();
-          });
+          call.on('end', () => stream.endAfterAnswers(() => call.end()));
           const closed = () => stream.close();
           call.on('error', closed);
           call.on('cancelled', closed);
