@@ -66,6 +66,11 @@ describe('node claims against the authenticated identity', () => {
     expect(() => checkNodeClaims(identity, { id: 'a', metadata: { 'meshcp.namespace': 'shop', 'meshcp.service_account': 'admin' } })).toThrow(
       /service account/,
     );
+    // A node id in the injector's `<pod>.<namespace>` form names its namespace too.
+    expect(() => checkNodeClaims(identity, { id: 'web-7d9f.payments', metadata: { 'meshcp.namespace': 'shop' } })).toThrow(
+      /node id "web-7d9f.payments" names namespace "payments" but the stream authenticated as shop\/frontend/,
+    );
+    expect(() => checkNodeClaims(identity, { id: 'web-7d9f.shop' })).not.toThrow();
   });
 });
 

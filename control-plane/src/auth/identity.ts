@@ -25,7 +25,8 @@ export type AuthFailureReason =
   | 'untrusted-certificate'
   | 'not-a-workload-identity'
   | 'namespace-mismatch'
-  | 'service-account-mismatch';
+  | 'service-account-mismatch'
+  | 'node-id-namespace-mismatch';
 
 export class AuthError extends Error {
   constructor(
@@ -41,10 +42,32 @@ function claimed(node: NodeLike, key: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** A Kubernetes namespace name (an RFC 1123 label); one with a letter, so `10.0.0.5` names none. */
+const NAMESPACE_LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
+/** meshcp's injector: `<pod>.<namespace>` (Envoy's --service-node, the gRPC bootstrap's node id). */
+const INJECTED_NODE_ID = new RegExp(`^${NAMESPACE_LABEL}\\.(${NAMESPACE_LABEL})$`);
+/** Istio's form, which some bootstraps copy: `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>`. */
+const ISTIO_NODE_ID = new RegExp(`^[a-z]+~[^~]*~[^~]*\\.(${NAMESPACE_LABEL})~(${NAMESPACE_LABEL})\\.svc(?:\\.[^~]*)?$`);
+
+/**
+ * The namespaces a node id names, when it has one of the forms that carry one
+ * (meshcp's injector `<pod>.<namespace>`, Istio's `sidecar~ip~<pod>.<ns>~<ns>.svc.…`);
+ * none for any other id (`meshcp bootstrap --node-id` takes any string).
+ */
+export function namespacesInNodeId(id: string): string[] {
+  const istio = ISTIO_NODE_ID.exec(id);
+  if (istio) return [istio[1] as string, istio[2] as string];
+  const injected = INJECTED_NODE_ID.exec(id);
+  if (injected && /[a-z]/.test(injected[1] as string)) return [injected[1] as string];
+  return [];
+}
+
 /**
  * Refuses a node whose claims disagree with its authenticated identity: its
  * namespace must be the identity's, and a service account it states must be the
  * identity's. A node that states no namespace is held to the identity's namespace.
+ * A node id that names a namespace (namespacesInNodeId) must name the identity's:
+ * a workload may not present itself as another namespace's pod.
  */
 export function checkNodeClaims(identity: StreamIdentity, node: NodeLike): void {
   if (identity.method === 'none') return;
@@ -53,6 +76,14 @@ export function checkNodeClaims(identity: StreamIdentity, node: NodeLike): void 
     throw new AuthError(
       'namespace-mismatch',
       `node ${JSON.stringify(node.id ?? '')} claims namespace ${JSON.stringify(namespace)} but authenticated as ${describe(identity)}`,
+    );
+  }
+  const nodeId = typeof node.id === 'string' ? node.id : '';
+  const named = namespacesInNodeId(nodeId).find((inId) => inId !== identity.namespace);
+  if (named !== undefined) {
+    throw new AuthError(
+      'node-id-namespace-mismatch',
+      `node id ${JSON.stringify(nodeId.slice(0, 128))} names namespace ${JSON.stringify(named)} but the stream authenticated as ${describe(identity)}`,
     );
   }
   const serviceAccount = claimed(node, IDENTITY_METADATA.serviceAccount);

@@ -14,7 +14,15 @@ import type { Metrics } from '../metrics.js';
 import type { ConnectionRecord, NodeSummary } from './connection.js';
 
 /** gRPC status codes we use. */
-export const Status = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, INTERNAL: 13, UNAUTHENTICATED: 16 } as const;
+export const Status = {
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
 
 /** A request that ends its stream with this gRPC status. */
 export class ProtocolError extends Error {
@@ -33,7 +41,11 @@ export interface StreamLimits {
    * initial_resource_versions) and in one type's subscription on a stream.
    */
   maxResourceNames: number;
-  /** Streams open at once claiming one node id. */
+  /**
+   * Streams open at once claiming one node id, per authenticated identity: a workload
+   * can neither exhaust nor join another workload's node id. Counted per process, so
+   * with `--xds-workers N` a node may hold up to N × this many (one count per worker).
+   */
   maxStreamsPerNode: number;
   /** A stream whose client takes no response for this long is ended. */
   writeDeadlineMs: number;
@@ -99,7 +111,9 @@ export class Admission {
     if (info.nodeId.length > MAX_NODE_ID_CHARS) {
       throw new ProtocolError(Status.INVALID_ARGUMENT, `node.id is ${info.nodeId.length} characters; the limit is ${MAX_NODE_ID_CHARS}`);
     }
-    const open = this.streamsPerNode.get(info.nodeId) ?? 0;
+    // Counted per identity: a node id is only a claim, and one workload's claims must not use up another's slots.
+    const slot = nodeSlotKey(identity, info.nodeId);
+    const open = this.streamsPerNode.get(slot) ?? 0;
     if (open >= this.limits.maxStreamsPerNode) {
       this.metrics.ignoredRequests.inc({ reason: 'node_stream_limit' });
       throw new ProtocolError(
@@ -107,7 +121,7 @@ export class Admission {
         `node ${JSON.stringify(info.nodeId.slice(0, 64))} already has ${open} streams open; the limit is ${this.limits.maxStreamsPerNode}`,
       );
     }
-    this.streamsPerNode.set(info.nodeId, open + 1);
+    this.streamsPerNode.set(slot, open + 1);
     const view = this.cache.viewFor(info, identityKeyOf(identity));
     const record: ConnectionRecord = {
       streamId,
@@ -131,9 +145,9 @@ export class Admission {
       if (released) return;
       released = true;
       this.cache.release(view);
-      const left = (this.streamsPerNode.get(info.nodeId) ?? 1) - 1;
-      if (left > 0) this.streamsPerNode.set(info.nodeId, left);
-      else this.streamsPerNode.delete(info.nodeId);
+      const left = (this.streamsPerNode.get(slot) ?? 1) - 1;
+      if (left > 0) this.streamsPerNode.set(slot, left);
+      else this.streamsPerNode.delete(slot);
     };
     return { view, record, release };
   }
@@ -156,9 +170,9 @@ export class Admission {
     }
   }
 
-  /** Streams open per node id, for tests and the admin API. */
-  openStreams(nodeId: string): number {
-    return this.streamsPerNode.get(nodeId) ?? 0;
+  /** Streams open for a node id under one identity (unauthenticated by default), for tests and the admin API. */
+  openStreams(nodeId: string, identity: StreamIdentity = { method: 'none' }): number {
+    return this.streamsPerNode.get(nodeSlotKey(identity, nodeId)) ?? 0;
   }
 }
 
@@ -171,6 +185,11 @@ function nodeSummary(node: Record<string, unknown>, id: string): NodeSummary {
   if (node.user_agent_build_version && typeof node.user_agent_build_version === 'object') summary.user_agent_build_version = node.user_agent_build_version;
   if (node.locality && typeof node.locality === 'object') summary.locality = node.locality;
   return summary;
+}
+
+/** The per-node stream count's key: the node id as claimed by one authenticated identity. */
+function nodeSlotKey(identity: StreamIdentity, nodeId: string): string {
+  return JSON.stringify([identity.method === 'none' ? '' : describe(identity), nodeId]);
 }
 
 /** The key of a workload identity's SDS secrets, when the stream authenticated as a workload. */

@@ -57,7 +57,9 @@ export function clientStatus(fleet: CsdsFleet, request: Record<string, unknown>)
   const byNode = new Map<string, { node: Json; configs: Json[] }>();
   for (const record of fleet.connections()) {
     if (!wanted(record.nodeId)) continue;
-    let entry = byNode.get(record.nodeId);
+    // Keyed by identity too: another workload claiming this node id is another client, never merged into it.
+    const key = JSON.stringify([record.identity, record.nodeId]);
+    let entry = byNode.get(key);
     if (!entry) {
       // What meshcp made of the node rides along in its metadata (the client's own metadata is not echoed).
       const metadata = {
@@ -67,7 +69,7 @@ export function clientStatus(fleet: CsdsFleet, request: Record<string, unknown>)
         'meshcp.mode': record.mode,
       };
       entry = { node: { ...(record.node ?? { id: record.nodeId }), metadata } as Json, configs: [] };
-      byNode.set(record.nodeId, entry);
+      byNode.set(key, entry);
     }
     for (const [typeUrl, type] of record.types) entry.configs.push(...typeConfigs(typeUrl, type, fleet.resourcesHeld(record, typeUrl)));
   }

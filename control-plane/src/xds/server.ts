@@ -20,6 +20,7 @@ import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { CSDS_SERVICE, type CsdsFleet, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
+import { AnswerTurns, CsdsStream, FleetCollections } from './csds-stream.js';
 import { sendPreFramedResponses } from './grpc-pre-framed.js';
 import { releaseGrpcReadBuffers } from './grpc-read-buffers.js';
 import { rawMethod } from './raw-method.js';
@@ -185,6 +186,10 @@ export class XdsServer {
   private readonly csdsReaders: ReadonlySet<string>;
   private readonly csdsFleet?: () => Promise<CsdsFleet>;
   private api?: EnvoyApi;
+  /** CSDS answers are built one at a time across streams (csds-stream.ts). */
+  private readonly csdsTurns = new AnswerTurns();
+  /** CSDS answers built since start, for tests: a flood of requests on one stream builds a few, not one each. */
+  csdsAnswersBuilt = 0;
 
   constructor(
     cache: ServingCache,
@@ -261,13 +266,16 @@ export class XdsServer {
   /** CSDS (csds.ts): FetchClientStatus (unary) and StreamClientStatus (a response per request). */
   private addCsds(): void {
     const raw = (streaming: boolean, name: string) => rawMethod(`/${CSDS_SERVICE}/${name}`, streaming);
-    const answer = async (bytes: Buffer): Promise<Buffer> => {
-      this.api ??= loadEnvoyApi();
-      const request = decodeClientStatusRequest(this.api, bytes);
-      // On a worker, the fleet is every worker's streams (the primary collects them).
-      const fleet = this.csdsFleet ? await this.csdsFleet() : this;
-      return encodeClientStatusResponse(this.api, clientStatus(fleet, request));
-    };
+    // On a worker, the fleet is every worker's streams (the primary collects them), at most once per interval.
+    const collections = this.csdsFleet ? new FleetCollections(this.csdsFleet) : undefined;
+    const answer = (bytes: Buffer, receivedAt: number): Promise<Buffer> =>
+      this.csdsTurns.take(async () => {
+        this.api ??= loadEnvoyApi();
+        const request = decodeClientStatusRequest(this.api, bytes);
+        const fleet = collections ? await collections.since(receivedAt) : this;
+        this.csdsAnswersBuilt++;
+        return encodeClientStatusResponse(this.api, clientStatus(fleet, request));
+      });
     const failure = (error: unknown): grpc.StatusObject => {
       const status = (code: number, details: string) => ({ code, details, metadata: new grpc.Metadata() });
       if (error instanceof CsdsDenied) return status(Status.PERMISSION_DENIED, error.message);
@@ -285,36 +293,41 @@ export class XdsServer {
       { FetchClientStatus: raw(false, 'FetchClientStatus'), StreamClientStatus: raw(true, 'StreamClientStatus') },
       {
         FetchClientStatus: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          const receivedAt = performance.now();
           this.authorizeCsds(call)
-            .then(() => answer(call.request))
+            .then(() => answer(call.request, receivedAt))
             .then(
               (bytes) => callback(null, bytes),
               (error: unknown) => callback(failure(error)),
             );
         },
         StreamClientStatus: (call: Duplex) => {
-          const authorized = this.authorizeCsds(call);
-          authorized.catch((error: unknown) => call.emit('error', failure(error)));
-          // Answers go out in request order even when a fleet lookup is asynchronous.
-          let answered: Promise<void> = Promise.resolve();
-          call.on('data', (bytes: Buffer) => {
-            answered = answered.then(() =>
-              authorized.then(
-                () =>
-                  answer(bytes).then(
-                    (response) => {
-                      call.write(response);
-                    },
-                    (error: unknown) => {
-                      call.emit('error', failure(error));
-                    },
-                  ),
-                () => undefined,
-              ),
-            );
+          const authorized = this.authorizeCsds(call).then(
+            () => true,
+            (error: unknown) => {
+              call.emit('error', failure(error));
+              return false;
+            },
+          );
+          const stream = new CsdsStream(call, authorized, {
+            answer,
+            fail: (error) => call.emit('error', failure(error)),
+            stalled: () => {
+              this.metrics.ignoredRequests.inc({ reason: 'csds_write_deadline' });
+              this.log.warn('ending CSDS stream', { message: `client took no answer for ${this.admission.limits.writeDeadlineMs} ms` });
+              const http2Stream = http2StreamOf(call);
+              if (http2Stream) http2Stream.close(RST_CANCEL);
+              else call.emit('error', { code: Status.DEADLINE_EXCEEDED, details: 'client status answers not read within the write deadline' });
+            },
+            writeDeadlineMs: this.admission.limits.writeDeadlineMs,
+            connectionBytesSent: () => http2StreamOf(call)?.session?.socket?.bytesWritten,
           });
-          call.on('end', () => call.end());
-          call.on('error', () => undefined);
+          call.on('data', (bytes: Buffer) => stream.receive(bytes));
+          call.on('end', () => stream.endAfterAnswers(() => call.end()));
+          const closed = () => stream.close();
+          call.on('error', closed);
+          call.on('cancelled', closed);
+          call.on('close', closed);
         },
       },
     );
@@ -459,35 +472,44 @@ export class XdsServer {
       session.close();
       this.metrics.connectedStreams.dec({ mode });
     };
-    // Requests wait (bounded by the transport's flow control) until the stream's identity is known.
-    let waiting: { bytes: Buffer; receivedAt: number }[] | undefined = this.authenticator ? [] : undefined;
-    call.on('data', (bytes: Buffer) => {
-      // The earliest point meshcp sees the request: an ACK's convergence ends here, not after its queueing.
-      const receivedAt = performance.now();
-      if (waiting) waiting.push({ bytes, receivedAt });
-      else this.requests.push(bytes, session, finish, receivedAt);
-    });
+    // No request is read until the stream's identity is known (a TokenReview may take 15 s):
+    // without a 'data' listener grpc-js reads nothing more from the HTTP/2 stream, so a client
+    // writing meanwhile is held by flow control (at most one message and the stream's window
+    // buffered here), instead of by an in-memory list it could grow without bound.
+    const readRequests = () =>
+      call.on('data', (bytes: Buffer) => {
+        // The earliest point meshcp sees the request: an ACK's convergence ends here, not after its queueing.
+        this.requests.push(bytes, session, finish, performance.now());
+      });
     let heldIdentity: string | undefined;
-    this.authenticator?.authenticate(call as unknown as CallCredentialsView).then(
-      async (identity) => {
-        const identityKey = identityKeyOf(identity);
-        if (identityKey && this.certificates && !finished) {
-          heldIdentity = identityKey;
-          await this.certificates.acquire(identityKey);
-        }
-        session.identity = identity;
-        const pending = waiting ?? [];
-        waiting = undefined;
-        for (const { bytes, receivedAt } of pending) this.requests.push(bytes, session, finish, receivedAt);
-      },
-      (error: unknown) => {
-        const authError = error instanceof AuthError ? error : new AuthError('token-review-unavailable', String((error as Error)?.message ?? error));
-        this.admission.refused(authError, { method: 'none' });
-        waiting = undefined;
-        session.end(Status.UNAUTHENTICATED, `${authError.reason}: ${authError.message}`);
-        finish();
-      },
-    );
+    if (!this.authenticator) readRequests();
+    else
+      this.authenticator
+        .authenticate(call as unknown as CallCredentialsView)
+        .then(
+          async (identity) => {
+            const identityKey = identityKeyOf(identity);
+            if (identityKey && this.certificates && !finished) {
+              heldIdentity = identityKey;
+              await this.certificates.acquire(identityKey);
+            }
+            if (finished) return;
+            session.identity = identity;
+            readRequests();
+          },
+          (error: unknown) => {
+            const authError = error instanceof AuthError ? error : new AuthError('token-review-unavailable', String((error as Error)?.message ?? error));
+            this.admission.refused(authError, { method: 'none' });
+            session.end(Status.UNAUTHENTICATED, `${authError.reason}: ${authError.message}`);
+            finish();
+          },
+        )
+        // The stream's certificates could not be issued: it ends, the server goes on.
+        .catch((error: unknown) => {
+          this.log.error('workload certificates unavailable; ending stream', { message: String((error as Error)?.message ?? error).slice(0, 300) });
+          session.end(Status.UNAVAILABLE, 'workload certificates unavailable; retry later');
+          finish();
+        });
     call.on('end', () => {
       finish();
       call.end();

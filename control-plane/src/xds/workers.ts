@@ -29,6 +29,7 @@ import { logger } from '../log.js';
 import { Metrics } from '../metrics.js';
 import type { ConnectionRecord } from './connection.js';
 import type { CsdsFleet } from './csds.js';
+import { FleetCollections } from './csds-stream.js';
 import { RequestTable } from './request-table.js';
 import { type WorkloadCertificateIssuer, XdsServer, type XdsServerOptions } from './server.js';
 import { askedSemiSpace, DEFAULT_WORKER_SEMI_SPACE_MB, workerExecArgv } from './young-generation.js';
@@ -79,6 +80,8 @@ export class XdsWorkerPool {
   private readonly certificates?: WorkloadCertificates;
   private readonly workers = new Map<number, Worker>();
   private readonly collects = new RequestTable<Extract<FromWorker, { t: 'collected' }> | undefined>();
+  /** CSDS fleet collections, at most one per interval however many workers' CSDS streams ask. */
+  private readonly fleetCollections = new FleetCollections(() => this.collect(true));
   private stopping = false;
   private address = '';
   /** What the workers said at the last refresh: their streams, with views for the admin API. */
@@ -170,8 +173,10 @@ export class XdsWorkerPool {
         this.collects.settle(message.id, message);
         return;
       case 'fleet':
-        // CSDS on one worker answers for the streams of all of them.
-        this.collect(true).then((answers) => this.send(worker, { t: 'fleet', id: message.id, proxies: answers.flatMap((answer) => answer.proxies) }));
+        // CSDS on one worker answers for the streams of all of them; the workers' requests share collections (csds-stream.ts).
+        this.fleetCollections
+          .since(performance.now())
+          .then((answers) => this.send(worker, { t: 'fleet', id: message.id, proxies: answers.flatMap((answer) => answer.proxies) }));
         return;
     }
   }
