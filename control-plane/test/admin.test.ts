@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CLUSTER } from '@meshcp/xds-protos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminServer, type AdminXdsView } from '../src/admin/http.js';
+import { SnapshotCache } from '../src/cache/snapshot-cache.js';
 import { ControlPlane } from '../src/control-plane.js';
+import { Metrics } from '../src/metrics.js';
 import { ENVOY_NODE, serviceYaml } from './fixtures.js';
 import { XdsTestClient } from './xds-client.js';
 
@@ -78,6 +81,32 @@ describe('admin API', () => {
     expect(dump.resources.CDS?.map((r) => r.name)).toEqual(['a.shop:8080']);
     expect(dump.resources.LDS?.map((r) => r.name)).toEqual(['outbound:15001']);
     expect((await get('/debug/config_dump?proxy=nobody')).status).toBe(404);
+  });
+
+  it('never picks one of two identities that share a node id: 409 with both, and &identity= chooses', async () => {
+    const records = [
+      { nodeId: 'web-1', identity: 'spiffe://cluster.local/ns/shop/sa/web' },
+      { nodeId: 'web-1', identity: 'spiffe://cluster.local/ns/evil/sa/attacker' },
+    ] as unknown as ReturnType<AdminXdsView['connections']>;
+    const admin = new AdminServer({
+      cache: new SnapshotCache(new Metrics()),
+      xds: { connections: () => records, viewOf: () => undefined, certificateStatus: () => [] },
+      metrics: new Metrics(),
+      configErrors: () => [],
+      sourcesSynced: () => true,
+    });
+    const port = await admin.start('127.0.0.1', 0);
+    try {
+      const shared = await fetch(`http://127.0.0.1:${port}/debug/config_dump?proxy=web-1`);
+      expect(shared.status).toBe(409);
+      expect(((await shared.json()) as { identities: string[] }).identities).toEqual([records[0]?.identity, records[1]?.identity]);
+      // The chosen record is found (it has not identified itself in this stub, hence that 404).
+      const chosen = await fetch(`http://127.0.0.1:${port}/debug/config_dump?proxy=web-1&identity=${encodeURIComponent(records[0]?.identity ?? '')}`);
+      expect(((await chosen.json()) as { error: string }).error).toBe('proxy has not identified itself yet');
+      expect((await fetch(`http://127.0.0.1:${port}/debug/config_dump?proxy=web-1&identity=nobody`)).status).toBe(404);
+    } finally {
+      await admin.stop();
+    }
   });
 
   it('reports rejected objects with file, object and field path', async () => {

@@ -128,8 +128,17 @@ export class AdminServer {
         return json(200, { configErrors: this.deps.configErrors(), rejectedResources: cache.rejectedResources() });
       case '/debug/config_dump': {
         const id = searchParams.get('proxy');
-        const record = xds.connections().find((c) => c.nodeId === id);
-        if (!record) return json(404, { error: `no connected proxy with node id ${JSON.stringify(id)}` });
+        const identity = searchParams.get('identity');
+        // A node id is the client's claim: streams of two identities may share one, and must not be mistaken for each other.
+        const matching = xds.connections().filter((c) => c.nodeId === id && (identity === null || c.identity === identity));
+        const identities = [...new Set(matching.map((c) => c.identity))];
+        if (identities.length > 1)
+          return json(409, { error: `node id ${JSON.stringify(id)} is used by streams of ${identities.length} identities: add &identity=`, identities });
+        const record = matching[0];
+        if (!record)
+          return json(404, {
+            error: `no connected proxy with node id ${JSON.stringify(id)}${identity === null ? '' : ` and identity ${JSON.stringify(identity)}`}`,
+          });
         const view = xds.viewOf(record);
         if (!view) return json(404, { error: 'proxy has not identified itself yet' });
         const dump: Record<string, unknown> = {};
