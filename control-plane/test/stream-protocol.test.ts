@@ -349,11 +349,12 @@ describe('admission and limits', () => {
       return best;
     };
     fastest(claim(2_000), 2_000); // warm-up
-    const small = fastest(claim(5_000), 5_000);
+    const small = fastest(claim(2_500), 2_500);
     const large = fastest(claim(40_000), 40_000);
-    process.stdout.write(`Delta reconnect claiming unknown names: 5,000 in ${small.toFixed(0)} ms, 40,000 in ${large.toFixed(0)} ms\n`);
-    // 8× the entries: linear costs ~8×, the quadratic version cost ~64×.
-    expect(large / small).toBeLessThan(20);
+    process.stdout.write(`Delta reconnect claiming unknown names: 2,500 in ${small.toFixed(0)} ms, 40,000 in ${large.toFixed(0)} ms\n`);
+    // 16× the entries: linear costs ~16×, the quadratic version ~256×. The bound sits 4× from each, so a loaded
+    // machine's noise (8× vs 20 failed once at 20.2) cannot decide it.
+    expect(large / small).toBeLessThan(64);
   });
 
   it('never asks the cache about EDS names it does not know', () => {
