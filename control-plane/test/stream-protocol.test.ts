@@ -615,6 +615,30 @@ describe('NACK status honesty', () => {
     });
   });
 
+  it('Delta CDS wildcard: a rejected new cluster that leaves the mesh holds nothing back any more', () => {
+    const server = served(serviceYaml('a', [1001]));
+    const stream = server.connect('delta');
+    stream.ack(stream.send({ node: ENVOY_NODE, type_url: CLUSTER }).next());
+    server.cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [2001])));
+    const bad = stream.next();
+    expect(names(bad)).toEqual([B]);
+    stream.nack(bad, 'bad b');
+    const record = typeRecord(stream, CLUSTER);
+    expect([...(record.rejected?.keys() ?? [])]).toEqual([B]);
+    // CSDS names the rejected cluster, holding nothing.
+    expect(csdsRows(stream, CLUSTER).map((r) => [r.name, r.version_info, r.client_status, r.error_state?.details])).toEqual([
+      [A, heldVersion(stream, CLUSTER, A), 'NACKED', 'bad b'],
+      [B, '', 'NACKED', 'bad b'],
+    ]);
+    server.cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('c', [3001])));
+    const next = stream.next();
+    expect(names(next)).toEqual([C]);
+    expect(next.removed_resources ?? []).toEqual([]); // the client never held b
+    stream.ack(next);
+    expect(record.rejected?.size).toBe(0);
+    expect(statusOf(record)).toBe('SYNCED');
+  });
+
   describe('a rejected resource the client stops holding and asks for again is sent again', () => {
     it('SotW EDS: dropped from the list and added back, it is sent at its current version', () => {
       const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));

@@ -24,8 +24,8 @@ export interface TypeRecord {
    * version and the NACK. Such a resource is not re-sent, so the client keeps an older
    * version (or none) even after it ACKs later responses of the type; the type shows
    * NACKED until a newer version is ACKed or the client stops holding the name. The
-   * stream state machine owns the map (streams.ts); it is absent for types rejected as
-   * a whole set (SotW LDS/CDS), where `lastResponseNacked` already tells.
+   * stream state machine keeps it (streams.ts), from the type's first NACK on; types
+   * rejected as a whole set (SotW LDS/CDS) have none: `lastResponseNacked` tells.
    */
   rejected?: Map<string, NackRecord>;
 }

@@ -198,19 +198,20 @@ export function endpointsFollowClusterUpdate(typeUrl: TypeUrl): boolean {
  * retried", and issue #962, "Resource is constantly re-sent if NACKed"). A resource
  * is sent again only once its version changes — or once the client stopped holding
  * it (unsubscribed, dropped from its list, removed) and asks again: then it holds
- * nothing, and the rejection is forgotten (`rejectionStillHolds`).
+ * nothing, and the rejection is forgotten (streams.ts `forgetRejection`).
  */
 export function mayResend(rejectedVersion: string | undefined, currentVersion: string): boolean {
   return rejectedVersion !== currentVersion;
 }
 
 /**
- * A rejection holds only while the version we would serve is the one the client
- * rejected and it keeps another (an older one, or none). It ends when the client stops
- * holding the name (unsubscribe, a name missing from a SotW list: the stream forgets it
- * then), or when the version we serve changes — a newer one is sent (and is STALE
- * until ACKed, NACKED again if rejected), the resource went away, or it came back to
- * the version the client holds.
+ * A rejection holds the client back while the version we would serve is the one it
+ * rejected and it keeps another (an older one, or none): the admin record lists it and
+ * the type shows NACKED. Not while the resource is gone or back at the version the
+ * client holds (it counts again if the rejected version returns), and not once a newer
+ * version is sent (STALE until ACKed, NACKED again if rejected). The rejection itself,
+ * which keeps the version from being re-sent, is forgotten only when the client stops
+ * holding the name: unsubscribed, missing from a SotW list, or removed.
  */
 export function rejectionStillHolds(rejectedVersion: string, currentVersion: string | undefined, heldVersion: string | undefined): boolean {
   return currentVersion !== undefined && currentVersion === rejectedVersion && heldVersion !== currentVersion;

@@ -98,9 +98,10 @@ interface TypeStateBase {
   /** Names to send even though the client holds their version (`endpointsFollowClusterUpdate`). */
   resend: Set<string>;
   /**
-   * Per resource, the version the client rejected and the NACK: never re-sent
-   * (`mayResend`) while it holds (`rejectionStillHolds`). The admin record's own map,
-   * so the status shows the type NACKED while any is held back.
+   * Per resource, the version the client rejected (with the NACK): never re-sent
+   * (`mayResend`) until the client stops holding the name. The ones that hold the client
+   * back right now (`rejectionStillHolds`) are also in the admin record's `rejected`, so
+   * the status shows the type NACKED while any is held back.
    */
   rejected: Map<string, NackRecord>;
   record: TypeRecord;
@@ -216,9 +217,8 @@ abstract class StateMachine<S extends TypeStateBase> {
     }
   }
 
-  protected newRecord(typeUrl: TypeUrl, rejected: Map<string, NackRecord> | undefined): TypeRecord {
+  protected newRecord(typeUrl: TypeUrl): TypeRecord {
     const record: TypeRecord = { waiting: false, lastResponseNacked: false };
-    if (rejected) record.rejected = rejected;
     this.client.record.types.set(typeUrl, record);
     return record;
   }
@@ -259,21 +259,46 @@ abstract class StateMachine<S extends TypeStateBase> {
    */
   protected rememberRejected(state: S, rejected: ReadonlyMap<string, string>, nack: NackRecord): void {
     for (const [name, version] of rejected) {
-      if (state.sub.wildcard || state.sub.names.has(name)) state.rejected.set(name, { version, error: nack.error, at: nack.at });
+      if (!state.sub.wildcard && !state.sub.names.has(name)) continue;
+      const rejection = { version, error: nack.error, at: nack.at };
+      state.rejected.set(name, rejection);
+      // Made on the first NACK: a stream that never rejects anything carries no map.
+      state.record.rejected ??= new Map();
+      state.record.rejected.set(name, rejection);
     }
   }
 
+  /** The client stops holding `name` (unsubscribed, dropped, removed): asked for again, it gets the current version, rejected or not. */
+  protected forgetRejection(state: S, name: string): void {
+    if (state.rejected.size === 0) return;
+    state.rejected.delete(name);
+    state.record.rejected?.delete(name);
+  }
+
   /**
-   * The rejection of `name`, if it still holds (`rejectionStillHolds`); one that does
-   * not is forgotten here, so the status stops saying NACKED for it.
+   * On a whole-type check, forgets rejections of names the cache no longer has: a
+   * wildcard's vanished names are not among the candidates, and the client holds nothing
+   * of a new resource it rejected, so no removal would ever end them.
+   */
+  protected forgetVanishedRejections(state: S): void {
+    const heldBack = state.record.rejected;
+    if (!heldBack?.size || (state.owed !== 'all' && state.dirty !== 'all')) return;
+    const known = this.knownNames(state.typeUrl);
+    if (known) for (const name of [...heldBack.keys()]) if (!known.has(name)) heldBack.delete(name);
+  }
+
+  /**
+   * The rejection of `name`, if any; the admin record lists it as held back exactly
+   * while it holds the client back (`rejectionStillHolds`): not while the resource is
+   * gone or back at the version the client holds, again if it returns to the rejected one.
    */
   protected rejectionOf(state: S, name: string, current: EncodedResource | undefined, held: string | undefined): NackRecord | undefined {
     if (state.rejected.size === 0) return undefined;
     const rejection = state.rejected.get(name);
-    if (rejection && !rejectionStillHolds(rejection.version, current?.version, held)) {
-      state.rejected.delete(name);
-      return undefined;
-    }
+    if (rejection && rejectionStillHolds(rejection.version, current?.version, held)) {
+      state.record.rejected ??= new Map();
+      state.record.rejected.set(name, rejection);
+    } else if (rejection) state.record.rejected?.delete(name);
     return rejection;
   }
 
@@ -510,7 +535,6 @@ export class SotwStream extends StateMachine<SotwState> {
     if (!state) {
       const sub = nextSotwSubscription(undefined, typeUrl, names);
       this.checkSubscriptionSize(sub);
-      const rejected = new Map<string, NackRecord>();
       state = {
         typeUrl,
         sub,
@@ -518,9 +542,8 @@ export class SotwStream extends StateMachine<SotwState> {
         owed: 'all',
         dirty: false,
         resend: new Set(),
-        rejected,
-        // Full-state types (LDS/CDS) are rejected as a set: no per-resource map in their record.
-        record: this.newRecord(typeUrl, requiresFullStateInSotw(typeUrl) ? undefined : rejected),
+        rejected: new Map(),
+        record: this.newRecord(typeUrl),
         held: new HeldVersions(),
       };
       this.types.set(typeUrl, state);
@@ -560,7 +583,7 @@ export class SotwStream extends StateMachine<SotwState> {
     if (!sub.wildcard && forgetsDroppedNames(state.typeUrl)) {
       for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
       // A dropped name is no longer held: asked for again, it gets the current version, rejected or not.
-      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) state.rejected.delete(name);
+      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
     }
   }
 
@@ -588,6 +611,7 @@ export class SotwStream extends StateMachine<SotwState> {
       return { resources: set.values(), removed: [], version, fullSet: set, updated, onlyRemovals };
     }
     const changed: EncodedResource[] = [];
+    this.forgetVanishedRejections(state);
     for (const name of this.candidates(state)) {
       const resource = this.lookup(state.typeUrl, name);
       const held = state.held.get(name);
@@ -669,8 +693,7 @@ export class DeltaStream extends StateMachine<DeltaState> {
         }
       }
       // Everything subscribed is owed; what it holds is a subset (claims outside the subscription were skipped above).
-      const rejected = new Map<string, NackRecord>();
-      state = { typeUrl, sub, inFlight: false, owed: 'all', dirty: false, resend: new Set(), rejected, record: this.newRecord(typeUrl, rejected), held };
+      state = { typeUrl, sub, inFlight: false, owed: 'all', dirty: false, resend: new Set(), rejected: new Map(), record: this.newRecord(typeUrl), held };
       if (missingClaims.length > 0) state.missingClaims = missingClaims;
       this.types.set(typeUrl, state);
     } else {
@@ -696,14 +719,13 @@ export class DeltaStream extends StateMachine<DeltaState> {
       if (name === '*') unsubscribedStar = true;
       else {
         state.held.forget(name);
-        // The client holds nothing of it now: subscribed again, it gets the current version, rejected or not.
-        state.rejected.delete(name);
+        this.forgetRejection(state, name);
         if (owed !== 'all') owed.delete(name);
       }
     }
     if (!sub.wildcard && unsubscribedStar) {
       for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
-      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) state.rejected.delete(name);
+      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
     }
   }
 
@@ -715,6 +737,7 @@ export class DeltaStream extends StateMachine<DeltaState> {
   protected plan(state: DeltaState): Plan | undefined {
     const changed: EncodedResource[] = [];
     const removed = new Set<string>();
+    this.forgetVanishedRejections(state);
     for (const name of this.candidates(state)) {
       const resource = this.lookup(state.typeUrl, name);
       const held = state.held.get(name);
@@ -751,8 +774,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
 
   protected applySent(state: DeltaState, plan: Plan): string {
     state.missingClaims = undefined;
-    // Removed: what the client rejected of it is moot (a wildcard's vanished names are not among the candidates).
-    if (state.rejected.size > 0) for (const name of plan.removed) state.rejected.delete(name);
+    // Removed: the client holds nothing of it any more.
+    for (const name of plan.removed) this.forgetRejection(state, name);
     return state.held.apply(plan.resources, plan.removed);
   }
 
