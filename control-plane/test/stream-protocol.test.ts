@@ -576,6 +576,14 @@ describe('NACK status honesty', () => {
         [A, 'ACKED'],
         [B, 'ACKED'],
       ]);
+      // The rejected version comes back: not re-sent, and a is held back again.
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
+      expect(stream.pending()).toBe(0);
+      expect(statusOf(typeRecord(stream, ENDPOINT))).toBe('NACKED');
+      expect(connectionJson(stream.record as NonNullable<typeof stream.record>).types[ENDPOINT]).toMatchObject({
+        status: 'NACKED',
+        rejectedResources: [{ name: A, error: 'bad a' }],
+      });
     });
 
     it('Delta EDS: admin record and CSDS say NACKED for the held-back resource after a later ACK', () => {
