@@ -2,7 +2,8 @@ import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '@meshcp/xds-protos';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SnapshotCache } from '../src/cache/snapshot-cache.js';
 import { Metrics } from '../src/metrics.js';
-import { statusOf } from '../src/xds/connection.js';
+import { statusOf, type TypeRecord } from '../src/xds/connection.js';
+import { clientStatus } from '../src/xds/csds.js';
 import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder } from '../src/xds/protocol.js';
 import { XdsServer } from '../src/xds/server.js';
 import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
@@ -15,6 +16,11 @@ describe('protocol decisions', () => {
     expect(classifyRequest({ latestNonce: '1-2' }, '1-2', true)).toBe('nack');
     expect(classifyRequest({ latestNonce: '1-2' }, '1-1', false)).toBe('stale');
     expect(classifyRequest({ latestNonce: '1-2' }, '', false)).toBe('update');
+    // Only the first answer to a nonce counts: Envoy repeats a NACKed nonce, without error_detail, on its next request.
+    expect(classifyRequest({ latestNonce: '1-2', answeredNonce: '1-2' }, '1-2', false)).toBe('update');
+    expect(classifyRequest({ latestNonce: '1-2', answeredNonce: '1-2' }, '1-2', true)).toBe('update');
+    expect(classifyRequest({ latestNonce: '1-3', answeredNonce: '1-2' }, '1-3', false)).toBe('ack');
+    expect(classifyRequest({ latestNonce: '1-3', answeredNonce: '1-2' }, '1-2', false)).toBe('stale');
   });
 
   it('applies SotW wildcard rules: legacy empty list only for LDS/CDS, and it sticks', () => {
@@ -276,6 +282,49 @@ describe('xDS server with a real grpc-js client', () => {
     cache.setModel(mesh(serviceYaml('a', [1001, 1005]), serviceYaml('b', [1002])));
     const back = await client.next();
     expect(names(back)).toEqual(['b.shop:8080']);
+  });
+
+  it('Delta: a NACK is undone neither by its nonce repeated nor by a later ACK; a re-subscribe sends the rejected resource again', async () => {
+    const [A, B] = ['a.shop:8080', 'b.shop:8080'];
+    cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [2001])));
+    const client = connect('delta');
+    client.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names_subscribe: [A] });
+    const first = await client.next();
+    client.send({ type_url: ENDPOINT, response_nonce: first.nonce });
+    cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
+    const bad = await client.next();
+    client.send({ type_url: ENDPOINT, response_nonce: bad.nonce, error_detail: { code: 3, message: 'bad a' } });
+    // Envoy's next request keeps the NACKed nonce and drops error_detail.
+    client.send({ type_url: ENDPOINT, response_nonce: bad.nonce, resource_names_subscribe: [B] });
+    const added = await client.next();
+    expect(names(added)).toEqual([B]);
+    client.send({ type_url: ENDPOINT, response_nonce: added.nonce });
+    const record = () => server.connections()[0]?.types.get(ENDPOINT);
+    await expect.poll(() => record()?.ackedVersion).toBe(added.system_version_info);
+    expect(statusOf(record() as TypeRecord)).toBe('NACKED');
+    const acks = (await metrics.acks.get()).values.filter((v) => v.labels.type === 'EDS').reduce((sum, v) => sum + v.value, 0);
+    expect(acks).toBe(2); // first and added: the repeated nonce was no ACK
+    const rows = () =>
+      (
+        clientStatus(server, {}).config[0] as { generic_xds_configs: { name: string; client_status: string; error_state?: { details: string } }[] }
+      ).generic_xds_configs
+        .map((c) => [c.name, c.client_status, c.error_state?.details])
+        .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+    expect(rows()).toEqual([
+      [A, 'NACKED', 'bad a'],
+      [B, 'ACKED', undefined],
+    ]);
+    // Unsubscribed and subscribed again, the client holds nothing of a: it is sent again.
+    client.send({ type_url: ENDPOINT, resource_names_unsubscribe: [A] });
+    client.send({ type_url: ENDPOINT, resource_names_subscribe: [A] });
+    const again = await client.next();
+    expect(names(again)).toEqual([A]);
+    client.send({ type_url: ENDPOINT, response_nonce: again.nonce });
+    await expect.poll(() => statusOf(record() as TypeRecord)).toBe('SYNCED');
+    expect(rows()).toEqual([
+      [A, 'ACKED', undefined],
+      [B, 'ACKED', undefined],
+    ]);
   });
 
   it('a stuck stream holds one response per type and does not hold back the others', async () => {

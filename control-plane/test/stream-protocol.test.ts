@@ -5,10 +5,12 @@
  */
 import { CLUSTER, ENDPOINT, encodeDeltaDiscoveryRequest, LISTENER, ROUTE } from '@meshcp/xds-protos';
 import { describe, expect, it, vi } from 'vitest';
+import { streamStateOf } from '../src/metrics.js';
 import { Status } from '../src/xds/admission.js';
-import { statusOf } from '../src/xds/connection.js';
+import { connectionJson, statusOf, type TypeRecord } from '../src/xds/connection.js';
+import { clientStatus } from '../src/xds/csds.js';
 import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
-import { MemoryServer, names } from './memory-stream.js';
+import { MemoryServer, type MemoryStream, names } from './memory-stream.js';
 
 const A = 'a.shop:8080';
 const B = 'b.shop:8080';
@@ -408,5 +410,315 @@ describe('admission and limits', () => {
     expect(slow.aborted).toBeUndefined();
     // Its bytes stopped: ended within two deadlines.
     await expect.poll(() => slow.aborted, { timeout: 2000 }).toContain('took no response for 50 ms');
+  });
+});
+
+/**
+ * Status honesty after a NACK: a proxy that cannot use what it got is never shown SYNCED
+ * with nothing degraded — not in the admin record (/debug/proxies, `meshcp status`), not
+ * in CSDS, not in the stream-state metrics.
+ */
+describe('NACK status honesty', () => {
+  type Row = { name: string; version_info: string; client_status: string; config_status: string; error_state?: { details: string } };
+  /** The CSDS rows of one type for the stream, by name. */
+  const csdsRows = (stream: MemoryStream, typeUrl: string): Row[] => {
+    const record = stream.record;
+    if (!record) throw new Error('stream not admitted');
+    const fleet = { connections: () => [record], resourcesHeld: (_r: unknown, type: typeof CLUSTER) => stream.session.resourcesHeld(type) };
+    const { config } = clientStatus(fleet, {});
+    const rows = ((config[0] as { generic_xds_configs: (Row & { type_url: string })[] }).generic_xds_configs ?? []).filter((c) => c.type_url === typeUrl);
+    return rows.sort((x, y) => x.name.localeCompare(y.name));
+  };
+  const typeRecord = (stream: MemoryStream, typeUrl: typeof CLUSTER): TypeRecord => {
+    const record = stream.record?.types.get(typeUrl);
+    if (!record) throw new Error(`no record for ${typeUrl}`);
+    return record;
+  };
+  const heldVersion = (stream: MemoryStream, typeUrl: typeof CLUSTER, name: string) =>
+    stream.session.resourcesHeld(typeUrl).find(([held]) => held === name)?.[1];
+  /** Ports per cluster of a SotW EDS response. */
+  const portsOf = (response: { resources?: Record<string, unknown>[] }) =>
+    Object.fromEntries(
+      (response.resources ?? []).map((r) => {
+        const cla = r as { cluster_name: string; endpoints?: { lb_endpoints?: { endpoint: { address: { socket_address: { port_value: number } } } }[] }[] };
+        return [cla.cluster_name, (cla.endpoints ?? []).flatMap((l) => (l.lb_endpoints ?? []).map((e) => e.endpoint.address.socket_address.port_value))];
+      }),
+    );
+  const deltaVersions = (response: { resources?: Record<string, unknown>[] }) =>
+    Object.fromEntries((response.resources ?? []).map((r) => [String(r.name), String(r.version)]));
+
+  describe('only the first answer to a nonce is an ACK or NACK (Envoy keeps the nonce, clears error_detail)', () => {
+    it('SotW CDS: the NACKed nonce repeated without error_detail is no ACK', async () => {
+      const server = served(serviceYaml('a', [1001]));
+      const stream = server.connect();
+      const good = stream.send({ node: ENVOY_NODE, type_url: CLUSTER }).next();
+      stream.ack(good);
+      server.cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [2001])));
+      const bad = stream.next();
+      stream.send({ type_url: CLUSTER, response_nonce: bad.nonce, version_info: good.version_info, error_detail: { code: 3, message: 'cluster b rejected' } });
+      stream.send({ type_url: CLUSTER, response_nonce: bad.nonce, version_info: good.version_info });
+      expect(stream.pending()).toBe(0);
+      const record = typeRecord(stream, CLUSTER);
+      expect(record).toMatchObject({ ackedVersion: good.version_info, sentVersion: bad.version_info, lastResponseNacked: true });
+      expect(statusOf(record)).toBe('NACKED');
+      expect(await server.counter('acks', { type: 'CDS' })).toBe(1);
+      expect(await server.counter('nacks', { type: 'CDS' })).toBe(1);
+      expect(csdsRows(stream, CLUSTER).map((r) => [r.name, r.client_status])).toEqual([[A, 'NACKED']]);
+    });
+
+    it('SotW EDS: a list change carrying the NACKed nonce is served, and is no ACK', async () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+      const stream = server.connect();
+      const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: [A] }).next();
+      stream.ack(first, [A]);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
+      const bad = stream.next();
+      stream.nack(bad, 'bad a', [A]);
+      const added = stream.send({ type_url: ENDPOINT, response_nonce: bad.nonce, version_info: first.version_info, resource_names: [A, B] }).next();
+      expect(portsOf(added)).toEqual({ [B]: [2001] });
+      expect(stream.pending()).toBe(0);
+      const record = typeRecord(stream, ENDPOINT);
+      expect(record.ackedVersion).toBe(first.version_info);
+      expect(statusOf(record)).toBe('NACKED');
+      expect(await server.counter('acks', { type: 'EDS' })).toBe(1);
+      stream.ack(added, [A, B]);
+      // b is taken; a is still held at 1001 because 1002 was rejected.
+      expect(statusOf(record)).toBe('NACKED');
+      expect(connectionJson(stream.record as NonNullable<typeof stream.record>).types[ENDPOINT]).toMatchObject({
+        status: 'NACKED',
+        ackedVersion: added.version_info,
+        rejectedResources: [{ name: A, error: 'bad a' }],
+      });
+    });
+
+    it('Delta EDS: a subscribe carrying the NACKed nonce is served, and is no ACK', async () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('c', [3001]));
+      const stream = server.connect('delta');
+      const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names_subscribe: [A] }).next();
+      stream.ack(first);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('c', [3001])));
+      const bad = stream.next();
+      stream.nack(bad, 'bad a');
+      const added = stream.send({ type_url: ENDPOINT, response_nonce: bad.nonce, resource_names_subscribe: [C] }).next();
+      expect(names(added)).toEqual([C]);
+      expect(added.removed_resources ?? []).toEqual([]);
+      expect(stream.pending()).toBe(0);
+      const record = typeRecord(stream, ENDPOINT);
+      expect(record.ackedVersion).toBe(first.system_version_info);
+      expect(statusOf(record)).toBe('NACKED');
+      expect(await server.counter('acks', { type: 'EDS' })).toBe(1);
+    });
+  });
+
+  describe('a NACKed resource held back at its old version keeps the type NACKED after later ACKs', () => {
+    it('SotW EDS: admin record, CSDS and the stream state say NACKED until a newer version is ACKed', () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+      const stream = server.connect();
+      const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: [A, B] }).next();
+      stream.ack(first, [A, B]);
+      const aAccepted = heldVersion(stream, ENDPOINT, A);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2002])));
+      const bad = stream.next();
+      expect(portsOf(bad)).toEqual({ [A]: [1002], [B]: [2002] });
+      stream.nack(bad, 'rejected a', [A, B]);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2003])));
+      const onlyB = stream.next();
+      expect(portsOf(onlyB)).toEqual({ [B]: [2003] }); // a's rejected version is not re-sent
+      stream.ack(onlyB, [A, B]);
+      expect(stream.pending()).toBe(0);
+
+      const record = typeRecord(stream, ENDPOINT);
+      const proxy = stream.record as NonNullable<typeof stream.record>;
+      expect(statusOf(record)).toBe('NACKED');
+      expect(streamStateOf(proxy)).toBe('NACKED');
+      expect(connectionJson(proxy).types[ENDPOINT]).toMatchObject({
+        status: 'NACKED',
+        ackedVersion: onlyB.version_info,
+        rejectedResources: [{ name: A, error: 'rejected a' }],
+      });
+      const rows = csdsRows(stream, ENDPOINT);
+      expect(rows.map((r) => [r.name, r.version_info, r.config_status, r.client_status, r.error_state?.details])).toEqual([
+        [A, aAccepted, 'ERROR', 'NACKED', 'rejected a'],
+        [B, heldVersion(stream, ENDPOINT, B), 'SYNCED', 'ACKED', undefined],
+      ]);
+
+      // A newer version of a is sent; once ACKed, nothing is held back.
+      server.cache.setModel(mesh(serviceYaml('a', [1004]), serviceYaml('b', [2003])));
+      const fixed = stream.next();
+      expect(portsOf(fixed)).toEqual({ [A]: [1004] });
+      expect(statusOf(record)).toBe('STALE');
+      stream.ack(fixed, [A, B]);
+      expect(statusOf(record)).toBe('SYNCED');
+      expect(streamStateOf(proxy)).toBe('SYNCED');
+      expect(connectionJson(proxy).types[ENDPOINT]).toMatchObject({ status: 'SYNCED', rejectedResources: [] });
+      expect(csdsRows(stream, ENDPOINT).map((r) => [r.name, r.client_status, r.error_state])).toEqual([
+        [A, 'ACKED', undefined],
+        [B, 'ACKED', undefined],
+      ]);
+    });
+
+    it('SotW EDS: the cache going back to the version the client holds ends the rejection', () => {
+      const server = served(serviceYaml('a', [1001]));
+      const stream = server.connect();
+      const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: [A] }).next();
+      stream.ack(first, [A]);
+      server.cache.setModel(mesh(serviceYaml('a', [1002])));
+      stream.nack(stream.next(), 'bad a', [A]);
+      server.cache.setModel(mesh(serviceYaml('a', [1001])));
+      expect(stream.pending()).toBe(0); // the client holds exactly this
+      expect(statusOf(typeRecord(stream, ENDPOINT))).toBe('NACKED'); // its last response is still the rejected one…
+      expect(typeRecord(stream, ENDPOINT).rejected?.size).toBe(0); // …but nothing is held back any more
+      server.cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [2001])));
+      const added = stream.send({ type_url: ENDPOINT, resource_names: [A, B] }).next();
+      expect(portsOf(added)).toEqual({ [B]: [2001] });
+      stream.ack(added, [A, B]);
+      expect(statusOf(typeRecord(stream, ENDPOINT))).toBe('SYNCED');
+      expect(csdsRows(stream, ENDPOINT).map((r) => [r.name, r.client_status])).toEqual([
+        [A, 'ACKED'],
+        [B, 'ACKED'],
+      ]);
+      // The rejected version comes back: not re-sent, and a is held back again.
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
+      expect(stream.pending()).toBe(0);
+      expect(statusOf(typeRecord(stream, ENDPOINT))).toBe('NACKED');
+      expect(connectionJson(stream.record as NonNullable<typeof stream.record>).types[ENDPOINT]).toMatchObject({
+        status: 'NACKED',
+        rejectedResources: [{ name: A, error: 'bad a' }],
+      });
+    });
+
+    it('Delta EDS: admin record and CSDS say NACKED for the held-back resource after a later ACK', () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+      const stream = server.connect('delta');
+      const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names_subscribe: [A, B] }).next();
+      stream.ack(first);
+      const accepted = deltaVersions(first);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2002])));
+      const bad = stream.next();
+      expect(names(bad).sort()).toEqual([A, B]);
+      stream.nack(bad, 'bad a');
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2003])));
+      const onlyB = stream.next();
+      expect(names(onlyB)).toEqual([B]);
+      expect(onlyB.removed_resources ?? []).toEqual([]);
+      stream.ack(onlyB);
+      expect(stream.pending()).toBe(0);
+      const record = typeRecord(stream, ENDPOINT);
+      expect(statusOf(record)).toBe('NACKED');
+      expect(record.lastResponseNacked).toBe(false);
+      expect(connectionJson(stream.record as NonNullable<typeof stream.record>).types[ENDPOINT]).toMatchObject({
+        status: 'NACKED',
+        rejectedResources: [{ name: A, version: deltaVersions(bad)[A], error: 'bad a' }],
+      });
+      expect(csdsRows(stream, ENDPOINT).map((r) => [r.name, r.version_info, r.client_status, r.error_state?.details])).toEqual([
+        [A, accepted[A], 'NACKED', 'bad a'],
+        [B, deltaVersions(onlyB)[B], 'ACKED', undefined],
+      ]);
+      // The resource goes away: its removal is sent and, once ACKed, nothing is held back.
+      server.cache.setModel(mesh(serviceYaml('b', [2003])));
+      const removal = stream.next();
+      expect(removal.removed_resources).toEqual([A]);
+      stream.ack(removal);
+      expect(statusOf(record)).toBe('SYNCED');
+      expect(csdsRows(stream, ENDPOINT).map((r) => [r.name, r.client_status])).toEqual([[B, 'ACKED']]);
+    });
+  });
+
+  it('Delta CDS wildcard: a rejected new cluster that leaves the mesh holds nothing back any more', () => {
+    const server = served(serviceYaml('a', [1001]));
+    const stream = server.connect('delta');
+    stream.ack(stream.send({ node: ENVOY_NODE, type_url: CLUSTER }).next());
+    server.cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [2001])));
+    const bad = stream.next();
+    expect(names(bad)).toEqual([B]);
+    stream.nack(bad, 'bad b');
+    const record = typeRecord(stream, CLUSTER);
+    expect([...(record.rejected?.keys() ?? [])]).toEqual([B]);
+    // CSDS names the rejected cluster, holding nothing.
+    expect(csdsRows(stream, CLUSTER).map((r) => [r.name, r.version_info, r.client_status, r.error_state?.details])).toEqual([
+      [A, heldVersion(stream, CLUSTER, A), 'NACKED', 'bad b'],
+      [B, '', 'NACKED', 'bad b'],
+    ]);
+    server.cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('c', [3001])));
+    const next = stream.next();
+    expect(names(next)).toEqual([C]);
+    expect(next.removed_resources ?? []).toEqual([]); // the client never held b
+    stream.ack(next);
+    expect(record.rejected?.size).toBe(0);
+    expect(statusOf(record)).toBe('SYNCED');
+  });
+
+  describe('a rejected resource the client stops holding and asks for again is sent again', () => {
+    it('SotW EDS: dropped from the list and added back, it is sent at its current version', () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+      const stream = server.connect();
+      const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: [A, B] }).next();
+      stream.ack(first, [A, B]);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
+      const bad = stream.next();
+      expect(portsOf(bad)).toEqual({ [A]: [1002] });
+      stream.nack(bad, 'bad a', [A, B]);
+      // Envoy: cluster a leaves CDS, so EDS asks for [b] (with the NACKed nonce); later a is back.
+      stream.send({ type_url: ENDPOINT, response_nonce: bad.nonce, resource_names: [B] });
+      expect(stream.pending()).toBe(0);
+      expect(typeRecord(stream, ENDPOINT).rejected?.size).toBe(0);
+      const again = stream.send({ type_url: ENDPOINT, response_nonce: bad.nonce, resource_names: [A, B] }).next();
+      expect(portsOf(again)).toEqual({ [A]: [1002] });
+      expect(typeRecord(stream, ENDPOINT)).toMatchObject({ sentVersion: again.version_info, lastResponseNacked: true }); // until it is answered
+      const sentA = heldVersion(stream, ENDPOINT, A);
+      // Rejected again: reported honestly, and not re-sent.
+      stream.nack(again, 'still bad a', [A, B]);
+      expect(statusOf(typeRecord(stream, ENDPOINT))).toBe('NACKED');
+      // While the type's last response stands rejected, CSDS shows every row of the type NACKED (as before).
+      expect(csdsRows(stream, ENDPOINT).map((r) => [r.name, r.client_status, r.error_state?.details])).toEqual([
+        [A, 'NACKED', 'still bad a'],
+        [B, 'NACKED', 'still bad a'],
+      ]);
+      expect(typeRecord(stream, ENDPOINT).rejected?.get(A)).toMatchObject({ version: sentA, error: 'still bad a' });
+      stream.send({ type_url: ENDPOINT, response_nonce: again.nonce, resource_names: [A, B] });
+      expect(stream.pending()).toBe(0);
+    });
+
+    it('Delta EDS: unsubscribed and subscribed again, it is sent at its current version; an ACK makes it SYNCED', () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+      const stream = server.connect('delta');
+      const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names_subscribe: [A, B] }).next();
+      stream.ack(first);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
+      const bad = stream.next();
+      expect(names(bad)).toEqual([A]);
+      stream.nack(bad, 'bad a');
+      stream.send({ type_url: ENDPOINT, resource_names_unsubscribe: [A] });
+      expect(stream.pending()).toBe(0); // an unsubscribe is not answered with a removal
+      const again = stream.send({ type_url: ENDPOINT, resource_names_subscribe: [A] }).next();
+      expect(deltaVersions(again)).toEqual({ [A]: deltaVersions(bad)[A] });
+      expect(again.removed_resources ?? []).toEqual([]);
+      const record = typeRecord(stream, ENDPOINT);
+      expect(record).toMatchObject({ sentVersion: again.system_version_info, lastResponseNacked: true }); // until it is answered
+      expect(record.rejected?.size).toBe(0);
+      stream.ack(again);
+      expect(statusOf(record)).toBe('SYNCED');
+      expect(csdsRows(stream, ENDPOINT).map((r) => [r.name, r.version_info, r.client_status])).toEqual([
+        [A, deltaVersions(bad)[A], 'ACKED'],
+        [B, deltaVersions(first)[B], 'ACKED'],
+      ]);
+    });
+  });
+
+  it('SotW: a list with a repeated name is not taken for the same set ([a, a] after [a, b] drops b)', () => {
+    const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+    const stream = server.connect();
+    const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: [A, B] }).next();
+    stream.ack(first, [A, B]);
+    stream.send({ type_url: ENDPOINT, resource_names: [A, A] });
+    expect(stream.pending()).toBe(0);
+    expect(stream.session.resourcesHeld(ENDPOINT).map(([name]) => name)).toEqual([A]);
+    // b was dropped, so asking for it again sends it.
+    const back = stream.send({ type_url: ENDPOINT, resource_names: [B, A] }).next();
+    expect(portsOf(back)).toEqual({ [B]: [2001] });
+    stream.ack(back, [B, A]);
+    // The same names in another order are the same set: nothing is sent.
+    stream.send({ type_url: ENDPOINT, resource_names: [A, B] });
+    expect(stream.pending()).toBe(0);
   });
 });

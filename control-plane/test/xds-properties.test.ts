@@ -164,6 +164,10 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
   const everSeenOrAsked = new Set<string>(edsNames);
   const routeNames = ['outbound:15001'];
 
+  /** The client stops holding `name` (unsubscribed, dropped, removed): asked for again, it may be sent any version. */
+  const forgetRejections = (state: ClientType, name: string) => {
+    for (const rejected of state.rejected) if (rejected.startsWith(`${name}@`)) state.rejected.delete(rejected);
+  };
   const namesFor = (type: Type) => (type === ENDPOINT ? edsNames : type === ROUTE ? routeNames : undefined);
   /** Sends a request and checks every rule against the responses it caused. */
   const exchange = (request: DiscoveryRequestJson | DeltaDiscoveryRequestJson, expectSilence: boolean) => {
@@ -195,6 +199,8 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
         }
       // No phantom removals: only names the client had or asked for.
       for (const name of response.removed_resources ?? []) if (type === ENDPOINT) expect(everSeenOrAsked.has(name), `phantom removal of ${name}`).toBe(true);
+      // A removed resource is no longer held: what the client rejected of it may be sent again.
+      for (const name of response.removed_resources ?? []) forgetRejections(state, name);
       for (const r of response.resources ?? []) everSeenOrAsked.add(String(r.name ?? r.cluster_name));
       expect(state.nonces).not.toContain(response.nonce);
       state.nonces.push(String(response.nonce));
@@ -233,6 +239,8 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
     if (step.kind === 'subscribe') {
       const previous = edsNames;
       edsNames = step.names;
+      const endpoints = types.get(ENDPOINT);
+      if (endpoints) for (const name of previous) if (!edsNames.includes(name)) forgetRejections(endpoints, name);
       for (const name of edsNames) everSeenOrAsked.add(name);
       if (mode === 'sotw') exchange({ type_url: ENDPOINT, resource_names: edsNames }, false);
       else {
@@ -262,7 +270,11 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
     state.unanswered = false;
     if (step.kind === 'nack') {
       if (mode === 'sotw' && (step.type === CLUSTER || step.type === LISTENER)) state.rejected.add(String(latest.version_info));
-      else for (const r of latest.resources ?? []) state.rejected.add(identityOf(mode, r));
+      else
+        for (const r of latest.resources ?? []) {
+          // A name unsubscribed since the response is not held: its rejection is not kept.
+          if (step.type !== ENDPOINT || edsNames.includes(String(r.name ?? r.cluster_name))) state.rejected.add(identityOf(mode, r));
+        }
     }
     exchange(answer(step.type, String(latest.nonce), step.kind === 'nack' ? 'rejected by the property test' : undefined), false);
   }

@@ -5,13 +5,29 @@
 import { SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
 import type { SyncStatus } from './protocol.js';
 
+/** A NACK as the admin record keeps it: the version rejected, the client's text (cut), when. */
+export interface NackRecord {
+  version: string;
+  error: string;
+  at: string;
+}
+
 export interface TypeRecord {
   sentVersion?: string;
   ackedVersion?: string;
-  lastNack?: { version: string; error: string; at: string };
+  lastNack?: NackRecord;
   /** A response is out and unanswered, or a push waits behind one. */
   waiting: boolean;
   lastResponseNacked: boolean;
+  /**
+   * Resources the client subscribes to whose current version it rejected: name → that
+   * version and the NACK. Such a resource is not re-sent, so the client keeps an older
+   * version (or none) even after it ACKs later responses of the type; the type shows
+   * NACKED until a newer version is ACKed or the client stops holding the name. The
+   * stream state machine keeps it (streams.ts), from the type's first NACK on; types
+   * rejected as a whole set (SotW LDS/CDS) have none: `lastResponseNacked` tells.
+   */
+  rejected?: Map<string, NackRecord>;
 }
 
 export interface ConnectionRecord {
@@ -42,7 +58,19 @@ export interface NodeSummary {
   locality?: unknown;
 }
 
+/**
+ * A type's status: NACKED while its last response was rejected, and also while a
+ * resource the client subscribes to is held back at an older version because the
+ * version we serve was rejected (a later ACK of other resources does not make that
+ * SYNCED: the proxy still cannot use what it was sent).
+ */
 export function statusOf(record: TypeRecord): SyncStatus {
+  if ((record.rejected?.size ?? 0) > 0) return 'NACKED';
+  return responseStatusOf(record);
+}
+
+/** The status from the last response alone, leaving out resources held back by an earlier NACK (CSDS shows those per resource). */
+export function responseStatusOf(record: TypeRecord): SyncStatus {
   if (record.lastResponseNacked) return 'NACKED';
   if (record.sentVersion === undefined) return 'NOT_SENT';
   if (record.waiting || record.ackedVersion !== record.sentVersion) return 'STALE';
@@ -72,6 +100,8 @@ export function connectionJson(record: ConnectionRecord) {
           sentVersion: t.sentVersion ?? null,
           ackedVersion: t.ackedVersion ?? null,
           lastNack: t.lastNack ?? null,
+          // What keeps a type NACKED after later ACKs: the resources held back at an older version.
+          rejectedResources: [...(t.rejected ?? [])].map(([name, nack]) => ({ name, version: nack.version, error: nack.error, at: nack.at })),
         },
       ]),
     ),

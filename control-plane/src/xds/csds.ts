@@ -4,7 +4,7 @@
  * answer is read from the admin records and the stream state machines at request time.
  */
 import { decodeToJson, type EnvoyApi, encodeJson, SHORT_NAME, type TypeUrl } from '@meshcp/xds-protos';
-import { type ConnectionRecord, statusOf, type TypeRecord } from './connection.js';
+import { type ConnectionRecord, type NackRecord, responseStatusOf, type TypeRecord } from './connection.js';
 
 type Json = unknown;
 
@@ -40,15 +40,28 @@ const CONFIG_STATUS = { SYNCED: 'SYNCED', STALE: 'STALE', NOT_SENT: 'NOT_SENT', 
 /** envoy.admin.v3.ClientResourceStatus: what the client did with the last response. */
 const CLIENT_STATUS = { SYNCED: 'ACKED', STALE: 'REQUESTED', NOT_SENT: 'REQUESTED', NACKED: 'NACKED' } as const;
 
+const errorState = (nack: NackRecord): Json => ({ details: nack.error, version_info: nack.version, last_update_attempt: nack.at });
+
 function typeConfigs(typeUrl: TypeUrl, type: TypeRecord, held: readonly [string, string][]): Json[] {
-  const status = statusOf(type);
+  const status = responseStatusOf(type);
   const common: Record<string, Json> = { type_url: typeUrl, config_status: CONFIG_STATUS[status], client_status: CLIENT_STATUS[status] };
-  if (type.lastResponseNacked && type.lastNack) {
-    common.error_state = { details: type.lastNack.error, version_info: type.lastNack.version, last_update_attempt: type.lastNack.at };
+  if (type.lastResponseNacked && type.lastNack) common.error_state = errorState(type.lastNack);
+  // A resource held back at an older version (its current one rejected) is NACKED whatever later responses did.
+  const rejected = type.rejected;
+  const row = (name: string, version: string): Json => {
+    const nack = rejected?.get(name);
+    if (!nack) return { ...common, name, version_info: version };
+    return { ...common, name, version_info: version, config_status: 'ERROR', client_status: 'NACKED', error_state: errorState(nack) };
+  };
+  const rows = held.map(([name, version]) => row(name, version));
+  // Rejected before the client held any version of it: it holds nothing, and the row says so.
+  if (rejected?.size) {
+    const heldNames = new Set(held.map(([name]) => name));
+    for (const name of rejected.keys()) if (!heldNames.has(name)) rows.push(row(name, ''));
   }
   // A type with nothing held still shows its state (subscribed, nothing sent or accepted yet).
-  if (held.length === 0) return [{ ...common, name: '', version_info: type.ackedVersion ?? '' }];
-  return held.map(([name, version]) => ({ ...common, name, version_info: version }));
+  if (rows.length === 0) return [{ ...common, name: '', version_info: type.ackedVersion ?? '' }];
+  return rows;
 }
 
 /** The ClientStatusResponse, as proto JSON: one ClientConfig per node id, its streams' types merged. */

@@ -19,12 +19,17 @@ export type RequestKind =
   | 'nack'
   /** Answers a response older than our latest (see `isStaleNonce`). */
   | 'stale'
-  /** A request without nonce after the first one: a subscription change. */
+  /**
+   * A request without nonce after the first one, or carrying the nonce of a response
+   * already answered: a subscription change, never an ACK.
+   */
   | 'update';
 
 export interface TypeProgress {
   /** Nonce of the latest response we sent for this type, if any. */
   latestNonce?: string;
+  /** Nonce of the latest response the client ACKed or NACKed. */
+  answeredNonce?: string;
 }
 
 /**
@@ -42,11 +47,17 @@ export function isStaleNonce(progress: TypeProgress, responseNonce: string): boo
  * xds_protocol#xds-ack-nack: a request carrying the nonce of our latest response
  * ACKs it, or NACKs it when `error_detail` is set (the presence of error_detail is
  * what marks a NACK, not the version: envoyproxy/envoy PR #14841).
+ *
+ * Only the first answer to a nonce counts. After a NACK Envoy clears error_detail but
+ * keeps response_nonce (GrpcMuxImpl::sendDiscoveryRequest), so its next request for
+ * the type — an EDS subscription change, say — carries the rejected response's nonce
+ * without error_detail: that is not an ACK of what it rejected.
  */
 export function classifyRequest(progress: TypeProgress | undefined, responseNonce: string | undefined, hasError: boolean): RequestKind {
   if (!progress) return 'initial';
   if (!responseNonce) return 'update';
   if (isStaleNonce(progress, responseNonce)) return 'stale';
+  if (responseNonce === progress.answeredNonce) return 'update';
   return hasError ? 'nack' : 'ack';
 }
 
@@ -185,10 +196,25 @@ export function endpointsFollowClusterUpdate(typeUrl: TypeUrl): boolean {
  * sending the same rejected version again only earns the same NACK, forever
  * (go-control-plane PR #794, "Provide callback to decide if nack should be
  * retried", and issue #962, "Resource is constantly re-sent if NACKed"). A resource
- * is sent again only once its version changes.
+ * is sent again only once its version changes — or once the client stopped holding
+ * it (unsubscribed, dropped from its list, removed) and asks again: then it holds
+ * nothing, and the rejection is forgotten (streams.ts `forgetRejection`).
  */
 export function mayResend(rejectedVersion: string | undefined, currentVersion: string): boolean {
   return rejectedVersion !== currentVersion;
+}
+
+/**
+ * A rejection holds the client back while the version we would serve is the one it
+ * rejected and it keeps another (an older one, or none): the admin record lists it and
+ * the type shows NACKED. Not while the resource is gone or back at the version the
+ * client holds (it counts again if the rejected version returns), and not once a newer
+ * version is sent (STALE until ACKed, NACKED again if rejected). The rejection itself,
+ * which keeps the version from being re-sent, is forgotten only when the client stops
+ * holding the name: unsubscribed, missing from a SotW list, or removed.
+ */
+export function rejectionStillHolds(rejectedVersion: string, currentVersion: string | undefined, heldVersion: string | undefined): boolean {
+  return currentVersion !== undefined && currentVersion === rejectedVersion && heldVersion !== currentVersion;
 }
 
 /**

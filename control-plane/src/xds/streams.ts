@@ -38,7 +38,7 @@ import type { CacheChange, ProxyView } from '../cache/snapshot-cache.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { ProtocolError, Status, type StreamLimits } from './admission.js';
-import { type ConnectionRecord, type TypeRecord, truncateText } from './connection.js';
+import { type ConnectionRecord, type NackRecord, type TypeRecord, truncateText } from './connection.js';
 import { HeldVersions } from './held-versions.js';
 import { objectNumber } from './object-numbers.js';
 import {
@@ -51,6 +51,7 @@ import {
   nextDeltaSubscription,
   nextSotwSubscription,
   pushOrder,
+  rejectionStillHolds,
   reportsRemoval,
   requiresFullStateInSotw,
   type Subscription,
@@ -88,14 +89,21 @@ interface TypeStateBase {
   typeUrl: TypeUrl;
   sub: Subscription;
   latestNonce?: string;
+  /** Nonce of the latest response the client answered: a request repeating it is no second answer (`classifyRequest`). */
+  answeredNonce?: string;
   inFlight: boolean;
   /** The client opened or widened its subscription and is owed a response. */
   owed: Set<string> | 'all';
   dirty: Dirty;
   /** Names to send even though the client holds their version (`endpointsFollowClusterUpdate`). */
   resend: Set<string>;
-  /** Versions the client rejected: never re-sent (`mayResend`). */
-  rejected: Map<string, string>;
+  /**
+   * Per resource, the version the client rejected (with the NACK): never re-sent
+   * (`mayResend`) until the client stops holding the name. The ones that hold the client
+   * back right now (`rejectionStillHolds`) are also in the admin record's `rejected`, so
+   * the status shows the type NACKED while any is held back.
+   */
+  rejected: Map<string, NackRecord>;
   record: TypeRecord;
   /** The oldest applied source change this type has not yet sent (convergence is measured from it). */
   changeAppliedAt?: number;
@@ -218,6 +226,7 @@ abstract class StateMachine<S extends TypeStateBase> {
   /** `receivedAt`: when the ACK came off the wire; convergence ends there, not after the ACK waited to be handled. */
   protected recordAck(state: S, receivedAt: number): void {
     state.inFlight = false;
+    state.answeredNonce = state.latestNonce;
     state.record.ackedVersion = state.record.sentVersion;
     state.record.lastResponseNacked = false;
     this.deps.metrics.acks.inc({ type: SHORT_NAME[state.typeUrl] });
@@ -227,18 +236,70 @@ abstract class StateMachine<S extends TypeStateBase> {
     }
   }
 
-  protected recordNack(state: S, message: string): void {
+  protected recordNack(state: S, message: string): NackRecord {
     state.inFlight = false;
+    state.answeredNonce = state.latestNonce;
     const version = state.record.sentVersion ?? '';
     // The client chooses this text: it is cut before it reaches the log or the admin record.
     const error = truncateText(message);
-    state.record.lastNack = { version, error, at: new Date().toISOString() };
+    const nack = { version, error, at: new Date().toISOString() };
+    state.record.lastNack = nack;
     state.record.lastResponseNacked = true;
     // Not converged: the change counts again when a later response carrying it is ACKed.
     state.changeAppliedAt ??= state.inFlightChangeAt;
     state.inFlightChangeAt = undefined;
     this.deps.metrics.nacks.inc({ type: SHORT_NAME[state.typeUrl], proxy_version: this.client.record.version });
     this.deps.log.warn('proxy rejected a response (NACK)', { proxy: this.client.record.nodeId, type: SHORT_NAME[state.typeUrl], version, error });
+    return nack;
+  }
+
+  /**
+   * Remembers the resources of a NACKed response the client still subscribes to, each at
+   * the version it rejected; one it dropped since holds nothing to keep back.
+   */
+  protected rememberRejected(state: S, rejected: ReadonlyMap<string, string>, nack: NackRecord): void {
+    for (const [name, version] of rejected) {
+      if (!state.sub.wildcard && !state.sub.names.has(name)) continue;
+      const rejection = { version, error: nack.error, at: nack.at };
+      state.rejected.set(name, rejection);
+      // Made on the first NACK: a stream that never rejects anything carries no map.
+      state.record.rejected ??= new Map();
+      state.record.rejected.set(name, rejection);
+    }
+  }
+
+  /** The client stops holding `name` (unsubscribed, dropped, removed): asked for again, it gets the current version, rejected or not. */
+  protected forgetRejection(state: S, name: string): void {
+    if (state.rejected.size === 0) return;
+    state.rejected.delete(name);
+    state.record.rejected?.delete(name);
+  }
+
+  /**
+   * On a whole-type check, forgets rejections of names the cache no longer has: a
+   * wildcard's vanished names are not among the candidates, and the client holds nothing
+   * of a new resource it rejected, so no removal would ever end them.
+   */
+  protected forgetVanishedRejections(state: S): void {
+    const heldBack = state.record.rejected;
+    if (!heldBack?.size || (state.owed !== 'all' && state.dirty !== 'all')) return;
+    const known = this.knownNames(state.typeUrl);
+    if (known) for (const name of [...heldBack.keys()]) if (!known.has(name)) heldBack.delete(name);
+  }
+
+  /**
+   * The rejection of `name`, if any; the admin record lists it as held back exactly
+   * while it holds the client back (`rejectionStillHolds`): not while the resource is
+   * gone or back at the version the client holds, again if it returns to the rejected one.
+   */
+  protected rejectionOf(state: S, name: string, current: EncodedResource | undefined, held: string | undefined): NackRecord | undefined {
+    if (state.rejected.size === 0) return undefined;
+    const rejection = state.rejected.get(name);
+    if (rejection && rejectionStillHolds(rejection.version, current?.version, held)) {
+      state.record.rejected ??= new Map();
+      state.record.rejected.set(name, rejection);
+    } else if (rejection) state.record.rejected?.delete(name);
+    return rejection;
   }
 
   /** Called by the server when the cache changed; marks only what the change touched. */
@@ -378,7 +439,10 @@ abstract class StateMachine<S extends TypeStateBase> {
   }
 
   protected abstract held(state: S): Iterable<[string, string]>;
-  /** Decides what to send for one type, without changing state; undefined when nothing. */
+  /**
+   * Decides what to send for one type; undefined when nothing. It changes no state but
+   * forgetting rejections that no longer hold (`rejectionOf`).
+   */
   protected abstract plan(state: S): Plan | undefined;
   /** Records what the client holds once it accepts the response; returns its version. */
   protected abstract applySent(state: S, plan: Plan): string;
@@ -433,6 +497,25 @@ interface SotwState extends TypeStateBase {
   rejectedSetVersion?: string;
 }
 
+/**
+ * Whether a SotW request names exactly the subscribed set. Envoy repeats its list in the
+ * same order on every ACK, so the common case is one pass of string compares; in another
+ * order the names must also be distinct, or [a, a] would pass for {a, b}.
+ */
+function sameNames(names: readonly string[], subscribed: Subscription['names']): boolean {
+  if (names.length !== subscribed.size) return false;
+  let index = 0;
+  let inOrder = true;
+  for (const name of subscribed) {
+    if (names[index++] !== name) {
+      inOrder = false;
+      break;
+    }
+  }
+  if (inOrder) return true;
+  return names.every((name) => subscribed.has(name)) && new Set(names).size === names.length;
+}
+
 export class SotwStream extends StateMachine<SotwState> {
   constructor(deps: StreamDeps, client: StreamClient, sink: ResponseSink, onlyType?: TypeUrl) {
     super(deps, client, sink, onlyType, 'sotw');
@@ -475,19 +558,19 @@ export class SotwStream extends StateMachine<SotwState> {
   }
 
   private undoLastSent(state: SotwState, message: string): void {
-    this.recordNack(state, message);
+    const nack = this.recordNack(state, message);
     if (requiresFullStateInSotw(state.typeUrl)) {
       state.rejectedSetVersion = state.record.sentVersion;
       state.sentSet = state.previousSet;
       return;
     }
-    for (const [name, version] of state.held.undo()) state.rejected.set(name, version);
+    this.rememberRejected(state, state.held.undo(), nack);
   }
 
   private resubscribe(state: SotwState, names: readonly string[]): void {
     const previous = state.sub;
     // Envoy repeats the full name list on every ACK: skip the common unchanged case cheaply.
-    if (!previous.wildcard && names.length === previous.names.size && names.every((n) => previous.names.has(n))) return;
+    if (!previous.wildcard && sameNames(names, previous.names)) return;
     const sub = nextSotwSubscription(previous, state.typeUrl, names);
     this.checkSubscriptionSize(sub);
     state.sub = sub;
@@ -499,6 +582,8 @@ export class SotwStream extends StateMachine<SotwState> {
     if (requiresFullStateInSotw(state.typeUrl)) state.dirty = 'all';
     if (!sub.wildcard && forgetsDroppedNames(state.typeUrl)) {
       for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
+      // A dropped name is no longer held: asked for again, it gets the current version, rejected or not.
+      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
     }
   }
 
@@ -526,10 +611,13 @@ export class SotwStream extends StateMachine<SotwState> {
       return { resources: set.values(), removed: [], version, fullSet: set, updated, onlyRemovals };
     }
     const changed: EncodedResource[] = [];
+    this.forgetVanishedRejections(state);
     for (const name of this.candidates(state)) {
       const resource = this.lookup(state.typeUrl, name);
-      if (!resource || !mayResend(state.rejected.get(name), resource.version)) continue;
-      if (this.isOwed(state, name) || state.held.get(name) !== resource.version) changed.push(resource);
+      const held = state.held.get(name);
+      const rejection = this.rejectionOf(state, name, resource, held);
+      if (!resource || !mayResend(rejection?.version, resource.version)) continue;
+      if (this.isOwed(state, name) || held !== resource.version) changed.push(resource);
     }
     return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
   }
@@ -631,28 +719,34 @@ export class DeltaStream extends StateMachine<DeltaState> {
       if (name === '*') unsubscribedStar = true;
       else {
         state.held.forget(name);
+        this.forgetRejection(state, name);
         if (owed !== 'all') owed.delete(name);
       }
     }
-    if (!sub.wildcard && unsubscribedStar) for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
+    if (!sub.wildcard && unsubscribedStar) {
+      for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
+      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
+    }
   }
 
   private undoLastSent(state: DeltaState, message: string): void {
-    this.recordNack(state, message);
-    for (const [name, version] of state.held.undo()) state.rejected.set(name, version);
+    const nack = this.recordNack(state, message);
+    this.rememberRejected(state, state.held.undo(), nack);
   }
 
   protected plan(state: DeltaState): Plan | undefined {
     const changed: EncodedResource[] = [];
     const removed = new Set<string>();
+    this.forgetVanishedRejections(state);
     for (const name of this.candidates(state)) {
       const resource = this.lookup(state.typeUrl, name);
+      const held = state.held.get(name);
+      const rejection = this.rejectionOf(state, name, resource, held);
       if (!resource) {
-        if (reportsRemoval(state.held.has(name), this.isOwed(state, name))) removed.add(name);
+        if (reportsRemoval(held !== undefined, this.isOwed(state, name))) removed.add(name);
         continue;
       }
-      if ((state.held.get(name) !== resource.version || state.resend.has(name)) && mayResend(state.rejected.get(name), resource.version))
-        changed.push(resource);
+      if ((held !== resource.version || state.resend.has(name)) && mayResend(rejection?.version, resource.version)) changed.push(resource);
     }
     // A whole-type check of a wildcard subscription (its candidates were every known name) also finds what vanished from the set.
     if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
@@ -680,6 +774,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
 
   protected applySent(state: DeltaState, plan: Plan): string {
     state.missingClaims = undefined;
+    // Removed: the client holds nothing of it any more.
+    for (const name of plan.removed) this.forgetRejection(state, name);
     return state.held.apply(plan.resources, plan.removed);
   }
 
