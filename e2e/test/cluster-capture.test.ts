@@ -101,12 +101,7 @@ describe('transparent capture', () => {
     ];
     const mesh: MeshModel = { services: new Map(services.map((service) => [`${service.namespace}/${service.name}`, service])), routes: [] };
     const table = (namespace: string) => {
-      const proxy = proxyFromNode({
-        id: `app.${namespace}`,
-        user_agent_name: 'envoy',
-        user_agent_build_version: { version: { major_number: 1, minor_number: 40, patch: 0 } },
-        metadata: { 'meshcp.namespace': namespace, 'meshcp.service': 'app', 'meshcp.capture_port': 15001, 'meshcp.outbound_port': 15081 },
-      });
+      const proxy = sidecar({ 'meshcp.namespace': namespace, 'meshcp.capture_port': 15001, 'meshcp.outbound_port': 15081 });
       return chainTable(translateEnvoyConfig(mesh, proxy, envoyProfile(proxy)).listeners.find((l) => l.name === 'capture:15001'));
     };
     expect(table('shop')).toEqual([
@@ -120,12 +115,7 @@ describe('transparent capture', () => {
     ]);
     // Explicit mode (no capture): the local listener for port 5432 is the proxy's own namespace's service.
     const explicit = (namespace: string) => {
-      const proxy = proxyFromNode({
-        id: `app.${namespace}`,
-        user_agent_name: 'envoy',
-        user_agent_build_version: { version: { major_number: 1, minor_number: 40, patch: 0 } },
-        metadata: { 'meshcp.namespace': namespace, 'meshcp.service': 'app', 'meshcp.outbound_port': 15081, 'meshcp.tcp_port_offset': 20000 },
-      });
+      const proxy = sidecar({ 'meshcp.namespace': namespace, 'meshcp.outbound_port': 15081, 'meshcp.tcp_port_offset': 20000 });
       const listener = translateEnvoyConfig(mesh, proxy, envoyProfile(proxy)).listeners.find((l) => l.name === 'outbound-tcp:25432');
       return (listener?.filter_chains?.[0]?.filters?.[0]?.typed_config as { cluster?: string } | undefined)?.cluster;
     };
