@@ -19,7 +19,7 @@ import { CertificateAuthority } from '../src/identity/ca.js';
 import { FileCaStore } from '../src/identity/file-store.js';
 import { Metrics } from '../src/metrics.js';
 import { Status } from '../src/xds/admission.js';
-import { CSDS_COLLECT_INTERVAL_MS } from '../src/xds/csds-stream.js';
+import { CSDS_COLLECT_INTERVAL_MS, CsdsBacklogFull, CsdsStream, MAX_WAITING_QUERIES } from '../src/xds/csds-stream.js';
 import { XdsServer } from '../src/xds/server.js';
 import { decodeResponse, encodeRequest } from './csds-client.js';
 import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
@@ -192,7 +192,7 @@ describe('a CSDS stream flooded by a client that never reads', () => {
     process.stdout.write(
       `CSDS flood: 2,000 requests → ${built} answers built; newcomer answered in ${newcomerMs.toFixed(0)} ms; external memory +${grownMb.toFixed(0)} MB\n`,
     );
-    // One per request was 2,000 answers (≈ 200 MB); one in progress and the newest pending is a handful.
+    // One per request was 2,000 answers (≈ 200 MB); the same query repeated while one is waiting is one answer.
     expect(built).toBeGreaterThanOrEqual(1);
     expect(built).toBeLessThanOrEqual(12);
     expect(grownMb).toBeLessThan(64);
@@ -201,7 +201,41 @@ describe('a CSDS stream flooded by a client that never reads', () => {
     session.destroy();
   });
 
-  it('a reading client gets the answer to its newest request (earlier ones are superseded, never answered out of order), also when it half-closes right after', async () => {
+  it('a pipelining client gets one answer per distinct query, in order; more than 16 different queries waiting is RESOURCE_EXHAUSTED', async () => {
+    const pipelined = newClient().makeBidiStreamRequest(CSDS, identityBytes, identityBytes);
+    const answers: string[][] = [];
+    pipelined.on('data', (bytes: Buffer) => answers.push((decodeResponse(bytes).config ?? []).map((c) => String(c.node?.id))));
+    pipelined.on('error', () => undefined);
+    for (const id of ['p0', 'p1', 'p2']) pipelined.write(encodeRequest({ node_matchers: [{ node_id: { exact: id } }] }));
+    await until('three answers', () => answers.length === 3);
+    expect(answers).toEqual([['p0'], ['p1'], ['p2']]);
+    pipelined.end();
+
+    // A client that takes no answer: the first is in progress, 16 different queries wait, the 17th is refused; repeats fold.
+    const answered: string[] = [];
+    const failures: unknown[] = [];
+    const stuckCall = { write: (_response: Buffer, _taken: () => void) => true } as unknown as ConstructorParameters<typeof CsdsStream>[0];
+    const stream = new CsdsStream(stuckCall, Promise.resolve(true), {
+      answer: async (request) => {
+        answered.push(request.toString());
+        return request;
+      },
+      fail: (error) => failures.push(error),
+      stalled: () => undefined,
+      writeDeadlineMs: 60_000,
+    });
+    stream.receive(Buffer.from('q0'));
+    await until('the first answer is being written', () => answered.length === 1);
+    for (let round = 0; round < 3; round++) for (let i = 1; i <= MAX_WAITING_QUERIES; i++) stream.receive(Buffer.from(`q${i}`));
+    expect(failures).toEqual([]);
+    stream.receive(Buffer.from('one too many'));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toBeInstanceOf(CsdsBacklogFull);
+    expect(String((failures[0] as Error).message)).toMatch(/more than 16 different client status queries/);
+    stream.close();
+  });
+
+  it('a reading client gets its newest answer for each query it repeats (a repeat waiting is folded into one answer), also when it half-closes right after', async () => {
     const csds = newClient().makeBidiStreamRequest(CSDS, identityBytes, identityBytes);
     const answers: string[][] = [];
     csds.on('data', (bytes: Buffer) => answers.push((decodeResponse(bytes).config ?? []).map((c) => String(c.node?.id))));

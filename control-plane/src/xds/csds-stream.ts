@@ -3,8 +3,11 @@
  * StreamClientStatus client may send requests far faster than a fleet answer is built
  * and may never read the answers: unbounded, each request queued one whole answer
  * (2,000 empty requests held the event loop 5.4 s and 270 MB of answers). Here:
- *   - a stream has at most one answer in progress; requests arriving meanwhile are
- *     coalesced, and only the newest is answered (each answer is the whole status);
+ *   - a stream has at most one answer in progress; requests arriving meanwhile wait,
+ *     a repeat of a waiting request (the same bytes: the same query) is folded into it
+ *     (each answer is the status at answer time), and a client with more than
+ *     MAX_WAITING_QUERIES different queries waiting is refused (RESOURCE_EXHAUSTED):
+ *     every distinct query still gets its own answer, in order;
  *   - the next answer is built only once the client took the previous one, and a
  *     client that takes none for the write deadline has its stream reset (as xDS does);
  *   - answers are built one at a time across all streams, each in its own event-loop turn;
@@ -71,6 +74,12 @@ export class AnswerTurns {
   }
 }
 
+/** Different queries one stream may have waiting for an answer; a client pipelining more is refused. */
+export const MAX_WAITING_QUERIES = 16;
+
+/** A stream asked more different queries than MAX_WAITING_QUERIES without taking their answers. */
+export class CsdsBacklogFull extends Error {}
+
 export interface CsdsStreamOptions {
   /** Builds the answer to one request (throws for a request it refuses). */
   answer(request: Buffer, receivedAt: number): Promise<Buffer>;
@@ -83,9 +92,9 @@ export interface CsdsStreamOptions {
   connectionBytesSent?: () => number | undefined;
 }
 
-/** One StreamClientStatus call: one answer in progress, the newest request answered next. */
+/** One StreamClientStatus call: one answer in progress, waiting queries answered in order. */
 export class CsdsStream {
-  private pending?: { request: Buffer; receivedAt: number };
+  private readonly waiting: { request: Buffer; receivedAt: number }[] = [];
   private busy = false;
   /** Runs once the answer in progress (and the newest request) is written: the client half-closed. */
   private whenAnswered?: () => void;
@@ -102,18 +111,25 @@ export class CsdsStream {
 
   receive(request: Buffer): void {
     if (this.closed) return;
-    // A request not yet answered is superseded: the answer is the whole status at answer time.
-    this.pending = { request, receivedAt: performance.now() };
+    const receivedAt = performance.now();
+    // The same query again before its answer: one answer, built after both were asked, serves both.
+    const same = this.waiting.find((w) => w.request.equals(request));
+    if (same) same.receivedAt = receivedAt;
+    else if (this.waiting.length >= MAX_WAITING_QUERIES) {
+      this.close();
+      this.options.fail(new CsdsBacklogFull(`more than ${MAX_WAITING_QUERIES} different client status queries waiting for answers on one stream`));
+      return;
+    } else this.waiting.push({ request, receivedAt });
     if (!this.busy) void this.run();
   }
 
   close(): void {
     this.closed = true;
-    this.pending = undefined;
+    this.waiting.length = 0;
     this.whenAnswered = undefined;
   }
 
-  /** The client half-closed: its newest request is still answered, then `end` runs (at once when none is owed). */
+  /** The client half-closed: its waiting queries are still answered, then `end` runs (at once when none is owed). */
   endAfterAnswers(end: () => void): void {
     if (this.closed) return;
     if (this.busy) this.whenAnswered = end;
@@ -130,9 +146,8 @@ export class CsdsStream {
         this.close();
         return;
       }
-      while (this.pending && !this.closed) {
-        const { request, receivedAt } = this.pending;
-        this.pending = undefined;
+      for (let next = this.waiting.shift(); next && !this.closed; next = this.waiting.shift()) {
+        const { request, receivedAt } = next;
         const response = await this.options.answer(request, receivedAt);
         if (this.closed) return;
         if (!(await this.write(response))) {

@@ -20,7 +20,7 @@ import type { Metrics } from '../metrics.js';
 import { Admission, DEFAULT_LIMITS, identityKeyOf, Status, type StreamLimits } from './admission.js';
 import type { ConnectionRecord } from './connection.js';
 import { CSDS_SERVICE, type CsdsFleet, CsdsRequestError, clientStatus, decodeClientStatusRequest, encodeClientStatusResponse } from './csds.js';
-import { AnswerTurns, CsdsStream, FleetCollections } from './csds-stream.js';
+import { AnswerTurns, CsdsBacklogFull, CsdsStream, FleetCollections } from './csds-stream.js';
 import { sendPreFramedResponses } from './grpc-pre-framed.js';
 import { releaseGrpcReadBuffers } from './grpc-read-buffers.js';
 import { rawMethod } from './raw-method.js';
@@ -286,6 +286,7 @@ export class XdsServer {
       // An unsupported matcher or a request that does not decode; anything else is ours.
       const message = String((error as Error)?.message ?? error).slice(0, 300);
       if (error instanceof CsdsRequestError) return status(Status.INVALID_ARGUMENT, message);
+      if (error instanceof CsdsBacklogFull) return status(Status.RESOURCE_EXHAUSTED, message);
       this.log.error('CSDS answer failed', { message });
       return status(Status.INTERNAL, 'internal error answering client status');
     };
