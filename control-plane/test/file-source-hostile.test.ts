@@ -114,6 +114,14 @@ describe('file source: floods are bounded', () => {
     expect(source.load('start').errors.map((e) => e.message)).toEqual([
       "the file holds more than 1000 documents, more than the limit of 1000; not parsed; keeping the file's last good content",
     ]);
+    // A directive sends the file to the whole-file parse: it is counted before that parse too, `---` and `...` alike.
+    for (const flood of [`%YAML 1.2\n${'--- {}\n'.repeat(20_000)}`, `%YAML 1.2\n---\n${'{}\n...\n'.repeat(20_000)}`]) {
+      writeFileSync(file, flood);
+      const errors = source.load('start').errors.map((e) => e.message);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/^the file holds about 2000\d documents, more than the limit of 1000; not parsed/);
+    }
+    expect(served(source.load('start'))).toEqual(['shop/a']);
   });
 
   it('a file of 500 broken documents: the first 100 errors and a count of the rest, logged once each', () => {

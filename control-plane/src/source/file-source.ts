@@ -127,6 +127,13 @@ function splitDocuments(text: string): string[] {
   return chunks;
 }
 
+/** Lines that start (`---`) or end (`...`) a YAML document: about the number of documents, counted without parsing. */
+function documentMarkers(text: string): number {
+  let count = 0;
+  for (const _ of text.matchAll(/^(?:---|\.\.\.)(?:[ \t]|\r?$)/gm)) count++;
+  return count;
+}
+
 function deepFreeze(value: unknown): unknown {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -555,7 +562,12 @@ export class FileSource implements MeshSource {
       this.accept(file, text, bytes.length, docs, state, byDocument.parsed);
       return;
     }
-    // Directives (they apply to the documents after them): the whole file at once.
+    // Directives (they apply to the documents after them): the whole file at once — counted first, like any other file.
+    const markers = documentMarkers(text);
+    if (markers > this.maxDocuments + 1) {
+      state.errors = [fileError(file, `${tooManyDocuments(`about ${markers}`, this.maxDocuments)}; keeping the file's last good content`)];
+      return;
+    }
     let list: Document[];
     try {
       const parsed = parseAllDocuments(text);
