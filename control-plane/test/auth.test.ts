@@ -66,11 +66,13 @@ describe('node claims against the authenticated identity', () => {
     expect(() => checkNodeClaims(identity, { id: 'a', metadata: { 'meshcp.namespace': 'shop', 'meshcp.service_account': 'admin' } })).toThrow(
       /service account/,
     );
-    // A node id in the injector's `<pod>.<namespace>` form names its namespace too.
-    expect(() => checkNodeClaims(identity, { id: 'web-7d9f.payments', metadata: { 'meshcp.namespace': 'shop' } })).toThrow(
-      /node id "web-7d9f.payments" names namespace "payments" but the stream authenticated as shop\/frontend/,
+    // A node id in Istio's form names its namespace too; a dotted host name (`web.payments`) is not read.
+    const istio = 'sidecar~10.0.0.5~web-7d9f.payments~payments.svc.cluster.local';
+    expect(() => checkNodeClaims(identity, { id: istio, metadata: { 'meshcp.namespace': 'shop' } })).toThrow(
+      /names namespace "payments" but the stream authenticated as shop\/frontend/,
     );
-    expect(() => checkNodeClaims(identity, { id: 'web-7d9f.shop' })).not.toThrow();
+    expect(() => checkNodeClaims(identity, { id: 'sidecar~10.0.0.5~web-7d9f.shop~shop.svc.cluster.local' })).not.toThrow();
+    expect(() => checkNodeClaims(identity, { id: 'web.payments' })).not.toThrow();
   });
 });
 

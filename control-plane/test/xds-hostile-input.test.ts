@@ -374,19 +374,21 @@ describe('a workload claiming another workload’s node id', () => {
     for (const attacker of attackers) attacker.call.cancel();
   });
 
-  it('a node id that names another namespace is refused with PERMISSION_DENIED; the owner’s is admitted', async () => {
-    for (const id of ['web-7d9f.shop', 'sidecar~10.0.0.5~web-7d9f.shop~shop.svc.cluster.local']) {
-      const impostor = await open('evil', { id, user_agent_name: 'envoy' }).outcome;
-      expect(impostor.status?.code).toBe(Status.PERMISSION_DENIED);
-      expect(impostor.status?.details).toContain('names namespace "shop" but the stream authenticated as spiffe://cluster.local/ns/evil/sa/attacker');
-      const owner = await open('shop', { id, user_agent_name: 'envoy' }).outcome;
-      expect(owner.response).toMatchObject({ type_url: CLUSTER });
-    }
-    expect(server.connections().some((r) => r.identity.includes('/ns/evil/') && r.nodeId.includes('.shop'))).toBe(false);
+  it('a node id in Istio’s form naming another namespace is refused with PERMISSION_DENIED; the owner’s is admitted; dotted ids are not read', async () => {
+    const id = 'sidecar~10.0.0.5~web-7d9f.shop~shop.svc.cluster.local';
+    const impostor = await open('evil', { id, user_agent_name: 'envoy' }).outcome;
+    expect(impostor.status?.code).toBe(Status.PERMISSION_DENIED);
+    expect(impostor.status?.details).toContain('names namespace "shop" but the stream authenticated as spiffe://cluster.local/ns/evil/sa/attacker');
+    const owner = await open('shop', { id, user_agent_name: 'envoy' }).outcome;
+    expect(owner.response).toMatchObject({ type_url: CLUSTER });
+    expect(server.connections().some((r) => r.identity.includes('/ns/evil/') && r.nodeId === id)).toBe(false);
+    // VM host names look like `<pod>.<namespace>`: admitted whatever namespace the stream authenticated in.
+    for (const vm of ['web.prod', 'vm1.internal'])
+      expect((await open('shop', { id: vm, user_agent_name: 'envoy' }).outcome).response).toMatchObject({ type_url: CLUSTER });
   });
 
   it('reads the namespace only from node ids of the forms that carry one', () => {
-    expect(namespacesInNodeId('web-7d9f.shop')).toEqual(['shop']);
+    expect(namespacesInNodeId('web-7d9f.shop')).toEqual([]);
     expect(namespacesInNodeId('sidecar~10.0.0.5~web-7d9f.shop~shop.svc.cluster.local')).toEqual(['shop', 'shop']);
     expect(namespacesInNodeId('sidecar~10.0.0.5~web-7d9f.evil~shop.svc.cluster.local')).toEqual(['evil', 'shop']);
     for (const id of ['web-1', 'node-old', '10.0.0.5', 'web-1.40.0', 'Web.Shop', '']) expect(namespacesInNodeId(id)).toEqual([]);

@@ -42,24 +42,22 @@ function claimed(node: NodeLike, key: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** A Kubernetes namespace name (an RFC 1123 label); one with a letter, so `10.0.0.5` names none. */
+/** A Kubernetes namespace name (an RFC 1123 label). */
 const NAMESPACE_LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
-/** meshcp's injector: `<pod>.<namespace>` (Envoy's --service-node, the gRPC bootstrap's node id). */
-const INJECTED_NODE_ID = new RegExp(`^${NAMESPACE_LABEL}\\.(${NAMESPACE_LABEL})$`);
 /** Istio's form, which some bootstraps copy: `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>`. */
 const ISTIO_NODE_ID = new RegExp(`^[a-z]+~[^~]*~[^~]*\\.(${NAMESPACE_LABEL})~(${NAMESPACE_LABEL})\\.svc(?:\\.[^~]*)?$`);
 
 /**
- * The namespaces a node id names, when it has one of the forms that carry one
- * (meshcp's injector `<pod>.<namespace>`, Istio's `sidecar~ip~<pod>.<ns>~<ns>.svc.…`);
- * none for any other id (`meshcp bootstrap --node-id` takes any string).
+ * The namespaces a node id names, when it has a form that unmistakably carries one
+ * (Istio's `sidecar~ip~<pod>.<ns>~<ns>.svc.…`); none for any other id. meshcp's
+ * injector writes `<pod>.<namespace>`, but so does a VM's `web.prod` or `vm1.internal`
+ * (`meshcp bootstrap --node-id` takes any string), so that form is not read: streams
+ * are counted and shown per identity anyway, so a borrowed node id takes nothing from
+ * its owner.
  */
 export function namespacesInNodeId(id: string): string[] {
   const istio = ISTIO_NODE_ID.exec(id);
-  if (istio) return [istio[1] as string, istio[2] as string];
-  const injected = INJECTED_NODE_ID.exec(id);
-  if (injected && /[a-z]/.test(injected[1] as string)) return [injected[1] as string];
-  return [];
+  return istio ? [istio[1] as string, istio[2] as string] : [];
 }
 
 /**
