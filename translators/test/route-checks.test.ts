@@ -88,6 +88,15 @@ describe('regexes Envoy’s RE2 would refuse', () => {
     ])
       expect(re2Problem(pattern), pattern).toBeUndefined();
   });
+
+  it('accepts RE2 spellings JavaScript lacks (a leading (?i), \\-, (?P<name>…), \\A and \\z), and reads escapes pairwise', () => {
+    for (const pattern of ['(?i)^/docs', '^/v1\\-beta/.*', '(?P<id>\\d+)', '^/c\\++$', '\\A/abc\\z', '(?U)/a+', '/\\\\1', '/\\(?=x'])
+      expect(parse(service('web'), route('r', pathRegex(pattern))).errors, pattern).toEqual([]);
+    // Still refused: a possessive loop, a real backreference, a JavaScript-style named group.
+    expect(rejectRule(pathRegex('/a++')).message).toContain('not a valid regular expression');
+    expect(rejectRule(pathRegex('/(a)\\1')).message).toContain('backreferences');
+    expect(rejectRule(pathRegex('/(?<id>a)')).message).toContain('use (?P<name>…)');
+  });
 });
 
 describe('the RE2 checker under arbitrary patterns', () => {

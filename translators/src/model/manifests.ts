@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { DEFAULTS } from './defaults.js';
-import { re2Problem } from './re2.js';
+import { re2AsJavaScript, re2Problem } from './re2.js';
 import {
   type AccessRule,
   type BackendRef,
@@ -353,10 +353,15 @@ function readCircuitBreakers(r: FieldReader, value: unknown): CircuitBreakers | 
  * pattern JavaScript accepts but RE2 rejects would be NACKed, so it is refused here.
  */
 export function re2Incompatibility(pattern: string): string | undefined {
-  if (/\(\?<?[=!]/.test(pattern)) return 'lookahead and lookbehind are not supported by RE2';
-  if (/\\[1-9]/.test(pattern)) return 'backreferences are not supported by RE2';
-  if (/\\k<|\(\?<[A-Za-z]/.test(pattern)) return 'named backreferences and (?<name>…) groups are not supported by RE2; use (?P<name>…)';
-  if (/[*+?}]\+/.test(pattern)) return 'possessive quantifiers are not supported by RE2';
+  // Escapes read pairwise from the left, so `\\1` is an escaped backslash and a 1, and `\(?=` a literal paren.
+  for (const [escape] of pattern.matchAll(/\\[\s\S]/g)) {
+    if (/^\\[1-9]$/.test(escape)) return 'backreferences are not supported by RE2';
+    if (escape === '\\k') return 'named backreferences are not supported by RE2';
+  }
+  const syntax = pattern.replace(/\\[\s\S]/g, '_');
+  if (/\(\?<?[=!]/.test(syntax)) return 'lookahead and lookbehind are not supported by RE2';
+  if (/\(\?<[A-Za-z]/.test(syntax)) return '(?<name>…) groups are not supported by the RE2 in every Envoy meshcp serves; use (?P<name>…)';
+  if (/[*+?}]\+/.test(syntax)) return 'possessive quantifiers are not supported by RE2';
   return undefined;
 }
 
@@ -497,7 +502,7 @@ function readMatch(r: FieldReader, value: unknown, path: string): RouteMatch {
 
 function checkRegex(r: FieldReader, pattern: string, path: string): void {
   try {
-    new RegExp(pattern, 'u');
+    new RegExp(re2AsJavaScript(pattern), 'u');
   } catch (error) {
     r.error(path, `is not a valid regular expression: ${(error as Error).message}`);
     return;

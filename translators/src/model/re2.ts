@@ -57,11 +57,43 @@ interface Node {
   repeat: number;
 }
 
+/** What JavaScript's `u` syntax can escape; RE2 lets any ASCII punctuation be escaped. */
+const JS_SYNTAX_CHARACTERS = new Set('^$\\.*+?()[]{}|/');
+const ASCII_PUNCTUATION = /^[!-/:-@[-`{-~]$/;
+
+/**
+ * The pattern in JavaScript's `u` syntax, for checking it with `new RegExp` and the
+ * estimate below: RE2 spellings JavaScript lacks are rewritten to equivalents — a
+ * leading `(?i)` (also m, s; RE2's U has no equivalent and is dropped) as a `(?i:…)`
+ * group, `(?P<name>` as `(?<name>`, `\A` / `\z` as `^` / `$`, and an escaped
+ * punctuation mark JavaScript may not escape (`\-` outside a class) as its `\xHH`.
+ */
+export function re2AsJavaScript(pattern: string): string {
+  const lead = /^\(\?([imsU]+)\)/.exec(pattern);
+  const flags = lead ? [...new Set((lead[1] as string).replace(/U/g, ''))].join('') : '';
+  let out = '';
+  for (let i = lead ? lead[0].length : 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    const next = pattern[i + 1];
+    if (c === '\\' && next !== undefined) {
+      if (next === 'A') out += '^';
+      else if (next === 'z') out += '$';
+      else if (ASCII_PUNCTUATION.test(next) && !JS_SYNTAX_CHARACTERS.has(next)) out += `\\x${next.charCodeAt(0).toString(16).padStart(2, '0')}`;
+      else out += c + next;
+      i++;
+    } else if (c === '(' && pattern.startsWith('(?P<', i)) {
+      out += '(?<';
+      i += 3;
+    } else out += c;
+  }
+  return flags ? `(?${flags}:${out})` : out;
+}
+
 /** Why RE2 (as Envoy runs it) would refuse the pattern, or undefined when it would not. */
 export function re2Problem(pattern: string): string | undefined {
   if (pattern.length > MAX_REGEX_LENGTH) return `must be at most ${MAX_REGEX_LENGTH} characters, got ${pattern.length}`;
   try {
-    const parser = new PatternParser(pattern);
+    const parser = new PatternParser(re2AsJavaScript(pattern));
     const size = parser.program();
     if (size > RE2_MAX_PROGRAM_SIZE)
       return `is too complex for Envoy's RE2: its compiled program is estimated at ${size} instructions, more than the limit of ${RE2_MAX_PROGRAM_SIZE} (large {n,m} counts on classes multiply it; use + or * where you can)`;
@@ -74,7 +106,7 @@ export function re2Problem(pattern: string): string | undefined {
 
 /** The estimate alone (for tests and the calibration against Envoy). */
 export function re2ProgramSizeEstimate(pattern: string): number {
-  return new PatternParser(pattern).program();
+  return new PatternParser(re2AsJavaScript(pattern)).program();
 }
 
 function utf8Length(codePoint: number): number {
@@ -184,9 +216,11 @@ class PatternParser {
     const savedIgnoreCase = this.ignoreCase;
     let extra: number = COST.capture;
     if (/^\(\?<?[=!]/.test(rest)) throw new Re2Error('lookahead and lookbehind are not supported by RE2');
-    if (/^\(\?</.test(rest)) throw new Re2Error('(?<name>…) groups are not supported by RE2 as Envoy runs it; use a plain group');
+    // A named group: written `(?P<name>…)` (re2AsJavaScript made it `(?<name>`; the `(?<name>` spelling itself is refused by re2Incompatibility).
+    const named = /^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.exec(rest);
     const modifiers = /^\(\?([a-z]*)(?:-([a-z]*))?:/.exec(rest);
-    if (modifiers) {
+    if (named) this.at += named[0].length;
+    else if (modifiers) {
       this.at += modifiers[0].length;
       if (modifiers[1]?.includes('i')) this.ignoreCase = true;
       if (modifiers[2]?.includes('i')) this.ignoreCase = false;
