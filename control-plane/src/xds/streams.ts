@@ -48,6 +48,7 @@ import {
   forgetsDroppedNames,
   mayPushWhileUnanswered,
   mayResend,
+  nackBlamesEveryResource,
   nextDeltaSubscription,
   nextSotwSubscription,
   pushOrder,
@@ -148,6 +149,15 @@ function hasOwed(state: TypeStateBase): boolean {
   return state.owed === 'all' || state.owed.size > 0 || state.resend.size > 0;
 }
 
+/** Resources of a several-resource NACK still to be re-sent alone (`nackBlamesEveryResource`). */
+function hasSuspects(state: TypeStateBase): boolean {
+  return (state.record.suspects?.size ?? 0) > 0;
+}
+
+function subscribes(state: TypeStateBase, name: string): boolean {
+  return state.sub.wildcard || state.sub.names.has(name);
+}
+
 /**
  * EDS names of the current model as a set, built once per model: lets a stream skip
  * names the cache does not know before asking the cache, so a request naming 50,000
@@ -179,7 +189,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     private readonly sink: ResponseSink,
     /** The one type a standalone (non-ADS) service carries, or undefined for ADS. */
     protected readonly onlyType: TypeUrl | undefined,
-    private readonly mode: 'sotw' | 'delta',
+    protected readonly mode: 'sotw' | 'delta',
   ) {}
 
   close(): void {
@@ -268,8 +278,54 @@ abstract class StateMachine<S extends TypeStateBase> {
     }
   }
 
+  /**
+   * What a NACK of the last response (`sent`: name → version, from `held.undo()`) tells:
+   * every resource rejected when the client takes such a response whole or it carried one;
+   * otherwise only that one of them is bad, not which, so each becomes a suspect, re-sent
+   * alone (`nextProbe`) until its own answer says whether the client takes it.
+   */
+  protected noteNacked(state: S, sent: ReadonlyMap<string, string>, nack: NackRecord): void {
+    if (nackBlamesEveryResource(this.mode, state.typeUrl, sent.size)) {
+      this.rememberRejected(state, sent, nack);
+      return;
+    }
+    for (const [name, version] of sent) {
+      if (!subscribes(state, name)) continue;
+      state.record.suspects ??= new Map();
+      state.record.suspects.set(name, { version, error: nack.error, at: nack.at });
+    }
+  }
+
+  /** Whether `name` at `version` waits to be re-sent alone as a suspect: it is left out of other responses. */
+  protected awaitsProbe(state: S, name: string, version: string): boolean {
+    return state.record.suspects?.get(name)?.version === version;
+  }
+
+  /**
+   * The suspect to re-send alone next, asked for only when nothing else of the type is due
+   * (so suspects never hold back a change); forgets suspects there is nothing to send for
+   * (unsubscribed, gone from the cache, or now at a version the client rejected).
+   */
+  protected nextProbe(state: S): EncodedResource | undefined {
+    const suspects = state.record.suspects;
+    if (!suspects?.size) return undefined;
+    for (const name of suspects.keys()) {
+      const resource = subscribes(state, name) ? this.lookup(state.typeUrl, name) : undefined;
+      if (resource && mayResend(state.rejected.get(name)?.version, resource.version)) return resource;
+      suspects.delete(name);
+    }
+    return undefined;
+  }
+
+  /** Sent again, a suspect is answered by that response: no longer a suspect (a several-resource NACK makes it one again). */
+  protected clearSentSuspects(state: S, sent: readonly EncodedResource[]): void {
+    const suspects = state.record.suspects;
+    if (suspects?.size) for (const resource of sent) suspects.delete(resource.name);
+  }
+
   /** The client stops holding `name` (unsubscribed, dropped, removed): asked for again, it gets the current version, rejected or not. */
   protected forgetRejection(state: S, name: string): void {
+    state.record.suspects?.delete(name);
     if (state.rejected.size === 0) return;
     state.rejected.delete(name);
     state.record.rejected?.delete(name);
@@ -363,7 +419,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     if (this.closed || !this.deps.cache.isReadyFor(this.client.view)) return;
     const plans = new Map<TypeUrl, Plan>();
     for (const state of this.types.values()) {
-      const pending = state.dirty !== false || hasOwed(state);
+      const pending = state.dirty !== false || hasOwed(state) || hasSuspects(state);
       state.record.waiting = state.inFlight && pending;
       if (!pending || state.inFlight) continue;
       const planStarted = performance.now();
@@ -564,7 +620,7 @@ export class SotwStream extends StateMachine<SotwState> {
       state.sentSet = state.previousSet;
       return;
     }
-    this.rememberRejected(state, state.held.undo(), nack);
+    this.noteNacked(state, state.held.undo(), nack);
   }
 
   private resubscribe(state: SotwState, names: readonly string[]): void {
@@ -583,7 +639,7 @@ export class SotwStream extends StateMachine<SotwState> {
     if (!sub.wildcard && forgetsDroppedNames(state.typeUrl)) {
       for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
       // A dropped name is no longer held: asked for again, it gets the current version, rejected or not.
-      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
+      for (const name of [...state.rejected.keys(), ...(state.record.suspects?.keys() ?? [])]) if (!sub.names.has(name)) this.forgetRejection(state, name);
     }
   }
 
@@ -616,9 +672,11 @@ export class SotwStream extends StateMachine<SotwState> {
       const resource = this.lookup(state.typeUrl, name);
       const held = state.held.get(name);
       const rejection = this.rejectionOf(state, name, resource, held);
-      if (!resource || !mayResend(rejection?.version, resource.version)) continue;
+      if (!resource || !mayResend(rejection?.version, resource.version) || this.awaitsProbe(state, name, resource.version)) continue;
       if (this.isOwed(state, name) || held !== resource.version) changed.push(resource);
     }
+    const probe = changed.length === 0 ? this.nextProbe(state) : undefined;
+    if (probe) changed.push(probe);
     return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
   }
 
@@ -633,7 +691,9 @@ export class SotwStream extends StateMachine<SotwState> {
       state.sentSet = plan.fullSet;
       return plan.version;
     }
-    return state.held.apply(plan.resources);
+    const sent = [...plan.resources];
+    this.clearSentSuspects(state, sent);
+    return state.held.apply(sent);
   }
 
   protected shareKey(state: SotwState, plan: Plan, version: string): string | undefined {
@@ -725,13 +785,13 @@ export class DeltaStream extends StateMachine<DeltaState> {
     }
     if (!sub.wildcard && unsubscribedStar) {
       for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
-      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
+      for (const name of [...state.rejected.keys(), ...(state.record.suspects?.keys() ?? [])]) if (!sub.names.has(name)) this.forgetRejection(state, name);
     }
   }
 
   private undoLastSent(state: DeltaState, message: string): void {
     const nack = this.recordNack(state, message);
-    this.rememberRejected(state, state.held.undo(), nack);
+    this.noteNacked(state, state.held.undo(), nack);
   }
 
   protected plan(state: DeltaState): Plan | undefined {
@@ -746,7 +806,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
         if (reportsRemoval(held !== undefined, this.isOwed(state, name))) removed.add(name);
         continue;
       }
-      if ((held !== resource.version || state.resend.has(name)) && mayResend(rejection?.version, resource.version)) changed.push(resource);
+      if (!mayResend(rejection?.version, resource.version) || this.awaitsProbe(state, name, resource.version)) continue;
+      if (held !== resource.version || state.resend.has(name)) changed.push(resource);
     }
     // A whole-type check of a wildcard subscription (its candidates were every known name) also finds what vanished from the set.
     if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
@@ -755,6 +816,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
     }
     // Claims of a reconnect that the cache did not have: the first response reports them removed (once; applySent clears them).
     for (const name of state.missingClaims ?? []) if (!this.lookup(state.typeUrl, name)) removed.add(name);
+    const probe = changed.length === 0 && removed.size === 0 ? this.nextProbe(state) : undefined;
+    if (probe) changed.push(probe);
     if (changed.length === 0 && removed.size === 0) {
       // A reconnecting client that already holds every current version is in sync
       // although nothing is sent: record that, so the admin API does not say NOT_SENT.
@@ -776,7 +839,9 @@ export class DeltaStream extends StateMachine<DeltaState> {
     state.missingClaims = undefined;
     // Removed: the client holds nothing of it any more.
     for (const name of plan.removed) this.forgetRejection(state, name);
-    return state.held.apply(plan.resources, plan.removed);
+    const sent = [...plan.resources];
+    this.clearSentSuspects(state, sent);
+    return state.held.apply(sent, plan.removed);
   }
 
   protected shareKey(state: DeltaState): string | undefined {
