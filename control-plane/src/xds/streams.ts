@@ -110,6 +110,8 @@ interface TypeStateBase {
   changeAppliedAt?: number;
   /** The source change the response in flight carries: its ACK observes convergence. */
   inFlightChangeAt?: number;
+  /** The suspect the response in flight re-sends alone: it stays a suspect (and listed) until that response is answered. */
+  probing?: string;
   /** The key of the last shared response this stream was sent of this type (shared-responses.ts). */
   lastSharedKey?: string;
 }
@@ -235,6 +237,7 @@ abstract class StateMachine<S extends TypeStateBase> {
 
   /** `receivedAt`: when the ACK came off the wire; convergence ends there, not after the ACK waited to be handled. */
   protected recordAck(state: S, receivedAt: number): void {
+    this.endProbe(state);
     state.inFlight = false;
     state.answeredNonce = state.latestNonce;
     state.record.ackedVersion = state.record.sentVersion;
@@ -247,6 +250,7 @@ abstract class StateMachine<S extends TypeStateBase> {
   }
 
   protected recordNack(state: S, message: string): NackRecord {
+    this.endProbe(state);
     state.inFlight = false;
     state.answeredNonce = state.latestNonce;
     const version = state.record.sentVersion ?? '';
@@ -310,6 +314,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     const suspects = state.record.suspects;
     if (!suspects?.size) return undefined;
     for (const name of suspects.keys()) {
+      if (name === state.probing) continue;
       const resource = subscribes(state, name) ? this.lookup(state.typeUrl, name) : undefined;
       if (resource && mayResend(state.rejected.get(name)?.version, resource.version)) return resource;
       suspects.delete(name);
@@ -317,10 +322,25 @@ abstract class StateMachine<S extends TypeStateBase> {
     return undefined;
   }
 
-  /** Sent again, a suspect is answered by that response: no longer a suspect (a several-resource NACK makes it one again). */
-  protected clearSentSuspects(state: S, sent: readonly EncodedResource[]): void {
+  /**
+   * A suspect sent alone at its version is being re-sent (`probing`): it stays a suspect
+   * until the answer, which clears it (ACK) or rejects it (NACK). Sent in any other
+   * response (a newer version, or with others), it is no suspect any more: that
+   * response's own answer counts (a several-resource NACK makes it one again).
+   */
+  protected noteSentSuspects(state: S, sent: readonly EncodedResource[]): void {
     const suspects = state.record.suspects;
-    if (suspects?.size) for (const resource of sent) suspects.delete(resource.name);
+    if (!suspects?.size) return;
+    const only = sent.length === 1 ? sent[0] : undefined;
+    if (only && suspects.get(only.name)?.version === only.version) state.probing = only.name;
+    else for (const resource of sent) suspects.delete(resource.name);
+  }
+
+  /** The re-send in flight was answered: its suspect is settled (an ACK clears it; a NACK of one resource rejects it). */
+  private endProbe(state: S): void {
+    if (state.probing === undefined) return;
+    state.record.suspects?.delete(state.probing);
+    state.probing = undefined;
   }
 
   /** The client stops holding `name` (unsubscribed, dropped, removed): asked for again, it gets the current version, rejected or not. */
@@ -692,7 +712,7 @@ export class SotwStream extends StateMachine<SotwState> {
       return plan.version;
     }
     const sent = [...plan.resources];
-    this.clearSentSuspects(state, sent);
+    this.noteSentSuspects(state, sent);
     return state.held.apply(sent);
   }
 
@@ -840,7 +860,7 @@ export class DeltaStream extends StateMachine<DeltaState> {
     // Removed: the client holds nothing of it any more.
     for (const name of plan.removed) this.forgetRejection(state, name);
     const sent = [...plan.resources];
-    this.clearSentSuspects(state, sent);
+    this.noteSentSuspects(state, sent);
     return state.held.apply(sent, plan.removed);
   }
 
