@@ -57,10 +57,11 @@ function typeConfigs(typeUrl: TypeUrl, type: TypeRecord, held: readonly [string,
     return { ...common, name, version_info: version, config_status: 'ERROR', client_status: 'NACKED', error_state: errorState(nack) };
   };
   const rows = held.map(([name, version]) => row(name, version));
-  // Rejected before the client held any version of it: it holds nothing, and the row says so.
-  if (rejected?.size) {
+  // Rejected (or suspect) before the client held any version of it: it holds nothing, and the row says so.
+  if (rejected?.size || type.suspects?.size) {
     const heldNames = new Set(held.map(([name]) => name));
-    for (const name of rejected.keys()) if (!heldNames.has(name)) rows.push(row(name, ''));
+    for (const name of rejected?.keys() ?? []) if (!heldNames.has(name)) rows.push(row(name, ''));
+    for (const name of type.suspects?.keys() ?? []) if (!heldNames.has(name) && !rejected?.has(name)) rows.push(row(name, ''));
   }
   // A type with nothing held still shows its state (subscribed, nothing sent or accepted yet).
   if (rows.length === 0) return [{ ...common, name: '', version_info: type.ackedVersion ?? '' }];
