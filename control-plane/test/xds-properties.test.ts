@@ -290,6 +290,19 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
     }
     exchange(answer(step.type, String(latest.nonce), step.kind === 'nack' ? 'rejected by the property test' : undefined), false);
   }
+  // Then the client ACKs whatever comes: every suspect is re-sent alone and cleared, none is left waiting.
+  for (let round = 0; round < 50; round++) {
+    const open = [...types.entries()].filter(([, state]) => state.unanswered && state.lastResponse);
+    if (open.length === 0) break;
+    for (const [type, state] of open) {
+      state.unanswered = false;
+      exchange(answer(type, String(state.lastResponse?.nonce)), false);
+    }
+  }
+  for (const [type, state] of types) {
+    expect(state.unanswered, `${type} still answering after 50 rounds of ACKs`).toBe(false);
+    expect([...(stream.record?.types.get(type)?.suspects?.keys() ?? [])], `${type} suspects left after ACKing everything`).toEqual([]);
+  }
   stream.close();
 }
 

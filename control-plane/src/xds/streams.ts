@@ -711,7 +711,7 @@ export class SotwStream extends StateMachine<SotwState> {
       state.sentSet = plan.fullSet;
       return plan.version;
     }
-    const sent = [...plan.resources];
+    const sent = Array.isArray(plan.resources) ? (plan.resources as EncodedResource[]) : [...plan.resources];
     this.noteSentSuspects(state, sent);
     return state.held.apply(sent);
   }
@@ -859,7 +859,7 @@ export class DeltaStream extends StateMachine<DeltaState> {
     state.missingClaims = undefined;
     // Removed: the client holds nothing of it any more.
     for (const name of plan.removed) this.forgetRejection(state, name);
-    const sent = [...plan.resources];
+    const sent = Array.isArray(plan.resources) ? (plan.resources as EncodedResource[]) : [...plan.resources];
     this.noteSentSuspects(state, sent);
     return state.held.apply(sent, plan.removed);
   }
