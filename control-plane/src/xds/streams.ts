@@ -517,7 +517,8 @@ abstract class StateMachine<S extends TypeStateBase> {
   protected abstract held(state: S): Iterable<[string, string]>;
   /**
    * Decides what to send for one type; undefined when nothing. It changes no state but
-   * forgetting rejections that no longer hold (`rejectionOf`).
+   * forgetting rejections that no longer hold (`rejectionOf`) and suspects there is
+   * nothing to send for (`nextProbe`). A suspect goes alone, only when nothing else is due.
    */
   protected abstract plan(state: S): Plan | undefined;
   /** Records what the client holds once it accepts the response; returns its version. */
