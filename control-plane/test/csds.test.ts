@@ -52,8 +52,14 @@ describe('CSDS (ClientStatusDiscoveryService)', () => {
     old.send({ node: OLD_ENVOY_NODE, type_url: CLUSTER, resource_names_subscribe: ['*'] });
     const oldClusters = await old.next();
     old.send({ type_url: CLUSTER, response_nonce: oldClusters.nonce, error_detail: { code: 3, message: 'unknown field in cluster' } });
+    // Two clusters in one NACKed Delta response: each is re-sent alone, and node-old rejects each.
+    for (let probe = 0; probe < 2; probe++) {
+      const single = await old.next();
+      expect(single.resources).toHaveLength(1);
+      old.send({ type_url: CLUSTER, response_nonce: single.nonce, error_detail: { code: 3, message: 'unknown field in cluster' } });
+    }
     const record = (id: string) => plane.xds.connections().find((r) => r.nodeId === id);
-    await until(() => record('node-old')?.types.get(CLUSTER)?.lastResponseNacked === true);
+    await until(() => record('node-old')?.types.get(CLUSTER)?.rejected?.size === 2);
     await until(() => record('node-1')?.types.get(ENDPOINT)?.ackedVersion !== undefined);
   });
 

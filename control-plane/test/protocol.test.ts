@@ -4,7 +4,7 @@ import { SnapshotCache } from '../src/cache/snapshot-cache.js';
 import { Metrics } from '../src/metrics.js';
 import { statusOf, type TypeRecord } from '../src/xds/connection.js';
 import { clientStatus } from '../src/xds/csds.js';
-import { classifyRequest, nextDeltaSubscription, nextSotwSubscription, pushOrder } from '../src/xds/protocol.js';
+import { classifyRequest, nackBlamesEveryResource, nextDeltaSubscription, nextSotwSubscription, pushOrder } from '../src/xds/protocol.js';
 import { XdsServer } from '../src/xds/server.js';
 import { ENVOY_NODE, mesh, serviceYaml } from './fixtures.js';
 import { names, XdsTestClient } from './xds-client.js';
@@ -48,6 +48,18 @@ describe('protocol decisions', () => {
   it('orders additions make-before-break and removals in reverse', () => {
     expect(pushOrder([CLUSTER, ENDPOINT, LISTENER, ROUTE], false)).toEqual([CLUSTER, ENDPOINT, LISTENER, ROUTE]);
     expect(pushOrder([CLUSTER, ENDPOINT, LISTENER, ROUTE], true)).toEqual([ROUTE, LISTENER, ENDPOINT, CLUSTER]);
+  });
+
+  it('a NACK blames every resource only of a single-resource response or a SotW LDS/CDS state', () => {
+    for (const type of [CLUSTER, ENDPOINT, LISTENER, ROUTE]) {
+      expect(nackBlamesEveryResource('sotw', type, 1)).toBe(true);
+      expect(nackBlamesEveryResource('delta', type, 1)).toBe(true);
+      expect(nackBlamesEveryResource('delta', type, 2)).toBe(false);
+    }
+    expect(nackBlamesEveryResource('sotw', CLUSTER, 2)).toBe(true);
+    expect(nackBlamesEveryResource('sotw', LISTENER, 2)).toBe(true);
+    expect(nackBlamesEveryResource('sotw', ENDPOINT, 2)).toBe(false);
+    expect(nackBlamesEveryResource('sotw', ROUTE, 2)).toBe(false);
   });
 });
 

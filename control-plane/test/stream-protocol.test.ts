@@ -517,9 +517,9 @@ describe('NACK status honesty', () => {
       const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names: [A, B] }).next();
       stream.ack(first, [A, B]);
       const aAccepted = heldVersion(stream, ENDPOINT, A);
-      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2002])));
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
       const bad = stream.next();
-      expect(portsOf(bad)).toEqual({ [A]: [1002], [B]: [2002] });
+      expect(portsOf(bad)).toEqual({ [A]: [1002] }); // one resource: its NACK blames it (several: see 'NACK isolation')
       stream.nack(bad, 'rejected a', [A, B]);
       server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2003])));
       const onlyB = stream.next();
@@ -593,9 +593,9 @@ describe('NACK status honesty', () => {
       const first = stream.send({ node: ENVOY_NODE, type_url: ENDPOINT, resource_names_subscribe: [A, B] }).next();
       stream.ack(first);
       const accepted = deltaVersions(first);
-      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2002])));
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2001])));
       const bad = stream.next();
-      expect(names(bad).sort()).toEqual([A, B]);
+      expect(names(bad)).toEqual([A]); // one resource: its NACK blames it (several: see 'NACK isolation')
       stream.nack(bad, 'bad a');
       server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2003])));
       const onlyB = stream.next();
@@ -720,5 +720,146 @@ describe('NACK status honesty', () => {
     // The same names in another order are the same set: nothing is sent.
     stream.send({ type_url: ENDPOINT, resource_names: [A, B] });
     expect(stream.pending()).toBe(0);
+  });
+});
+
+/**
+ * NACK isolation: Envoy applies an EDS response cluster by cluster (and a Delta response
+ * resource by resource), so a NACK of a response carrying several resources says one of
+ * them is bad, not which: some were applied, some never reached. Each is re-sent alone,
+ * and the answer to that single-resource response blames or clears exactly it.
+ */
+describe('NACK isolation: a NACK of several resources re-sends each alone', () => {
+  const typeRecord = (stream: MemoryStream): TypeRecord => {
+    const record = stream.record?.types.get(ENDPOINT);
+    if (!record) throw new Error('no EDS record');
+    return record;
+  };
+  const adminView = (stream: MemoryStream) => connectionJson(stream.record as NonNullable<typeof stream.record>).types[ENDPOINT];
+  const portsOf = (response: { resources?: Record<string, unknown>[] }) =>
+    Object.fromEntries(
+      (response.resources ?? []).map((r) => {
+        const cla = r as { cluster_name: string; endpoints?: { lb_endpoints?: { endpoint: { address: { socket_address: { port_value: number } } } }[] }[] };
+        return [cla.cluster_name, (cla.endpoints ?? []).flatMap((l) => (l.lb_endpoints ?? []).map((e) => e.endpoint.address.socket_address.port_value))];
+      }),
+    );
+  const deltaPorts = (response: { resources?: Record<string, unknown>[] }) =>
+    Object.fromEntries(
+      (response.resources ?? []).map((r) => {
+        const cla = (r as { resource: Record<string, unknown> }).resource;
+        return Object.entries(portsOf({ resources: [cla] }))[0] ?? ['', []];
+      }),
+    );
+
+  for (const mode of ['sotw', 'delta'] as const) {
+    const ports = mode === 'sotw' ? portsOf : deltaPorts;
+    const subscribe = (stream: MemoryStream, list: string[]) =>
+      stream.send(
+        mode === 'sotw'
+          ? { node: ENVOY_NODE, type_url: ENDPOINT, resource_names: list }
+          : { node: ENVOY_NODE, type_url: ENDPOINT, resource_names_subscribe: list },
+      );
+
+    it(`${mode} EDS: the bad one first — the good one is ACKed alone and never listed; the bad one is rejected with its own error; fixed, SYNCED`, () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+      const stream = server.connect(mode);
+      stream.ack(subscribe(stream, [A, B]).next(), [A, B]);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2002])));
+      const both = stream.next();
+      expect(ports(both)).toEqual({ [A]: [1002], [B]: [2002] });
+      stream.nack(both, 'cluster a: malformed IP address', [A, B]);
+      // Neither is blamed: both are suspects, and the type is NACKED meanwhile.
+      expect(typeRecord(stream).rejected?.size ?? 0).toBe(0);
+      expect(adminView(stream)).toMatchObject({ status: 'NACKED', rejectedResources: [], suspectResources: [{ name: A }, { name: B }] });
+      // Re-sent one per response: a alone.
+      const probeA = stream.next();
+      expect(stream.pending()).toBe(0);
+      expect(ports(probeA)).toEqual({ [A]: [1002] });
+      stream.nack(probeA, 'a again: malformed IP address', [A, B]);
+      // Then b alone, and a is now the one held back, with its own error.
+      const probeB = stream.next();
+      expect(ports(probeB)).toEqual({ [B]: [2002] });
+      expect(adminView(stream)).toMatchObject({ status: 'NACKED', rejectedResources: [{ name: A, error: 'a again: malformed IP address' }] });
+      stream.ack(probeB, [A, B]);
+      expect(stream.pending()).toBe(0); // a's rejected version is not re-sent
+      expect(statusOf(typeRecord(stream))).toBe('NACKED');
+      expect(adminView(stream)).toMatchObject({
+        status: 'NACKED',
+        rejectedResources: [{ name: A, error: 'a again: malformed IP address' }],
+        suspectResources: [],
+      });
+      // a fixed (a newer version): sent, ACKed, SYNCED.
+      server.cache.setModel(mesh(serviceYaml('a', [1003]), serviceYaml('b', [2002])));
+      const fixed = stream.next();
+      expect(ports(fixed)).toEqual({ [A]: [1003] });
+      stream.ack(fixed, [A, B]);
+      expect(adminView(stream)).toMatchObject({ status: 'SYNCED', rejectedResources: [], suspectResources: [] });
+    });
+
+    it(`${mode} EDS: the bad one last — the valid update the client never reached is re-sent alone and ends SYNCED`, () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]));
+      const stream = server.connect(mode);
+      stream.ack(subscribe(stream, [A, B]).next(), [A, B]);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2002])));
+      const both = stream.next();
+      stream.nack(both, 'cluster b: malformed IP address', [A, B]);
+      const heldA = () => stream.session.resourcesHeld(ENDPOINT).find(([name]) => name === A)?.[1];
+      const probeA = stream.next();
+      expect(ports(probeA)).toEqual({ [A]: [1002] }); // the valid update goes out again
+      const aAfterProbe = heldA();
+      stream.ack(probeA, [A, B]);
+      // b is still a suspect: not SYNCED, and a is not blamed.
+      expect(adminView(stream)).toMatchObject({ status: 'NACKED', rejectedResources: [], suspectResources: [{ name: B }] });
+      const probeB = stream.next();
+      expect(ports(probeB)).toEqual({ [B]: [2002] });
+      stream.nack(probeB, 'b again', [A, B]);
+      expect(stream.pending()).toBe(0);
+      expect(adminView(stream)).toMatchObject({ status: 'NACKED', rejectedResources: [{ name: B, error: 'b again' }], suspectResources: [] });
+      // a stays held at the version its re-send carried (the b NACK undid only b).
+      expect(heldA()).toBe(aAfterProbe);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2003])));
+      const fixed = stream.next();
+      expect(ports(fixed)).toEqual({ [B]: [2003] });
+      stream.ack(fixed, [A, B]);
+      expect(stream.pending()).toBe(0);
+      expect(adminView(stream)).toMatchObject({ status: 'SYNCED', rejectedResources: [], suspectResources: [] });
+    });
+
+    it(`${mode} EDS: suspects never hold back a change — another resource's change goes before the next re-send, a changed suspect goes out normally`, () => {
+      const server = served(serviceYaml('a', [1001]), serviceYaml('b', [2001]), serviceYaml('c', [3001]));
+      const stream = server.connect(mode);
+      stream.ack(subscribe(stream, [A, B, C]).next(), [A, B, C]);
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2002]), serviceYaml('c', [3001])));
+      stream.nack(stream.next(), 'one of a, b is bad', [A, B, C]);
+      const probeA = stream.next();
+      expect(ports(probeA)).toEqual({ [A]: [1002] });
+      // While a's re-send is unanswered, c changes and b gets a newer version: one response at a time per type.
+      server.cache.setModel(mesh(serviceYaml('a', [1002]), serviceYaml('b', [2003]), serviceYaml('c', [3002])));
+      expect(stream.pending()).toBe(0);
+      stream.ack(probeA, [A, B, C]);
+      // The change goes out normally; b's newer version is no suspect and travels with it.
+      const change = stream.next();
+      expect(ports(change)).toEqual({ [B]: [2003], [C]: [3002] });
+      expect(adminView(stream)).toMatchObject({ suspectResources: [] });
+      stream.ack(change, [A, B, C]);
+      expect(stream.pending()).toBe(0);
+      expect(adminView(stream)).toMatchObject({ status: 'SYNCED', rejectedResources: [], suspectResources: [] });
+    });
+  }
+
+  it('SotW CDS keeps rejecting the whole set (one state), Delta CDS isolates', () => {
+    const server = served(serviceYaml('a', [1001]));
+    const sotw = server.connect();
+    sotw.ack(sotw.send({ node: ENVOY_NODE, type_url: CLUSTER }).next());
+    const delta = server.connect('delta');
+    delta.ack(delta.send({ node: { ...ENVOY_NODE, id: 'delta' }, type_url: CLUSTER }).next());
+    server.cache.setModel(mesh(serviceYaml('a', [1001]), serviceYaml('b', [2001]), serviceYaml('c', [3001])));
+    sotw.nack(sotw.next(), 'cluster b rejected');
+    expect(sotw.pending()).toBe(0);
+    const both = delta.next();
+    expect(names(both).sort()).toEqual([B, C]);
+    delta.nack(both, 'cluster b rejected');
+    expect(names(delta.next())).toEqual([B]);
+    expect(delta.pending()).toBe(0);
   });
 });

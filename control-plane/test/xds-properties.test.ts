@@ -147,6 +147,12 @@ interface ClientType {
   unanswered: boolean;
   /** SotW LDS/CDS: set versions rejected; others: name → rejected versions (Delta) or contents (SotW). */
   rejected: Set<string>;
+  /**
+   * Resources (name@identity) of a NACKed response that carried several of a type the
+   * client applies one by one (SotW EDS/RDS, any Delta type): not rejected, only suspect,
+   * and re-sent alone to learn which one the client refuses.
+   */
+  suspects: Set<string>;
   lastResponse?: DecodedResponse;
 }
 
@@ -159,7 +165,7 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
   const server = new MemoryServer();
   server.cache.setModel(MODELS[0] ?? mesh());
   const stream = server.connect(mode);
-  const types = new Map<Type, ClientType>(TYPES.map((t) => [t, { nonces: [], unanswered: false, rejected: new Set() }]));
+  const types = new Map<Type, ClientType>(TYPES.map((t) => [t, { nonces: [], unanswered: false, rejected: new Set(), suspects: new Set() }]));
   let edsNames = ['a.shop:8080', 'b.shop:8080'];
   const everSeenOrAsked = new Set<string>(edsNames);
   const routeNames = ['outbound:15001'];
@@ -167,6 +173,7 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
   /** The client stops holding `name` (unsubscribed, dropped, removed): asked for again, it may be sent any version. */
   const forgetRejections = (state: ClientType, name: string) => {
     for (const rejected of state.rejected) if (rejected.startsWith(`${name}@`)) state.rejected.delete(rejected);
+    for (const suspect of state.suspects) if (suspect.startsWith(`${name}@`)) state.suspects.delete(suspect);
   };
   const namesFor = (type: Type) => (type === ENDPOINT ? edsNames : type === ROUTE ? routeNames : undefined);
   /** Sends a request and checks every rule against the responses it caused. */
@@ -194,8 +201,10 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
         for (const r of response.resources ?? []) {
           const identity = identityOf(mode, r);
           expect(state.rejected.has(identity), `${identity.slice(0, 60)} re-sent after a NACK`).toBe(false);
+          // A suspect goes out alone, so the client's answer to it blames or clears exactly it.
+          if (state.suspects.has(identity)) expect(response.resources?.length, `suspect ${identity.slice(0, 60)} re-sent with others`).toBe(1);
           const name = String(r.name ?? r.cluster_name);
-          for (const rejected of state.rejected) if (rejected.startsWith(`${name}@`)) state.rejected.delete(rejected);
+          forgetRejections(state, name);
         }
       // No phantom removals: only names the client had or asked for.
       for (const name of response.removed_resources ?? []) if (type === ENDPOINT) expect(everSeenOrAsked.has(name), `phantom removal of ${name}`).toBe(true);
@@ -270,13 +279,29 @@ function runSequence(mode: 'sotw' | 'delta', ops: Op[]): void {
     state.unanswered = false;
     if (step.kind === 'nack') {
       if (mode === 'sotw' && (step.type === CLUSTER || step.type === LISTENER)) state.rejected.add(String(latest.version_info));
-      else
+      else {
+        // Several resources the client applies one by one: which one it refused is not known, each is only a suspect.
+        const blamed = (latest.resources ?? []).length <= 1 ? state.rejected : state.suspects;
         for (const r of latest.resources ?? []) {
           // A name unsubscribed since the response is not held: its rejection is not kept.
-          if (step.type !== ENDPOINT || edsNames.includes(String(r.name ?? r.cluster_name))) state.rejected.add(identityOf(mode, r));
+          if (step.type !== ENDPOINT || edsNames.includes(String(r.name ?? r.cluster_name))) blamed.add(identityOf(mode, r));
         }
+      }
     }
     exchange(answer(step.type, String(latest.nonce), step.kind === 'nack' ? 'rejected by the property test' : undefined), false);
+  }
+  // Then the client ACKs whatever comes: every suspect is re-sent alone and cleared, none is left waiting.
+  for (let round = 0; round < 50; round++) {
+    const open = [...types.entries()].filter(([, state]) => state.unanswered && state.lastResponse);
+    if (open.length === 0) break;
+    for (const [type, state] of open) {
+      state.unanswered = false;
+      exchange(answer(type, String(state.lastResponse?.nonce)), false);
+    }
+  }
+  for (const [type, state] of types) {
+    expect(state.unanswered, `${type} still answering after 50 rounds of ACKs`).toBe(false);
+    expect([...(stream.record?.types.get(type)?.suspects?.keys() ?? [])], `${type} suspects left after ACKing everything`).toEqual([]);
   }
   stream.close();
 }

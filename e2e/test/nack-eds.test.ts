@@ -117,3 +117,105 @@ describe('EDS NACK with a real Envoy: the rejected cluster stays NACKED after la
     await waitFor('Envoy to hold both echo endpoints', async () => (await envoyClusterHosts(envoy)).get(ECHO)?.length === 2);
   });
 });
+
+/**
+ * One EDS response carrying two clusters, one of them bad. Envoy applies EDS cluster by
+ * cluster, so the NACK blames one cluster, not both: some of the response may have been
+ * applied, some never reached. meshcp re-sends each cluster alone and learns which one
+ * Envoy refuses: the healthy cluster is never listed as rejected, and its valid update
+ * ends applied in Envoy (on main before this, Delta left it unsent for good).
+ */
+for (const delta of [false, true]) {
+  describe(`EDS NACK of two clusters with a real Envoy (${delta ? 'Delta' : 'SotW'}): only the bad one is blamed`, () => {
+    const cleanup = new Cleanup();
+    const node = `nack-two-${delta ? 'delta' : 'sotw'}`;
+    let plane: ControlPlane;
+    let envoy: EnvoyProcess;
+    let file: string;
+    let first: Upstream;
+    let second: Upstream;
+    let third: Upstream;
+
+    async function eds(): Promise<(TypeView & { suspectResources: { name: string }[] }) | undefined> {
+      const response = await fetch(`http://127.0.0.1:${plane.adminPort}/debug/proxies`);
+      const { proxies } = (await response.json()) as {
+        proxies: { nodeId: string; types: Record<string, TypeView & { suspectResources: { name: string }[] }> }[];
+      };
+      return Object.values(proxies.find((p) => p.nodeId === node)?.types ?? {}).find((t) => t.short === 'EDS');
+    }
+
+    beforeAll(async () => {
+      first = await startUpstream('first', cleanup);
+      second = await startUpstream('second', cleanup);
+      third = await startUpstream('third', cleanup);
+      file = join(tempDir('nack-two', cleanup), 'mesh.yaml');
+      writeFileSync(
+        file,
+        meshYaml([
+          { name: 'echo', endpoints: [{ port: first.port }] },
+          { name: 'other', endpoints: [{ port: second.port }] },
+        ]),
+      );
+      plane = new ControlPlane({ file, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', debounceQuietMs: 20, debounceMaxMs: 200 });
+      await plane.start();
+      cleanup.add(() => plane.stop());
+      envoy = await startEnvoy({ xdsPort: plane.xdsPort, nodeId: node, delta }, cleanup);
+      await waitFor('EDS SYNCED', async () => (await eds())?.status === 'SYNCED');
+    });
+
+    afterAll(() => cleanup.run());
+
+    it('the healthy cluster is not listed, its valid update is applied; the bad one is held back until fixed', async () => {
+      type Cla = { cluster_name?: string; endpoints?: { lb_endpoints?: { endpoint?: { address?: { socket_address?: Record<string, unknown> } } }[] }[] };
+      const withAddress = (cla: Cla, change: (socket: Record<string, unknown>) => Record<string, unknown>): Cla => ({
+        ...cla,
+        endpoints: (cla.endpoints ?? []).map((l) => ({
+          ...l,
+          lb_endpoints: (l.lb_endpoints ?? []).map((e) => ({
+            ...e,
+            endpoint: { ...e.endpoint, address: { socket_address: change(e.endpoint?.address?.socket_address ?? {}) } },
+          })),
+        })),
+      });
+      // One change, one EDS response: echo moves to `third` (valid), other gets an address that is no IP (Envoy refuses it).
+      plane.cache.setResourceHook((typeUrl, resources) =>
+        typeUrl !== ENDPOINT
+          ? resources
+          : resources.map((resource) => {
+              const cla = resource as Cla;
+              if (cla.cluster_name === ECHO) return withAddress(cla, (s) => ({ ...s, port_value: third.port }));
+              if (cla.cluster_name === OTHER) return withAddress(cla, (s) => ({ ...s, address: 'not-an-ip' }));
+              return resource;
+            }),
+      );
+      // Each cluster is re-sent alone: echo is taken, other is refused again and held back, naming only other.
+      await waitFor('other held back alone', async () => {
+        const now = await eds();
+        // A re-sent suspect stays listed until answered: none listed means every answer is in.
+        return now?.rejectedResources.length === 1 && now.suspectResources.length === 0 ? now : undefined;
+      }).catch(async (error) => {
+        throw new Error(`${(error as Error).message}: ${JSON.stringify(await eds())}`);
+      });
+      const held = await eds();
+      expect(held?.status).toBe('NACKED');
+      expect(held?.rejectedResources.map((r) => r.name)).toEqual([OTHER]);
+      expect(held?.rejectedResources[0]?.error).toContain('malformed IP address');
+      await waitFor('Envoy to run echo’s valid update', async () => (await envoyClusterHosts(envoy)).get(ECHO)?.[0]?.endsWith(`:${third.port}`));
+      expect(await envoy.request('echo.shop', '/')).toEqual({ status: 200, body: 'third' });
+      expect(await envoy.request('other.shop', '/')).toEqual({ status: 200, body: 'second' }); // other's old endpoints still serve
+
+      // other fixed (a newer version): accepted, SYNCED, nothing listed.
+      plane.cache.setResourceHook(undefined);
+      writeFileSync(
+        file,
+        meshYaml([
+          { name: 'echo', endpoints: [{ port: third.port }] },
+          { name: 'other', endpoints: [{ port: first.port }] },
+        ]),
+      );
+      await waitFor('EDS SYNCED after other is fixed', async () => (await eds())?.status === 'SYNCED');
+      expect(await eds()).toMatchObject({ rejectedResources: [], suspectResources: [] });
+      await waitFor('Envoy to run other’s fixed endpoints', async () => (await envoyClusterHosts(envoy)).get(OTHER)?.[0]?.endsWith(`:${first.port}`));
+    });
+  });
+}

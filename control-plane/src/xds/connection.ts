@@ -28,6 +28,14 @@ export interface TypeRecord {
    * rejected as a whole set (SotW LDS/CDS) have none: `lastResponseNacked` tells.
    */
   rejected?: Map<string, NackRecord>;
+  /**
+   * Resources of a NACKed response that carried several (SotW RDS/EDS, any Delta type),
+   * not yet known good or bad: name → the version sent and that NACK. Each is re-sent
+   * alone (streams.ts); its answer either clears it or makes it `rejected`. While any
+   * remains the type shows NACKED: the client refused something of the type and the
+   * culprit is not yet isolated, so it does not hold what we serve.
+   */
+  suspects?: Map<string, NackRecord>;
 }
 
 export interface ConnectionRecord {
@@ -59,13 +67,14 @@ export interface NodeSummary {
 }
 
 /**
- * A type's status: NACKED while its last response was rejected, and also while a
- * resource the client subscribes to is held back at an older version because the
- * version we serve was rejected (a later ACK of other resources does not make that
+ * A type's status: NACKED while its last response was rejected, while a resource the
+ * client subscribes to is held back at an older version because the version we serve
+ * was rejected, and while resources of a several-resource NACK are still being re-sent
+ * one at a time to find the one refused (a later ACK of other resources does not make that
  * SYNCED: the proxy still cannot use what it was sent).
  */
 export function statusOf(record: TypeRecord): SyncStatus {
-  if ((record.rejected?.size ?? 0) > 0) return 'NACKED';
+  if ((record.rejected?.size ?? 0) > 0 || (record.suspects?.size ?? 0) > 0) return 'NACKED';
   return responseStatusOf(record);
 }
 
@@ -102,6 +111,8 @@ export function connectionJson(record: ConnectionRecord) {
           lastNack: t.lastNack ?? null,
           // What keeps a type NACKED after later ACKs: the resources held back at an older version.
           rejectedResources: [...(t.rejected ?? [])].map(([name, nack]) => ({ name, version: nack.version, error: nack.error, at: nack.at })),
+          // Resources of a several-resource NACK being re-sent one at a time to find which one the client refuses.
+          suspectResources: [...(t.suspects ?? [])].map(([name, nack]) => ({ name, version: nack.version, error: nack.error, at: nack.at })),
         },
       ]),
     ),

@@ -48,16 +48,20 @@ function typeConfigs(typeUrl: TypeUrl, type: TypeRecord, held: readonly [string,
   if (type.lastResponseNacked && type.lastNack) common.error_state = errorState(type.lastNack);
   // A resource held back at an older version (its current one rejected) is NACKED whatever later responses did.
   const rejected = type.rejected;
+  const suspects = type.lastResponseNacked ? undefined : type.suspects;
   const row = (name: string, version: string): Json => {
     const nack = rejected?.get(name);
+    // Part of a several-resource NACK, re-sent alone to learn whether it is the one refused: not yet known to be taken.
+    if (!nack && suspects?.has(name)) return { ...common, name, version_info: version, config_status: 'STALE', client_status: 'REQUESTED' };
     if (!nack) return { ...common, name, version_info: version };
     return { ...common, name, version_info: version, config_status: 'ERROR', client_status: 'NACKED', error_state: errorState(nack) };
   };
   const rows = held.map(([name, version]) => row(name, version));
-  // Rejected before the client held any version of it: it holds nothing, and the row says so.
-  if (rejected?.size) {
+  // Rejected (or suspect) before the client held any version of it: it holds nothing, and the row says so.
+  if (rejected?.size || type.suspects?.size) {
     const heldNames = new Set(held.map(([name]) => name));
-    for (const name of rejected.keys()) if (!heldNames.has(name)) rows.push(row(name, ''));
+    for (const name of rejected?.keys() ?? []) if (!heldNames.has(name)) rows.push(row(name, ''));
+    for (const name of type.suspects?.keys() ?? []) if (!heldNames.has(name) && !rejected?.has(name)) rows.push(row(name, ''));
   }
   // A type with nothing held still shows its state (subscribed, nothing sent or accepted yet).
   if (rows.length === 0) return [{ ...common, name: '', version_info: type.ackedVersion ?? '' }];

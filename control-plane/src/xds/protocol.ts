@@ -205,6 +205,21 @@ export function mayResend(rejectedVersion: string | undefined, currentVersion: s
 }
 
 /**
+ * Whether a NACK of a response carrying several resources may blame each of them. Not
+ * when the client may have applied part of it: Envoy applies a Delta response, and a
+ * SotW RDS/EDS response, resource by resource (EDS per cluster watch), so one bad
+ * resource NACKs the response while the others before it were applied and the ones after
+ * it were never reached. Such resources are only suspects: each is re-sent alone, and the
+ * answer to that single-resource response tells which one the client refuses. A SotW
+ * LDS/CDS response is one state, rejected as a whole (`rejectedSetVersion`), and a NACK
+ * of a single resource blames exactly it.
+ */
+export function nackBlamesEveryResource(mode: 'sotw' | 'delta', typeUrl: string, resourceCount: number): boolean {
+  if (resourceCount <= 1) return true;
+  return mode === 'sotw' && requiresFullStateInSotw(typeUrl);
+}
+
+/**
  * A rejection holds the client back while the version we would serve is the one it
  * rejected and it keeps another (an older one, or none): the admin record lists it and
  * the type shows NACKED. Not while the resource is gone or back at the version the

@@ -48,6 +48,7 @@ import {
   forgetsDroppedNames,
   mayPushWhileUnanswered,
   mayResend,
+  nackBlamesEveryResource,
   nextDeltaSubscription,
   nextSotwSubscription,
   pushOrder,
@@ -109,6 +110,8 @@ interface TypeStateBase {
   changeAppliedAt?: number;
   /** The source change the response in flight carries: its ACK observes convergence. */
   inFlightChangeAt?: number;
+  /** The suspect the response in flight re-sends alone: it stays a suspect (and listed) until that response is answered. */
+  probing?: string;
   /** The key of the last shared response this stream was sent of this type (shared-responses.ts). */
   lastSharedKey?: string;
 }
@@ -148,6 +151,15 @@ function hasOwed(state: TypeStateBase): boolean {
   return state.owed === 'all' || state.owed.size > 0 || state.resend.size > 0;
 }
 
+/** Resources of a several-resource NACK still to be re-sent alone (`nackBlamesEveryResource`). */
+function hasSuspects(state: TypeStateBase): boolean {
+  return (state.record.suspects?.size ?? 0) > 0;
+}
+
+function subscribes(state: TypeStateBase, name: string): boolean {
+  return state.sub.wildcard || state.sub.names.has(name);
+}
+
 /**
  * EDS names of the current model as a set, built once per model: lets a stream skip
  * names the cache does not know before asking the cache, so a request naming 50,000
@@ -179,7 +191,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     private readonly sink: ResponseSink,
     /** The one type a standalone (non-ADS) service carries, or undefined for ADS. */
     protected readonly onlyType: TypeUrl | undefined,
-    private readonly mode: 'sotw' | 'delta',
+    protected readonly mode: 'sotw' | 'delta',
   ) {}
 
   close(): void {
@@ -225,6 +237,7 @@ abstract class StateMachine<S extends TypeStateBase> {
 
   /** `receivedAt`: when the ACK came off the wire; convergence ends there, not after the ACK waited to be handled. */
   protected recordAck(state: S, receivedAt: number): void {
+    this.endProbe(state);
     state.inFlight = false;
     state.answeredNonce = state.latestNonce;
     state.record.ackedVersion = state.record.sentVersion;
@@ -237,6 +250,7 @@ abstract class StateMachine<S extends TypeStateBase> {
   }
 
   protected recordNack(state: S, message: string): NackRecord {
+    this.endProbe(state);
     state.inFlight = false;
     state.answeredNonce = state.latestNonce;
     const version = state.record.sentVersion ?? '';
@@ -268,8 +282,70 @@ abstract class StateMachine<S extends TypeStateBase> {
     }
   }
 
+  /**
+   * What a NACK of the last response (`sent`: name → version, from `held.undo()`) tells:
+   * every resource rejected when the client takes such a response whole or it carried one;
+   * otherwise only that one of them is bad, not which, so each becomes a suspect, re-sent
+   * alone (`nextProbe`) until its own answer says whether the client takes it.
+   */
+  protected noteNacked(state: S, sent: ReadonlyMap<string, string>, nack: NackRecord): void {
+    if (nackBlamesEveryResource(this.mode, state.typeUrl, sent.size)) {
+      this.rememberRejected(state, sent, nack);
+      return;
+    }
+    for (const [name, version] of sent) {
+      if (!subscribes(state, name)) continue;
+      state.record.suspects ??= new Map();
+      state.record.suspects.set(name, { version, error: nack.error, at: nack.at });
+    }
+  }
+
+  /** Whether `name` at `version` waits to be re-sent alone as a suspect: it is left out of other responses. */
+  protected awaitsProbe(state: S, name: string, version: string): boolean {
+    return state.record.suspects?.get(name)?.version === version;
+  }
+
+  /**
+   * The suspect to re-send alone next, asked for only when nothing else of the type is due
+   * (so suspects never hold back a change); forgets suspects there is nothing to send for
+   * (unsubscribed, gone from the cache, or now at a version the client rejected).
+   */
+  protected nextProbe(state: S): EncodedResource | undefined {
+    const suspects = state.record.suspects;
+    if (!suspects?.size) return undefined;
+    for (const name of suspects.keys()) {
+      if (name === state.probing) continue;
+      const resource = subscribes(state, name) ? this.lookup(state.typeUrl, name) : undefined;
+      if (resource && mayResend(state.rejected.get(name)?.version, resource.version)) return resource;
+      suspects.delete(name);
+    }
+    return undefined;
+  }
+
+  /**
+   * A suspect sent alone at its version is being re-sent (`probing`): it stays a suspect
+   * until the answer, which clears it (ACK) or rejects it (NACK). Sent in any other
+   * response (a newer version, or with others), it is no suspect any more: that
+   * response's own answer counts (a several-resource NACK makes it one again).
+   */
+  protected noteSentSuspects(state: S, sent: readonly EncodedResource[]): void {
+    const suspects = state.record.suspects;
+    if (!suspects?.size) return;
+    const only = sent.length === 1 ? sent[0] : undefined;
+    if (only && suspects.get(only.name)?.version === only.version) state.probing = only.name;
+    else for (const resource of sent) suspects.delete(resource.name);
+  }
+
+  /** The re-send in flight was answered: its suspect is settled (an ACK clears it; a NACK of one resource rejects it). */
+  private endProbe(state: S): void {
+    if (state.probing === undefined) return;
+    state.record.suspects?.delete(state.probing);
+    state.probing = undefined;
+  }
+
   /** The client stops holding `name` (unsubscribed, dropped, removed): asked for again, it gets the current version, rejected or not. */
   protected forgetRejection(state: S, name: string): void {
+    state.record.suspects?.delete(name);
     if (state.rejected.size === 0) return;
     state.rejected.delete(name);
     state.record.rejected?.delete(name);
@@ -363,7 +439,7 @@ abstract class StateMachine<S extends TypeStateBase> {
     if (this.closed || !this.deps.cache.isReadyFor(this.client.view)) return;
     const plans = new Map<TypeUrl, Plan>();
     for (const state of this.types.values()) {
-      const pending = state.dirty !== false || hasOwed(state);
+      const pending = state.dirty !== false || hasOwed(state) || hasSuspects(state);
       state.record.waiting = state.inFlight && pending;
       if (!pending || state.inFlight) continue;
       const planStarted = performance.now();
@@ -441,7 +517,8 @@ abstract class StateMachine<S extends TypeStateBase> {
   protected abstract held(state: S): Iterable<[string, string]>;
   /**
    * Decides what to send for one type; undefined when nothing. It changes no state but
-   * forgetting rejections that no longer hold (`rejectionOf`).
+   * forgetting rejections that no longer hold (`rejectionOf`) and suspects there is
+   * nothing to send for (`nextProbe`). A suspect goes alone, only when nothing else is due.
    */
   protected abstract plan(state: S): Plan | undefined;
   /** Records what the client holds once it accepts the response; returns its version. */
@@ -564,7 +641,7 @@ export class SotwStream extends StateMachine<SotwState> {
       state.sentSet = state.previousSet;
       return;
     }
-    this.rememberRejected(state, state.held.undo(), nack);
+    this.noteNacked(state, state.held.undo(), nack);
   }
 
   private resubscribe(state: SotwState, names: readonly string[]): void {
@@ -583,7 +660,7 @@ export class SotwStream extends StateMachine<SotwState> {
     if (!sub.wildcard && forgetsDroppedNames(state.typeUrl)) {
       for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
       // A dropped name is no longer held: asked for again, it gets the current version, rejected or not.
-      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
+      for (const name of [...state.rejected.keys(), ...(state.record.suspects?.keys() ?? [])]) if (!sub.names.has(name)) this.forgetRejection(state, name);
     }
   }
 
@@ -616,9 +693,11 @@ export class SotwStream extends StateMachine<SotwState> {
       const resource = this.lookup(state.typeUrl, name);
       const held = state.held.get(name);
       const rejection = this.rejectionOf(state, name, resource, held);
-      if (!resource || !mayResend(rejection?.version, resource.version)) continue;
+      if (!resource || !mayResend(rejection?.version, resource.version) || this.awaitsProbe(state, name, resource.version)) continue;
       if (this.isOwed(state, name) || held !== resource.version) changed.push(resource);
     }
+    const probe = changed.length === 0 ? this.nextProbe(state) : undefined;
+    if (probe) changed.push(probe);
     return changed.length > 0 ? { resources: changed, removed: [], onlyRemovals: false } : undefined;
   }
 
@@ -633,7 +712,9 @@ export class SotwStream extends StateMachine<SotwState> {
       state.sentSet = plan.fullSet;
       return plan.version;
     }
-    return state.held.apply(plan.resources);
+    const sent = Array.isArray(plan.resources) ? (plan.resources as EncodedResource[]) : [...plan.resources];
+    this.noteSentSuspects(state, sent);
+    return state.held.apply(sent);
   }
 
   protected shareKey(state: SotwState, plan: Plan, version: string): string | undefined {
@@ -725,13 +806,13 @@ export class DeltaStream extends StateMachine<DeltaState> {
     }
     if (!sub.wildcard && unsubscribedStar) {
       for (const name of [...state.held.names()]) if (!sub.names.has(name)) state.held.forget(name);
-      for (const name of [...state.rejected.keys()]) if (!sub.names.has(name)) this.forgetRejection(state, name);
+      for (const name of [...state.rejected.keys(), ...(state.record.suspects?.keys() ?? [])]) if (!sub.names.has(name)) this.forgetRejection(state, name);
     }
   }
 
   private undoLastSent(state: DeltaState, message: string): void {
     const nack = this.recordNack(state, message);
-    this.rememberRejected(state, state.held.undo(), nack);
+    this.noteNacked(state, state.held.undo(), nack);
   }
 
   protected plan(state: DeltaState): Plan | undefined {
@@ -746,7 +827,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
         if (reportsRemoval(held !== undefined, this.isOwed(state, name))) removed.add(name);
         continue;
       }
-      if ((held !== resource.version || state.resend.has(name)) && mayResend(rejection?.version, resource.version)) changed.push(resource);
+      if (!mayResend(rejection?.version, resource.version) || this.awaitsProbe(state, name, resource.version)) continue;
+      if (held !== resource.version || state.resend.has(name)) changed.push(resource);
     }
     // A whole-type check of a wildcard subscription (its candidates were every known name) also finds what vanished from the set.
     if (state.sub.wildcard && (state.owed === 'all' || state.dirty === 'all')) {
@@ -755,6 +837,8 @@ export class DeltaStream extends StateMachine<DeltaState> {
     }
     // Claims of a reconnect that the cache did not have: the first response reports them removed (once; applySent clears them).
     for (const name of state.missingClaims ?? []) if (!this.lookup(state.typeUrl, name)) removed.add(name);
+    const probe = changed.length === 0 && removed.size === 0 ? this.nextProbe(state) : undefined;
+    if (probe) changed.push(probe);
     if (changed.length === 0 && removed.size === 0) {
       // A reconnecting client that already holds every current version is in sync
       // although nothing is sent: record that, so the admin API does not say NOT_SENT.
@@ -776,7 +860,9 @@ export class DeltaStream extends StateMachine<DeltaState> {
     state.missingClaims = undefined;
     // Removed: the client holds nothing of it any more.
     for (const name of plan.removed) this.forgetRejection(state, name);
-    return state.held.apply(plan.resources, plan.removed);
+    const sent = Array.isArray(plan.resources) ? (plan.resources as EncodedResource[]) : [...plan.resources];
+    this.noteSentSuspects(state, sent);
+    return state.held.apply(sent, plan.removed);
   }
 
   protected shareKey(state: DeltaState): string | undefined {
