@@ -354,9 +354,9 @@ function readCircuitBreakers(r: FieldReader, value: unknown): CircuitBreakers | 
  */
 export function re2Incompatibility(pattern: string): string | undefined {
   // Escapes read pairwise from the left, so `\\1` is an escaped backslash and a 1, and `\(?=` a literal paren.
-  for (const [escape] of pattern.matchAll(/\\[\s\S]/g)) {
-    if (/^\\[1-9]$/.test(escape)) return 'backreferences are not supported by RE2';
-    if (escape === '\\k') return 'named backreferences are not supported by RE2';
+  for (const [escaped] of pattern.matchAll(/\\[\s\S]/g)) {
+    if (/^\\[1-9]$/.test(escaped)) return 'backreferences are not supported by RE2';
+    if (escaped === '\\k') return 'named backreferences are not supported by RE2';
   }
   const syntax = pattern.replace(/\\[\s\S]/g, '_');
   if (/\(\?<?[=!]/.test(syntax)) return 'lookahead and lookbehind are not supported by RE2';
