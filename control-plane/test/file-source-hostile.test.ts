@@ -13,6 +13,7 @@ import type { SourceResult } from '@meshcp/translators';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { FileSource, MAX_ERRORS_PER_FILE } from '../src/source/file-source.js';
+import { until } from './fixtures.js';
 
 function service(name: string, namespace: string, metadata = `{name: ${name}, namespace: ${namespace}}`): string {
   return `apiVersion: meshcp.io/v1alpha1
@@ -22,18 +23,6 @@ spec:
   ports: [{name: http, port: 8080}]
   endpoints: [{address: 10.0.0.1}]
 `;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 const cleanups: (() => void)[] = [];

@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ConfigError, SourceResult } from '@meshcp/translators';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileSource } from '../src/source/file-source.js';
+import { sleep, until } from './fixtures.js';
 
 function service(name: string, endpointPort: number, extra = ''): string {
   return `apiVersion: meshcp.io/v1alpha1
@@ -24,18 +25,6 @@ spec:
 ${extra}`;
 }
 const THREE = [service('payments', 9001), service('orders', 9002), service('users', 9003)].join('---\n');
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 class Watched {
   readonly results: SourceResult[] = [];

@@ -31,3 +31,16 @@ export const ENVOY_NODE = {
   locality: { region: 'eu', zone: 'eu-1a' },
   metadata: { 'meshcp.namespace': 'shop' },
 };
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` every 10 ms until it gives a value, or throws naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
