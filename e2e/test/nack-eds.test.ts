@@ -24,6 +24,13 @@ interface TypeView {
   rejectedResources: { name: string; version: string; error: string }[];
 }
 
+/** The EDS entry of `nodeId` at the admin API's /debug/proxies. */
+async function edsView(adminPort: number, nodeId: string): Promise<(TypeView & { suspectResources: { name: string }[] }) | undefined> {
+  const response = await fetch(`http://127.0.0.1:${adminPort}/debug/proxies`);
+  const { proxies } = (await response.json()) as { proxies: { nodeId: string; types: Record<string, TypeView & { suspectResources: { name: string }[] }> }[] };
+  return Object.values(proxies.find((p) => p.nodeId === nodeId)?.types ?? {}).find((t) => t.short === 'EDS');
+}
+
 const ECHO = 'echo.shop:8080';
 const OTHER = 'other.shop:8080';
 
@@ -36,11 +43,7 @@ describe('EDS NACK with a real Envoy: the rejected cluster stays NACKED after la
   let second: Upstream;
   let third: Upstream;
 
-  async function eds(): Promise<TypeView | undefined> {
-    const response = await fetch(`http://127.0.0.1:${plane.adminPort}/debug/proxies`);
-    const { proxies } = (await response.json()) as { proxies: { nodeId: string; types: Record<string, TypeView> }[] };
-    return Object.values(proxies.find((p) => p.nodeId === 'nack-eds')?.types ?? {}).find((t) => t.short === 'EDS');
-  }
+  const eds = () => edsView(plane.adminPort, 'nack-eds');
 
   async function edsRejectedByEnvoy(cluster: string): Promise<number> {
     const stats = await envoy.admin('/stats?filter=update_rejected');
@@ -136,13 +139,7 @@ for (const delta of [false, true]) {
     let second: Upstream;
     let third: Upstream;
 
-    async function eds(): Promise<(TypeView & { suspectResources: { name: string }[] }) | undefined> {
-      const response = await fetch(`http://127.0.0.1:${plane.adminPort}/debug/proxies`);
-      const { proxies } = (await response.json()) as {
-        proxies: { nodeId: string; types: Record<string, TypeView & { suspectResources: { name: string }[] }> }[];
-      };
-      return Object.values(proxies.find((p) => p.nodeId === node)?.types ?? {}).find((t) => t.short === 'EDS');
-    }
+    const eds = () => edsView(plane.adminPort, node);
 
     beforeAll(async () => {
       first = await startUpstream('first', cleanup);
