@@ -89,6 +89,31 @@ function manifests(regex: string) {
   return [slowService, ...splits, route].map((doc, i) => ({ source: 'mesh.yaml', doc, document: i + 1 }));
 }
 
+/** A static listener on an ephemeral port whose HTTP connection manager serves `routeConfig` inline. */
+function httpListener(name: string, routeConfig: unknown): Record<string, unknown> {
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: name,
+              route_config: routeConfig,
+              http_filters: [
+                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
 /** meshcp's bootstrap for a sidecar, plus the translated routes and clusters as static resources. */
 function bootstrapWith(regex: string, runtime: boolean): Record<string, unknown> {
   const parsed = parseManifests(manifests(regex));
@@ -104,27 +129,7 @@ function bootstrapWith(regex: string, runtime: boolean): Record<string, unknown>
   const bootstrap = envoyBootstrap({ nodeId: 'limits', service: 'client', namespace: 'team-a', xdsAddress: '127.0.0.1:18000', adminPort: 0 });
   if (!runtime) delete bootstrap.layered_runtime;
   const routeConfig = resources.routes[0] as Record<string, unknown>;
-  const listener = {
-    name: 'edges',
-    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'edges',
-              route_config: routeConfig,
-              http_filters: [
-                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  };
+  const listener = httpListener('edges', routeConfig);
   const statics = bootstrap.static_resources as { clusters: unknown[] };
   // The translated clusters take their endpoints over EDS; inline them so Envoy validates the clusters alone.
   const clusters = resources.clusters.map((cluster) => {
@@ -148,30 +153,10 @@ async function validate(binary: string, file: string, config: Record<string, unk
 
 /** A bootstrap whose one route matches `regex`, with Envoy's program-size error level at 1: Envoy's error then states the regex's real size. */
 function sizeProbe(regex: string): Record<string, unknown> {
-  const listener = {
+  const listener = httpListener('probe', {
     name: 'probe',
-    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-              stat_prefix: 'probe',
-              route_config: {
-                name: 'probe',
-                virtual_hosts: [{ name: 'probe', domains: ['*'], routes: [{ match: { safe_regex: { regex } }, direct_response: { status: 200 } }] }],
-              },
-              http_filters: [
-                { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  };
+    virtual_hosts: [{ name: 'probe', domains: ['*'], routes: [{ match: { safe_regex: { regex } }, direct_response: { status: 200 } }] }],
+  });
   return {
     layered_runtime: { layers: [{ name: 'probe', static_layer: { 're2.max_program_size.error_level': 1 } }] },
     static_resources: { listeners: [listener] },
